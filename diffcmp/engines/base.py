@@ -1,0 +1,78 @@
+"""The one small interface every engine implements.
+
+An engine turns a :class:`~diffcmp.problem.Problem` into a :class:`Prepared`: callables for the
+loss alone and for loss-and-gradient, on inputs already converted to the engine's own types, so
+that timing measures exactly what a user of that framework would run in a loop.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..problem import Problem
+
+
+@dataclass
+class Prepared:
+    """An engine made ready for one problem.
+
+    ``inputs(x)`` converts a flat float64 parameter vector into the engine's inputs;
+    ``loss(inputs)`` and ``grad(inputs)`` compute (and wait for) the loss, and the loss with its
+    gradient; ``read(grad(inputs))`` returns ``(loss, flat float64 gradient)``.
+    ``prepare_s`` names each preparation step (derive, lambdify, trace, compile, first call) and
+    the seconds it took.
+    """
+
+    inputs: Callable[[np.ndarray], Any]
+    loss: Callable[[Any], Any]
+    grad: Callable[[Any], Any]
+    read: Callable[[Any], tuple[float, np.ndarray]]
+    prepare_s: dict[str, float] = field(default_factory=dict)
+
+    def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """Loss and flat gradient at the flat point ``x``, as float64."""
+        return self.read(self.grad(self.inputs(x)))
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Time one preparation step into ``prepare_s[name]``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.prepare_s[name] = self.prepare_s.get(name, 0.0) + time.perf_counter() - start
+
+
+class Engine(ABC):
+    """A way to compute a loss and its gradient, graded against the reference."""
+
+    #: The name used in every table and on the command line.
+    name: ClassVar[str]
+    #: Default tolerance on rho = |a - b| / max(1, |a| + |b|), and where it comes from.
+    tolerance: ClassVar[float]
+    tolerance_source: ClassVar[str]
+    #: One line for the report: what this engine computes.
+    summary: ClassVar[str]
+
+    def __init__(self, threads: int = 1) -> None:
+        self.threads = threads
+
+    @abstractmethod
+    def prepare(self, problem: Problem) -> Prepared:
+        """Build this engine's loss and gradient for ``problem``.
+
+        Raises :class:`~diffcmp.errors.UnsupportedError` when the engine cannot express the loss.
+        """
+
+
+def unflatten_to(problem: Problem, convert: Callable[[np.ndarray], Any]) -> Callable[
+        [np.ndarray], dict[str, Any]]:
+    """``inputs`` for engines that take ``{name: array}``: split ``x`` and convert each part."""
+    return lambda x: {name: convert(part) for name, part in problem.split(x).items()}

@@ -1,0 +1,128 @@
+"""``torch``: the loss built from PyTorch ops, gradient by reverse-mode autograd, float64.
+
+The loss is the case's own expression evaluated with ``torch`` functions (``X @ w`` is one
+``matmul``), so timings say what PyTorch costs. Runs on ``threads`` intra-op threads (default 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..language import literal_to_float
+from ..problem import Problem
+from .base import Engine, Prepared
+
+DTYPE = torch.float64
+
+
+def _const(value: Any) -> torch.Tensor:
+    return torch.tensor(literal_to_float(value), dtype=DTYPE)
+
+
+def _heaviside(x: torch.Tensor) -> torch.Tensor:
+    # torch.heaviside has no backward; its derivative is zero almost everywhere
+    return torch.where(x > 0, 1.0, torch.where(x < 0, 0.0, 0.5)).to(x.dtype)
+
+
+#: The language's operations in PyTorch (one line each). ``softplus`` is the exact formula:
+#: torch.nn.functional.softplus switches to x above its threshold (a 4e-10 gradient error at 21).
+OPS: dict[str, Callable[..., Any]] = {
+    "const": _const,
+    "add": torch.add,
+    "sub": torch.sub,
+    "mul": torch.mul,
+    "div": torch.div,
+    "pow": torch.pow,
+    "neg": torch.neg,
+    "matmul": torch.matmul,
+    "transpose": lambda a: a.T if a.dim() == 2 else a,
+    "index": lambda a, key: a[key],
+    "stack": torch.stack,
+    "lt": torch.lt,
+    "le": torch.le,
+    "gt": torch.gt,
+    "ge": torch.ge,
+    "eq": torch.eq,
+    "ne": torch.ne,
+    "exp": torch.exp,
+    "log": torch.log,
+    "log1p": torch.log1p,
+    "sqrt": torch.sqrt,
+    "sin": torch.sin,
+    "cos": torch.cos,
+    "tan": torch.tan,
+    "asin": torch.asin,
+    "acos": torch.acos,
+    "atan": torch.atan,
+    "sinh": torch.sinh,
+    "cosh": torch.cosh,
+    "tanh": torch.tanh,
+    "abs": torch.abs,
+    "sign": torch.sign,
+    "erf": torch.erf,
+    "loggamma": torch.lgamma,
+    "heaviside": _heaviside,
+    "sigmoid": torch.sigmoid,
+    "softplus": lambda x: torch.logaddexp(x, torch.zeros_like(x)),
+    "relu": torch.relu,
+    "maximum": torch.maximum,
+    "minimum": torch.minimum,
+    "atan2": torch.atan2,
+    "where": torch.where,
+    "sum": torch.sum,
+    "mean": torch.mean,
+    "prod": torch.prod,
+    "norm": torch.linalg.vector_norm,
+    "logsumexp": lambda a: torch.logsumexp(a.reshape(-1), dim=0),
+    "amax": torch.amax,
+    "amin": torch.amin,
+    "dot": lambda a, b: torch.dot(a, b),
+}
+
+
+class TorchEngine(Engine):
+    """PyTorch autograd on float64 tensors."""
+
+    name = "torch"
+    tolerance = 1e-10
+    tolerance_source = ("reverse mode is exact up to float64 rounding; the ADBench/GradBench "
+                        "rule rho = |a-b| / max(1, |a|+|b|)")
+    summary = "the loss from PyTorch ops, torch.autograd.grad, float64"
+
+    def prepare(self, problem: Problem) -> Prepared:
+        """Build the loss over torch ops; the first forward and backward are timed apart."""
+        torch.set_num_threads(self.threads)
+        prepared = Prepared(inputs=None, loss=None, grad=None, read=self._read)
+        with prepared.step("build"):
+            f = problem.loss_function(OPS)
+            data = {name: torch.from_numpy(np.array(value, dtype=np.float64))
+                    for name, value in problem.data_values.items()}
+        names = [v.name for v in problem.params]
+
+        def inputs(x: np.ndarray) -> list[torch.Tensor]:
+            parts = problem.split(np.array(x, dtype=np.float64))
+            return [torch.from_numpy(parts[n]).requires_grad_(True) for n in names]
+
+        def loss(leaves: list[torch.Tensor]) -> torch.Tensor:
+            with torch.no_grad():
+                return f({**data, **dict(zip(names, leaves, strict=True))})
+
+        def grad(leaves: list[torch.Tensor]) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+            value = f({**data, **dict(zip(names, leaves, strict=True))})
+            return value.detach(), torch.autograd.grad(value, leaves, allow_unused=True,
+                                                      materialize_grads=True)
+
+        with prepared.step("first call"):
+            grad(inputs(problem.point))
+        prepared.inputs, prepared.loss, prepared.grad = inputs, loss, grad
+        return prepared
+
+    @staticmethod
+    def _read(out: tuple[torch.Tensor, tuple[torch.Tensor, ...]]) -> tuple[float, np.ndarray]:
+        value, grads = out
+        return float(value), np.concatenate([g.detach().numpy().ravel() for g in grads])
+

@@ -1,0 +1,99 @@
+"""Comparison: every engine's loss and gradient graded against the reference.
+
+The error rule is the one ADBench and GradBench use, ``rho = |a - b| / max(1, |a| + |b|)``: a
+relative error for large values and an absolute one near zero. The worst component is the
+``error``; ``rel_error = max|g - r| / max|r|`` is given beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Statuses, in the order reports list them.
+STATUSES = ("ok", "mismatch", "nan", "unsupported", "error", "kink", "undefined", "timeout")
+#: Statuses that fail a run unless the case declares them in ``[expect.status]``.
+FAILING = frozenset({"mismatch", "nan", "error", "timeout"})
+
+#: Tolerance on rho for ``[expect]`` values checked against the reference.
+EXPECT_TOLERANCE = 1e-9
+
+
+def rho(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
+    """``|a - b| / max(1, |a| + |b|)`` elementwise (ADBench, GradBench)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.abs(a - b) / np.maximum(1.0, np.abs(a) + np.abs(b))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one engine produced at one point: values, or why there are none."""
+
+    loss: float = float("nan")
+    grad: np.ndarray | None = None
+    status: str | None = None  # set when the engine did not produce values: error, unsupported..
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One engine's grade at one point."""
+
+    status: str
+    error: float
+    rel_error: float
+    message: str
+
+
+def _number(x: float) -> str:
+    return f"{x:.12g}"
+
+
+def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[str],
+          tolerance: float) -> Verdict:
+    """Grade ``outcome`` against ``reference``: the loss first, then every gradient component."""
+    nan = float("nan")
+    if outcome.status is not None:
+        return Verdict(outcome.status, nan, nan, outcome.message)
+    if reference.status is not None:
+        return Verdict(reference.status, nan, nan, f"reference {reference.status}: "
+                       f"{reference.message}")
+    if not np.isfinite(outcome.loss):
+        return Verdict("nan", nan, nan, f"loss: {engine} {outcome.loss} vs reference "
+                       f"{_number(reference.loss)}")
+    loss_error = float(rho(outcome.loss, reference.loss))
+    if loss_error > tolerance:
+        return Verdict("mismatch", loss_error, nan,
+                       f"loss: {engine} {_number(outcome.loss)} vs reference "
+                       f"{_number(reference.loss)}: the engine computes another function")
+    grad, ref = outcome.grad, reference.grad
+    bad = np.flatnonzero(~np.isfinite(grad))
+    if bad.size:
+        i = int(bad[0])
+        return Verdict("nan", nan, nan, f"{components[i]}: {engine} {grad[i]} vs reference "
+                       f"{_number(ref[i])}" + (f" (and {bad.size - 1} more)" if bad.size > 1
+                                               else ""))
+    errors = rho(grad, ref)
+    worst = int(np.argmax(errors)) if errors.size else 0
+    error = float(errors[worst]) if errors.size else 0.0
+    scale = float(np.max(np.abs(ref))) if ref.size else 0.0
+    diff = float(np.max(np.abs(grad - ref))) if ref.size else 0.0
+    rel_error = diff / scale if scale > 0 else diff
+    message = (f"{components[worst]}: {engine} {_number(grad[worst])} vs reference "
+               f"{_number(ref[worst])}") if errors.size else ""
+    status = "mismatch" if error > tolerance else "ok"
+    return Verdict(status, error, rel_error, message)
+
+
+def check_expect(expected: float, actual: float, tolerance: float) -> bool:
+    """Whether an ``[expect]`` value holds against the reference value."""
+    return bool(np.isfinite(actual) and rho(expected, actual) <= tolerance)
+
+
+def fails(status: str, declared: str | None) -> bool:
+    """Whether a row fails the run: a failing status not declared, or a declared one not seen."""
+    if declared:
+        return status != declared
+    return status in FAILING

@@ -1,0 +1,75 @@
+"""SymPy functions for the ML vocabulary that SymPy lacks: sigmoid, softplus and logsumexp.
+
+Each one knows its derivative (so the symbolic gradient stays in these stable forms) and each
+backend prints it stably: ``logsumexp`` of entries near 1000 is fine in every float64 engine, while
+the naive ``log(sum(exp(v)))`` overflows, as it should.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+
+class Sigmoid(sp.Function):
+    """The logistic function ``1 / (1 + exp(-x))``."""
+
+    nargs = 1
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        s = Sigmoid(self.args[0])
+        return s * (1 - s)
+
+    @classmethod
+    def eval(cls, x: sp.Expr) -> sp.Expr | None:
+        if x.is_zero:
+            return sp.Rational(1, 2)
+        return None
+
+    def _eval_rewrite_as_exp(self, x: sp.Expr, **kwargs: object) -> sp.Expr:
+        return 1 / (1 + sp.exp(-x))
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _eval_is_extended_positive(self) -> bool | None:
+        return True if self.args[0].is_real else None
+
+
+class Softplus(sp.Function):
+    """``log(1 + exp(x))``; its derivative is :class:`Sigmoid`."""
+
+    nargs = 1
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return Sigmoid(self.args[0])
+
+    @classmethod
+    def eval(cls, x: sp.Expr) -> sp.Expr | None:
+        if x.is_zero:
+            return sp.log(2)
+        return None
+
+    def _eval_rewrite_as_exp(self, x: sp.Expr, **kwargs: object) -> sp.Expr:
+        return sp.log(1 + sp.exp(x))
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+
+class LogSumExp(sp.Function):
+    """``log(sum(exp(v)))`` over its arguments; derivative ``exp(v_i - logsumexp(v))``."""
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sp.exp(self.args[argindex - 1] - self)
+
+    @classmethod
+    def eval(cls, *args: sp.Expr) -> sp.Expr | None:
+        if len(args) == 1:
+            return args[0]
+        return None
+
+    def _eval_rewrite_as_exp(self, *args: sp.Expr, **kwargs: object) -> sp.Expr:
+        return sp.log(sp.Add(*[sp.exp(a) for a in args]))
+
+    def _eval_is_real(self) -> bool | None:
+        return True if all(a.is_real for a in self.args) else None
