@@ -38,4 +38,11 @@ class OutputError(DiffcmpError):
 
 
 class UndefinedError(DiffcmpError):
-    """The loss or its gradient is undefined at the point (``log(0)``, ``1/0``, ``sqrt(-1)``)."""
+    """The loss or its gradient is undefined at the point (``log(0)``, ``1/0``, ``sqrt(-1)``).
+
+    ``loss`` holds the loss's value when only the gradient is undefined (NaN otherwise).
+    """
+
+    def __init__(self, message: str, loss: float = float("nan")) -> None:
+        self.loss = loss
+        super().__init__(message)

@@ -87,6 +87,18 @@ def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[st
     return Verdict(status, error, rel_error, message)
 
 
+def kink_verdict(engine: str, outcome: Outcome, kink: str, components: list[str],
+                 left: np.ndarray, right: np.ndarray) -> Verdict:
+    """The ``kink`` status: no verdict; the message shows the engine's value beside the one-sided
+    derivatives of the first component whose sides differ."""
+    nan = float("nan")
+    differ = np.flatnonzero(~(np.abs(left - right) <= 1e-12 * np.maximum(1, np.abs(left))))
+    i = int(differ[0]) if differ.size else 0
+    value = outcome.grad[i] if outcome.grad is not None and outcome.grad.size else nan
+    return Verdict("kink", nan, nan, f"kink: {kink}; {components[i]}: {engine} {_number(value)}, "
+                   f"one-sided {_number(left[i])} (left) / {_number(right[i])} (right)")
+
+
 def check_expect(expected: float, actual: float, tolerance: float) -> bool:
     """Whether an ``[expect]`` value holds against the reference value."""
     return bool(np.isfinite(actual) and rho(expected, actual) <= tolerance)

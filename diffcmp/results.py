@@ -36,6 +36,7 @@ COLUMNS = {
     "expressions": ["case", "loss_ops", "grad_ops", "grad_cse_ops", "derive_s"],
     "expectations": ["case", "kind", "item", "expected", "actual", "holds"],
     "errors": ["case", "source", "message"],
+    "one_sided": ["case", "point", "component", "left", "right"],
 }
 
 
@@ -50,6 +51,7 @@ class CaseResult:
     gradients: list[dict[str, Any]] = field(default_factory=list)
     timing: list[dict[str, Any]] = field(default_factory=list)
     expectations: list[dict[str, Any]] = field(default_factory=list)
+    one_sided: list[dict[str, Any]] = field(default_factory=list)
     expressions: dict[str, Any] | None = None
     declared: dict[str, str] = field(default_factory=dict)
 
@@ -70,6 +72,13 @@ class CaseResult:
             {"case": self.case, "point": point, "engine": engine, "component": c,
              "value": float(v), "reference": float(r)}
             for c, v, r in zip(components, values, reference, strict=True))
+
+    def add_one_sided(self, point: int, components: list[str], left: np.ndarray,
+                      right: np.ndarray) -> None:
+        """The one-sided partial derivatives at a kink."""
+        self.one_sided.extend(
+            {"case": self.case, "point": point, "component": c, "left": float(a),
+             "right": float(b)} for c, a, b in zip(components, left, right, strict=True))
 
     def add_expectation(self, kind: str, item: str, expected: Any, actual: Any,
                         holds: bool) -> None:
@@ -120,6 +129,7 @@ class Result:
     expressions: pd.DataFrame
     expectations: pd.DataFrame
     errors: pd.DataFrame
+    one_sided: pd.DataFrame
     declared: dict[str, dict[str, str]]
     meta: dict[str, Any]
 
@@ -135,7 +145,7 @@ class Result:
                 tables["errors"].append({"case": c.case, "source": c.source,
                                          "message": c.load_error})
                 continue
-            for name in ("agreement", "gradients", "timing", "expectations"):
+            for name in ("agreement", "gradients", "timing", "expectations", "one_sided"):
                 tables[name].extend(getattr(c, name))
             if c.expressions is not None:
                 tables["expressions"].append({"case": c.case, **c.expressions})

@@ -20,6 +20,7 @@ from . import grading
 from .case import Case, discover, load_cases
 from .engines import ENGINE_NAMES, Prepared, engine_class, get_engine
 from .errors import CaseError, DiffcmpError, UndefinedError, UnsupportedError
+from .kinks import KinkDetector
 from .problem import Problem, lower
 from .results import CaseResult, Result
 from .timing import MIN_TIME_S, Measurement, measure
@@ -51,7 +52,7 @@ def _outcome(prepared: Prepared, x: np.ndarray) -> grading.Outcome:
     try:
         loss, grad = prepared.value_and_grad(x)
     except UndefinedError as exc:
-        return grading.Outcome(status="undefined", message=str(exc))
+        return grading.Outcome(loss=exc.loss, status="undefined", message=str(exc))
     except UnsupportedError as exc:
         return grading.Outcome(status="unsupported", message=str(exc))
     except Exception as exc:  # an engine failing is a result, not a crash
@@ -84,12 +85,20 @@ def evaluate(case: Case, options: Options | None = None) -> CaseResult:
     outcomes = {name: [p if isinstance(p, grading.Outcome) else _outcome(p, x) for x in points]
                 for name, p in prepared.items()}
     declared = case.expect.get("status", {})
-    for index in range(len(points)):
+    detector = KinkDetector(problem.loss, problem.param_symbols, problem.data_symbols,
+                            [v for values in problem.data_values.values() for v in values.ravel()])
+    for index, x in enumerate(points):
         reference = outcomes["reference"][index]
+        kink, left, right = detector.check(x) if reference.status is None else (None, None, None)
+        if kink:
+            result.add_one_sided(index, problem.components, left, right)
         for name in options.engines:
             outcome = outcomes[name][index]
             tolerance = tolerance_for(case, name)
-            if name == "reference":
+            if kink and outcome.status is None:
+                verdict = grading.kink_verdict(name, outcome, kink, problem.components, left,
+                                               right)
+            elif name == "reference":
                 verdict = grading.Verdict(outcome.status or "ok", 0.0, 0.0, outcome.message)
             else:
                 verdict = grading.grade(name, outcome, reference, problem.components, tolerance)
@@ -121,7 +130,7 @@ def _check_expect(case: Case, problem: Problem, reference: grading.Outcome,
     expect = case.expect
     tolerance = expect.get("tolerance", grading.EXPECT_TOLERANCE)
     if "loss" in expect:
-        actual = reference.loss if reference.status is None else float("nan")
+        actual = reference.loss
         result.add_expectation("loss", "loss", expect["loss"], actual,
                                grading.check_expect(expect["loss"], actual, tolerance))
     for name, values in expect.get("grad", {}).items():

@@ -1,12 +1,15 @@
 """``fd-central``: central differences of the float64 loss, ``2n`` loss evaluations.
 
 Step ``h = cbrt(eps) * max(1, |x_i|)`` per component, which balances truncation error
-(``O(h^2)``) against rounding (``O(eps / h)``); the difference is divided by the step actually
-taken, ``(x + h) - (x - h)``, not by ``2h``.
+(``O(h^2)``) against rounding (``O(eps / h)``), rounded to the nearest power of two so that
+``x + h`` and ``x - h`` carry no representation error of their own (a quadratic's difference
+quotient is then exact: the tutorial's ``-2`` comes out as ``-2.0``); the difference is divided
+by the step actually taken, ``(x + h) - (x - h)``, not by ``2h``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -16,6 +19,11 @@ from .base import Engine, Prepared
 from .numpy_ops import OPS
 
 STEP_SCALE = float(np.cbrt(np.finfo(np.float64).eps))
+
+
+def step(x: float) -> float:
+    """``cbrt(eps) * max(1, |x|)`` rounded to the nearest power of two."""
+    return 2.0 ** round(math.log2(STEP_SCALE * max(1.0, abs(x))))
 
 
 def loss_on_flat(problem: Problem, ops: Any) -> Any:
@@ -37,7 +45,8 @@ class CentralDifferenceEngine(Engine):
     tolerance_source = ("central differences with h = cbrt(eps): error O(eps^(2/3)) ~ 4e-11 "
                         "times the scale of f''', so 1e-6 leaves room for curvature "
                         "(Nocedal & Wright, Numerical Optimization, sec. 8.1)")
-    summary = "central differences of the float64 loss, step cbrt(eps) * max(1, |x|)"
+    summary = ("central differences of the float64 loss, step cbrt(eps) * max(1, |x|) "
+               "(nearest power of two)")
 
     def prepare(self, problem: Problem) -> Prepared:
         """Build the float64 loss over NumPy ops; the gradient costs 2n loss calls."""
@@ -55,7 +64,7 @@ class CentralDifferenceEngine(Engine):
                 value = f(x)
                 out = np.empty(x.size)
                 for i in range(x.size):
-                    h = STEP_SCALE * max(1.0, abs(x[i]))
+                    h = step(x[i])
                     up, down = x.copy(), x.copy()
                     up[i] += h
                     down[i] -= h

@@ -76,7 +76,10 @@ class ReferenceEngine(Engine):
 
         def grad(x: list[Any]) -> Any:
             with mpmath.workdps(DPS):
-                return _guarded(function, *x, *data)
+                try:
+                    return _guarded(function, *x, *data)
+                except UndefinedError as exc:
+                    raise UndefinedError(str(exc), _loss_or_nan(loss_only, *x, *data)) from None
 
         def loss(x: list[Any]) -> Any:
             with mpmath.workdps(DPS):
@@ -92,12 +95,24 @@ class ReferenceEngine(Engine):
     @staticmethod
     def _read(values: list[Any]) -> tuple[float, np.ndarray]:
         loss = _real(values[0], "the loss")
-        grad = np.array([_real(v, "the gradient") for v in values[1:]], dtype=np.float64)
+        try:
+            grad = np.array([_real(v, "the gradient") for v in values[1:]], dtype=np.float64)
+        except UndefinedError as exc:
+            raise UndefinedError(str(exc), loss) from None
         return loss, grad
+
+
+def _loss_or_nan(function: Any, *args: Any) -> float:
+    try:
+        return _real(_guarded(function, *args), "the loss")
+    except UndefinedError:
+        return float("nan")
 
 
 def _guarded(function: Any, *args: Any) -> Any:
     try:
         return function(*args)
-    except (ZeroDivisionError, ValueError) as exc:
-        raise UndefinedError(f"mpmath: {exc or type(exc).__name__}") from None
+    except ZeroDivisionError:
+        raise UndefinedError("a division by zero in the loss or its gradient") from None
+    except ValueError as exc:
+        raise UndefinedError(f"outside the domain: {exc}") from None
