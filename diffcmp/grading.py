@@ -94,8 +94,8 @@ def kink_verdict(engine: str, outcome: Outcome, kink: str, components: list[str]
     nan = float("nan")
     differ = np.flatnonzero(~(np.abs(left - right) <= 1e-12 * np.maximum(1, np.abs(left))))
     i = int(differ[0]) if differ.size else 0
-    value = outcome.grad[i] if outcome.grad is not None and outcome.grad.size else nan
-    return Verdict("kink", nan, nan, f"kink: {kink}; {components[i]}: {engine} {_number(value)}, "
+    value = _number(outcome.grad[i]) if outcome.grad is not None else "undefined"
+    return Verdict("kink", nan, nan, f"kink: {kink}; {components[i]}: {engine} {value}, "
                    f"one-sided {_number(left[i])} (left) / {_number(right[i])} (right)")
 
 

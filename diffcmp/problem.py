@@ -114,18 +114,21 @@ class Problem:
         if self.expression is not None:
             return language.compile_expression(self.expression, ops, shapes)
         variables = [*self.params, *self.data]
-        loss = self.loss
+        program = translate.compile_sympy(self.loss, ops, [s for v in variables
+                                                             for s in v.symbols])
+        index = ops["index"]
+        elements = [(v.name, None if v.shape == () else list(np.ndindex(*v.shape)))
+                    for v in variables]
 
         def f(env: Mapping[str, Any]) -> Any:
-            symbols: dict[sp.Symbol, Any] = {}
-            for v in variables:
-                value = env[v.name]
-                if v.shape == ():
-                    symbols[v.symbols[0]] = value
+            values: list[Any] = []
+            for name, indices in elements:
+                value = env[name]
+                if indices is None:
+                    values.append(value)
                 else:
-                    for index, symbol in zip(np.ndindex(*v.shape), v.symbols, strict=True):
-                        symbols[symbol] = ops["index"](value, index)
-            return translate.translate(loss, ops, symbols)
+                    values.extend(index(value, i) for i in indices)
+            return program(values)
 
         return f
 

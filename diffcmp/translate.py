@@ -8,9 +8,8 @@ names every backend's ``OPS`` table implements). User additions are layered on t
 from __future__ import annotations
 
 from collections import ChainMap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
-from functools import reduce
 from typing import Any
 
 import sympy as sp
@@ -65,42 +64,66 @@ def register(sympy_class: type, op: str) -> None:
     _user_ops[sympy_class] = op
 
 
-def translate(expr: sp.Expr, ops: Mapping[str, Callable[..., Any]],
-              env: Mapping[sp.Symbol, Any]) -> Any:
-    """Evaluate ``expr`` with the backend functions in ``ops``; ``env`` gives each symbol's value.
+Program = Callable[[Sequence[Any]], Any]
 
-    Shared subtrees are translated once. Raises :class:`UnsupportedError` for a SymPy class
-    the table does not know, or an op the backend lacks.
+
+def compile_sympy(expr: sp.Expr, ops: Mapping[str, Callable[..., Any]],
+                  symbols: Sequence[sp.Symbol]) -> Program:
+    """Compile ``expr`` once into ``f(values) -> backend value`` over the functions in ``ops``.
+
+    ``values`` gives one backend value per symbol of ``symbols``, in that order. The result is
+    a flat program: every distinct subexpression is one backend call, evaluated in order, so a
+    call costs no tree walk. Raises :class:`UnsupportedError` for a SymPy class the table does
+    not know, or an op the backend lacks.
     """
-    memo: dict[sp.Basic, Any] = {}
+    slots: dict[sp.Basic, int] = {s: i for i, s in enumerate(symbols)}
+    program: list[tuple[Callable[..., Any], tuple[int, ...], tuple[Any, ...]]] = []
+    first = len(symbols)
 
-    def visit(node: sp.Basic) -> Any:
-        if node in memo:
-            return memo[node]
-        memo[node] = value = _visit(node)
-        return value
+    def emit(function: Callable[..., Any], args: Sequence[int], extra: tuple[Any, ...] = ()
+             ) -> int:
+        program.append((function, tuple(args), extra))
+        return first + len(program) - 1
 
-    def _visit(node: sp.Basic) -> Any:
-        if node in env:
-            return env[node]
+    for node in sp.postorder_traversal(expr):
+        if node in slots:
+            continue
         if node.is_Symbol:
             raise UnsupportedError(f"symbol {node} has no value")
         if node.is_Number or node in (sp.pi, sp.E):
-            return ops["const"](_number(node))
-        if isinstance(node, sp.Piecewise):
-            return _piecewise(node, visit, ops)
-        if isinstance(node, LogSumExp):
-            return ops["logsumexp"](ops["stack"]([visit(a) for a in node.args]))
-        if isinstance(node, sp.Pow) and node.exp.is_Integer:
-            return _op(ops, "pow", node)(visit(node.base), int(node.exp))
-        op = TABLE.get(type(node))
-        if op is None:
-            raise UnsupportedError(f"no translation for SymPy's {type(node).__name__}")
-        function = _op(ops, op, node)
-        args = [visit(a) for a in node.args]
-        return reduce(function, args) if len(args) > 2 else function(*args)
+            slots[node] = emit(_constant(ops["const"](_number(node))), [])
+        elif isinstance(node, sp.Piecewise):
+            slots[node] = _piecewise(node, slots, emit, ops)
+        elif isinstance(node, LogSumExp):
+            stacked = emit(lambda *a: ops["stack"](list(a)), [slots[a] for a in node.args])
+            slots[node] = emit(_op(ops, "logsumexp", node), [stacked])
+        elif isinstance(node, sp.Pow) and node.exp.is_Integer:
+            slots[node] = emit(_op(ops, "pow", node), [slots[node.base]], (int(node.exp),))
+        elif isinstance(node, sp.logic.boolalg.BooleanAtom):
+            continue
+        else:
+            op = TABLE.get(type(node))
+            if op is None:
+                raise UnsupportedError(f"no translation for SymPy's {type(node).__name__}")
+            function = _op(ops, op, node)
+            args = [slots[a] for a in node.args]
+            slot = emit(function, args[:2])
+            for arg in args[2:]:  # n-ary Add, Mul, Max, Min fold pairwise
+                slot = emit(function, [slot, arg])
+            slots[node] = slot
+    result = slots[expr]
 
-    return visit(expr)
+    def run(values: Sequence[Any]) -> Any:
+        memory = list(values)
+        for function, args, extra in program:
+            memory.append(function(*[memory[a] for a in args], *extra))
+        return memory[result]
+
+    return run
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
 
 
 def _op(ops: Mapping[str, Callable[..., Any]], name: str, node: sp.Basic) -> Callable[..., Any]:
@@ -122,12 +145,13 @@ def _number(node: sp.Basic) -> Any:
     return float(node)
 
 
-def _piecewise(node: sp.Piecewise, visit: Callable[[sp.Basic], Any],
-               ops: Mapping[str, Callable[..., Any]]) -> Any:
+def _piecewise(node: sp.Piecewise, slots: Mapping[sp.Basic, int],
+               emit: Callable[..., int], ops: Mapping[str, Callable[..., Any]]) -> int:
     *pieces, (last, last_condition) = node.args
     if last_condition is not sp.true:
         raise UnsupportedError("a Piecewise without a final 'True' branch is not supported")
-    value = visit(last)
+    where = _op(ops, "where", node)
+    slot = slots[last]
     for expr, condition in reversed(pieces):
-        value = _op(ops, "where", node)(visit(condition), visit(expr), value)
-    return value
+        slot = emit(where, [slots[condition], slots[expr], slot])
+    return slot
