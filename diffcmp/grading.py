@@ -67,7 +67,8 @@ def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[st
     if loss_error > tolerance:
         return Verdict("mismatch", loss_error, nan,
                        f"loss: {engine} {_number(outcome.loss)} vs reference "
-                       f"{_number(reference.loss)}: the engine computes another function")
+                       f"{_number(reference.loss)}: the loss itself differs (a translation bug, or "
+                       "float64 cancellation or overflow)")
     grad, ref = outcome.grad, reference.grad
     bad = np.flatnonzero(~np.isfinite(grad))
     if bad.size:

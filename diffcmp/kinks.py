@@ -36,6 +36,7 @@ class Switch:
     node: sp.Basic
     quantities: tuple[sp.Expr, ...]
     tie: bool  # True: a kink where the two largest (max) or smallest (min) quantities tie
+    label: str = ""  # what is on its switch, for the message
 
     def describe(self, values: Sequence[Any]) -> str | None:
         """A description when the values put this node on its switch, else ``None``."""
@@ -46,7 +47,7 @@ class Switch:
                 return f"{_short(self.node)} has tied arguments ({mpmath.nstr(ordered[0], 8)})"
             return None
         if abs(values[0]) <= ZERO:
-            return f"{_short(self.node)} is at its switch (argument 0)"
+            return self.label or f"{_short(self.node)} has argument 0"
         return None
 
 
@@ -66,7 +67,9 @@ def switches(loss: sp.Expr) -> list[Switch]:
         elif isinstance(node, sp.Piecewise):
             for _, condition in node.args:
                 if isinstance(condition, sp.core.relational.Relational):
-                    found.append(Switch(node, (condition.lhs - condition.rhs,), tie=False))
+                    found.append(Switch(node, (condition.lhs - condition.rhs,), tie=False,
+                                        label=f"where() condition {_short(condition)} is on "
+                                        "its boundary"))
     return found
 
 

@@ -46,7 +46,7 @@ def test_away_from_the_kink_engines_agree(kind: str) -> None:
 def test_the_message_names_the_node_and_shows_the_subgradient_picked() -> None:
     result = diffcmp.compare("abs(x)", {"x": 0.0}, timing=False, engines=["jax", "torch"])
     messages = result.agreement.set_index("engine")["message"]
-    assert messages["torch"] == ("kink: Abs(x) is at its switch (argument 0); "
+    assert messages["torch"] == ("kink: Abs(x) has argument 0; "
                                  "x: torch 0, one-sided -1 (left) / 1 (right)")
     assert "x: jax 1," in messages["jax"]  # JAX picks the right-hand slope at 0
 
