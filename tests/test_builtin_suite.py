@@ -1,0 +1,95 @@
+"""The built-in suite, agreement only: every case's statuses against a table of what is expected."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+import diffcmp
+from diffcmp.case import discover, load_cases
+from diffcmp.engines import ENGINE_NAMES
+
+CASES = Path(__file__).resolve().parent.parent / "cases"
+
+KINK = {**dict.fromkeys(ENGINE_NAMES, "kink"), "fd-complex": "unsupported"}
+NO_COMPLEX_STEP = {"fd-complex": "unsupported"}
+FLOAT64 = ("sympy", "torch", "jax", "fd-central", "fd-complex")
+
+#: Statuses that are not "ok", per case and engine (at every point of the case). Each entry says
+#: why: a kink, a non-analytic loss for complex step, or a declared float64 failure.
+EXPECTED: dict[str, dict[str, str]] = {
+    "kink_abs_at_zero": KINK,
+    "kink_max_tie": KINK,
+    "kink_relu_at_zero": KINK,
+    "kink_where_boundary": KINK,
+    "kink_abs_away": NO_COMPLEX_STEP,
+    "kink_max_away": NO_COMPLEX_STEP,
+    "kink_relu_away": NO_COMPLEX_STEP,
+    "kink_where_away": NO_COMPLEX_STEP,
+    "ml_hinge_svm": NO_COMPLEX_STEP,
+    "ml_huber_regression": NO_COMPLEX_STEP,
+    "ml_lasso": NO_COMPLEX_STEP,
+    # float64 cancellation in 1 - cos(x) at 1e-4: every float64 engine misses (declared)
+    "num_cos_cancellation": dict.fromkeys(FLOAT64, "mismatch"),
+    # exp(1000) overflows float64 (declared); the reference is finite
+    "num_logsumexp_naive": dict.fromkeys(FLOAT64, "nan"),
+    # the central-difference step is wider than the smoothing width 1e-6 (declared)
+    "num_sqrt_smoothed_abs": {"fd-central": "mismatch"},
+    # the origin is Ackley's cone point: the gradient is 0/0 there
+    "testfn_ackley_min": dict.fromkeys(ENGINE_NAMES, "undefined"),
+}
+
+
+@pytest.fixture(scope="module")
+def suite() -> diffcmp.Result:
+    cases = [case for path in discover([CASES]) for case in load_cases(path)]
+    return diffcmp.run_cases(cases, diffcmp.Options(timing=False))
+
+
+def test_the_suite_passes_and_is_large_enough(suite: diffcmp.Result) -> None:
+    assert suite.errors.empty
+    assert suite.agreement["case"].nunique() >= 30
+    assert suite.exit_code == 0
+    assert suite.expectations["holds"].all()
+
+
+def test_every_case_has_the_statuses_the_table_expects(suite: diffcmp.Result) -> None:
+    for case, rows in suite.agreement.groupby("case"):
+        expected = {engine: EXPECTED.get(case, {}).get(engine, "ok") for engine in ENGINE_NAMES}
+        seen = {engine: "/".join(sorted(set(group["status"])))
+                for engine, group in rows.groupby("engine")}
+        assert seen == expected, case
+    assert set(EXPECTED) <= set(suite.agreement["case"])
+
+
+def test_seed_case_gives_minus_two_in_every_engine(suite: diffcmp.Result) -> None:
+    rows = suite.gradients[suite.gradients["case"] == "seed_linear_regression"]
+    assert rows["engine"].tolist() == list(ENGINE_NAMES)
+    assert rows["value"].tolist() == [-2.0] * 6
+    losses = suite.agreement[suite.agreement["case"] == "seed_linear_regression"]["loss"]
+    assert losses.tolist() == [1.0] * 6
+
+
+def test_naive_logsumexp_overflows_but_the_reference_is_right(suite: diffcmp.Result) -> None:
+    exact = 1000.5 + math.log(1 + math.exp(-0.5) + math.exp(-1.5))
+    for name in ("num_logsumexp_naive", "num_logsumexp_stable"):
+        rows = suite.agreement[suite.agreement["case"] == name].set_index("engine")
+        assert rows.loc["reference", "loss"] == pytest.approx(exact, rel=1e-15)
+    stable = suite.agreement[suite.agreement["case"] == "num_logsumexp_stable"]
+    assert set(stable["status"]) == {"ok"}
+    naive = suite.agreement[suite.agreement["case"] == "num_logsumexp_naive"].set_index("engine")
+    assert math.isinf(naive.loc["torch", "loss"])
+
+
+def test_every_case_is_described_and_tagged() -> None:
+    kinds = {"ml": 10, "testfn": 8, "numerics": 6, "nonsmooth": 4, "seed": 1}
+    counts = dict.fromkeys(kinds, 0)
+    for path in discover([CASES]):
+        for case in load_cases(path):
+            assert case.description, case.name
+            assert case.tags, case.name
+            for tag in kinds:
+                counts[tag] += tag in case.tags
+    assert all(counts[tag] >= n for tag, n in kinds.items()), counts
