@@ -33,7 +33,7 @@ COLUMNS = {
                   "message"],
     "gradients": ["case", "point", "engine", "component", "value", "reference"],
     "timing": ["case", "engine", "phase", "median_s", "iqr_s", "runs"],
-    "expressions": ["case", "loss_ops", "grad_ops", "grad_cse_ops", "derive_s"],
+    "expressions": ["case", "loss_ops", "grad_ops", "grad_cse_ops", "derive_s", "method"],
     "expectations": ["case", "kind", "item", "expected", "actual", "holds"],
     "errors": ["case", "source", "message"],
     "one_sided": ["case", "point", "component", "left", "right"],
@@ -104,9 +104,17 @@ def environment(threads: int = 1) -> dict[str, Any]:
     return {
         "python": platform.python_version(), "platform": platform.platform(),
         "cpu": _cpu_name(), "cpu_count": os.cpu_count(), "torch_threads": threads,
-        "dtype": "float64", **{p: version(p) for p in
+        "dtype": "float64", "load_avg": _load_avg(), **{p: version(p) for p in
                                ("diffcmp", "sympy", "mpmath", "numpy", "torch", "jax", "pandas")},
     }
+
+
+def _load_avg() -> list[float] | None:
+    """The 1, 5 and 15-minute load averages (how busy the machine was), where the OS has them."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
 
 
 def _cpu_name() -> str:

@@ -118,7 +118,9 @@ def evaluate(case: Case, options: Options | None = None) -> CaseResult:
             result.add_expectation("status", name, declared[name], ", ".join(seen),
                                    seen == [declared[name]])
     if "reference" in prepared and isinstance(prepared["reference"], Prepared):
-        result.expressions = {**problem.gradient.sizes(), "derive_s": problem.gradient.derive_s}
+        gradient = problem.gradient
+        result.expressions = {**gradient.sizes(), "derive_s": gradient.derive_s,
+                              "method": gradient.method}
     if options.timing:
         for name, p in prepared.items():
             if isinstance(p, Prepared) and outcomes[name][0].status is None:
