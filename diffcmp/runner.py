@@ -203,9 +203,13 @@ def compare(loss: sp.Expr | str, params: Mapping[str, Any], data: Mapping[str, A
 
     ``params`` are differentiated (their values are the point), ``data`` are fixed. Further
     keyword arguments (``expect``, ``tolerance``, ``sample``...) are those of
-    :class:`~diffcmp.case.Case`.
+    :class:`~diffcmp.case.Case`. Raises :class:`~diffcmp.errors.CaseError` when the loss cannot
+    be built (an unknown name, a shape mismatch, a non-scalar loss...).
     """
     case = Case(name=name, loss=loss, params=params, data=data or {}, **case_options)
     options = Options(engines=tuple(engines) if engines else ENGINE_NAMES, timing=timing,
                       min_time=min_time)
-    return run_cases([case], options)
+    result = run_cases([case], options)
+    if not result.errors.empty:
+        raise CaseError(result.errors["message"].iloc[0])
+    return result

@@ -33,10 +33,10 @@ def test_integers_are_exact_in_the_language() -> None:
 
 def test_vector_and_matrix_symbols_match_params_by_name() -> None:
     w = diffcmp.vector("w", 2)
-    W = diffcmp.matrix("W", 2, 2)
+    weights = diffcmp.matrix("W", 2, 2)
     assert [s.name for s in w] == ["w[0]", "w[1]"]
-    assert W[1, 0].name == "W[1,0]"
-    loss = (w.T * W * w)[0]
+    assert weights[1, 0].name == "W[1,0]"
+    loss = (w.T * weights * w)[0]
     result = diffcmp.compare(loss, {"w": [1.0, 2.0], "W": [[1.0, 2.0], [3.0, 4.0]]},
                              timing=False)
     # d/dw w^T W w = (W + W^T) w = [2+5*2, 5+8*2]; d/dW_ij = w_i w_j
@@ -73,3 +73,11 @@ def test_sample_points_are_seeded() -> None:
     assert len(first) == 4
     np.testing.assert_array_equal(np.array(first), np.array(second))
     assert np.all(np.abs(np.array(first[1:])) <= 1.0)
+
+
+def test_compare_raises_for_a_loss_it_cannot_build() -> None:
+    with pytest.raises(diffcmp.CaseError, match=r"unknown name 'design'"):
+        diffcmp.compare("sum(design @ w)", {"w": [1.0, 2.0]}, timing=False)
+    with pytest.raises(diffcmp.CaseError, match=r"shapes \(3, 2\) @ \(3\) do not match"):
+        diffcmp.compare("sum(X @ w)", {"w": [1.0, 2.0, 3.0]}, {"X": [[1, 2], [3, 4], [5, 6]]},
+                        timing=False)

@@ -45,13 +45,13 @@ def test_seed_tutorial_example() -> None:
 
 
 def test_least_squares_matrix_vector() -> None:
-    X = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    design = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     y = np.array([1.0, 2.0, 3.0])
     w = np.array([0.5, -1.0])
-    r = X @ w - y
+    r = design @ w - y
     result = diffcmp.compare("sum((X @ w - y)**2) / 2", {"w": w.tolist()},
-                             {"X": X.tolist(), "y": y.tolist()}, timing=False)
-    _check(result, 0.5 * r @ r, X.T @ r)  # grad = X^T (X w - y)
+                             {"X": design.tolist(), "y": y.tolist()}, timing=False)
+    _check(result, 0.5 * r @ r, design.T @ r)  # grad = X^T (X w - y)
 
 
 def test_exp_sin_product() -> None:
@@ -62,23 +62,23 @@ def test_exp_sin_product() -> None:
 
 
 def test_logistic_regression() -> None:
-    X = np.array([[1.0, -2.0], [0.5, 1.5], [-1.0, 0.25]])
+    design = np.array([[1.0, -2.0], [0.5, 1.5], [-1.0, 0.25]])
     y = np.array([1.0, -1.0, 1.0])
     w = np.array([0.4, -0.3])
-    m = y * (X @ w)
+    m = y * (design @ w)
     result = diffcmp.compare("sum(softplus(-y * (X @ w)))", {"w": w.tolist()},
-                             {"X": X.tolist(), "y": y.tolist()}, timing=False)
+                             {"X": design.tolist(), "y": y.tolist()}, timing=False)
     sigmoid = 1 / (1 + np.exp(m))  # sigmoid(-m)
-    _check(result, float(np.sum(np.log1p(np.exp(-m)))), -X.T @ (y * sigmoid))
+    _check(result, float(np.sum(np.log1p(np.exp(-m)))), -design.T @ (y * sigmoid))
 
 
 def test_two_layer_tanh_network() -> None:
-    W = np.array([[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6]])
+    weights = np.array([[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6]])
     v = np.array([0.7, -0.8, 0.9])
     x = np.array([1.0, 2.0])
-    h = np.tanh(W @ x)
+    h = np.tanh(weights @ x)
     out = v @ h
-    result = diffcmp.compare("(v @ tanh(W @ x) - t)**2", {"W": W.tolist(), "v": v.tolist()},
+    result = diffcmp.compare("(v @ tanh(W @ x) - t)**2", {"W": weights.tolist(), "v": v.tolist()},
                              {"x": x.tolist(), "t": 0.5}, timing=False)
     d = 2 * (out - 0.5)
     grad_w = np.outer(d * v * (1 - h**2), x)  # chain rule through tanh' = 1 - tanh^2

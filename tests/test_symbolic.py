@@ -8,8 +8,8 @@ import pytest
 import sympy as sp
 
 from diffcmp.engines.reference_mpmath import MPMATH_FUNCTIONS
-from diffcmp.sympy_functions import LogSumExp, Sigmoid, Softplus
 from diffcmp.symbolic import derive, lambdify_cse, reverse_gradient, tree_ops
+from diffcmp.sympy_functions import LogSumExp, Sigmoid, Softplus
 
 x, y, z = sp.symbols("x y z", real=True)
 
