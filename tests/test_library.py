@@ -1,4 +1,4 @@
-"""The library around the engines: listing, tags, JAX's configuration left alone, JSON round trip."""
+"""Around the engines: listing, tags, JAX configuration left alone, JSON round trip."""
 
 from __future__ import annotations
 
