@@ -136,7 +136,7 @@ def tree_ops(exprs: Sequence[sp.Basic]) -> int:
     """
     memo: dict[sp.Basic, int] = {}
     for root in exprs:
-        for node in _topological(root):
+        for node in topological(root):
             if node in memo:
                 continue
             own = max(len(node.args) - 1, 0) if isinstance(node, sp.Add | sp.Mul) else \
@@ -191,7 +191,7 @@ def reverse_gradient(loss: sp.Expr, symbols: Sequence[sp.Symbol]) -> tuple[sp.Ex
     rule). Local gradients come from SymPy's own rules (``fdiff``), so the result is exact, and
     all components cost one pass instead of one ``sympy.diff`` each.
     """
-    order = _topological(loss)
+    order = topological(loss)
     contributions: dict[sp.Basic, list[sp.Expr]] = {loss: [sp.Integer(1)]}
     for node in reversed(order):
         parts = contributions.pop(node, None)
@@ -232,7 +232,7 @@ def local_gradients(node: sp.Basic) -> list[tuple[sp.Basic, sp.Expr]]:
     raise TypeError(f"no local gradient rule for SymPy's {type(node).__name__}")
 
 
-def _topological(root: sp.Basic) -> list[sp.Basic]:
+def topological(root: sp.Basic) -> list[sp.Basic]:
     """Distinct subexpressions of ``root``, children before parents (iterative DFS)."""
     order: list[sp.Basic] = []
     seen: set[sp.Basic] = set()
@@ -265,7 +265,7 @@ def split_long(replacements: list[tuple[sp.Symbol, sp.Expr]], reduced: list[sp.E
 
     def shorten(expr: sp.Expr) -> sp.Expr:
         mapping: dict[sp.Basic, sp.Basic] = {}
-        for node in _topological(expr):  # children first, so inner long nodes are split first
+        for node in topological(expr):  # children first, so inner long nodes are split first
             if not is_long(node):
                 continue
             parts = [a.xreplace(mapping) for a in node.args]

@@ -28,6 +28,9 @@ class Sigmoid(sp.Function):
     def _eval_rewrite_as_exp(self, x: sp.Expr, **kwargs: object) -> sp.Expr:
         return 1 / (1 + sp.exp(-x))
 
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        return self.rewrite(sp.exp)._eval_evalf(prec)
+
     def _eval_is_real(self) -> bool | None:
         return self.args[0].is_real
 
@@ -52,6 +55,9 @@ class Softplus(sp.Function):
     def _eval_rewrite_as_exp(self, x: sp.Expr, **kwargs: object) -> sp.Expr:
         return sp.log(1 + sp.exp(x))
 
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        return self.rewrite(sp.exp)._eval_evalf(prec)
+
     def _eval_is_real(self) -> bool | None:
         return self.args[0].is_real
 
@@ -70,6 +76,9 @@ class LogSumExp(sp.Function):
 
     def _eval_rewrite_as_exp(self, *args: sp.Expr, **kwargs: object) -> sp.Expr:
         return sp.log(sp.Add(*[sp.exp(a) for a in args]))
+
+    def _eval_evalf(self, prec: int) -> sp.Expr:
+        return self.rewrite(sp.exp)._eval_evalf(prec)
 
     def _eval_is_real(self) -> bool | None:
         return True if all(a.is_real for a in self.args) else None

@@ -16,6 +16,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import log1p
 
 from .errors import UnsupportedError
+from .symbolic import topological
 from .sympy_functions import LogSumExp, Sigmoid, Softplus
 
 #: SymPy class -> op name. n-ary ``Add``/``Mul``/``Max``/``Min`` fold pairwise.
@@ -64,12 +65,30 @@ def register(sympy_class: type, op: str) -> None:
     _user_ops[sympy_class] = op
 
 
-Program = Callable[[Sequence[Any]], Any]
+class Program:
+    """A SymPy expression compiled to a flat list of backend calls (see :func:`compile_sympy`).
+
+    ``slots`` maps every distinct subexpression to the index of its value in :meth:`trace`.
+    """
+
+    def __init__(self, steps: list[tuple[Callable[..., Any], tuple[int, ...], tuple[Any, ...]]],
+                 slots: dict[sp.Basic, int], result: int) -> None:
+        self.steps, self.slots, self.result = steps, slots, result
+
+    def trace(self, values: Sequence[Any]) -> list[Any]:
+        """Every intermediate value: the inputs, then one per step."""
+        memory = list(values)
+        for function, args, extra in self.steps:
+            memory.append(function(*[memory[a] for a in args], *extra))
+        return memory
+
+    def __call__(self, values: Sequence[Any]) -> Any:
+        return self.trace(values)[self.result]
 
 
 def compile_sympy(expr: sp.Expr, ops: Mapping[str, Callable[..., Any]],
                   symbols: Sequence[sp.Symbol]) -> Program:
-    """Compile ``expr`` once into ``f(values) -> backend value`` over the functions in ``ops``.
+    """Compile ``expr`` once into ``program(values) -> backend value`` over ``ops``.
 
     ``values`` gives one backend value per symbol of ``symbols``, in that order. The result is
     a flat program: every distinct subexpression is one backend call, evaluated in order, so a
@@ -85,7 +104,7 @@ def compile_sympy(expr: sp.Expr, ops: Mapping[str, Callable[..., Any]],
         program.append((function, tuple(args), extra))
         return first + len(program) - 1
 
-    for node in sp.postorder_traversal(expr):
+    for node in topological(expr):
         if node in slots:
             continue
         if node.is_Symbol:
@@ -111,15 +130,7 @@ def compile_sympy(expr: sp.Expr, ops: Mapping[str, Callable[..., Any]],
             for arg in args[2:]:  # n-ary Add, Mul, Max, Min fold pairwise
                 slot = emit(function, [slot, arg])
             slots[node] = slot
-    result = slots[expr]
-
-    def run(values: Sequence[Any]) -> Any:
-        memory = list(values)
-        for function, args, extra in program:
-            memory.append(function(*[memory[a] for a in args], *extra))
-        return memory[result]
-
-    return run
+    return Program(program, slots, slots[expr])
 
 
 def _constant(value: Any) -> Callable[[], Any]:
