@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import sympy as sp
 
 from . import grading
 from .case import Case, discover, load_cases
-from .engines import ENGINE_NAMES, Prepared, engine_class, get_engine
+from .engines import ENGINE_NAMES, Engine, Prepared, engine_class, get_engine
 from .errors import CaseError, DiffcmpError, UndefinedError, UnsupportedError
 from .kinks import KinkDetector
 from .problem import Problem, lower
@@ -61,9 +62,9 @@ def _outcome(prepared: Prepared, x: np.ndarray) -> grading.Outcome:
     return grading.Outcome(loss=loss, grad=grad)
 
 
-def _prepare(name: str, problem: Problem, threads: int) -> Prepared | grading.Outcome:
+def _prepare(engine: Engine, problem: Problem) -> Prepared | grading.Outcome:
     try:
-        return get_engine(name, threads=threads).prepare(problem)
+        return engine.prepare(problem)
     except UndefinedError as exc:
         return grading.Outcome(status="undefined", message=str(exc))
     except UnsupportedError as exc:
@@ -75,6 +76,14 @@ def _prepare(name: str, problem: Problem, threads: int) -> Prepared | grading.Ou
 def evaluate(case: Case, options: Options | None = None) -> CaseResult:
     """Run every engine of ``options`` on ``case``: agreement, gradients, expect, timing."""
     options = options or Options()
+    engines = {name: get_engine(name, threads=options.threads) for name in options.engines}
+    with ExitStack() as stack:
+        for engine in engines.values():
+            stack.enter_context(engine.running())
+        return _evaluate(case, options, engines)
+
+
+def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseResult:
     result = CaseResult(case.name, source=case.source or "")
     try:
         problem = lower(case)
@@ -82,7 +91,7 @@ def evaluate(case: Case, options: Options | None = None) -> CaseResult:
         result.load_error = str(exc)
         return result
     points = problem.points()
-    prepared = {name: _prepare(name, problem, options.threads) for name in options.engines}
+    prepared = {name: _prepare(engine, problem) for name, engine in engines.items()}
     outcomes = {name: [p if isinstance(p, grading.Outcome) else _outcome(p, x) for x in points]
                 for name, p in prepared.items()}
     declared = case.expect.get("status", {})

@@ -71,3 +71,12 @@ def test_results_json_round_trips_floats_and_non_finite_values() -> None:
 def test_results_json_refuses_another_format() -> None:
     with pytest.raises(diffcmp.DiffcmpError, match="not a diffcmp results file"):
         Result.from_json('{"format": "pyperf"}', "x.json")
+
+
+def test_torch_threads_are_set_while_running_and_restored_after() -> None:
+    import torch
+
+    torch.set_num_threads(2)
+    result = diffcmp.compare("sum(w**2)", {"w": [1.0, 2.0]}, timing=False, engines=["torch"])
+    assert set(result.agreement["status"]) == {"ok"}
+    assert torch.get_num_threads() == 2

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -63,6 +63,11 @@ class Engine(ABC):
 
     def __init__(self, threads: int = 1) -> None:
         self.threads = threads
+
+    def running(self) -> AbstractContextManager[None]:
+        """Settings in force while this engine prepares, evaluates and is timed (restored after);
+        none by default."""
+        return nullcontext()
 
     @abstractmethod
     def prepare(self, problem: Problem) -> Prepared:

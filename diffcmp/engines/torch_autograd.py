@@ -6,7 +6,8 @@ The loss is the case's own expression evaluated with ``torch`` functions (``X @ 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -93,9 +94,18 @@ class TorchEngine(Engine):
                         "rule rho = |a-b| / max(1, |a|+|b|)")
     summary = "the loss from PyTorch ops, torch.autograd.grad, float64"
 
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """PyTorch on ``threads`` intra-op threads, the caller's setting restored after."""
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
+
     def prepare(self, problem: Problem) -> Prepared:
         """Build the loss over torch ops; the first forward and backward are timed apart."""
-        torch.set_num_threads(self.threads)
         prepared = Prepared(inputs=None, loss=None, grad=None, read=self._read)
         with prepared.step("build"):
             f = problem.loss_function(OPS)
