@@ -1,0 +1,251 @@
+"""The report: verdict, summary, sections, plots, and ``diffcmp report`` re-rendering."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import matplotlib.image
+import pandas as pd
+import pytest
+
+import diffcmp
+from diffcmp import cli, report
+from diffcmp.output import MARKER, write_report
+from diffcmp.results import Result
+from diffcmp.runner import Options, run_cases
+
+PLOTS = ["errors.png", "grad_time.png", "grad_loss_ratio.png"]
+
+
+def small_suite() -> list[diffcmp.Case]:
+    """Three cases: all agree; complex step unsupported; central differences made to mismatch."""
+    return [
+        diffcmp.Case(name="line", loss="(w*x - y)**2", params={"w": 1.0},
+                     data={"x": 1.0, "y": 2.0}, expect={"loss": 1.0, "grad": {"w": -2.0}}),
+        diffcmp.Case(name="with_abs", loss="abs(w[0]) + w[1]**2", params={"w": [0.5, -1.5]}),
+        diffcmp.Case(name="cubic_tight", loss="w**3", params={"w": 1.3},
+                     tolerance={"fd-central": 1e-30}),
+    ]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path]:
+    result = run_cases(small_suite(), Options(min_time=0.01))
+    out = write_report(result, tmp_path_factory.mktemp("reports") / "run")
+    return result, out
+
+
+def test_the_report_opens_with_the_verdict_and_the_summary(run: tuple[Result, Path]) -> None:
+    result, out = run
+    text = (out / "report.md").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert lines[0] == "# diffcmp report"
+    assert lines[2].startswith("**FAIL.** All 5 engines (sympy, torch, jax, fd-central, "
+                               "fd-complex) agree with the reference on 2 of 3 cases; "
+                               "fd-central is off (mismatch) on 1: "
+                               "[`cubic_tight`](#cubic_tight).")
+    assert "unsupported 1" in lines[2]
+    summary = text.index("## Summary")
+    assert summary < text.index("## Status by engine") < text.index("## Plots") \
+        < text.index("## Timing") < text.index("## Tolerances") < text.index("## Environment") \
+        < text.index("## Cases")
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in lines if line.startswith("| [`")}
+    sizes = {r.case: f"{r.grad_ops} → {r.grad_cse_ops}" for r in result.expressions.itertuples()}
+    assert rows["[`line`](#line)"] == ["1", "ok", "ok", "ok", "ok", "ok", sizes["line"]]
+    assert rows["[`with_abs`](#with_abs)"] == ["2", "ok", "ok", "ok", "ok", "unsupported",
+                                               sizes["with_abs"]]
+    assert rows["[`cubic_tight`](#cubic_tight)"] == ["1", "ok", "ok", "ok", "**mismatch**",
+                                                     "ok", sizes["cubic_tight"]]
+
+
+def test_every_internal_link_has_its_heading(run: tuple[Result, Path]) -> None:
+    text = (run[1] / "report.md").read_text(encoding="utf-8")
+    headings = {report.anchor(h.strip("# `")) for h in re.findall(r"^#+ .*$", text, re.M)}
+    links = set(re.findall(r"\]\(#([^)]+)\)", text))
+    assert links == {"line", "with_abs", "cubic_tight"}
+    assert links <= headings
+
+
+def test_every_table_row_has_as_many_cells_as_its_header(run: tuple[Result, Path]) -> None:
+    """Pipes inside cells (the rule |a - b| in the tolerance sources) are escaped."""
+    text = (run[1] / "report.md").read_text(encoding="utf-8")
+    cells = None
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            cells = None
+            continue
+        count = len(re.findall(r"(?<!\\)\|", line))
+        cells = count if cells is None else cells
+        assert count == cells, line
+
+
+def test_tolerances_environment_timing_and_footer(run: tuple[Result, Path]) -> None:
+    result, out = run
+    text = (out / "report.md").read_text(encoding="utf-8")
+    assert "`rho = |a - b| / max(1, |a| + |b|)`" in text
+    assert "Case overrides: `cubic_tight` fd-central 1e-30." in text
+    env = result.meta["environment"]
+    assert f"- Python {env['python']} on " in text
+    assert f"PyTorch {env['torch']}, JAX {env['jax']}" in text
+    assert "- PyTorch threads: 1; dtype float64" in text
+    assert "PyTorch runs on 1 thread (`--threads`)" in text
+    assert "**What `grad / loss` should be.** Reverse mode" in text
+    assert "2n + 1 loss calls" in text
+    assert re.search(r"^Run took .+, of which .+ in timed measurements \(min-time 0.01 s per "
+                     r"phase; PyTorch on 1 thread\(s\)\)", text, re.M)
+
+
+def test_case_sections_hold_agreement_timing_and_expression_sizes(
+        run: tuple[Result, Path]) -> None:
+    result, out = run
+    text = (out / "report.md").read_text(encoding="utf-8")
+    section = text[text.index("### `cubic_tight`"):text.index("---\n")]
+    sizes = result.expressions.set_index("case").loc["cubic_tight"]
+    assert (f"Expression sizes (`count_ops`): loss {int(sizes['loss_ops'])}, gradient "
+            f"{int(sizes['grad_ops'])}, gradient after `cse` {int(sizes['grad_cse_ops'])}") \
+        in section
+    assert "1 parameter: central differences take 2n + 1 = 3 loss calls" in section
+    assert re.search(r"^\| fd-central +\| \*\*mismatch\*\* +\|", section, re.M)
+    header = [c.strip() for c in section.split("| engine")[2].splitlines()[0].split("|")]
+    assert header[:7] == ["", "prepare", "prepare steps", "loss (IQR)", "grad (IQR)",
+                          "grad / loss", "calls"]
+    costs = report.cost_table(result)
+    jax_row = costs[(costs["case"] == "cubic_tight") & (costs["engine"] == "jax")].iloc[0]
+    assert jax_row["ratio"] == pytest.approx(jax_row["grad_s"] / jax_row["loss_s"])
+    assert {"trace", "compile", "first call"} <= set(jax_row["steps"])
+    assert re.search(rf"^\| jax .*\| +{jax_row['ratio']:.2f} \|", section, re.M)
+    line_section = text[text.index("### `line`"):text.index("### `with_abs`")]
+    assert "<summary>Expectations: 2 of 2 hold</summary>" in line_section
+
+
+def test_plots_exist_are_linked_and_listed_in_the_marker(run: tuple[Result, Path]) -> None:
+    out = run[1]
+    text = (out / "report.md").read_text(encoding="utf-8")
+    linked = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", text)
+    assert linked == PLOTS
+    for name in linked:
+        image = matplotlib.image.imread(out / name)
+        assert image.shape[0] > 300 and image.shape[1] > 600
+    assert set(PLOTS) <= set((out / MARKER).read_text().split())
+
+
+def test_report_rerenders_the_same_report_without_recomputing(
+        run: tuple[Result, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, out = run
+
+    def no_running(*args: object, **kwargs: object) -> None:
+        raise AssertionError("diffcmp report must not run anything")
+
+    monkeypatch.setattr(cli, "run_suite", no_running)
+    monkeypatch.setattr("diffcmp.runner.evaluate", no_running)
+    again = tmp_path / "again"
+    assert cli.main(["report", str(out / "results.json"), "--out", str(again)]) == 0
+    assert sorted(p.name for p in again.iterdir()) == sorted(p.name for p in out.iterdir())
+    assert (again / "report.md").read_text() == (out / "report.md").read_text()
+    for name in ("agreement.csv", "timing.csv", "expressions.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(again / name), pd.read_csv(out / name))
+    # a report folder is accepted too, and an existing --out needs --force
+    assert cli.main(["report", str(out), "--out", str(again)]) == 2
+    assert cli.main(["report", str(out), "--out", str(again), "--force"]) == 0
+
+
+def test_report_in_place_replaces_the_folder_whole(run: tuple[Result, Path],
+                                                   tmp_path: Path) -> None:
+    folder = tmp_path / "copy"
+    write_report(run[0], folder)
+    original = (folder / "report.md").read_text()
+    (folder / "report.md").write_text("stale")
+    (folder / "errors.png").unlink()
+    assert cli.main(["report", str(folder / "results.json")]) == 0
+    assert (folder / "report.md").read_text() == original
+    assert (folder / "errors.png").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["copy"]  # no staging folder left behind
+
+
+def test_a_failed_rerender_keeps_the_old_report(run: tuple[Result, Path], tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "copy"
+    write_report(run[0], folder)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+
+    def broken(*args: object) -> list[str]:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("diffcmp.plots.write_plots", broken)
+    with pytest.raises(OSError, match="disk full"):
+        cli.main(["report", str(folder / "results.json")])
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["copy"]
+
+
+def test_report_in_place_never_touches_a_folder_with_other_files(
+        run: tuple[Result, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "results.json").write_text(run[0].to_json())
+    (folder / "notes.txt").write_text("precious")
+    assert cli.main(["report", str(folder / "results.json")]) == 2
+    assert "error: " in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt", "results.json"]
+
+
+def test_report_of_a_file_that_is_not_results_is_an_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "results.json"
+    bad.write_text('{"format": "something else"}')
+    assert cli.main(["report", str(bad)]) == 2
+    assert "not a diffcmp results file" in capsys.readouterr().err
+    assert cli.main(["report", str(tmp_path / "missing.json")]) == 2
+
+
+def test_noisy_timings_are_flagged_with_the_load(run: tuple[Result, Path]) -> None:
+    result = run[0]
+    quiet = Result.from_json(result.to_json())
+    timed = quiet.timing["phase"].isin(["loss", "grad"])
+    quiet.timing.loc[timed, "iqr_s"] = quiet.timing.loc[timed, "median_s"] * 0.05
+    quiet.meta["environment"]["load_avg"] = [1.2, 1.0, 0.8]
+    quiet.meta["environment"]["cpu_count"] = 2
+    assert report.noise_note(quiet) == ""
+    assert "Noisy timings" not in quiet.to_markdown()
+    quiet.meta["environment"]["load_avg"] = [2.5, 1.0, 0.8]  # busy, even with tight IQRs
+    assert report.noise_note(quiet).startswith("**Noisy timings.** The load average was 2.5 / "
+                                               "1 / 0.8 (1 / 5 / 15 minutes) on 2 logical")
+    noisy = Result.from_json(result.to_json())
+    timed = noisy.timing["phase"].isin(["loss", "grad"])
+    noisy.timing.loc[timed, "iqr_s"] = noisy.timing.loc[timed, "median_s"] * 0.8
+    noisy.meta["environment"]["load_avg"] = [3.5, 3.0, 2.0]
+    noisy.meta["environment"]["cpu_count"] = 2
+    note = report.noise_note(noisy)
+    assert note.startswith("**Noisy timings.** The typical measurement's IQR is 80% of its "
+                           "median")
+    assert "load average was 3.5 / 3 / 2 (1 / 5 / 15 minutes) on 2 logical cores" in note
+    assert note in noisy.to_markdown()
+
+
+def test_a_run_without_timing_has_no_timing_plots_or_tables(tmp_path: Path) -> None:
+    result = run_cases(small_suite()[:1], Options(timing=False))
+    out = write_report(result, tmp_path / "r")
+    text = (out / "report.md").read_text()
+    assert re.findall(r"!\[[^\]]+\]\(([^)]+)\)", text) == ["errors.png"]
+    assert "## Timing" not in text and "grad / loss" not in text
+    assert not (out / "grad_time.png").exists()
+
+
+def test_the_progress_bar_is_silent_unless_stderr_is_a_terminal(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    case = tmp_path / "cases" / "one.toml"
+    case.parent.mkdir()
+    case.write_text('loss = "(w*x - y)**2"\n[params]\nw = 1.0\n[data]\nx = 1.0\ny = 2.0\n')
+    assert cli.main(["run", str(case.parent), "--out", str(tmp_path / "a"), "--no-timing"]) == 0
+    assert capsys.readouterr().err == ""  # captured stderr is not a terminal
+    monkeypatch.setattr(cli, "_is_tty", lambda: True)
+    assert cli.main(["run", str(case.parent), "--out", str(tmp_path / "b"), "--no-timing"]) == 0
+    err = capsys.readouterr().err
+    assert "one" in err and "1/1" in err
+    assert cli.main(["run", str(case.parent), "--out", str(tmp_path / "c"), "--no-timing",
+                     "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
