@@ -255,8 +255,9 @@ def render_markdown(result: Result, plots: Sequence[str] = ()) -> str:
         parts += ["## Summary", "",
                   "Worst status of each engine over the case's points (**bold**: fails the run; "
                   f"{_DECLARED_MARK}: a known failure the case declares). `n`: parameters. "
-                  "`grad ops → cse`: `count_ops` of the SymPy gradient before and after common "
-                  "subexpression elimination.", "",
+                  "`grad ops → cse`: operations in the SymPy gradient's expression trees (counted "
+                  "as `count_ops` does, shared subtrees every time they occur) before and after "
+                  "common subexpression elimination.", "",
                   _table(summary_table(result), right=("n", "grad ops → cse")), "",
                   "## Status by engine", "", "One count per engine and point.", "",
                   _table(status_counts(result).astype(str),
@@ -472,9 +473,11 @@ def _case_section(result: Result, case: str, costs: pd.DataFrame, n: int | None,
     sizes = result.expressions[result.expressions["case"] == case]
     if not sizes.empty:
         s = sizes.iloc[0]
-        facts.append(f"Expression sizes (`count_ops`): loss {int(s['loss_ops'])}, gradient "
+        how = {"reverse": "by symbolic reverse mode", "diff": "with sympy.diff per parameter"}
+        method = how.get(str(s.get("method", "")), "")
+        facts.append(f"Expression sizes (operations): loss {int(s['loss_ops'])}, gradient "
                      f"{int(s['grad_ops'])}, gradient after `cse` {int(s['grad_cse_ops'])}; "
-                     f"derived in {seconds(float(s['derive_s']))}.")
+                     f"derived {method} in {seconds(float(s['derive_s']))}.".replace("  ", " "))
     points = result.agreement[result.agreement["case"] == case]["point"].nunique()
     if points > 1:
         facts.append(f"{points} points: the case's own (shown) and {points - 1} sampled.")
