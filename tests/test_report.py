@@ -103,7 +103,7 @@ def test_case_sections_hold_agreement_timing_and_expression_sizes(
     text = (out / "report.md").read_text(encoding="utf-8")
     section = text[text.index("### `cubic_tight`"):text.index("---\n")]
     sizes = result.expressions.set_index("case").loc["cubic_tight"]
-    assert (f"Expression sizes (`count_ops`): loss {int(sizes['loss_ops'])}, gradient "
+    assert (f"Expression sizes (operations): loss {int(sizes['loss_ops'])}, gradient "
             f"{int(sizes['grad_ops'])}, gradient after `cse` {int(sizes['grad_cse_ops'])}") \
         in section
     assert "1 parameter: central differences take 2n + 1 = 3 loss calls" in section
