@@ -1,9 +1,13 @@
 """Case loading: TOML case files (data, never executed) and Python case files (user code).
 
 A case is a loss, the parameters it is differentiated in (their values are the point), fixed data,
-and optional expectations, tolerances and random sample points. Limits on arrays keep a hostile
-file from exhausting memory: at most ``MAX_ARRAY_ELEMENTS`` elements per array and
-``MAX_CASE_ELEMENTS`` in a whole case.
+and optional expectations, tolerances and random sample points. Limits keep a hostile file from
+exhausting time or memory, and are checked before anything is built: a TOML file is at most
+``MAX_FILE_BYTES``; an array holds at most ``MAX_ARRAY_ELEMENTS`` numbers and a whole case
+``MAX_CASE_ELEMENTS``; a loss string is checked against the shapes of its params and data when the
+case is made (see :func:`diffcmp.language.analyze` for its own limits), and the symbolic gradient
+it asks for, parameter elements times the loss's scalar operations, is at most
+``MAX_GRADIENT_OPS``.
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ import numpy as np
 import sympy as sp
 
 from .errors import CaseError
-from .language import CONSTANTS, FUNCTION_NAMES
+from .language import CONSTANTS, FUNCTION_NAMES, analyze, parse
 
-MAX_ARRAY_ELEMENTS = 100_000
-MAX_CASE_ELEMENTS = 200_000
-MAX_FILE_BYTES = 5_000_000
+MAX_ARRAY_ELEMENTS = 50_000
+MAX_CASE_ELEMENTS = 50_000
+MAX_FILE_BYTES = 2_000_000
 MAX_SAMPLE_COUNT = 1000
+MAX_GRADIENT_OPS = 20_000_000
 
 TOP_LEVEL_KEYS = {"name", "description", "tags", "loss", "params", "data", "expect", "tolerance",
                   "sample"}
@@ -101,11 +106,31 @@ class Case:
         self.tolerance = _tolerances(self.tolerance, where)
         self.expect = _expect(self.expect, self.params, where)
         self.sample = _sample(self.sample, where)
+        if isinstance(self.loss, str):
+            _check_loss(self.loss, self.params, self.data, where)
 
     @property
     def where(self) -> str:
         """The file (or the case name) that errors about this case name."""
         return self.source or f"case {self.name!r}"
+
+
+def _check_loss(loss: str, params: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray],
+                where: str) -> None:
+    """Parse and check a loss string against the case's shapes before anything is built."""
+    expression = parse(loss, where)
+    shapes = {name: value.shape for name, value in [*params.items(), *data.items()]}
+    analysis = analyze(expression, shapes)
+    if not expression.names & set(params):
+        raise CaseError("the loss uses no parameter (none of " + ", ".join(sorted(params)) +
+                        "): its gradient is identically zero", where)
+    elements = sum(value.size for value in params.values())
+    work = elements * analysis.scalar_ops
+    if work > MAX_GRADIENT_OPS:
+        raise CaseError(
+            f"the symbolic gradient is too large to derive: {elements:,} parameter elements "
+            f"times {analysis.scalar_ops:,} scalar operations is {work:,}; the limit is "
+            f"{MAX_GRADIENT_OPS:,}", where)
 
 
 def _values(values: Any, key: str, where: str) -> dict[str, np.ndarray]:
@@ -133,43 +158,78 @@ def to_array(value: Any, key: str, where: str) -> np.ndarray:
     if isinstance(value, sp.MatrixBase):
         value = value.tolist()
     if isinstance(value, np.ndarray):
-        value = value.tolist()
-    shape = _shape(value, key, where)
-    size = math.prod(shape)
-    if size > MAX_ARRAY_ELEMENTS:
-        raise CaseError(f"{key} has {size:,} elements; the limit is {MAX_ARRAY_ELEMENTS:,}", where)
-    array = np.array(value, dtype=np.float64)
+        if value.size > MAX_ARRAY_ELEMENTS:
+            raise CaseError(f"{key} has {value.size:,} elements; the limit is "
+                            f"{MAX_ARRAY_ELEMENTS:,}", where)
+        if value.ndim > 2:
+            raise CaseError(f"{key} has more than two dimensions", where)
+        if value.size == 0:
+            raise CaseError(f"{key} is empty", where)
+        if value.dtype.kind in "fiu":  # plain numbers: no need to look at each one
+            value = value.astype(np.float64)
+    if not (isinstance(value, np.ndarray) and value.dtype == np.float64):
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
+        _shape(value, key, where)
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CaseError(f"{key} is not a number: {exc}", where) from None
     if not np.all(np.isfinite(array)):
-        raise CaseError(f"{key} holds a NaN or infinite value", where)
+        index = np.unravel_index(int(np.argmin(np.isfinite(array))), array.shape)
+        item = key + "".join(f"[{i}]" for i in index)
+        raise CaseError(f"{item} is {array[index]}: values must be finite numbers", where)
     return array
 
 
-def _shape(value: Any, key: str, where: str) -> tuple[int, ...]:
-    """Check a nested list is a number, vector or matrix of numbers; return its shape."""
+def _shape(value: Any, key: str, where: str, depth: int = 0) -> tuple[int, ...]:
+    """Check a nested list is a number, vector or matrix of numbers; return its shape.
+
+    The size is checked from the first row before the others are looked at, so a huge list is
+    refused without walking it.
+    """
     if isinstance(value, bool) or isinstance(value, str | bytes) or value is None:
         raise CaseError(f"{key} must be a number, not {_kind(value)}", where)
     if isinstance(value, int | float | np.integer | np.floating | sp.Number):
+        if isinstance(value, sp.Number) and not value.is_real:
+            raise CaseError(f"{key} must be a real number, not {value}", where)
         return ()
     if not isinstance(value, list | tuple):
         raise CaseError(f"{key} must be a number, list or list of lists, not {_kind(value)}",
                         where)
     if not value:
         raise CaseError(f"{key} is an empty list", where)
+    if depth >= 2:
+        raise CaseError(f"{key.split('[')[0]} has more than two dimensions", where)
     if len(value) > MAX_ARRAY_ELEMENTS:
         raise CaseError(f"{key} has {len(value):,} elements; the limit is "
                         f"{MAX_ARRAY_ELEMENTS:,}", where)
-    inner = {_shape(item, f"{key}[{i}]", where) for i, item in enumerate(value)}
-    if len(inner) > 1:
-        raise CaseError(f"{key} is ragged: its rows have different lengths", where)
-    (item_shape,) = inner
-    if len(item_shape) > 1:
-        raise CaseError(f"{key} has more than two dimensions", where)
+    first = value[0]
+    if isinstance(first, list | tuple) and len(value) * len(first) > MAX_ARRAY_ELEMENTS:
+        raise CaseError(f"{key} has {len(value) * len(first):,} elements; the limit is "
+                        f"{MAX_ARRAY_ELEMENTS:,}", where)
+    item_shape = _shape(first, f"{key}[0]", where, depth + 1)
+    for i, item in enumerate(value[1:], start=1):
+        shape = _shape(item, f"{key}[{i}]", where, depth + 1)
+        if shape != item_shape:
+            raise CaseError(f"{key} is ragged: {key}[0] has shape {_shape_name(item_shape)} "
+                            f"but {key}[{i}] has shape {_shape_name(shape)}", where)
     return (len(value), *item_shape)
 
 
+def _shape_name(shape: tuple[int, ...]) -> str:
+    return "scalar" if not shape else "(" + ", ".join(map(str, shape)) + ")"
+
+
 def _kind(value: Any) -> str:
-    return {bool: "a boolean", str: "a string", type(None): "empty"}.get(
-        type(value), f"a {type(value).__name__}")
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "a number"
+    names = {bool: "a boolean", str: "a string", type(None): "empty", list: "a list",
+             bytes: "bytes"}
+    name = type(value).__name__
+    return names.get(type(value), f"{'an' if name[0] in 'aeiou' else 'a'} {name}")
 
 
 def _tolerances(values: Any, where: str) -> dict[str, float]:
@@ -177,11 +237,24 @@ def _tolerances(values: Any, where: str) -> dict[str, float]:
         raise CaseError("[tolerance] must be a table of engine names and numbers", where)
     out = {}
     for engine, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0 \
-                or not math.isfinite(value):
-            raise CaseError(f"tolerance.{engine} must be a non-negative number", where)
-        out[str(engine)] = float(value)
+        _check_engine(engine, f"tolerance.{engine}", where)
+        out[str(engine)] = _tolerance(value, f"tolerance.{engine}", where)
     return out
+
+
+def _tolerance(value: Any, key: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0 \
+            or not math.isfinite(value):
+        raise CaseError(f"{key} must be a non-negative number", where)
+    return float(value)
+
+
+def _check_engine(name: Any, key: str, where: str) -> None:
+    from .engines import ENGINE_NAMES  # here: the engines' package imports this module
+
+    if name not in ENGINE_NAMES:
+        raise CaseError(f"{key}: unknown engine {name!r} (known: {', '.join(ENGINE_NAMES)})",
+                        where)
 
 
 def _expect(values: Any, params: Mapping[str, np.ndarray], where: str) -> dict[str, Any]:
@@ -212,12 +285,13 @@ def _expect(values: Any, params: Mapping[str, np.ndarray], where: str) -> dict[s
         if not isinstance(status, Mapping):
             raise CaseError("expect.status must be a table of engine names and statuses", where)
         for engine, value in status.items():
+            _check_engine(engine, f"expect.status.{engine}", where)
             if value not in STATUSES:
                 raise CaseError(f"expect.status.{engine} = {value!r} is not a status (one of "
                                 f"{', '.join(STATUSES)})", where)
         out["status"] = dict(status)
     if "tolerance" in values:
-        out["tolerance"] = _tolerances({"expect": values["tolerance"]}, where)["expect"]
+        out["tolerance"] = _tolerance(values["tolerance"], "expect.tolerance", where)
     return out
 
 
@@ -282,15 +356,24 @@ def discover(paths: Iterable[str | Path]) -> list[Path]:
 def _load_toml(path: Path) -> Case:
     where = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise CaseError(f"is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}", where)
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CaseError(f"cannot be read: {exc}", where) from None
+        if not path.is_file():  # a folder, a named pipe or a device could block or never end
+            raise CaseError("is not a regular file", where)
+        with path.open("rb") as file:
+            raw = file.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise CaseError(f"is over {MAX_FILE_BYTES:,} bytes, the limit", where)
+        text = raw.decode("utf-8")
+    except OSError as exc:
+        raise CaseError(f"cannot be read: {exc.strerror or exc}", where) from None
+    except UnicodeDecodeError as exc:
+        raise CaseError(f"is not UTF-8 text (byte {exc.start})", where) from None
+    values = text.count(",") + text.count("\n")
+    if values > MAX_CASE_ELEMENTS + 1000:  # refused before the (pure Python) TOML parser runs
+        raise CaseError(f"holds about {values:,} values; a case holds at most "
+                        f"{MAX_CASE_ELEMENTS:,} numbers", where)
     try:
         table = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, ValueError) as exc:  # ValueError: a 5000-digit integer
         raise CaseError(f"invalid TOML: {exc}", where) from None
     except RecursionError:
         raise CaseError("invalid TOML: nested too deeply", where) from None

@@ -2,27 +2,35 @@
 
 Errors the library raises become ``error: ...`` on stderr and an exit code here, in one place:
 0 every engine agrees, 1 a disagreement or failed expectation, 2 bad usage or a case file that
-could not be loaded.
+could not be loaded. ``diffcmp diff`` exits 1 when an engine's agreement got worse.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
-from collections.abc import Sequence
-from datetime import datetime
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .case import discover, load_cases
 from .engines import ENGINE_NAMES
 from .errors import DiffcmpError
-from .output import write_report
+from .isolation import DEFAULT_TIMEOUT_S, Interrupted
+from .output import LATEST, check_out, point_latest, write_new_report, write_report
 from .results import Result
+from .rundiff import MIN_CHANGE, compare_results, load_results
 from .runner import Options, run_suite
 from .timing import MIN_TIME_S
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+#: Where ``diffcmp run`` writes without ``--out``: a new timestamped folder per run.
+REPORTS = Path("reports")
 
 
 def _engines(text: str) -> tuple[str, ...]:
@@ -35,9 +43,32 @@ def _engines(text: str) -> tuple[str, ...]:
 
 
 def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be positive")
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: '{text}'") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
+
+
+def _threads(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: '{text}'") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError("must be zero or more (0.05 is 5%)")
     return value
 
 
@@ -54,7 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", metavar="DIR", help="report folder (default: a new timestamped "
                      "folder under reports/, with reports/latest pointing to it)")
     run.add_argument("--force", action="store_true", help="replace an earlier diffcmp report "
-                     "in --out")
+                     "in --out (a folder holding anything else is never touched)")
+    run.add_argument("--timeout", type=_positive, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                     help="stop a case that takes longer, loading to timing, and report it as "
+                     f"'timeout' (default {DEFAULT_TIMEOUT_S:g}); every case runs in a worker "
+                     "process, so a case that crashes it is reported as 'error'")
     run.add_argument("--engines", type=_engines, default=ENGINE_NAMES, metavar="A,B",
                      help=f"engines to run (default: all: {','.join(ENGINE_NAMES)}); the "
                      "reference always runs")
@@ -63,17 +98,36 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-timing", action="store_true", help="agreement only")
     run.add_argument("--min-time", type=_positive, default=MIN_TIME_S, metavar="SECONDS",
                      help=f"minimum measured time per phase (default {MIN_TIME_S})")
-    run.add_argument("--threads", type=int, default=1, metavar="N",
-                     help="PyTorch intra-op threads (default 1)")
-    run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    run.add_argument("--threads", type=_threads, default=1, metavar="N",
+                     help="PyTorch intra-op threads (default 1; the report says which)")
+    run.add_argument("--quiet", action="store_true", help="print nothing but errors (and no "
+                     "progress bar; the bar is also off when stderr is not a terminal)")
+
+    explaining = sub.add_parser(
+        "explain", help="walk one case's backward pass node by node against PyTorch")
+    explaining.add_argument("case", metavar="CASE", help="a case file")
+    explaining.add_argument("--point", type=int, default=0, metavar="N",
+                            help="which point: 0 is the case's own (default), 1.. sampled")
 
     listing = sub.add_parser("list", help="list cases with tags, parameter counts, descriptions")
     listing.add_argument("paths", nargs="*", default=["cases"], metavar="PATH")
 
-    report = sub.add_parser("report", help="re-render a report from saved results.json")
-    report.add_argument("results", metavar="RESULTS.json")
-    report.add_argument("--out", metavar="DIR")
-    report.add_argument("--force", action="store_true")
+    report = sub.add_parser("report", help="re-render a report (report.md, plots, CSVs) from "
+                            "saved results.json, computing nothing again")
+    report.add_argument("results", metavar="RESULTS.json", help="a results.json, or the report "
+                        "folder that holds it")
+    report.add_argument("--out", metavar="DIR", help="report folder (default: re-render in "
+                        "place, replacing the folder whole)")
+    report.add_argument("--force", action="store_true", help="replace an earlier diffcmp "
+                        "report in --out")
+
+    diff = sub.add_parser("diff", help="what changed between two runs: status changes and "
+                          "timings beyond noise; exit 1 when an engine's agreement got worse")
+    diff.add_argument("old", metavar="OLD.json", help="the earlier results.json (or its folder)")
+    diff.add_argument("new", metavar="NEW.json", help="the later results.json (or its folder)")
+    diff.add_argument("--min-change", type=_fraction, default=MIN_CHANGE, metavar="FRACTION",
+                      help="smallest relative time change that counts, however small the IQRs "
+                      f"(default {MIN_CHANGE:g})")
     return parser
 
 
@@ -86,19 +140,57 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DiffcmpError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Interrupted as exc:
+        print(f"error: interrupted; {_finished(exc.completed)}; no report was written",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
-        print("error: interrupted; no report was written", file=sys.stderr)
-        return 130
+        print("error: interrupted (a report is written whole or not at all)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _finished(names: list[str]) -> str:
+    if not names:
+        return "no case had finished"
+    shown = ", ".join(names[:30]) + (f" and {len(names) - 30} more" if len(names) > 30 else "")
+    return f"{len(names)} case(s) had finished: {shown}"
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (a plain ``kill``) like Ctrl-C: stop cleanly, never half a report."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run(args: argparse.Namespace) -> int:
     options = Options(engines=args.engines, timing=not args.no_timing, min_time=args.min_time,
                       threads=args.threads, tags=tuple(args.tag))
-    out = Path(args.out) if args.out else _timestamped()
-    result = run_suite(args.paths, options, progress=None if args.quiet else _progress)
-    written = write_report(result, out, force=args.force)
-    if not args.out:
-        _point_latest(written)
+    if args.out:
+        check_out(args.out, force=args.force)  # fail now, not after a long run
+    progress = _Progress(args.paths, options.tags, enabled=not args.quiet and _is_tty())
+    with _terminate_as_interrupt():
+        try:
+            result = run_suite(args.paths, options, progress=progress, timeout=args.timeout)
+        finally:
+            progress.close()
+        if args.out:
+            written = write_report(result, args.out, force=args.force)
+        else:
+            written = write_new_report(result, REPORTS)
+            if not point_latest(written):
+                print(f"note: {REPORTS / LATEST} is not a link diffcmp made; it was left alone",
+                      file=sys.stderr)
     for row in result.errors.itertuples():
         print(f"error: {row.message}", file=sys.stderr)
     if not args.quiet:
@@ -106,28 +198,62 @@ def _run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def _progress(name: str) -> None:
-    if sys.stderr.isatty():
-        print(f"\r\033[K{name}", end="", file=sys.stderr, flush=True)
+def _is_tty() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
-def _timestamped() -> Path:
-    return Path("reports") / datetime.now().strftime("run-%Y%m%d-%H%M%S")
+class _Progress:
+    """A tqdm bar on stderr, one step per case, the current case's name beside it.
+
+    Disabled (and silent) unless ``enabled``. The total is counted from TOML files only (Python
+    case files are user code and run once, by the runner); it is left open when any is present.
+    """
+
+    def __init__(self, paths: Sequence[str], tags: Sequence[str], enabled: bool) -> None:
+        from tqdm import tqdm
+
+        self.enabled = enabled
+        self.started = 0
+        self.bar = tqdm(total=_count_cases(paths, tags) if enabled else None, unit="case",
+                        file=sys.stderr, disable=not enabled, leave=False, dynamic_ncols=True)
+
+    def __call__(self, name: str) -> None:
+        if self.started:
+            self.bar.update(1)
+        self.started += 1
+        self.bar.set_postfix_str(name, refresh=True)
+
+    def close(self) -> None:
+        """Count the last case and take the bar off the terminal."""
+        if self.started:
+            self.bar.update(1)
+        self.bar.close()
 
 
-def _point_latest(target: Path) -> None:
-    latest = target.parent / "latest"
-    if latest.is_symlink() or not latest.exists():
-        tmp = target.parent / ".latest.tmp"
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(target.name)
-        tmp.replace(latest)
+def _count_cases(paths: Sequence[str], tags: Sequence[str]) -> int | None:
+    try:
+        files = discover(paths)
+    except DiffcmpError:
+        return None
+    if any(path.suffix != ".toml" for path in files):
+        return None
+    count = 0
+    for path in files:
+        try:
+            cases = load_cases(path)
+        except DiffcmpError:
+            continue
+        count += sum(1 for case in cases if not tags or set(tags) & set(case.tags))
+    return count
 
 
 def _summary(result: Result, out: Path) -> str:
     from .report import verdict
 
-    lines = [verdict(result).replace("**", "")]
+    lines = [verdict(result, links=False).replace("**", "")]
     failing = result.failing()
     for row in failing.itertuples():
         lines.append(f"  {row.case} [point {row.point}] {row.engine}: {row.status}: {row.message}")
@@ -158,22 +284,37 @@ def _list(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     path = Path(args.results)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise DiffcmpError(f"{path}: cannot be read ({exc.strerror})") from None
-    result = Result.from_json(text, str(path))
-    out = Path(args.out) if args.out else path.parent
-    if out.resolve() == path.parent.resolve():
-        (out / "report.md").write_text(result.to_markdown(), encoding="utf-8")
-        written = out
+    result = load_results(path)
+    if path.is_dir():
+        path = path / "results.json"
+    if args.out:
+        written = write_report(result, Path(args.out), force=args.force)
     else:
-        written = write_report(result, out, force=args.force)
+        # in place: the folder is rewritten whole (staged, then swapped), so the old report
+        # stays until the new one is complete; resolved, so reports/latest stays a link
+        written = write_report(result, path.parent.resolve(), force=True)
     print(f"report: {written / 'report.md'}")
     return 0
 
 
-COMMANDS = {"run": _run, "list": _list, "report": _report}
+def _diff(args: argparse.Namespace) -> int:
+    old, new = load_results(args.old), load_results(args.new)
+    comparison = compare_results(old, new, min_change=args.min_change, old_name=args.old,
+                                 new_name=args.new)
+    print(comparison.to_text())
+    return comparison.exit_code
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from .explain import explain
+
+    cases = load_cases(args.case)
+    for case in cases:
+        print(explain(case, args.point).to_text())
+    return 0
+
+
+COMMANDS = {"explain": _explain, "run": _run, "list": _list, "report": _report, "diff": _diff}
 
 if __name__ == "__main__":
     sys.exit(main())

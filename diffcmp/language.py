@@ -11,7 +11,10 @@ Limits (resource bombs are refused before any work is done):
 * the expression is at most ``MAX_SOURCE_CHARS`` characters, ``MAX_NODES`` syntax nodes and
   ``MAX_DEPTH`` levels deep;
 * integer powers of literals are computed only when the result stays below ``MAX_LITERAL_BITS``
-  bits; other constant arithmetic that overflows is an error.
+  bits; other constant arithmetic that overflows is an error;
+* written out element by element (as the symbolic reference must), the loss takes at most
+  ``MAX_SCALAR_OPS`` scalar operations (:func:`analyze` counts them from the shapes alone,
+  before anything is built).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ MAX_SOURCE_CHARS = 100_000
 MAX_NODES = 20_000
 MAX_DEPTH = 100
 MAX_LITERAL_BITS = 4096
+MAX_SCALAR_OPS = 100_000
 
 Shape = tuple[int, ...]
 Ops = Mapping[str, Callable[..., Any]]
@@ -80,10 +84,30 @@ class Expression:
     names: frozenset[str]
     origin: str | None = None
 
+    @property
+    def text(self) -> str:
+        """The source without surrounding whitespace: what was parsed."""
+        return self.source.strip()
+
     def error(self, message: str, node: ast.AST | None = None) -> ExpressionError:
         """An :class:`ExpressionError` naming this expression's file and the node's column."""
-        column = getattr(node, "col_offset", None)
-        return ExpressionError(message, self.origin, None if column is None else column + 1)
+        return _error(self.source, message, self.origin, getattr(node, "lineno", None),
+                      getattr(node, "col_offset", None))
+
+
+def _error(source: str, message: str, origin: str | None, line: int | None,
+           offset: int | None) -> ExpressionError:
+    """An error at 1-based ``line`` and 0-based ``offset`` of the stripped ``source``, located in
+    ``source`` as written: ``(column N)``, or ``line L, column N`` in a multi-line loss."""
+    if offset is None:
+        return ExpressionError(message, origin)
+    leading = source[:len(source) - len(source.lstrip())]
+    line = (line or 1) + leading.count("\n")
+    column = offset + 1 + (len(leading.rsplit("\n", 1)[-1]) if line == 1 + leading.count("\n")
+                           else 0)
+    if "\n" in source.strip() or line > 1:
+        return ExpressionError(f"line {line}, column {column}: {message}", origin)
+    return ExpressionError(message, origin, column)
 
 
 def parse(source: str, origin: str | None = None) -> Expression:
@@ -104,9 +128,19 @@ def parse(source: str, origin: str | None = None) -> Expression:
     try:
         tree = ast.parse(source.strip(), mode="eval").body
     except SyntaxError as exc:
-        raise ExpressionError(f"invalid syntax: {exc.msg}", origin, exc.offset) from None
-    except (RecursionError, MemoryError, ValueError) as exc:
-        raise ExpressionError(f"cannot be parsed: {type(exc).__name__}", origin) from None
+        text = source.strip()
+        offset = len(text) if not exc.offset else exc.offset - 1  # 0: at the end of the text
+        message = "invalid syntax" + ("" if exc.msg == "invalid syntax" else f": {exc.msg}")
+        if exc.lineno is None or exc.lineno > text.count("\n") + 1:
+            exc.lineno, offset = text.count("\n") + 1, len(text.rsplit("\n", 1)[-1])
+        raise _error(source, message, origin, exc.lineno, offset) from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(
+            f"nests too deeply to parse (the limit is {MAX_DEPTH} levels; a chain like "
+            "a + b + c + ... nests one level per operator: use sum() over an array)",
+            origin) from None
+    except ValueError as exc:  # e.g. an integer literal of more than 4300 digits
+        raise ExpressionError(f"cannot be parsed: {exc}", origin) from None
     expression = Expression(source, tree, frozenset(), origin)
     names = _check(expression)
     return Expression(source, tree, frozenset(names), origin)
@@ -135,13 +169,22 @@ def _check(expr: Expression) -> set[str]:
         if count > MAX_NODES:
             raise expr.error(f"has more than {MAX_NODES:,} syntax nodes")
         if depth > MAX_DEPTH:
-            raise expr.error(f"nests more than {MAX_DEPTH} operations deep", node)
+            raise expr.error(f"nests more than {MAX_DEPTH} operations deep (a chain like "
+                             "a + b + c + ... nests one level per operator: use sum() over "
+                             "an array)", node)
         children: list[ast.AST] = []
         match node:
             case ast.Constant(value=value):
                 if isinstance(value, bool) or not isinstance(value, int | float):
-                    kind = "strings" if isinstance(value, str | bytes) else repr(value)
-                    raise expr.error(f"{kind} are not part of the language", node)
+                    kind = {str: "strings", bytes: "bytes", complex: "complex numbers"}.get(
+                        type(value), f"the constant {value!r}")
+                    verb = "is" if kind.startswith("the ") else "are"
+                    raise expr.error(f"{kind} {verb} not part of the language", node)
+                if not _fits_float(value):
+                    text = ast.get_source_segment(expr.text, node) or repr(value)
+                    if len(text) > 30:
+                        text = f"{text[:20]}... ({len(text)} digits)"
+                    raise expr.error(f"the number {text} does not fit in float64", node)
             case ast.Name(id=name):
                 names.add(name)
             case ast.BinOp(op=op, left=left, right=right):
@@ -161,20 +204,34 @@ def _check(expr: Expression) -> set[str]:
                 children = [left, *comparators]
             case ast.Attribute(value=value, attr=attr):
                 if attr != "T":
-                    raise expr.error(f"attribute '.{attr}' is not allowed (only .T)", node)
+                    raise expr.error(f"attribute '.{attr}' is not allowed (only .T)",
+                                     _attribute_name(node))
                 children = [value]
             case ast.Subscript(value=value, slice=index):
                 for part in index.elts if isinstance(index, ast.Tuple) else [index]:
+                    if isinstance(part, ast.Slice):
+                        raise expr.error("slicing is not part of the language (index single "
+                                         "elements, or use sum() and friends)", part)
                     if _int_literal(part) is None:
-                        raise expr.error("indices must be integer literals", part)
+                        raise expr.error("indices must be integer literals, like w[0] or "
+                                         "X[1, 2]", part)
                 children = [value]
             case ast.Call(func=func, args=args, keywords=keywords):
+                if isinstance(func, ast.Attribute) and func.attr != "T":
+                    raise expr.error(f"attribute '.{func.attr}' is not allowed (only .T)",
+                                     _attribute_name(func))
                 if not isinstance(func, ast.Name):
-                    raise expr.error("only the language's functions can be called", node)
+                    what = _DESCRIBE.get(type(func))
+                    raise expr.error(f"{what} is not part of the language" if what else
+                                     "only the language's functions can be called, by name",
+                                     func)
+                if func.id not in FUNCTION_NAMES:
+                    raise expr.error(f"unknown function '{func.id}'", node)
                 if keywords:
-                    raise expr.error(f"{func.id}() takes no keyword arguments", node)
-                if any(isinstance(arg, ast.Starred) for arg in args):
-                    raise expr.error(f"{func.id}() takes no starred arguments", node)
+                    raise expr.error(f"{func.id}() takes no keyword arguments", keywords[0])
+                starred = [arg for arg in args if isinstance(arg, ast.Starred)]
+                if starred:
+                    raise expr.error(f"{func.id}() takes no starred arguments", starred[0])
                 _check_call(expr, node, func.id, len(args))
                 children = list(args)
                 if func.id == "where":
@@ -202,6 +259,21 @@ def _op_text(op: ast.AST) -> str:
     return {ast.FloorDiv: "'//'", ast.Mod: "'%'", ast.BitAnd: "'&'", ast.BitOr: "'|'",
             ast.BitXor: "'^'", ast.LShift: "'<<'", ast.RShift: "'>>'", ast.Not: "'not'",
             ast.Invert: "'~'"}.get(type(op), type(op).__name__)
+
+
+def _attribute_name(node: ast.Attribute) -> ast.AST:
+    """A location at the attribute's name (``x.__class__``: at ``__class__``)."""
+    where = ast.Name(id=node.attr)
+    where.lineno = node.end_lineno or node.lineno
+    where.col_offset = (node.end_col_offset or 0) - len(node.attr)
+    return where
+
+
+def _fits_float(value: float) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _int_literal(node: ast.AST) -> int | None:
@@ -234,21 +306,59 @@ def compile_expression(expr: Expression, ops: Ops, shapes: Mapping[str, Shape]) 
     """Compile ``expr`` into ``f(env) -> scalar`` calling the backend functions in ``ops``.
 
     ``shapes`` gives the shape of every name (params and data); ``env`` at call time maps the
-    same names to backend values. Shapes are checked here, once, with errors that name them.
+    same names to backend values. Shapes are checked here, once, with errors that name them;
+    so are unknown names and ``MAX_SCALAR_OPS``.
     """
-    unknown = sorted(expr.names - set(shapes) - set(CONSTANTS) - FUNCTION_NAMES)
-    if unknown:
-        raise expr.error(f"unknown name '{unknown[0]}' (not a param, data or constant)")
-    node = _Compiler(expr, ops, shapes).visit(expr.tree)
-    if node.shape != ():
-        raise expr.error(f"must reduce to a scalar, but has shape {_shape_text(node.shape)}; "
-                         "wrap it in sum() or mean()")
+    _check_names(expr, shapes)
+    compiler = _Compiler(expr, ops, shapes)
+    node = compiler.visit(expr.tree)
+    _check_result(expr, node.shape, compiler.scalar_ops)
     return _runner(node, ops)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the shapes alone say about an expression: its result shape and its size."""
+
+    shape: Shape
+    #: Scalar operations the expression takes when written out element by element (a ``@ b``
+    #: of an ``(m, k)`` and a ``(k, n)`` matrix counts ``2 m k n``); ``prod``, ``max`` and
+    #: ``min`` of ``n`` elements count ``n**2``, since their symbolic gradients grow so.
+    scalar_ops: int
+
+
+def analyze(expr: Expression, shapes: Mapping[str, Shape]) -> Analysis:
+    """Check ``expr`` against ``shapes`` without building anything: names, shapes, size.
+
+    Raises :class:`ExpressionError` for an unknown name, shapes that do not fit, a loss that is
+    not a scalar, or one larger than ``MAX_SCALAR_OPS``.
+    """
+    _check_names(expr, shapes)
+    compiler = _Compiler(expr, _SHAPE_ONLY, shapes)
+    node = compiler.visit(expr.tree)
+    _check_result(expr, node.shape, compiler.scalar_ops)
+    return Analysis(node.shape, compiler.scalar_ops)
 
 
 def result_shape(expr: Expression, shapes: Mapping[str, Shape]) -> Shape:
     """The shape ``expr`` evaluates to, checking every operation's shapes on the way."""
     return _Compiler(expr, _SHAPE_ONLY, shapes).visit(expr.tree).shape
+
+
+def _check_names(expr: Expression, shapes: Mapping[str, Shape]) -> None:
+    unknown = expr.names - set(shapes) - set(CONSTANTS) - FUNCTION_NAMES
+    if unknown:
+        node = next(n for n in ast.walk(expr.tree) if isinstance(n, ast.Name) and n.id in unknown)
+        raise expr.error(f"unknown name '{node.id}' (not a param, data or constant)", node)
+
+
+def _check_result(expr: Expression, shape: Shape, scalar_ops: int) -> None:
+    if scalar_ops > MAX_SCALAR_OPS:
+        raise expr.error(f"takes about {scalar_ops:,} scalar operations when written out "
+                         f"element by element; the limit is {MAX_SCALAR_OPS:,}")
+    if shape != ():
+        raise expr.error(f"must reduce to a scalar, but has shape {_shape_text(shape)}; "
+                         "wrap it in sum() or mean()")
 
 
 class _ShapeOnly(dict):
@@ -270,9 +380,25 @@ def _shape_text(shape: Shape) -> str:
     return "scalar" if shape == () else "(" + ", ".join(str(n) for n in shape) + ")"
 
 
+def _size(shape: Shape) -> int:
+    return math.prod(shape)
+
+
+#: How errors name an op: the operator or the language's function.
+_OP_TEXT = {**{op: f"'{symbol}'" for op, symbol in (
+    ("add", "+"), ("sub", "-"), ("mul", "*"), ("div", "/"), ("pow", "**"), ("lt", "<"),
+    ("le", "<="), ("gt", ">"), ("ge", ">="), ("eq", "=="), ("ne", "!="))},
+    **{op: f"{name}()" for (name, _), op in MULTI.items()}}
+
+#: Reductions whose symbolic gradient grows as the square of their input's size.
+_QUADRATIC = frozenset({"prod", "amax", "amin"})
+_REDUCING = frozenset(REDUCTIONS.values()) | {"dot"}
+
+
 class _Compiler:
     def __init__(self, expr: Expression, ops: Ops, shapes: Mapping[str, Shape]) -> None:
         self.expr, self.ops, self.shapes = expr, ops, shapes
+        self.scalar_ops = 0
 
     def visit(self, node: ast.AST) -> _Node:
         match node:
@@ -310,6 +436,7 @@ class _Compiler:
               raw: tuple[Any, ...] = ()) -> _Node:
         if shape is None:
             shape = self.broadcast(node, op, *args)
+        self.count(op, shape, args)
         function = self.ops[op]
         runs = [_runner(arg, self.ops) for arg in args]
         if len(runs) == 1:
@@ -320,13 +447,27 @@ class _Compiler:
             return _Node(shape, run=lambda env: function(a(env), b(env), *raw))
         return _Node(shape, run=lambda env: function(*(r(env) for r in runs), *raw))
 
+    def count(self, op: str, shape: Shape, args: tuple[_Node, ...]) -> None:
+        """Add the scalar operations of one op to ``scalar_ops`` (see :class:`Analysis`)."""
+        if op in ("index", "transpose"):
+            return
+        if op == "matmul":
+            self.scalar_ops += 2 * _size(shape) * args[0].shape[-1]
+        elif op in _QUADRATIC:
+            self.scalar_ops += _size(args[0].shape) ** 2
+        elif op in _REDUCING:  # one operation per element read
+            self.scalar_ops += sum(_size(arg.shape) for arg in args)
+        else:
+            self.scalar_ops += _size(shape)
+
     def broadcast(self, node: ast.AST, op: str, *args: _Node) -> Shape:
         shapes = [arg.shape for arg in args]
         try:
             return _broadcast_shapes(shapes)
         except ValueError:
             listed = ", ".join(_shape_text(s) for s in shapes)
-            raise self.expr.error(f"shapes {listed} do not broadcast in {op}", node) from None
+            raise self.expr.error(f"shapes {listed} do not broadcast in {_OP_TEXT.get(op, op)}",
+                                  node) from None
 
     def binary(self, op: str, node: ast.AST, left: _Node, right: _Node) -> _Node:
         if left.literal is not None and right.literal is not None:
@@ -356,14 +497,27 @@ class _Compiler:
                 if b == 0:
                     raise self.expr.error("division by zero in a constant", node)
                 both_exact = isinstance(a, int | Fraction) and isinstance(b, int | Fraction)
-                return Fraction(a) / Fraction(b) if both_exact else a / b
+                return self._finite(node, Fraction(a) / Fraction(b) if both_exact else a / b)
             if op == "pow":
-                return self.fold_pow(node, a, b)
-            return {"add": lambda: a + b, "sub": lambda: a - b, "mul": lambda: a * b}[op]()
+                return self._finite(node, self.fold_pow(node, a, b))
+            return self._finite(node, {"add": lambda: a + b, "sub": lambda: a - b,
+                                       "mul": lambda: a * b}[op]())
         except OverflowError:
-            raise self.expr.error("a constant overflows", node) from None
+            raise self.expr.error("a constant overflows float64", node) from None
         except KeyError:
             raise self.expr.error(f"'{op}' of two numbers is not defined", node) from None
+
+    def _finite(self, node: ast.AST, value: Number) -> Number:
+        """``value`` if float64 can hold it (and it is not a giant exact number), else an error."""
+        if isinstance(value, int | Fraction):
+            bits = max(Fraction(value).numerator.bit_length(),
+                       Fraction(value).denominator.bit_length())
+            if bits > MAX_LITERAL_BITS:
+                raise self.expr.error(f"a constant is too large ({bits:,} bits; the limit is "
+                                      f"{MAX_LITERAL_BITS})", node)
+        if not math.isfinite(float(value)):
+            raise OverflowError
+        return value
 
     def fold_pow(self, node: ast.AST, a: Number, b: Number) -> Number:
         if isinstance(b, int) and isinstance(a, int | Fraction):
@@ -384,6 +538,8 @@ class _Compiler:
     def index(self, node: ast.Subscript, value: _Node, index: ast.AST) -> _Node:
         parts = index.elts if isinstance(index, ast.Tuple) else [index]
         ints = tuple(_int_literal(part) for part in parts)
+        if not value.shape:
+            raise self.expr.error("a scalar cannot be indexed", node)
         if len(ints) > len(value.shape):
             raise self.expr.error(
                 f"{len(ints)} indices for a value of shape {_shape_text(value.shape)}", node)

@@ -13,15 +13,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import sympy as sp
 
 from . import grading
-from .case import Case, discover, load_cases
+from .case import Case, discover
 from .engines import ENGINE_NAMES, Engine, Prepared, engine_class, get_engine
 from .errors import CaseError, DiffcmpError, UndefinedError, UnsupportedError
+from .isolation import DEFAULT_TIMEOUT_S, Interrupted, default_memory_limit, run_files
 from .kinks import KinkDetector
 from .problem import Problem, lower
 from .results import CaseResult, Result
@@ -171,37 +172,44 @@ def _time(result: CaseResult, name: str, prepared: Prepared, x: np.ndarray,
 
 def run_cases(cases: Iterable[Case], options: Options | None = None,
               progress: Callable[[str], None] | None = None) -> Result:
-    """Evaluate each case in turn and gather one :class:`Result`."""
+    """Evaluate each case in turn, in this process, and gather one :class:`Result`.
+
+    No time or memory limit applies here (see :func:`run_suite`). Raises
+    :class:`~diffcmp.isolation.Interrupted` on Ctrl-C, with the cases that finished.
+    """
     start = time.perf_counter()
     results = []
-    for case in cases:
-        if progress:
-            progress(case.name)
-        results.append(evaluate(case, options))
+    try:
+        for case in cases:
+            if progress:
+                progress(case.name)
+            results.append(evaluate(case, options))
+    except KeyboardInterrupt:
+        raise Interrupted(results) from None
     return Result.from_cases(results, options or Options(), time.perf_counter() - start)
 
 
 def run_suite(paths: Sequence[str | Path], options: Options | None = None,
-              progress: Callable[[str], None] | None = None) -> Result:
-    """Load every case under ``paths`` (files or folders) and run them.
+              progress: Callable[[str], None] | None = None, *,
+              timeout: float = DEFAULT_TIMEOUT_S,
+              memory_limit: int | Literal["default"] | None = "default") -> Result:
+    """Load every case under ``paths`` (files or folders) and run them, each in a worker process.
 
-    A file that cannot be loaded becomes an entry of ``Result.errors``; the others still run.
+    Each case (loading a Python case file included) runs in a worker process (see
+    :mod:`diffcmp.isolation`), one at a time: one that takes longer than ``timeout`` seconds is
+    stopped and reported as ``timeout``, one that crashes its process as ``error``, and the run
+    goes on. ``memory_limit`` caps the worker's memory in bytes (``"default"``: half the
+    machine's memory, at least 2 GiB; ``None``: no limit). A file that cannot be loaded becomes
+    an entry of ``Result.errors``; the others still run. Raises
+    :class:`~diffcmp.isolation.Interrupted` on Ctrl-C, with the cases that finished.
     """
+    if not timeout > 0:
+        raise DiffcmpError(f"the timeout must be a positive number of seconds, not {timeout}")
     start = time.perf_counter()
     options = options or Options()
-    results: list[CaseResult] = []
-    for path in discover(paths):
-        try:
-            cases = load_cases(path)
-        except CaseError as exc:
-            results.append(CaseResult(path.stem, source=str(path), load_error=str(exc)))
-            continue
-        for case in cases:
-            if options.tags and not set(options.tags) & set(case.tags):
-                continue
-            if progress:
-                progress(case.name)
-            results.append(evaluate(case, options))
+    files = discover(paths)
+    limit = default_memory_limit() if memory_limit == "default" else memory_limit
+    results = run_files(files, options, timeout=timeout, memory_limit=limit, progress=progress)
     return Result.from_cases(results, options, time.perf_counter() - start)
 
 

@@ -170,16 +170,49 @@ def derive(loss: sp.Expr, symbols: Sequence[sp.Symbol], method: str = "auto") ->
         ops = tree_ops([loss])
         large = ops > REVERSE_ABOVE_OPS or len(symbols) * ops > REVERSE_ABOVE
         method = "reverse" if large else "diff"
+    real = _as_real(loss)
     if method == "reverse":
-        components = reverse_gradient(loss, symbols)
+        components = reverse_gradient(real, symbols)
     else:
-        components = tuple(sp.diff(loss, s) for s in symbols)
+        components = tuple(sp.diff(real, s) for s in symbols)
+    if real is not loss:
+        components = tuple(_from_real(c) for c in components)
     derived = time.perf_counter()
     replacements, reduced = sp.cse([loss, *components], order="none")
     cse = split_long(replacements, reduced)
     done = time.perf_counter()
     return Gradient(loss, tuple(symbols), components, cse, derived - start, done - derived,
                     method)
+
+
+class _RealAbs(sp.Function):
+    """``Abs`` of an argument known to be real, with derivative ``sign``.
+
+    The language is real-valued, but SymPy cannot prove ``acos(a)`` real (``a`` might exceed
+    1), so its own ``Abs`` differentiates through ``re`` and ``im`` and its ``sign`` not at all
+    (an unevaluated ``Derivative`` no printer can compile). ``derive`` differentiates these
+    stand-ins and puts SymPy's functions back.
+    """
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sp.sign(self.args[0])
+
+
+class _RealSign(sp.Function):
+    """``sign`` of an argument known to be real: derivative ``2 DiracDelta``."""
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return 2 * sp.DiracDelta(self.args[0])
+
+
+def _as_real(expr: sp.Expr) -> sp.Expr:
+    if not expr.has(sp.Abs, sp.sign):
+        return expr
+    return expr.replace(sp.Abs, _RealAbs).replace(sp.sign, _RealSign)
+
+
+def _from_real(expr: sp.Expr) -> sp.Expr:
+    return expr.replace(_RealAbs, sp.Abs).replace(_RealSign, sp.sign)
 
 
 def reverse_gradient(loss: sp.Expr, symbols: Sequence[sp.Symbol]) -> tuple[sp.Expr, ...]:
@@ -302,7 +335,7 @@ def lambdify_cse(args: Sequence[sp.Symbol], gradient: Gradient, modules: Sequenc
                [expr.xreplace(safe) for expr in reduced])
     exprs = renamed[1][0] if loss_only else renamed[1]
     return sp.lambdify(list(safe.values()), exprs, modules=list(modules),
-                       cse=lambda _: (renamed[0], [exprs] if loss_only else exprs),
+                       cse=lambda _: (renamed[0], exprs),  # a scalar stays a scalar
                        docstring_limit=0)
 
 

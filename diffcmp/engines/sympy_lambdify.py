@@ -20,12 +20,22 @@ def _dirac_delta(x: Any) -> Any:
     return np.where(x == 0, np.nan, 0.0)
 
 
+def _select(condlist: list[Any], choicelist: list[Any], default: Any = 0) -> Any:
+    # SymPy folds a where() inside a condition into a Piecewise of booleans, which NumPy's
+    # printer evaluates to a float array (its default is nan); np.select wants booleans
+    return np.select([np.asarray(c, dtype=bool) for c in condlist], choicelist, default=default)
+
+
 #: lambdify names SymPy's NumPy printer leaves to us (one line each; stable float64 forms).
 NUMPY_FUNCTIONS = {
     "Sigmoid": scipy.special.expit,
     "Softplus": lambda x: np.logaddexp(0.0, x),
     "LogSumExp": _logsumexp,
     "DiracDelta": _dirac_delta,
+    "select": _select,
+    # printed as a call: NumPy's printer would rewrite it to a Piecewise, which takes SymPy
+    # seconds for Heaviside(x - Max(...)) (the gradient of max over six elements: 15 s)
+    "Heaviside": lambda x, h0=0.5: np.heaviside(x, h0),
     "erf": scipy.special.erf,
     "lgamma": scipy.special.gammaln,
     "loggamma": scipy.special.gammaln,

@@ -123,6 +123,8 @@ class TorchEngine(Engine):
 
         def grad(leaves: list[torch.Tensor]) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
             value = f({**data, **dict(zip(names, leaves, strict=True))})
+            if not value.requires_grad:  # e.g. where(w > 0, 1, 2): no path from the params
+                return value.detach(), tuple(torch.zeros_like(leaf) for leaf in leaves)
             return value.detach(), torch.autograd.grad(value, leaves, allow_unused=True,
                                                       materialize_grads=True)
 

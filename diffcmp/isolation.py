@@ -1,0 +1,355 @@
+"""Isolation: every case runs in a worker process, under a time limit and a memory limit.
+
+:func:`run_files` hands the case files to one long-lived worker process (a fresh interpreter
+running :func:`main`: no fork, which JAX dislikes, and no re-import of the caller's
+``__main__``), one case at a time, so that timings never overlap. The worker loads each file
+(running a Python case file's code there, not here), evaluates its cases and sends back each
+:class:`~diffcmp.results.CaseResult` over a socket. The worker is replaced only when a case
+fails it:
+
+* a case that runs longer than ``timeout`` seconds (loading, deriving, compiling, timing: all of
+  it) is cut off (the worker's whole process group is killed) and gets a ``timeout`` row for
+  every engine;
+* a case that kills its process (a segfault, an abort, ``os._exit``) gets an ``error`` row for
+  every engine, naming the signal or exit code;
+* memory is limited with ``RLIMIT_DATA`` (``memory_limit`` bytes): an allocation beyond it
+  raises ``MemoryError``, which becomes an ``error`` row, or kills the worker, which is the case
+  above. ``RLIMIT_DATA`` counts memory actually mapped for writing, not the address space that
+  PyTorch and XLA reserve but never touch (``RLIMIT_AS`` at 4 GiB already breaks JAX).
+
+The other cases run on. Ctrl-C stops the worker and raises :class:`Interrupted`, which carries
+the cases that finished.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from . import grading
+from .errors import DiffcmpError
+
+#: Seconds a case may take, from loading its file to its last timing (``--timeout``).
+DEFAULT_TIMEOUT_S = 300.0
+#: Seconds a new worker may take to import diffcmp and the engines' libraries.
+STARTUP_TIMEOUT_S = 300.0
+#: The default memory limit is this fraction of the machine's memory (at least ``MIN_MEMORY``).
+MEMORY_FRACTION = 0.5
+MIN_MEMORY = 2 * 2**30
+
+
+def default_memory_limit() -> int | None:
+    """Half the machine's physical memory, at least 2 GiB; ``None`` where it is unknown."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+    return max(int(total * MEMORY_FRACTION), MIN_MEMORY)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run; ``results`` holds the cases that had finished, in order."""
+
+    def __init__(self, results: list[Any]) -> None:
+        super().__init__()
+        self.results = results
+
+    @property
+    def completed(self) -> list[str]:
+        """Names of the cases that finished (files that failed to load included)."""
+        return [result.case for result in self.results]
+
+
+def failed_result(name: str, source: str, engines: Iterable[str], status: str, message: str,
+                  declared: Mapping[str, str] | None = None,
+                  tolerances: Mapping[str, float] | None = None) -> Any:
+    """A :class:`CaseResult` in which every engine has the row ``status`` with ``message``.
+
+    Used for a case that was cut off (``timeout``) or took its process down (``error``).
+    ``declared`` (the case's ``[expect.status]``) keeps a declared timeout from failing the run.
+    """
+    from .engines import engine_class
+    from .results import CaseResult
+
+    declared = dict(declared or {})
+    tolerances = dict(tolerances or {})
+    result = CaseResult(name, source=source)
+    nan = float("nan")
+    engines = list(engines)
+    for engine in engines:
+        tolerance = tolerances.get(engine, engine_class(engine).tolerance)
+        result.add_agreement(0, engine, grading.Verdict(status, nan, nan, message), nan,
+                             tolerance, declared.get(engine))
+    for engine, status_declared in declared.items():
+        actual = status if engine in engines else "not run"
+        result.add_expectation("status", engine, status_declared, actual,
+                               actual == status_declared)
+    return result
+
+
+@dataclass
+class _Current:
+    """The case the worker announced last: what a timeout or crash row needs to know."""
+
+    index: int
+    last: int
+    name: str
+    source: str
+    declared: dict[str, str]
+    tolerances: dict[str, float]
+
+
+class _WorkerDiedError(Exception):
+    """The worker process ended without being asked to."""
+
+
+#: The worker's command line (``-c``, not ``-m``: ``import diffcmp`` already imports this module).
+_WORKER_MAIN = "import sys; from diffcmp.isolation import main; sys.exit(main(sys.argv))"
+
+
+class Worker:
+    """One worker process and the socket to it (see the module docstring)."""
+
+    def __init__(self, options: Any, memory_limit: int | None) -> None:
+        parent, child = socket.socketpair()
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [package_root, *filter(None, [env.get("PYTHONPATH")])])
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _WORKER_MAIN, str(child.fileno()), str(memory_limit or 0)],
+                pass_fds=[child.fileno()], env=env, start_new_session=True)
+        except OSError as exc:
+            parent.close()
+            raise DiffcmpError(f"cannot start a worker process: {exc}") from None
+        finally:
+            child.close()
+        self.connection = Connection(parent.detach())
+        try:
+            self.send(options)
+            reply = self.receive(time.monotonic() + STARTUP_TIMEOUT_S)
+        except _WorkerDiedError:
+            self.stop()
+            raise DiffcmpError(f"the worker process failed to start ({self.exit_text()}); "
+                               "see the messages above") from None
+        if reply is None or reply[0] != "ready":
+            self.stop()
+            raise DiffcmpError(f"the worker process did not start within "
+                               f"{STARTUP_TIMEOUT_S:g} s")
+
+    def send(self, message: Any) -> None:
+        """Send one message; :class:`_WorkerDiedError` if the worker is gone."""
+        try:
+            self.connection.send(message)
+        except OSError:
+            raise _WorkerDiedError from None
+
+    def receive(self, deadline: float) -> Any:
+        """The next message, ``None`` at ``deadline``; :class:`_WorkerDiedError` if it is gone."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not self.connection.poll(remaining):
+            return None
+        try:
+            return self.connection.recv()
+        except (EOFError, OSError):
+            raise _WorkerDiedError from None
+
+    def stop(self) -> None:
+        """Kill the worker and anything it started (its process group), and reap it."""
+        if self.process.returncode is None:  # not reaped: its pid cannot have been reused
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            self.process.wait()
+        self.connection.close()
+
+    def exit_text(self) -> str:
+        """How the process ended: ``killed by signal SIGSEGV`` or ``exit code 3``."""
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self.stop()
+        code = self.process.returncode
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = str(-code)
+            hint = " (out of memory?)" if -code == signal.SIGKILL else ""
+            return f"killed by signal {name}{hint}"
+        return f"exit code {code}"
+
+
+def run_files(files: Iterable[Path], options: Any, timeout: float = DEFAULT_TIMEOUT_S,
+              memory_limit: int | None = None,
+              progress: Callable[[str], None] | None = None) -> list[Any]:
+    """Run every case of ``files`` in a worker process; one :class:`CaseResult` per case.
+
+    A file that cannot be loaded gives a result with ``load_error`` set. Raises
+    :class:`Interrupted` on Ctrl-C, with the results so far.
+    """
+    results: list[Any] = []
+    worker: Worker | None = None
+    try:
+        for path in files:
+            skip = 0
+            while skip is not None:
+                if worker is None:
+                    worker = Worker(options, memory_limit)
+                skip, failed = _run_file(worker, path, skip, options, timeout, progress, results)
+                if failed:
+                    worker.stop()
+                    worker = None
+    except KeyboardInterrupt:
+        raise Interrupted(results) from None
+    finally:
+        if worker is not None:  # idle: nothing to lose by killing it
+            worker.stop()
+    return results
+
+
+def _run_file(worker: Worker, path: Path, skip: int, options: Any, timeout: float,
+              progress: Callable[[str], None] | None,
+              results: list[Any]) -> tuple[int | None, bool]:
+    """Run ``path``'s cases from index ``skip``; return (where to resume or None, worker lost)."""
+    from .results import CaseResult
+
+    current: _Current | None = None
+    deadline = time.monotonic() + timeout
+    try:
+        worker.send(("file", str(path), skip))
+        while True:
+            message = worker.receive(deadline)
+            if message is None:
+                break
+            kind = message[0]
+            if kind == "start":
+                current = _Current(*message[1:])
+                deadline = time.monotonic() + timeout
+                if progress:
+                    progress(current.name)
+            elif kind == "result":
+                results.append(message[1])
+                if current is not None:
+                    skip = current.index + 1
+                current = None
+                deadline = time.monotonic() + timeout
+            elif kind == "load_error":
+                results.append(message[1])
+                return None, False
+            elif kind == "done":
+                return None, False
+        what, status = f"did not finish within {timeout:g} s and was stopped", "timeout"
+    except _WorkerDiedError:
+        what, status = f"crashed its worker process ({worker.exit_text()})", "error"
+    if current is None:  # the file itself hung or crashed while loading
+        results.append(CaseResult(path.stem, source=str(path),
+                                  load_error=f"{path}: loading {what}"))
+        return None, True
+    results.append(failed_result(current.name, current.source, options.engines, status,
+                                 f"the case {what}", current.declared, current.tolerances))
+    return (current.index + 1 if current.index < current.last else None), True
+
+
+# --- the worker side ---------------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (best effort, Linux only)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _limit_memory(limit: int) -> None:
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+
+
+def _serve(connection: Connection) -> None:
+    from .engines import engine_class
+
+    options = connection.recv()
+    for name in options.engines:  # import PyTorch and JAX now, not during the first case
+        engine_class(name)
+    connection.send(("ready",))
+    while True:
+        try:
+            message = connection.recv()
+        except EOFError:
+            return
+        if message[0] == "stop":
+            return
+        _, path, skip = message
+        _serve_file(connection, Path(path), skip, options)
+
+
+def _serve_file(connection: Connection, path: Path, skip: int, options: Any) -> None:
+    from .case import load_cases
+    from .results import CaseResult
+    from .runner import evaluate, tolerance_for
+
+    try:
+        cases = load_cases(path)
+    except DiffcmpError as exc:
+        connection.send(("load_error", CaseResult(path.stem, source=str(path),
+                                                  load_error=str(exc))))
+        return
+    except Exception as exc:  # a bug, or memory: the file still gets its line
+        connection.send(("load_error", CaseResult(
+            path.stem, source=str(path),
+            load_error=f"{path}: loading failed: {type(exc).__name__}: {exc}")))
+        return
+    selected = [i for i, case in enumerate(cases)
+                if not options.tags or set(options.tags) & set(case.tags)]
+    for index in selected:
+        if index < skip:
+            continue
+        case = cases[index]
+        declared = dict(case.expect.get("status", {}))
+        tolerances = {name: tolerance_for(case, name) for name in options.engines}
+        source = case.source or str(path)
+        connection.send(("start", index, selected[-1], case.name, source, declared, tolerances))
+        try:
+            result = evaluate(case, options)
+            connection.send(("result", result))
+        except Exception as exc:  # an unexpected failure (MemoryError...) is a row, not a crash
+            message = f"the case failed: {type(exc).__name__}: {exc}"
+            connection.send(("result", failed_result(case.name, source, options.engines,
+                                                     "error", message, declared, tolerances)))
+    connection.send(("done",))
+
+
+def main(argv: list[str]) -> int:
+    """The worker's entry point: ``argv`` is ``[-c, FD, MEMORY_LIMIT]`` (see :class:`Worker`)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _die_with_parent()
+    fd, memory_limit = int(argv[1]), int(argv[2])
+    if memory_limit:
+        _limit_memory(memory_limit)
+    connection = Connection(fd)
+    try:
+        _serve(connection)
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        pass  # the parent went away
+    return 0
+

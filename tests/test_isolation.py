@@ -1,0 +1,251 @@
+"""Isolation: each case runs in a worker process under a time and a memory limit; a case that
+hangs is cut off (``timeout``), one that crashes its process is an ``error``, the run goes on,
+and Ctrl-C stops cleanly, saying which cases finished."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import diffcmp
+from diffcmp import isolation
+from diffcmp.runner import Options, run_suite
+
+#: Light engines: a worker that imports only SymPy starts in about a second.
+LIGHT = Options(engines=("reference", "sympy"), timing=False)
+
+OK_TOML = 'loss = "(w*x - y)**2"\n[params]\nw = 1.0\n[data]\nx = 1.0\ny = 2.0\n'
+
+#: Python case files that misbehave while the case is derived (``fdiff``) or loaded.
+PYTHON_CASES = {
+    "b_segfault.py": """
+        import os, signal
+        import sympy as sp
+        import diffcmp
+
+        class Boom(sp.Function):
+            def fdiff(self, argindex=1):
+                os.kill(os.getpid(), signal.SIGSEGV)
+
+        w = sp.Symbol("w", real=True)
+        CASE = diffcmp.Case(name="segfault", loss=Boom(w) + w**2, params={"w": 1.0})
+    """,
+    "c_hang.py": """
+        import sympy as sp
+        import diffcmp
+
+        class Hang(sp.Function):
+            def fdiff(self, argindex=1):
+                while True:
+                    pass
+
+        w = sp.Symbol("w", real=True)
+        CASES = [diffcmp.Case(name="hang", loss=Hang(w) + w**2, params={"w": 1.0}),
+                 diffcmp.Case(name="after_hang", loss=w**3, params={"w": 2.0})]
+    """,
+    "d_exit.py": """
+        import os
+        import sympy as sp
+        import diffcmp
+
+        class Exit(sp.Function):
+            def fdiff(self, argindex=1):
+                os._exit(3)
+
+        w = sp.Symbol("w", real=True)
+        CASE = diffcmp.Case(name="exits", loss=Exit(w) + w, params={"w": 1.0})
+    """,
+    "e_memory.py": """
+        import sympy as sp
+        import diffcmp
+
+        class Greedy(sp.Function):
+            def fdiff(self, argindex=1):
+                hoard = []
+                while True:
+                    hoard.append(bytearray(2**28))
+
+        w = sp.Symbol("w", real=True)
+        CASE = diffcmp.Case(name="greedy", loss=Greedy(w) + w, params={"w": 1.0})
+    """,
+    "f_load_hangs.py": """
+        import time
+        time.sleep(10_000)
+    """,
+    "g_load_crashes.py": """
+        import os, signal
+        os.kill(os.getpid(), signal.SIGABRT)
+    """,
+    "h_declared_timeout.py": """
+        import sympy as sp
+        import diffcmp
+
+        class Hang(sp.Function):
+            def fdiff(self, argindex=1):
+                while True:
+                    pass
+
+        w = sp.Symbol("w", real=True)
+        CASE = diffcmp.Case(name="known_to_hang", loss=Hang(w), params={"w": 1.0},
+                            expect={"status": {"reference": "timeout", "sympy": "timeout"}})
+    """,
+}
+
+
+def write_suite(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "a_ok.toml").write_text(OK_TOML)
+    for name, text in PYTHON_CASES.items():
+        (folder / name).write_text(textwrap.dedent(text))
+    (folder / "z_ok.toml").write_text('loss = "sin(w)"\n[params]\nw = 1.0\n')
+    return folder
+
+
+def statuses(result: diffcmp.Result) -> dict[str, set[str]]:
+    rows = result.agreement
+    return {case: set(rows[rows["case"] == case]["status"]) for case in rows["case"].unique()}
+
+
+def test_hangs_and_crashes_are_rows_and_the_run_goes_on(tmp_path: Path) -> None:
+    folder = write_suite(tmp_path / "cases")
+    seen: list[str] = []
+    start = time.perf_counter()
+    result = run_suite([folder], LIGHT, progress=seen.append, timeout=2, memory_limit=2**30)
+    elapsed = time.perf_counter() - start
+    assert statuses(result) == {
+        "a_ok": {"ok"}, "segfault": {"error"}, "hang": {"timeout"}, "after_hang": {"ok"},
+        "exits": {"error"}, "greedy": {"error"}, "known_to_hang": {"timeout"}, "z_ok": {"ok"}}
+    assert list(result.agreement["case"].unique()) == [
+        "a_ok", "segfault", "hang", "after_hang", "exits", "greedy", "known_to_hang", "z_ok"]
+    assert seen == ["a_ok", "segfault", "hang", "after_hang", "exits", "greedy",
+                    "known_to_hang", "z_ok"]
+    messages = result.agreement.groupby("case")["message"].first()
+    assert messages["segfault"] == ("the case crashed its worker process (killed by signal "
+                                    "SIGSEGV)")
+    assert messages["hang"] == "the case did not finish within 2 s and was stopped"
+    assert messages["exits"] == "the case crashed its worker process (exit code 3)"
+    assert "MemoryError" in messages["greedy"]
+    rows = result.agreement[result.agreement["case"] == "segfault"]
+    assert list(rows["engine"]) == ["reference", "sympy"]  # every selected engine has its row
+    errors = dict(zip(result.errors["case"], result.errors["message"], strict=True))
+    assert errors == {
+        "f_load_hangs": f"{folder / 'f_load_hangs.py'}: loading did not finish within 2 s and "
+                        "was stopped",
+        "g_load_crashes": f"{folder / 'g_load_crashes.py'}: loading crashed its worker "
+                          "process (killed by signal SIGABRT)"}
+    # the declared timeout does not fail the run; the others do
+    failing = set(result.failing()["case"])
+    assert failing == {"segfault", "hang", "exits", "greedy"}
+    assert result.exit_code == 2
+    assert elapsed < 90
+
+
+def test_normal_cases_run_under_the_default_limits_with_every_engine(tmp_path: Path) -> None:
+    (tmp_path / "one.toml").write_text(OK_TOML)
+    result = run_suite([tmp_path], Options(timing=False))
+    assert set(result.agreement["status"]) == {"ok"}
+    assert list(result.agreement["engine"]) == list(diffcmp.ENGINE_NAMES)
+    limit = isolation.default_memory_limit()
+    assert limit is None or limit >= isolation.MIN_MEMORY
+
+
+def test_a_python_case_file_is_loaded_in_the_worker(tmp_path: Path) -> None:
+    marker = tmp_path / "loaded-here"
+    (tmp_path / "case.py").write_text(textwrap.dedent(f"""
+        import os
+        import sympy as sp
+        import diffcmp
+
+        with open({str(marker)!r}, "w") as f:
+            f.write(str(os.getpid()))
+        w = sp.Symbol("w", real=True)
+        CASE = diffcmp.Case(name="py", loss=w**2, params={{"w": 1.0}})
+    """))
+    result = run_suite([tmp_path], LIGHT)
+    assert set(result.agreement["status"]) == {"ok"}
+    assert int(marker.read_text()) != os.getpid()
+
+
+def test_a_bad_timeout_is_an_error() -> None:
+    with pytest.raises(diffcmp.DiffcmpError, match="positive number of seconds"):
+        run_suite(["cases"], LIGHT, timeout=0)
+
+
+def test_the_library_runs_in_process_without_a_worker() -> None:
+    result = diffcmp.compare("w**2", {"w": 3.0}, engines=["sympy"], timing=False)
+    assert set(result.agreement["status"]) == {"ok"}
+
+
+def test_failed_result_gives_every_engine_a_row() -> None:
+    result = isolation.failed_result("c", "c.toml", ["reference", "torch"], "timeout", "slow",
+                                     declared={"torch": "timeout", "jax": "ok"})
+    assert [(r["engine"], r["status"], r["message"]) for r in result.agreement] == [
+        ("reference", "timeout", "slow"), ("torch", "timeout", "slow")]
+    assert [(e["item"], e["holds"]) for e in result.expectations] == [("torch", True),
+                                                                      ("jax", False)]
+
+
+# --- Ctrl-C and kill --------------------------------------------------------------------------
+
+
+def _run_and_signal(folder: Path, out: Path, sig: int) -> tuple[int, str, str]:
+    """Start ``diffcmp run`` on ``folder``, wait for the hanging case, then send ``sig``."""
+    main = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from diffcmp.cli import main; sys.exit(main())")  # SIGINT may be ignored here
+    process = subprocess.Popen(
+        [sys.executable, "-c", main, "run", str(folder), "--out", str(out), "--no-timing",
+         "--engines", "sympy", "--timeout", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=folder.parent)
+    started = folder / "started"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (started.exists() and started.read_text()):
+        time.sleep(0.1)
+    assert started.exists(), "the hanging case never started"
+    process.send_signal(sig)
+    stdout, stderr = process.communicate(timeout=30)
+    return process.returncode, stdout, stderr
+
+
+def _interruptible_suite(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "a_ok.toml").write_text(OK_TOML)
+    (folder / "b_ok.toml").write_text('loss = "sin(w)"\n[params]\nw = 1.0\n')
+    (folder / "c_hang.py").write_text(textwrap.dedent(f"""
+        import os
+        import sympy as sp
+        import diffcmp
+
+        class Hang(sp.Function):
+            def fdiff(self, argindex=1):
+                with open({str(folder / "started")!r}, "w") as file:
+                    file.write(str(os.getpid()))
+                while True:
+                    pass
+
+        w = sp.Symbol("w", real=True)
+        CASE = diffcmp.Case(name="hang", loss=Hang(w), params={{"w": 1.0}})
+    """))
+    return folder
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_an_interrupt_stops_cleanly_and_says_what_finished(tmp_path: Path, sig: int) -> None:
+    folder = _interruptible_suite(tmp_path / "cases")
+    out = tmp_path / "report"
+    code, stdout, stderr = _run_and_signal(folder, out, sig)
+    assert stdout == ""
+    assert code == 130
+    assert stderr.strip().endswith("error: interrupted; 2 case(s) had finished: a_ok, b_ok; "
+                                   "no report was written")
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cases"]  # no staging folder
+    worker = int((folder / "started").read_text())
+    with pytest.raises(ProcessLookupError):  # no worker left behind
+        os.kill(worker, 0)
