@@ -12,7 +12,7 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,34 +42,24 @@ def _engines(text: str) -> tuple[str, ...]:
     return names
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: '{text}'") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError("must be a positive number of seconds")
-    return value
+def _number(kind: type, accept: Callable[[float], bool], rule: str) -> Callable[[str], Any]:
+    """An argparse type: ``kind(text)``, refused unless ``accept(value)``, saying ``rule``."""
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "whole number" if kind is int else "number"
+            raise argparse.ArgumentTypeError(f"not a {what}: '{text}'") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(rule)
+        return value
+
+    return parse
 
 
-def _threads(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: '{text}'") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError("must be zero or more (0.05 is 5%)")
-    return value
+_positive = _number(float, lambda v: 0 < v < float("inf"), "must be a positive number of seconds")
+_threads = _number(int, lambda v: v >= 1, "must be 1 or more")
+_fraction = _number(float, lambda v: 0 <= v < float("inf"), "must be zero or more (0.05 is 5%)")
 
 
 def build_parser() -> argparse.ArgumentParser:

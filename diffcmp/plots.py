@@ -14,11 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from .engines import ENGINE_NAMES
 from .results import Result
 
 #: File name and title of each plot, in report order.
@@ -30,11 +32,11 @@ PLOTS: tuple[tuple[str, str], ...] = (
 
 #: Errors of exactly zero are drawn here (a log axis has no zero).
 ERROR_FLOOR = 1e-18
-#: Fixed colours, so an engine looks the same in every plot and every report.
-COLORS = {"reference": "#7f7f7f", "sympy": "#1f77b4", "torch": "#d62728", "jax": "#2ca02c",
-          "fd-central": "#ff7f0e", "fd-complex": "#9467bd"}
-MARKERS = {"reference": "s", "sympy": "o", "torch": "D", "jax": "^", "fd-central": "v",
-           "fd-complex": "P"}
+#: Colours and markers by registry order, so an engine looks the same in every plot and report
+#: and a newly registered engine gets its own without an edit here.
+COLORS = dict(zip(ENGINE_NAMES, ("#7f7f7f", "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                 "#9467bd", "#8c564b", "#e377c2"), strict=False))
+MARKERS = dict(zip(ENGINE_NAMES, "soD^vPXh", strict=False))
 DPI = 100
 
 
@@ -44,6 +46,14 @@ def _color(engine: str) -> str:
 
 def _marker(engine: str) -> str:
     return MARKERS.get(engine, "o")
+
+
+def _case_layout(frame: pd.DataFrame) -> tuple[list[str], list[str], dict[str, int],
+                                                 dict[str, float]]:
+    """Cases (one row each, in order), engines, each case's row and each engine's offset."""
+    cases = list(dict.fromkeys(frame["case"]))
+    engines = list(dict.fromkeys(frame["engine"]))
+    return cases, engines, {c: i for i, c in enumerate(cases)}, _offsets(engines)
 
 
 def _case_figure(n_cases: int) -> tuple[Figure, Axes]:
@@ -78,10 +88,7 @@ def error_figure(result: Result) -> Figure | None:
     worst = worst[worst["engine"] != "reference"]
     if worst.empty:
         return None
-    cases = list(dict.fromkeys(worst["case"]))
-    engines = list(dict.fromkeys(worst["engine"]))
-    rows = {c: i for i, c in enumerate(cases)}
-    offsets = _offsets(engines)
+    cases, engines, rows, offsets = _case_layout(worst)
     figure, axes = _case_figure(len(cases))
     top = 1e2
     for engine in engines:
@@ -145,10 +152,7 @@ def grad_time_figure(result: Result) -> Figure | None:
     costs = costs[costs["grad_s"] > 0]  # nan and 0 have no place on a log axis
     if costs.empty:
         return None
-    cases = list(dict.fromkeys(costs["case"]))
-    engines = list(dict.fromkeys(costs["engine"]))
-    rows = {c: i for i, c in enumerate(cases)}
-    offsets = _offsets(engines)
+    cases, engines, rows, offsets = _case_layout(costs)
     figure, axes = _case_figure(len(cases))
     for engine in engines:
         group = costs[costs["engine"] == engine]

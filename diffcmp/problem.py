@@ -19,7 +19,7 @@ import sympy as sp
 
 from . import language, symbolic, translate
 from .case import Case
-from .errors import CaseError, DiffcmpError, ExpressionError
+from .errors import CaseError, ExpressionError
 
 
 def component_names(name: str, shape: tuple[int, ...]) -> list[str]:
@@ -189,13 +189,3 @@ def _check_depends(case: Case, loss: sp.Expr, params: list[Variable]) -> None:
         raise CaseError("the loss depends on no parameter: its gradient is identically zero",
                         case.where)
 
-
-def lower_or_error(case: Case) -> Problem:
-    """:func:`lower`, with any unexpected failure turned into a :class:`CaseError`."""
-    try:
-        return lower(case)
-    except DiffcmpError:
-        raise
-    except (RecursionError, MemoryError) as exc:
-        raise CaseError(f"the loss is too large to build: {type(exc).__name__}",
-                        case.where) from None
