@@ -29,10 +29,10 @@ from torch.utils.benchmark import Timer
 
 import diffcmp
 from diffcmp.engines import get_engine
-from diffcmp.problem import lower
-from diffcmp.results import CaseResult
-from diffcmp.runner import _time  # the code path diffcmp run times with
-from diffcmp.timing import MIN_TIME_S
+from diffcmp.run.evaluate import _time  # the code path diffcmp run times with
+from diffcmp.run.rows import CaseResult
+from diffcmp.run.timing import MIN_TIME_S
+from diffcmp.symbolic.problem import lower
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = (0.9, 1.1)

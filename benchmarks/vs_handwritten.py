@@ -5,7 +5,7 @@ MLP (64 examples, 8 inputs, 16 tanh units, one output; 161 parameters) with half
 error. For ``torch`` and ``jax``, diffcmp's engine is prepared as ``diffcmp run`` prepares it and
 its ``grad`` is timed through the runner's own timing code; the hand-written version is what a
 user would write (``torch.autograd.grad`` on tensors; ``jax.jit(jax.value_and_grad(loss))`` with
-x64 enabled), timed with the same :func:`diffcmp.timing.measure`. Both gradients are checked
+x64 enabled), timed with the same :func:`diffcmp.run.timing.measure`. Both gradients are checked
 equal first. The two alternate in rounds and each ratio is the median over rounds of
 diffcmp / hand-written. Target: at most 1.5 (the engines run array code, not one op per
 element).
@@ -29,10 +29,10 @@ import torch
 
 import diffcmp
 from diffcmp.engines import get_engine
-from diffcmp.problem import lower
-from diffcmp.results import CaseResult
-from diffcmp.runner import _time  # the code path diffcmp run times with
-from diffcmp.timing import MIN_TIME_S, measure
+from diffcmp.run.evaluate import _time  # the code path diffcmp run times with
+from diffcmp.run.rows import CaseResult
+from diffcmp.run.timing import MIN_TIME_S, measure
+from diffcmp.symbolic.problem import lower
 
 TARGET = 1.5
 LEAST_SQUARES = "sum((X @ w - y)**2) / 2"

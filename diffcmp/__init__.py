@@ -12,15 +12,14 @@ reference, timed, and tabulated.
     [-2.0]
 """
 
-__version__ = "0.1.0"
-
-from .case import Case, Sample, load_case, load_cases
-from .engines import ENGINE_NAMES
+from ._version import __version__
+from .api import Options, compare, run_cases, run_suite
+from .cases import Case, Sample, load_case, load_cases
 from .errors import CaseError, DiffcmpError, ExpressionError, UndefinedError, UnsupportedError
-from .output import write_report
-from .problem import matrix, vector
-from .results import Result
-from .runner import Options, compare, run_cases, run_suite
+from .registry import ENGINE_NAMES
+from .report.folder import write_report
+from .result import Result
+from .symbolic.problem import matrix, vector
 
 __all__ = [
     "ENGINE_NAMES",

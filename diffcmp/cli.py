@@ -16,16 +16,18 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .case import discover, load_cases
-from .engines import ENGINE_NAMES
+from ._version import __version__
+from .api import Options, run_suite
+from .cases import discover, load_cases
 from .errors import DiffcmpError
-from .isolation import DEFAULT_TIMEOUT_S, Interrupted
-from .output import LATEST, check_out, point_latest, write_new_report, write_report
-from .results import Result
-from .rundiff import MIN_CHANGE, compare_results, load_results
-from .runner import Options, run_suite
-from .timing import MIN_TIME_S
+from .explain import explain
+from .registry import ENGINE_NAMES
+from .report.folder import LATEST, check_out, point_latest, write_new_report, write_report
+from .report.markdown import verdict
+from .result import Result
+from .results.rundiff import MIN_CHANGE, compare_results, load_results
+from .run.isolation import DEFAULT_TIMEOUT_S, Interrupted
+from .run.timing import MIN_TIME_S
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -241,8 +243,6 @@ def _count_cases(paths: Sequence[str], tags: Sequence[str]) -> int | None:
 
 
 def _summary(result: Result, out: Path) -> str:
-    from .report import verdict
-
     lines = [verdict(result, links=False).replace("**", "")]
     failing = result.failing()
     for row in failing.itertuples():
@@ -296,8 +296,6 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from .explain import explain
-
     cases = load_cases(args.case)
     for case in cases:
         print(explain(case, args.point).to_text())

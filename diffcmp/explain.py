@@ -20,11 +20,12 @@ import numpy as np
 import pandas as pd
 import sympy as sp
 
-from .case import Case
+from .cases import Case
 from .errors import DiffcmpError
-from .grading import rho
-from .problem import Problem, lower
-from .symbolic import local_gradients, topological
+from .grading.grade import rho
+from .symbolic.graph import backpropagate, local_gradients, topological
+from .symbolic.problem import Problem, lower
+from .symbolic.translate import compile_sympy
 
 #: Explanations are for graphs a person can read.
 MAX_NODES = 200
@@ -114,11 +115,14 @@ def explain(case: Case, point: int = 0) -> Explanation:
         nodes[node] = Node(names[node], node, _operation(node, names),
                            _evaluate(node, values),
                            [(names.get(child, str(child)), v) for child, v in local])
-    nodes[problem.loss].adjoint = sp.Float(1, DIGITS)
-    for node in reversed(order):
-        for (child, _), (_, value) in zip(local_gradients(node), nodes[node].local, strict=True):
-            if child in nodes:
-                nodes[child].adjoint += nodes[node].adjoint * value
+    def local(node: sp.Basic) -> list[tuple[sp.Basic, sp.Float]]:
+        return [(child, value) for (child, _), (_, value) in
+                zip(local_gradients(node), nodes[node].local, strict=True) if child in nodes]
+
+    adjoints = backpropagate(order, problem.loss, local, sp.Float(1, DIGITS),
+                             lambda parts: sp.Add(*parts))
+    for node, adjoint in adjoints.items():
+        nodes[node].adjoint = adjoint
     params = set(problem.param_symbols)
     for node, entry in nodes.items():
         entry.needed = bool(node.free_symbols & params)
@@ -174,8 +178,7 @@ def _torch_gradients(problem: Problem, x: np.ndarray, order: list[sp.Basic],
                      nodes: dict[sp.Basic, Node]) -> None:
     import torch
 
-    from .engines.torch_autograd import OPS
-    from .translate import compile_sympy
+    from .ops.torch import OPS
 
     symbols = [*problem.param_symbols, *problem.data_symbols]
     program = compile_sympy(problem.loss, OPS, symbols)

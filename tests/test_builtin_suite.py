@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import diffcmp
-from diffcmp.case import discover, load_cases
+from diffcmp.cases import discover, load_cases
 from diffcmp.engines import ENGINE_NAMES
 
 CASES = Path(__file__).resolve().parent.parent / "cases"

@@ -9,7 +9,7 @@ import pytest
 import sympy as sp
 
 import diffcmp
-from diffcmp.problem import lower
+from diffcmp.symbolic.problem import lower
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 

@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 import diffcmp
-from diffcmp import cli
-from diffcmp.results import Result
-from diffcmp.rundiff import TimingChange, compare_results, level
-from diffcmp.runner import Options, run_cases
+from diffcmp import Result, cli
+from diffcmp.api import Options, run_cases
+from diffcmp.results.rundiff import TimingChange, compare_results, level
 
 OPTIONS = Options(engines=("sympy", "torch", "fd-central"), min_time=0.01)
 

@@ -10,7 +10,7 @@ import pytest
 
 import diffcmp
 from diffcmp.engines import ENGINE_NAMES
-from diffcmp.language import ELEMENTWISE
+from diffcmp.lang import ELEMENTWISE
 
 NON_ANALYTIC = {"abs", "sign", "relu", "max", "min", "where"}
 

@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import diffcmp
-from diffcmp import language
-from diffcmp.problem import lower
-from diffcmp.runner import Options, run_cases, run_suite
+from diffcmp import lang as language
+from diffcmp.api import Options, run_cases, run_suite
+from diffcmp.symbolic.problem import lower
 
 ENGINES = ("reference", "sympy", "torch", "jax")
 SHAPES = {"a": (), "v": (3,), "M": (2, 3)}  # params

@@ -10,8 +10,8 @@ import pytest
 
 import diffcmp
 from diffcmp import cli
-from diffcmp.problem import lower
-from diffcmp.runner import Options, run_cases
+from diffcmp.api import Options, run_cases
+from diffcmp.symbolic.problem import lower
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 

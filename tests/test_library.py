@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import diffcmp
+from diffcmp import Result
 from diffcmp.cli import main
-from diffcmp.results import Result
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 

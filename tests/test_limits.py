@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 import diffcmp
-from diffcmp import case as case_module
-from diffcmp import language
-from diffcmp.problem import lower
+from diffcmp import cases as case_module
+from diffcmp import lang as language
+from diffcmp.symbolic.problem import lower
 
 #: Wall-clock budget for refusing one bomb (the issue asks for well under a second).
 BUDGET_S = 1.0

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 import diffcmp
-from diffcmp import cli, output
+from diffcmp import Result, cli
+from diffcmp.api import Options, run_cases
 from diffcmp.errors import OutputError
-from diffcmp.output import MARKER, check_out, point_latest, write_new_report, write_report
-from diffcmp.results import Result
-from diffcmp.runner import Options, run_cases
+from diffcmp.report import folder as output
+from diffcmp.report.folder import MARKER, check_out, point_latest, write_new_report, write_report
 
 
 @pytest.fixture(scope="module")

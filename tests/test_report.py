@@ -10,10 +10,12 @@ import pandas as pd
 import pytest
 
 import diffcmp
-from diffcmp import cli, report
-from diffcmp.output import MARKER, write_report
-from diffcmp.results import Result
-from diffcmp.runner import Options, run_cases
+from diffcmp import Result, cli
+from diffcmp.api import Options, run_cases
+from diffcmp.report.blocks import anchor
+from diffcmp.report.folder import MARKER, write_report
+from diffcmp.report.sections import noise_note
+from diffcmp.results.derived import cost_table
 
 PLOTS = ["errors.png", "grad_time.png", "grad_loss_ratio.png"]
 
@@ -62,7 +64,7 @@ def test_the_report_opens_with_the_verdict_and_the_summary(run: tuple[Result, Pa
 
 def test_every_internal_link_has_its_heading(run: tuple[Result, Path]) -> None:
     text = (run[1] / "report.md").read_text(encoding="utf-8")
-    headings = {report.anchor(h.strip("# `")) for h in re.findall(r"^#+ .*$", text, re.M)}
+    headings = {anchor(h.strip("# `")) for h in re.findall(r"^#+ .*$", text, re.M)}
     links = set(re.findall(r"\]\(#([^)]+)\)", text))
     assert links == {"line", "with_abs", "cubic_tight"}
     assert links <= headings
@@ -111,7 +113,7 @@ def test_case_sections_hold_agreement_timing_and_expression_sizes(
     header = [c.strip() for c in section.split("| engine")[2].splitlines()[0].split("|")]
     assert header[:7] == ["", "prepare", "prepare steps", "loss (IQR)", "grad (IQR)",
                           "grad / loss", "calls"]
-    costs = report.cost_table(result)
+    costs = cost_table(result)
     jax_row = costs[(costs["case"] == "cubic_tight") & (costs["engine"] == "jax")].iloc[0]
     assert jax_row["ratio"] == pytest.approx(jax_row["grad_s"] / jax_row["loss_s"])
     assert {"trace", "compile", "first call"} <= set(jax_row["steps"])
@@ -139,7 +141,7 @@ def test_report_rerenders_the_same_report_without_recomputing(
         raise AssertionError("diffcmp report must not run anything")
 
     monkeypatch.setattr(cli, "run_suite", no_running)
-    monkeypatch.setattr("diffcmp.runner.evaluate", no_running)
+    monkeypatch.setattr("diffcmp.api.evaluate", no_running)
     again = tmp_path / "again"
     assert cli.main(["report", str(out / "results.json"), "--out", str(again)]) == 0
     assert sorted(p.name for p in again.iterdir()) == sorted(p.name for p in out.iterdir())
@@ -174,7 +176,7 @@ def test_a_failed_rerender_keeps_the_old_report(run: tuple[Result, Path], tmp_pa
     def broken(*args: object) -> list[str]:
         raise OSError("disk full")
 
-    monkeypatch.setattr("diffcmp.plots.write_plots", broken)
+    monkeypatch.setattr("diffcmp.report.folder.write_plots", broken)
     with pytest.raises(OSError, match="disk full"):
         cli.main(["report", str(folder / "results.json")])
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
@@ -208,17 +210,17 @@ def test_noisy_timings_are_flagged_with_the_load(run: tuple[Result, Path]) -> No
     quiet.timing.loc[timed, "iqr_s"] = quiet.timing.loc[timed, "median_s"] * 0.05
     quiet.meta["environment"]["load_avg"] = [1.2, 1.0, 0.8]
     quiet.meta["environment"]["cpu_count"] = 2
-    assert report.noise_note(quiet) == ""
+    assert noise_note(quiet) == ""
     assert "Noisy timings" not in quiet.to_markdown()
     quiet.meta["environment"]["load_avg"] = [2.5, 1.0, 0.8]  # busy, even with tight IQRs
-    assert report.noise_note(quiet).startswith("**Noisy timings.** The load average was 2.5 / "
+    assert noise_note(quiet).startswith("**Noisy timings.** The load average was 2.5 / "
                                                "1 / 0.8 (1 / 5 / 15 minutes) on 2 logical")
     noisy = Result.from_json(result.to_json())
     timed = noisy.timing["phase"].isin(["loss", "grad"])
     noisy.timing.loc[timed, "iqr_s"] = noisy.timing.loc[timed, "median_s"] * 0.8
     noisy.meta["environment"]["load_avg"] = [3.5, 3.0, 2.0]
     noisy.meta["environment"]["cpu_count"] = 2
-    note = report.noise_note(noisy)
+    note = noise_note(noisy)
     assert note.startswith("**Noisy timings.** The typical measurement's IQR is 80% of its "
                            "median")
     assert "load average was 3.5 / 3 / 2 (1 / 5 / 15 minutes) on 2 logical cores" in note

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 import diffcmp
+from diffcmp.api import Options, run_cases
 from diffcmp.errors import DiffcmpError
-from diffcmp.runner import Options, run_cases
-from diffcmp.timing import BLOCK_S, MIN_BLOCKS, block_size, clock_resolution, measure
+from diffcmp.run.timing import BLOCK_S, MIN_BLOCKS, block_size, clock_resolution, measure
 
 
 class FakeClock:

@@ -1,8 +1,9 @@
 """The one small interface every engine implements.
 
-An engine turns a :class:`~diffcmp.problem.Problem` into a :class:`Prepared`: callables for the
-loss alone and for loss-and-gradient, on inputs already converted to the engine's own types, so
-that timing measures exactly what a user of that framework would run in a loop.
+An engine turns a :class:`~diffcmp.symbolic.problem.Problem` into a :class:`Prepared`:
+callables for the loss alone and for loss-and-gradient, on inputs already converted to the
+engine's own types, so that timing measures exactly what a user of that framework would run in
+a loop.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..problem import Problem
+from ..symbolic.problem import Problem
 
 
 @dataclass

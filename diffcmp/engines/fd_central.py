@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .numpy_ops import OPS, PerturbationEngine
+from ..ops.numpy import OPS
+from .perturbation import PerturbationEngine
 
 STEP_SCALE = float(np.cbrt(np.finfo(np.float64).eps))
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .numpy_ops import COMPLEX_OPS, PerturbationEngine
+from ..ops.numpy import COMPLEX_OPS
+from .perturbation import PerturbationEngine
 
 STEP = 1e-30
 

@@ -9,76 +9,15 @@ so compile time never lands in ``loss`` or ``grad``; results are waited for
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import jax.scipy.special
 import numpy as np
 
-from ..language import literal_to_float
-from ..problem import Problem
+from ..ops.jax import OPS
+from ..symbolic.problem import Problem
 from .base import Engine, Prepared
-
-
-def _heaviside(x: Any) -> Any:
-    return jnp.heaviside(x, 0.5)
-
-
-#: The language's operations in JAX (one line each).
-OPS: dict[str, Callable[..., Any]] = {
-    "const": lambda value: jnp.asarray(literal_to_float(value), dtype=jnp.float64),
-    "add": jnp.add,
-    "sub": jnp.subtract,
-    "mul": jnp.multiply,
-    "div": jnp.divide,
-    "pow": jnp.power,
-    "neg": jnp.negative,
-    "matmul": jnp.matmul,
-    "transpose": jnp.transpose,
-    "index": lambda a, key: a[key],
-    "stack": jnp.stack,
-    "lt": jnp.less,
-    "le": jnp.less_equal,
-    "gt": jnp.greater,
-    "ge": jnp.greater_equal,
-    "eq": jnp.equal,
-    "ne": jnp.not_equal,
-    "exp": jnp.exp,
-    "log": jnp.log,
-    "log1p": jnp.log1p,
-    "sqrt": jnp.sqrt,
-    "sin": jnp.sin,
-    "cos": jnp.cos,
-    "tan": jnp.tan,
-    "asin": jnp.arcsin,
-    "acos": jnp.arccos,
-    "atan": jnp.arctan,
-    "sinh": jnp.sinh,
-    "cosh": jnp.cosh,
-    "tanh": jnp.tanh,
-    "abs": jnp.abs,
-    "sign": jnp.sign,
-    "erf": jax.scipy.special.erf,
-    "loggamma": jax.scipy.special.gammaln,
-    "heaviside": _heaviside,
-    "sigmoid": jax.nn.sigmoid,
-    "softplus": lambda x: jnp.logaddexp(x, 0.0),
-    "relu": jax.nn.relu,
-    "maximum": jnp.maximum,
-    "minimum": jnp.minimum,
-    "atan2": jnp.arctan2,
-    "where": jnp.where,
-    "sum": jnp.sum,
-    "mean": jnp.mean,
-    "prod": jnp.prod,
-    "norm": lambda a: jnp.linalg.norm(a.reshape(-1)),
-    "logsumexp": jax.scipy.special.logsumexp,
-    "amax": jnp.max,
-    "amin": jnp.min,
-    "dot": jnp.dot,
-}
 
 
 class JaxEngine(Engine):

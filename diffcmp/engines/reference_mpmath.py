@@ -13,34 +13,10 @@ import mpmath
 import numpy as np
 
 from ..errors import UndefinedError
-from ..problem import Problem
-from ..symbolic import lambdify_cse
+from ..ops.mpmath import DPS
+from ..symbolic.lambdify import lambdify_cse
+from ..symbolic.problem import Problem
 from .base import Engine, Prepared
-
-#: Working precision in decimal digits.
-DPS = 50
-
-
-def _logsumexp(*args: Any) -> Any:
-    top = max(args)
-    return top + mpmath.log(mpmath.fsum(mpmath.exp(a - top) for a in args))
-
-
-def _dirac_delta(x: Any) -> Any:
-    return mpmath.mpf(0) if x != 0 else mpmath.nan
-
-
-#: lambdify names SymPy's mpmath printer leaves to us (one line each).
-MPMATH_FUNCTIONS = {
-    "Sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)),
-    "Softplus": lambda x: mpmath.log1p(mpmath.exp(x)),
-    "LogSumExp": _logsumexp,
-    "DiracDelta": _dirac_delta,
-    "log1p": mpmath.log1p,
-    "sign": mpmath.sign,
-    "loggamma": mpmath.loggamma,
-    "polygamma": mpmath.polygamma,
-}
 
 
 def _real(value: Any, what: str) -> float:
@@ -68,8 +44,8 @@ class ReferenceEngine(Engine):
         gradient = problem.gradient
         args = [*problem.param_symbols, *problem.data_symbols]
         with prepared.step("lambdify"):
-            function = lambdify_cse(args, gradient, [MPMATH_FUNCTIONS, "mpmath"])
-            loss_only = lambdify_cse(args, gradient, [MPMATH_FUNCTIONS, "mpmath"], loss_only=True)
+            function = lambdify_cse(args, gradient, "mpmath")
+            loss_only = lambdify_cse(args, gradient, "mpmath", loss_only=True)
         prepared.prepare_s.update(gradient.steps())
         data = [mpmath.mpf(float(v)) for name in problem.data_values
                 for v in problem.data_values[name].ravel()]

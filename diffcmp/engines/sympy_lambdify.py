@@ -5,42 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.special
 
-from ..problem import Problem
-from ..symbolic import lambdify_cse
+from ..symbolic.lambdify import lambdify_cse
+from ..symbolic.problem import Problem
 from .base import Engine, Prepared
-
-
-def _logsumexp(*args: Any) -> Any:
-    return scipy.special.logsumexp(np.stack(np.broadcast_arrays(*args)), axis=0)
-
-
-def _dirac_delta(x: Any) -> Any:
-    return np.where(x == 0, np.nan, 0.0)
-
-
-def _select(condlist: list[Any], choicelist: list[Any], default: Any = 0) -> Any:
-    # SymPy folds a where() inside a condition into a Piecewise of booleans, which NumPy's
-    # printer evaluates to a float array (its default is nan); np.select wants booleans
-    return np.select([np.asarray(c, dtype=bool) for c in condlist], choicelist, default=default)
-
-
-#: lambdify names SymPy's NumPy printer leaves to us (one line each; stable float64 forms).
-NUMPY_FUNCTIONS = {
-    "Sigmoid": scipy.special.expit,
-    "Softplus": lambda x: np.logaddexp(0.0, x),
-    "LogSumExp": _logsumexp,
-    "DiracDelta": _dirac_delta,
-    "select": _select,
-    # printed as a call: NumPy's printer would rewrite it to a Piecewise, which takes SymPy
-    # seconds for Heaviside(x - Max(...)) (the gradient of max over six elements: 15 s)
-    "Heaviside": lambda x, h0=0.5: np.heaviside(x, h0),
-    "erf": scipy.special.erf,
-    "lgamma": scipy.special.gammaln,
-    "loggamma": scipy.special.gammaln,
-    "polygamma": scipy.special.polygamma,
-}
 
 
 class SympyEngine(Engine):
@@ -58,8 +26,8 @@ class SympyEngine(Engine):
         gradient = problem.gradient
         args = [*problem.param_symbols, *problem.data_symbols]
         with prepared.step("lambdify"):
-            function = lambdify_cse(args, gradient, [NUMPY_FUNCTIONS, "numpy"])
-            loss_only = lambdify_cse(args, gradient, [NUMPY_FUNCTIONS, "numpy"], loss_only=True)
+            function = lambdify_cse(args, gradient, "numpy")
+            loss_only = lambdify_cse(args, gradient, "numpy", loss_only=True)
         prepared.prepare_s.update(gradient.steps())
         data = [np.float64(v) for name in problem.data_values
                 for v in problem.data_values[name].ravel()]

@@ -6,83 +6,15 @@ The loss is the case's own expression evaluated with ``torch`` functions (``X @ 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import numpy as np
 import torch
 
-from ..language import literal_to_float
-from ..problem import Problem
+from ..ops.torch import OPS
+from ..symbolic.problem import Problem
 from .base import Engine, Prepared
-
-DTYPE = torch.float64
-
-
-def _const(value: Any) -> torch.Tensor:
-    return torch.tensor(literal_to_float(value), dtype=DTYPE)
-
-
-def _heaviside(x: torch.Tensor) -> torch.Tensor:
-    # torch.heaviside has no backward; its derivative is zero almost everywhere
-    return torch.where(x > 0, 1.0, torch.where(x < 0, 0.0, 0.5)).to(x.dtype)
-
-
-#: The language's operations in PyTorch (one line each). ``softplus`` is the exact formula:
-#: torch.nn.functional.softplus switches to x above its threshold (a 4e-10 gradient error at 21).
-OPS: dict[str, Callable[..., Any]] = {
-    "const": _const,
-    "add": torch.add,
-    "sub": torch.sub,
-    "mul": torch.mul,
-    "div": torch.div,
-    "pow": torch.pow,
-    "neg": torch.neg,
-    "matmul": torch.matmul,
-    "transpose": lambda a: a.T if a.dim() == 2 else a,
-    "index": lambda a, key: a[key],
-    "stack": torch.stack,
-    "lt": torch.lt,
-    "le": torch.le,
-    "gt": torch.gt,
-    "ge": torch.ge,
-    "eq": torch.eq,
-    "ne": torch.ne,
-    "exp": torch.exp,
-    "log": torch.log,
-    "log1p": torch.log1p,
-    "sqrt": torch.sqrt,
-    "sin": torch.sin,
-    "cos": torch.cos,
-    "tan": torch.tan,
-    "asin": torch.asin,
-    "acos": torch.acos,
-    "atan": torch.atan,
-    "sinh": torch.sinh,
-    "cosh": torch.cosh,
-    "tanh": torch.tanh,
-    "abs": torch.abs,
-    "sign": torch.sign,
-    "erf": torch.erf,
-    "loggamma": torch.lgamma,
-    "heaviside": _heaviside,
-    "sigmoid": torch.sigmoid,
-    "softplus": lambda x: torch.logaddexp(x, torch.zeros_like(x)),
-    "relu": torch.relu,
-    "maximum": torch.maximum,
-    "minimum": torch.minimum,
-    "atan2": torch.atan2,
-    "where": torch.where,
-    "sum": torch.sum,
-    "mean": torch.mean,
-    "prod": torch.prod,
-    "norm": torch.linalg.vector_norm,
-    "logsumexp": lambda a: torch.logsumexp(a.reshape(-1), dim=0),
-    "amax": torch.amax,
-    "amin": torch.amin,
-    "dot": lambda a, b: torch.dot(a, b),
-}
 
 
 class TorchEngine(Engine):

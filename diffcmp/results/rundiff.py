@@ -20,24 +20,25 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from . import grading
-from .errors import DiffcmpError
-from .report import busy_load, cost_table, seconds, worst_status
-from .results import Result
+from ..errors import DiffcmpError
+from ..grading.grade import fails
+from ..status import Status
+from .derived import busy_load, cost_table, worst_status
+from .format import seconds
+from .tables import Tables
 
 #: Default smallest relative change of a time that counts, however small the IQRs.
 MIN_CHANGE = 0.05
 #: Environment entries whose difference makes timings hard to compare.
 ENVIRONMENT_KEYS = ("python", "cpu", "cpu_count", "torch_threads", "sympy", "mpmath", "numpy",
                     "torch", "jax", "diffcmp")
-_NO_VERDICT = frozenset({"unsupported", "kink", "undefined"})
 
 
 def level(status: str, declared: str | None = None) -> int:
     """0: agrees (or fails as the case declares); 1: no verdict; 2: fails the run."""
-    if grading.fails(status, declared):
+    if fails(status, declared):
         return 2
-    if declared == status or status not in _NO_VERDICT:
+    if declared == status or Status(status).gives_verdict:
         return 0
     return 1
 
@@ -186,7 +187,7 @@ class Comparison:
         return "\n".join(lines)
 
 
-def load_results(path: str | Path) -> Result:
+def load_results(path: str | Path) -> Tables:
     """Read ``results.json`` (or the ``results.json`` of a report folder)."""
     path = Path(path)
     if path.is_dir():
@@ -195,10 +196,10 @@ def load_results(path: str | Path) -> Result:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise DiffcmpError(f"{path}: cannot be read ({exc.strerror})") from None
-    return Result.from_json(text, str(path))
+    return Tables.from_json(text, str(path))
 
 
-def compare_results(old: Result, new: Result, min_change: float = MIN_CHANGE,
+def compare_results(old: Tables, new: Tables, min_change: float = MIN_CHANGE,
                     old_name: str = "old", new_name: str = "new") -> Comparison:
     """Compare two runs: status changes per case and engine, and timings beyond noise.
 
@@ -217,7 +218,7 @@ def compare_results(old: Result, new: Result, min_change: float = MIN_CHANGE,
     comparison.busy = {run: load for run, env in (("old", old_env), ("new", new_env))
                        if (load := busy_load(env))}
 
-    def keyed(result: Result) -> dict[tuple[str, str], tuple[str, int]]:
+    def keyed(result: Tables) -> dict[tuple[str, str], tuple[str, int]]:
         worst = worst_status(result)
         return {(r.case, r.engine): (r.status, level(r.status, result.declared.get(r.case, {})
                                                     .get(r.engine)))

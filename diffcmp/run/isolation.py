@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -36,8 +37,14 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from . import grading
-from .errors import DiffcmpError
+from ..cases import load_cases
+from ..errors import DiffcmpError
+from ..grading.grade import Verdict
+from ..registry import engine_class
+from ..status import Status
+from .evaluate import evaluate
+from .options import Options, tolerance_for
+from .rows import CaseResult
 
 #: Seconds a case may take, from loading its file to its last timing (``--timeout``).
 DEFAULT_TIMEOUT_S = 300.0
@@ -72,15 +79,12 @@ class Interrupted(KeyboardInterrupt):
 
 def failed_result(name: str, source: str, engines: Iterable[str], status: str, message: str,
                   declared: Mapping[str, str] | None = None,
-                  tolerances: Mapping[str, float] | None = None) -> Any:
+                  tolerances: Mapping[str, float] | None = None) -> CaseResult:
     """A :class:`CaseResult` in which every engine has the row ``status`` with ``message``.
 
     Used for a case that was cut off (``timeout``) or took its process down (``error``).
     ``declared`` (the case's ``[expect.status]``) keeps a declared timeout from failing the run.
     """
-    from .engines import engine_class
-    from .results import CaseResult
-
     declared = dict(declared or {})
     tolerances = dict(tolerances or {})
     result = CaseResult(name, source=source)
@@ -88,7 +92,7 @@ def failed_result(name: str, source: str, engines: Iterable[str], status: str, m
     engines = list(engines)
     for engine in engines:
         tolerance = tolerances.get(engine, engine_class(engine).tolerance)
-        result.add_agreement(0, engine, grading.Verdict(status, nan, nan, message), nan,
+        result.add_agreement(0, engine, Verdict(Status(status), nan, nan, message), nan,
                              tolerance, declared.get(engine))
     for engine, status_declared in declared.items():
         actual = status if engine in engines else "not run"
@@ -114,15 +118,15 @@ class _WorkerDiedError(Exception):
 
 
 #: The worker's command line (``-c``, not ``-m``: ``import diffcmp`` already imports this module).
-_WORKER_MAIN = "import sys; from diffcmp.isolation import main; sys.exit(main(sys.argv))"
+_WORKER_MAIN = "import sys; from diffcmp.run.isolation import main; sys.exit(main(sys.argv))"
 
 
 class Worker:
     """One worker process and the socket to it (see the module docstring)."""
 
-    def __init__(self, options: Any, memory_limit: int | None) -> None:
+    def __init__(self, options: Options, memory_limit: int | None) -> None:
         parent, child = socket.socketpair()
-        package_root = str(Path(__file__).resolve().parent.parent)
+        package_root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             [package_root, *filter(None, [env.get("PYTHONPATH")])])
@@ -193,15 +197,15 @@ class Worker:
         return f"exit code {code}"
 
 
-def run_files(files: Iterable[Path], options: Any, timeout: float = DEFAULT_TIMEOUT_S,
+def run_files(files: Iterable[Path], options: Options, timeout: float = DEFAULT_TIMEOUT_S,
               memory_limit: int | None = None,
-              progress: Callable[[str], None] | None = None) -> list[Any]:
+              progress: Callable[[str], None] | None = None) -> list[CaseResult]:
     """Run every case of ``files`` in a worker process; one :class:`CaseResult` per case.
 
     A file that cannot be loaded gives a result with ``load_error`` set. Raises
     :class:`Interrupted` on Ctrl-C, with the results so far.
     """
-    results: list[Any] = []
+    results: list[CaseResult] = []
     worker: Worker | None = None
     try:
         for path in files:
@@ -221,12 +225,10 @@ def run_files(files: Iterable[Path], options: Any, timeout: float = DEFAULT_TIME
     return results
 
 
-def _run_file(worker: Worker, path: Path, skip: int, options: Any, timeout: float,
+def _run_file(worker: Worker, path: Path, skip: int, options: Options, timeout: float,
               progress: Callable[[str], None] | None,
-              results: list[Any]) -> tuple[int | None, bool]:
+              results: list[CaseResult]) -> tuple[int | None, bool]:
     """Run ``path``'s cases from index ``skip``; return (where to resume or None, worker lost)."""
-    from .results import CaseResult
-
     current: _Current | None = None
     deadline = time.monotonic() + timeout
     try:
@@ -277,8 +279,6 @@ def _die_with_parent() -> None:
 
 
 def _limit_memory(limit: int) -> None:
-    import resource
-
     _, hard = resource.getrlimit(resource.RLIMIT_DATA)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
@@ -286,8 +286,6 @@ def _limit_memory(limit: int) -> None:
 
 
 def _serve(connection: Connection) -> None:
-    from .engines import engine_class
-
     options = connection.recv()
     for name in options.engines:  # import PyTorch and JAX now, not during the first case
         engine_class(name)
@@ -303,11 +301,7 @@ def _serve(connection: Connection) -> None:
         _serve_file(connection, Path(path), skip, options)
 
 
-def _serve_file(connection: Connection, path: Path, skip: int, options: Any) -> None:
-    from .case import load_cases
-    from .results import CaseResult
-    from .runner import evaluate, tolerance_for
-
+def _serve_file(connection: Connection, path: Path, skip: int, options: Options) -> None:
     try:
         cases = load_cases(path)
     except DiffcmpError as exc:

@@ -1,29 +1,27 @@
-"""Results: the tables a run produces, as pandas DataFrames, and their versioned JSON form.
+"""The tables a run produces, as pandas DataFrames, and their versioned JSON form.
 
-:class:`CaseResult` gathers one case's rows (plain data, picklable, so a case can run in another
-process); :class:`Result` holds the DataFrames of a whole run, decides the exit code, and reads
-and writes ``results.json`` (format ``diffcmp-results``, version ``FORMAT_VERSION``).
+:class:`Tables` gathers the rows of every case (:class:`~diffcmp.run.rows.CaseResult`) into
+DataFrames, decides the exit code, and reads and writes ``results.json`` (format
+``diffcmp-results``, version ``FORMAT_VERSION``). The user's :class:`diffcmp.Result` adds the
+report to it.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import platform
-from dataclasses import dataclass, field
-from importlib import metadata
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
 
-from . import grading
-from .errors import DiffcmpError
-
-if TYPE_CHECKING:
-    from .runner import Options
+from ..errors import DiffcmpError
+from ..grading.grade import fails
+from ..registry import engine_class
+from ..run.options import Options
+from ..run.rows import CaseResult
+from .environment import environment
 
 FORMAT = "diffcmp-results"
 FORMAT_VERSION = 1
@@ -41,94 +39,7 @@ COLUMNS = {
 
 
 @dataclass
-class CaseResult:
-    """The rows one case produced (plain lists of dicts)."""
-
-    case: str
-    source: str = ""
-    load_error: str | None = None
-    agreement: list[dict[str, Any]] = field(default_factory=list)
-    gradients: list[dict[str, Any]] = field(default_factory=list)
-    timing: list[dict[str, Any]] = field(default_factory=list)
-    expectations: list[dict[str, Any]] = field(default_factory=list)
-    one_sided: list[dict[str, Any]] = field(default_factory=list)
-    expressions: dict[str, Any] | None = None
-    declared: dict[str, str] = field(default_factory=dict)
-
-    def add_agreement(self, point: int, engine: str, verdict: grading.Verdict, loss: float,
-                      tolerance: float, declared: str | None) -> None:
-        """One engine's verdict at one point."""
-        self.agreement.append({
-            "case": self.case, "point": point, "engine": engine, "status": verdict.status,
-            "loss": loss, "error": verdict.error, "rel_error": verdict.rel_error,
-            "tolerance": tolerance, "message": verdict.message})
-        if declared:
-            self.declared[engine] = declared
-
-    def add_gradients(self, point: int, engine: str, components: list[str], values: np.ndarray,
-                      reference: np.ndarray) -> None:
-        """Every gradient component of one engine at one point, beside the reference."""
-        self.gradients.extend(
-            {"case": self.case, "point": point, "engine": engine, "component": c,
-             "value": float(v), "reference": float(r)}
-            for c, v, r in zip(components, values, reference, strict=True))
-
-    def add_one_sided(self, point: int, components: list[str], left: np.ndarray,
-                      right: np.ndarray) -> None:
-        """The one-sided partial derivatives at a kink."""
-        self.one_sided.extend(
-            {"case": self.case, "point": point, "component": c, "left": float(a),
-             "right": float(b)} for c, a, b in zip(components, left, right, strict=True))
-
-    def add_expectation(self, kind: str, item: str, expected: Any, actual: Any,
-                        holds: bool) -> None:
-        """One ``[expect]`` check (a value or a declared status) and whether it held."""
-        self.expectations.append({"case": self.case, "kind": kind, "item": item,
-                                  "expected": expected, "actual": actual, "holds": holds})
-
-    def add_timing(self, engine: str, phase: str, measurement: Any) -> None:
-        """One timed phase of one engine."""
-        self.timing.append({"case": self.case, "engine": engine, "phase": phase,
-                            "median_s": measurement.median_s, "iqr_s": measurement.iqr_s,
-                            "runs": measurement.runs})
-
-
-def environment(threads: int = 1) -> dict[str, Any]:
-    """Versions of Python and the engines' libraries, the CPU, threads and dtype."""
-    def version(package: str) -> str:
-        try:
-            return metadata.version(package)
-        except metadata.PackageNotFoundError:
-            return "not installed"
-
-    return {
-        "python": platform.python_version(), "platform": platform.platform(),
-        "cpu": _cpu_name(), "cpu_count": os.cpu_count(), "torch_threads": threads,
-        "dtype": "float64", "load_avg": _load_avg(), **{p: version(p) for p in
-                               ("diffcmp", "sympy", "mpmath", "numpy", "torch", "jax", "pandas")},
-    }
-
-
-def _load_avg() -> list[float] | None:
-    """The 1, 5 and 15-minute load averages (how busy the machine was), where the OS has them."""
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-@dataclass
-class Result:
+class Tables:
     """Every table of a run, as DataFrames, plus run metadata (``meta``)."""
 
     agreement: pd.DataFrame
@@ -142,10 +53,8 @@ class Result:
     meta: dict[str, Any]
 
     @classmethod
-    def from_cases(cls, cases: list[CaseResult], options: Options, wall_s: float) -> Result:
+    def from_cases(cls, cases: list[CaseResult], options: Options, wall_s: float) -> Self:
         """Gather case results into DataFrames."""
-        from .engines import engine_class
-
         tables: dict[str, list[dict[str, Any]]] = {name: [] for name in COLUMNS}
         declared = {}
         for c in cases:
@@ -183,7 +92,7 @@ class Result:
             return self.agreement
         declared = [self.declared.get(c, {}).get(e) for c, e in
                     zip(self.agreement["case"], self.agreement["engine"], strict=True)]
-        mask = [grading.fails(s, d) for s, d in zip(self.agreement["status"], declared,
+        mask = [fails(s, d) for s, d in zip(self.agreement["status"], declared,
                                                     strict=True)]
         return self.agreement[mask]
 
@@ -200,12 +109,6 @@ class Result:
             return 2
         return 0 if self.ok else 1
 
-    def to_markdown(self) -> str:
-        """The markdown report (see :mod:`diffcmp.report`)."""
-        from .report import render_markdown
-
-        return render_markdown(self)
-
     # -- JSON --
     def to_json(self) -> str:
         """Everything, with versions and a format version; floats written to round-trip."""
@@ -214,7 +117,7 @@ class Result:
         return json.dumps(payload, indent=1, default=_default)
 
     @classmethod
-    def from_json(cls, text: str, source: str = "results.json") -> Result:
+    def from_json(cls, text: str, source: str = "results.json") -> Self:
         """Read what :meth:`to_json` wrote. Raises :class:`DiffcmpError` on another format."""
         try:
             payload = json.loads(text)
@@ -259,4 +162,4 @@ def _frame(records: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-__all__ = ["COLUMNS", "FORMAT", "FORMAT_VERSION", "CaseResult", "Result", "environment"]
+__all__ = ["COLUMNS", "FORMAT", "FORMAT_VERSION", "Tables"]

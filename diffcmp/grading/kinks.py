@@ -11,7 +11,7 @@ agrees anyway (Huber at ``|r| = delta`` joins its branches with equal slopes), t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .engines.reference_mpmath import DPS, MPMATH_FUNCTIONS
+from ..ops.mpmath import DPS
+from ..symbolic.lambdify import lambdify_renamed
 
 #: A switch quantity at most this far from zero (at ``DPS`` digits) is on the switch.
 ZERO = mpmath.mpf(10) ** -(DPS - 10)
@@ -81,10 +82,10 @@ class KinkDetector:
         self.switches = switches(loss)
         self._args = [*params, *data]
         self._data = [mpmath.mpf(float(v)) for v in data_values]
-        modules = [MPMATH_FUNCTIONS, "mpmath"]
         quantities = [q for s in self.switches for q in s.quantities]
-        self._quantities = _lambdify(self._args, quantities, modules) if quantities else None
-        self._loss = _lambdify(self._args, [loss], modules) if self.switches else None
+        self._quantities = (lambdify_renamed(self._args, quantities, "mpmath") if quantities
+                            else None)
+        self._loss = lambdify_renamed(self._args, [loss], "mpmath") if self.switches else None
 
     def check(self, x: np.ndarray) -> tuple[str | None, np.ndarray, np.ndarray]:
         """``(description or None, left, right)``: the kink found at ``x`` and, if there is one,
@@ -130,13 +131,6 @@ class KinkDetector:
                 right.append(float("nan"))
                 left.append(float("nan"))
         return np.array(left), np.array(right)
-
-
-def _lambdify(args: Sequence[sp.Symbol], exprs: list[sp.Expr],
-              modules: list[Any]) -> Callable[..., list[Any]]:
-    safe = {s: sp.Symbol(f"_a{i}", real=True) for i, s in enumerate(args)}
-    return sp.lambdify(list(safe.values()), [e.xreplace(safe) for e in exprs], modules=modules,
-                       cse=True, docstring_limit=0)
 
 
 def _real(value: Any) -> Any:

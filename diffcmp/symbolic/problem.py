@@ -1,6 +1,6 @@
 """A case lowered for the engines: symbols, shapes, the SymPy loss and its exact gradient.
 
-:func:`lower` turns a :class:`~diffcmp.case.Case` into a :class:`Problem`. Every engine builds its
+:func:`lower` turns a :class:`~diffcmp.cases.Case` into a :class:`Problem`. Every engine builds its
 loss from the problem with its own op table (:meth:`Problem.loss_function`): from the case's
 expression when it came from a TOML file (array code stays array code), otherwise by translating
 the SymPy expression node by node.
@@ -17,9 +17,12 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from . import language, symbolic, translate
-from .case import Case
-from .errors import CaseError, ExpressionError
+from .. import lang
+from ..cases import Case
+from ..errors import CaseError, ExpressionError
+from ..ops import sympy as sympy_ops
+from . import translate
+from .derive import Gradient, derive
 
 
 def component_names(name: str, shape: tuple[int, ...]) -> list[str]:
@@ -64,7 +67,7 @@ class Problem:
     """A case ready for the engines (built by :func:`lower`)."""
 
     def __init__(self, case: Case, params: list[Variable], data: list[Variable],
-                 loss: sp.Expr, expression: language.Expression | None) -> None:
+                 loss: sp.Expr, expression: lang.Expression | None) -> None:
         self.case = case
         self.params = params
         self.data = data
@@ -85,9 +88,9 @@ class Problem:
         return self.case.name
 
     @cached_property
-    def gradient(self) -> symbolic.Gradient:
+    def gradient(self) -> Gradient:
         """The exact SymPy gradient (derived once, shared by ``reference`` and ``sympy``)."""
-        return symbolic.derive(self.loss, self.param_symbols)
+        return derive(self.loss, self.param_symbols)
 
     def split(self, x: Any) -> dict[str, Any]:
         """A flat parameter vector (NumPy) as ``{name: array of the parameter's shape}``."""
@@ -112,7 +115,7 @@ class Problem:
         """
         shapes = {v.name: v.shape for v in [*self.params, *self.data]}
         if self.expression is not None:
-            return language.compile_expression(self.expression, ops, shapes)
+            return lang.compile_expression(self.expression, ops, shapes)
         variables = [*self.params, *self.data]
         program = translate.compile_sympy(self.loss, ops, [s for v in variables
                                                              for s in v.symbols])
@@ -147,11 +150,11 @@ def _variables(values: Mapping[str, np.ndarray]) -> list[Variable]:
 
 
 def _lower_expression(case: Case) -> Problem:
-    expression = language.parse(case.loss, case.where)
+    expression = lang.parse(case.loss, case.where)
     params, data = _variables(case.params), _variables(case.data)
     env = {v.name: v.as_sympy() for v in [*params, *data]}
     shapes = {v.name: v.shape for v in [*params, *data]}
-    function = language.compile_expression(expression, symbolic.OPS, shapes)
+    function = lang.compile_expression(expression, sympy_ops.OPS, shapes)
     try:
         loss = function(env)
     except (ZeroDivisionError, OverflowError, ValueError, TypeError) as exc:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DiffcmpError
+from ..errors import DiffcmpError
 
 #: Shortest block of calls: 0.1 ms, 1e5 times perf_counter's resolution on Linux and over a
 #: thousand times the cost of reading the clock twice. Short blocks keep the median honest on a

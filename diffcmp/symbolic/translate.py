@@ -1,4 +1,4 @@
-"""Translate a SymPy expression node by node into one backend's operations.
+"""Translation from SymPy: an expression compiled node by node into one backend's operations.
 
 ``SYMPY_OPS`` is one literal table from SymPy classes to the op names of the language (the same
 names every backend's ``OPS`` table implements). User additions are layered on top with
@@ -15,9 +15,9 @@ from typing import Any
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
 
-from .errors import UnsupportedError
-from .symbolic import topological
-from .sympy_functions import LogSumExp, Sigmoid, Softplus
+from ..errors import UnsupportedError
+from ..ops.sympy_functions import LogSumExp, Sigmoid, Softplus
+from .graph import topological
 
 #: SymPy class -> op name. n-ary ``Add``/``Mul``/``Max``/``Min`` fold pairwise.
 SYMPY_OPS: dict[type, str] = {
@@ -41,6 +41,8 @@ SYMPY_OPS: dict[type, str] = {
     sp.erf: "erf",
     sp.loggamma: "loggamma",
     sp.Heaviside: "heaviside",
+    sp.DiracDelta: "dirac_delta",
+    sp.polygamma: "polygamma",
     Sigmoid: "sigmoid",
     Softplus: "softplus",
     sp.Max: "maximum",

@@ -31,9 +31,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import OutputError
-from .report import write_files
-from .results import Result
+from ..errors import OutputError
+from ..results.tables import Tables
+from .markdown import render_markdown
+from .plots import write_plots
 
 #: A file that marks a folder as written by diffcmp (and lists what it wrote).
 MARKER = ".diffcmp-report"
@@ -99,7 +100,7 @@ def _written(folder: Path) -> set[str] | None:
         return None
 
 
-def write_report(result: Result, out: str | Path, force: bool = False) -> Path:
+def write_report(result: Tables, out: str | Path, force: bool = False) -> Path:
     """Write the report folder ``out`` whole, or not at all.
 
     An existing ``out`` must be empty, or a diffcmp report folder (it has ``MARKER`` and nothing
@@ -215,7 +216,7 @@ def _interrupts_held() -> Iterator[None]:
             os.kill(os.getpid(), sig)
 
 
-def write_new_report(result: Result, parent: str | Path = "reports") -> Path:
+def write_new_report(result: Tables, parent: str | Path = "reports") -> Path:
     """Write the report to a new folder ``parent/run-YYYYmmdd-HHMMSS``; return that folder.
 
     Names are reserved by creating the folder, so runs finishing in the same second get
@@ -273,7 +274,7 @@ def point_latest(target: Path) -> bool:
     return True
 
 
-def _write_files(result: Result, folder: Path) -> list[str]:
+def _write_files(result: Tables, folder: Path) -> list[str]:
     names = write_files(result, folder)  # report.md and the plots it links
     for name in ("agreement", "gradients", "timing", "expressions"):
         getattr(result, name).to_csv(folder / f"{name}.csv", index=False)
@@ -281,3 +282,13 @@ def _write_files(result: Result, folder: Path) -> list[str]:
     (folder / "results.json").write_text(result.to_json(), encoding="utf-8")
     names.append("results.json")
     return names
+
+
+def write_files(result: Tables, folder: str | Path, plots: bool = True) -> list[str]:
+    """Write the plots and ``report.md`` (linking them) into ``folder``; return the file names."""
+    folder = Path(folder)
+    names: list[str] = []
+    if plots:
+        names = write_plots(result, folder)
+    (folder / "report.md").write_text(render_markdown(result, names), encoding="utf-8")
+    return ["report.md", *names]

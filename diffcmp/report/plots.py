@@ -20,8 +20,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from .engines import ENGINE_NAMES
-from .results import Result
+from ..registry import ENGINE_NAMES
+from ..results.derived import cost_table, param_counts, worst_status
+from ..results.tables import Tables
 
 #: File name and title of each plot, in report order.
 PLOTS: tuple[tuple[str, str], ...] = (
@@ -80,9 +81,8 @@ def _case_axis(axes: Axes, cases: Sequence[str]) -> None:
             axes.axhspan(y - 0.5, y + 0.5, color="#f2f2f2", zorder=0)
 
 
-def error_figure(result: Result) -> Figure | None:
+def error_figure(result: Tables) -> Figure | None:
     """Worst error over the points of each case, per engine, with the tolerances drawn."""
-    from .report import worst_status
 
     worst = worst_status(result)
     worst = worst[worst["engine"] != "reference"]
@@ -144,9 +144,8 @@ def error_figure(result: Result) -> Figure | None:
     return figure
 
 
-def grad_time_figure(result: Result) -> Figure | None:
+def grad_time_figure(result: Tables) -> Figure | None:
     """Median ``grad`` time of each engine on each case, with its IQR as a bar."""
-    from .report import cost_table
 
     costs = cost_table(result)
     costs = costs[costs["grad_s"] > 0]  # nan and 0 have no place on a log axis
@@ -175,9 +174,8 @@ def grad_time_figure(result: Result) -> Figure | None:
     return figure
 
 
-def ratio_figure(result: Result) -> Figure | None:
+def ratio_figure(result: Tables) -> Figure | None:
     """``grad / loss`` per engine against the number of parameters, with the theory's costs."""
-    from .report import cost_table, param_counts
 
     costs = cost_table(result)
     counts = param_counts(result)
@@ -221,7 +219,7 @@ def ratio_figure(result: Result) -> Figure | None:
     return figure
 
 
-def write_plots(result: Result, folder: str | Path) -> list[str]:
+def write_plots(result: Tables, folder: str | Path) -> list[str]:
     """Write every plot the result has data for into ``folder``; return the file names."""
     folder = Path(folder)
     names = []

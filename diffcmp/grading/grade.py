@@ -11,10 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: Statuses, in the order reports list them.
-STATUSES = ("ok", "mismatch", "nan", "unsupported", "error", "kink", "undefined", "timeout")
-#: Statuses that fail a run unless the case declares them in ``[expect.status]``.
-FAILING = frozenset({"mismatch", "nan", "error", "timeout"})
+from ..status import Status
 
 #: Tolerance on rho for ``[expect]`` values checked against the reference.
 EXPECT_TOLERANCE = 1e-9
@@ -33,7 +30,7 @@ class Outcome:
 
     loss: float = float("nan")
     grad: np.ndarray | None = None
-    status: str | None = None  # set when the engine did not produce values: error, unsupported..
+    status: Status | None = None  # set when the engine did not produce values: error, unsupported..
     message: str = ""
 
 
@@ -41,7 +38,7 @@ class Outcome:
 class Verdict:
     """One engine's grade at one point."""
 
-    status: str
+    status: Status
     error: float
     rel_error: float
     message: str
@@ -61,11 +58,11 @@ def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[st
         return Verdict(reference.status, nan, nan, f"reference {reference.status}: "
                        f"{reference.message}")
     if not np.isfinite(outcome.loss):
-        return Verdict("nan", nan, nan, f"loss: {engine} {outcome.loss} vs reference "
+        return Verdict(Status.NAN, nan, nan, f"loss: {engine} {outcome.loss} vs reference "
                        f"{_number(reference.loss)}")
     loss_error = float(rho(outcome.loss, reference.loss))
     if loss_error > tolerance:
-        return Verdict("mismatch", loss_error, nan,
+        return Verdict(Status.MISMATCH, loss_error, nan,
                        f"loss: {engine} {_number(outcome.loss)} vs reference "
                        f"{_number(reference.loss)}: the loss itself differs (a translation bug, or "
                        "float64 cancellation or overflow)")
@@ -73,7 +70,7 @@ def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[st
     bad = np.flatnonzero(~np.isfinite(grad))
     if bad.size:
         i = int(bad[0])
-        return Verdict("nan", nan, nan, f"{components[i]}: {engine} {grad[i]} vs reference "
+        return Verdict(Status.NAN, nan, nan, f"{components[i]}: {engine} {grad[i]} vs reference "
                        f"{_number(ref[i])}" + (f" (and {bad.size - 1} more)" if bad.size > 1
                                                else ""))
     errors = rho(grad, ref)
@@ -84,7 +81,7 @@ def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[st
     rel_error = diff / scale if scale > 0 else diff
     message = (f"{components[worst]}: {engine} {_number(grad[worst])} vs reference "
                f"{_number(ref[worst])}") if errors.size else ""
-    status = "mismatch" if error > tolerance else "ok"
+    status = Status.MISMATCH if error > tolerance else Status.OK
     return Verdict(status, error, rel_error, message)
 
 
@@ -96,7 +93,7 @@ def kink_verdict(engine: str, outcome: Outcome, kink: str, components: list[str]
     differ = np.flatnonzero(~(np.abs(left - right) <= 1e-12 * np.maximum(1, np.abs(left))))
     i = int(differ[0]) if differ.size else 0
     value = _number(outcome.grad[i]) if outcome.grad is not None else "undefined"
-    return Verdict("kink", nan, nan, f"kink: {kink}; {components[i]}: {engine} {value}, "
+    return Verdict(Status.KINK, nan, nan, f"kink: {kink}; {components[i]}: {engine} {value}, "
                    f"one-sided {_number(left[i])} (left) / {_number(right[i])} (right)")
 
 
@@ -109,4 +106,4 @@ def fails(status: str, declared: str | None) -> bool:
     """Whether a row fails the run: a failing status not declared, or a declared one not seen."""
     if declared:
         return status != declared
-    return status in FAILING
+    return Status(status).fails

@@ -1,0 +1,84 @@
+"""diffcmp from Python: :func:`compare` one loss, :func:`run_cases` in this process, and
+:func:`run_suite` over case files, each case isolated in a worker process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import sympy as sp
+
+from .cases import Case, discover
+from .errors import CaseError, DiffcmpError
+from .registry import ENGINE_NAMES
+from .result import Result
+from .run.evaluate import evaluate
+from .run.isolation import DEFAULT_TIMEOUT_S, Interrupted, default_memory_limit, run_files
+from .run.options import Options
+from .run.timing import MIN_TIME_S
+
+__all__ = ["Options", "compare", "run_cases", "run_suite"]
+
+
+def run_cases(cases: Iterable[Case], options: Options | None = None,
+              progress: Callable[[str], None] | None = None) -> Result:
+    """Evaluate each case in turn, in this process, and gather one :class:`Result`.
+
+    No time or memory limit applies here (see :func:`run_suite`). Raises
+    :class:`~diffcmp.run.isolation.Interrupted` on Ctrl-C, with the cases that finished.
+    """
+    start = time.perf_counter()
+    results = []
+    try:
+        for case in cases:
+            if progress:
+                progress(case.name)
+            results.append(evaluate(case, options))
+    except KeyboardInterrupt:
+        raise Interrupted(results) from None
+    return Result.from_cases(results, options or Options(), time.perf_counter() - start)
+
+
+def run_suite(paths: Sequence[str | Path], options: Options | None = None,
+              progress: Callable[[str], None] | None = None, *,
+              timeout: float = DEFAULT_TIMEOUT_S,
+              memory_limit: int | Literal["default"] | None = "default") -> Result:
+    """Load every case under ``paths`` (files or folders) and run them, each in a worker process.
+
+    Each case (loading a Python case file included) runs in a worker process (see
+    :mod:`diffcmp.run.isolation`), one at a time: one that takes longer than ``timeout`` seconds is
+    stopped and reported as ``timeout``, one that crashes its process as ``error``, and the run
+    goes on. ``memory_limit`` caps the worker's memory in bytes (``"default"``: half the
+    machine's memory, at least 2 GiB; ``None``: no limit). A file that cannot be loaded becomes
+    an entry of ``Result.errors``; the others still run. Raises
+    :class:`~diffcmp.run.isolation.Interrupted` on Ctrl-C, with the cases that finished.
+    """
+    if not timeout > 0:
+        raise DiffcmpError(f"the timeout must be a positive number of seconds, not {timeout}")
+    start = time.perf_counter()
+    options = options or Options()
+    files = discover(paths)
+    limit = default_memory_limit() if memory_limit == "default" else memory_limit
+    results = run_files(files, options, timeout=timeout, memory_limit=limit, progress=progress)
+    return Result.from_cases(results, options, time.perf_counter() - start)
+
+
+def compare(loss: sp.Expr | str, params: Mapping[str, Any], data: Mapping[str, Any] | None = None,
+            *, name: str = "loss", engines: Sequence[str] | None = None, timing: bool = True,
+            min_time: float = MIN_TIME_S, **case_options: Any) -> Result:
+    """Compare every engine on one loss, given as a SymPy expression or a language string.
+
+    ``params`` are differentiated (their values are the point), ``data`` are fixed. Further
+    keyword arguments (``expect``, ``tolerance``, ``sample``...) are those of
+    :class:`~diffcmp.cases.Case`. Raises :class:`~diffcmp.errors.CaseError` when the loss cannot
+    be built (an unknown name, a shape mismatch, a non-scalar loss...).
+    """
+    case = Case(name=name, loss=loss, params=params, data=data or {}, **case_options)
+    options = Options(engines=tuple(engines) if engines else ENGINE_NAMES, timing=timing,
+                      min_time=min_time)
+    result = run_cases([case], options)
+    if not result.errors.empty:
+        raise CaseError(result.errors["message"].iloc[0])
+    return result

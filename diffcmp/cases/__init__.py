@@ -1,0 +1,10 @@
+"""Cases: the model (:mod:`~diffcmp.cases.model`), its values, the TOML and Python loaders, and
+discovery of case files in folders."""
+
+from .discovery import discover, load_case, load_cases
+from .model import MAX_CASE_ELEMENTS, MAX_GRADIENT_OPS, Case, Sample
+from .toml import MAX_FILE_BYTES
+from .values import MAX_ARRAY_ELEMENTS
+
+__all__ = ["MAX_ARRAY_ELEMENTS", "MAX_CASE_ELEMENTS", "MAX_FILE_BYTES", "MAX_GRADIENT_OPS", "Case",
+           "Sample", "discover", "load_case", "load_cases"]

@@ -1,0 +1,234 @@
+"""The case model: a loss, the parameters it is differentiated in (their values are the point),
+fixed data, and optional expectations, tolerances and random sample points, validated when made.
+
+Limits keep a hostile case from exhausting time or memory, and are checked before anything is
+built: an array holds at most ``MAX_ARRAY_ELEMENTS`` numbers and a whole case
+``MAX_CASE_ELEMENTS``; a loss string is checked against the shapes of its params and data when
+the case is made (see :func:`diffcmp.lang.analyze` for its own limits), and the symbolic
+gradient it asks for, parameter elements times the loss's scalar operations, is at most
+``MAX_GRADIENT_OPS``.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ..errors import CaseError
+from ..lang import CONSTANTS, FUNCTION_NAMES, analyze, parse
+from ..registry import ENGINE_NAMES
+from ..status import Status
+from .values import MAX_ARRAY_ELEMENTS, to_array
+
+MAX_CASE_ELEMENTS = 50_000
+MAX_SAMPLE_COUNT = 1000
+MAX_GRADIENT_OPS = 20_000_000
+
+EXPECT_KEYS = {"loss", "grad", "status", "tolerance"}
+SAMPLE_KEYS = {"count", "seed", "low", "high"}
+
+__all__ = ["MAX_ARRAY_ELEMENTS", "MAX_CASE_ELEMENTS", "MAX_GRADIENT_OPS", "Case", "Sample"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Extra random points: ``count`` draws, uniform in ``[low, high]`` for every parameter."""
+
+    count: int
+    seed: int = 0
+    low: float = -1.0
+    high: float = 1.0
+
+
+@dataclass
+class Case:
+    """One loss to differentiate: the unit every engine is graded on.
+
+    ``loss`` is a string in the case-file language or a SymPy expression; ``params`` and
+    ``data`` map names to numbers, vectors (lists) or matrices (lists of lists). ``expect`` may
+    hold ``loss``, ``grad`` (a mapping like ``params``), ``status`` (engine -> declared status) and
+    ``tolerance``; ``tolerance`` maps engine names to graded tolerances.
+    """
+
+    name: str
+    loss: str | sp.Expr
+    params: Mapping[str, Any]
+    data: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    expect: Mapping[str, Any] = field(default_factory=dict)
+    tolerance: Mapping[str, float] = field(default_factory=dict)
+    sample: Sample | Mapping[str, Any] | None = None
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        where = self.source or f"case {self.name!r}"
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise CaseError("'name' must be a non-empty string", where)
+        if not isinstance(self.description, str):
+            raise CaseError("'description' must be a string", where)
+        if isinstance(self.tags, str) or not all(isinstance(t, str) for t in self.tags):
+            raise CaseError("'tags' must be a list of strings", where)
+        self.tags = tuple(self.tags)
+        if isinstance(self.loss, str):
+            if not self.loss.strip():
+                raise CaseError("'loss' is empty", where)
+        elif isinstance(self.loss, sp.MatrixBase):
+            if self.loss.shape != (1, 1):
+                raise CaseError(f"the loss must be a scalar, but is a {self.loss.shape[0]}x"
+                                f"{self.loss.shape[1]} matrix", where)
+            self.loss = self.loss[0, 0]
+        elif not isinstance(self.loss, sp.Basic):
+            raise CaseError(f"'loss' must be a string or a SymPy expression, not "
+                            f"{type(self.loss).__name__}", where)
+        self.params = _values(self.params, "params", where)
+        self.data = _values(self.data, "data", where)
+        if not self.params:
+            raise CaseError("'params' is empty: there is nothing to differentiate", where)
+        both = sorted(set(self.params) & set(self.data))
+        if both:
+            raise CaseError(f"'{both[0]}' is in both [params] and [data]", where)
+        total = sum(v.size for v in [*self.params.values(), *self.data.values()])
+        if total > MAX_CASE_ELEMENTS:
+            raise CaseError(f"the case holds {total:,} numbers; the limit is "
+                            f"{MAX_CASE_ELEMENTS:,}", where)
+        self.tolerance = _tolerances(self.tolerance, where)
+        self.expect = _expect(self.expect, self.params, where)
+        self.sample = _sample(self.sample, where)
+        if isinstance(self.loss, str):
+            _check_loss(self.loss, self.params, self.data, where)
+
+    @property
+    def where(self) -> str:
+        """The file (or the case name) that errors about this case name."""
+        return self.source or f"case {self.name!r}"
+
+
+def _check_loss(loss: str, params: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray],
+                where: str) -> None:
+    """Parse and check a loss string against the case's shapes before anything is built."""
+    expression = parse(loss, where)
+    shapes = {name: value.shape for name, value in [*params.items(), *data.items()]}
+    analysis = analyze(expression, shapes)
+    if not expression.names & set(params):
+        raise CaseError("the loss uses no parameter (none of " + ", ".join(sorted(params)) +
+                        "): its gradient is identically zero", where)
+    elements = sum(value.size for value in params.values())
+    work = elements * analysis.scalar_ops
+    if work > MAX_GRADIENT_OPS:
+        raise CaseError(
+            f"the symbolic gradient is too large to derive: {elements:,} parameter elements "
+            f"times {analysis.scalar_ops:,} scalar operations is {work:,}; the limit is "
+            f"{MAX_GRADIENT_OPS:,}", where)
+
+
+def _values(values: Any, key: str, where: str) -> dict[str, np.ndarray]:
+    if values is None:
+        return {}
+    if not isinstance(values, Mapping):
+        raise CaseError(f"[{key}] must be a table of names and values", where)
+    out: dict[str, np.ndarray] = {}
+    for name, value in values.items():
+        _check_name(name, key, where)
+        out[name] = to_array(value, f"{key}.{name}", where)
+    return out
+
+
+def _check_name(name: Any, key: str, where: str) -> None:
+    if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+        raise CaseError(f"[{key}] name {name!r} is not a valid identifier", where)
+    if name in FUNCTION_NAMES or name in CONSTANTS:
+        raise CaseError(f"[{key}] name '{name}' is reserved (a function or constant of the "
+                        "language)", where)
+
+
+def _tolerances(values: Any, where: str) -> dict[str, float]:
+    if not isinstance(values, Mapping):
+        raise CaseError("[tolerance] must be a table of engine names and numbers", where)
+    out = {}
+    for engine, value in values.items():
+        _check_engine(engine, f"tolerance.{engine}", where)
+        out[str(engine)] = _tolerance(value, f"tolerance.{engine}", where)
+    return out
+
+
+def _tolerance(value: Any, key: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0 \
+            or not math.isfinite(value):
+        raise CaseError(f"{key} must be a non-negative number", where)
+    return float(value)
+
+
+def _check_engine(name: Any, key: str, where: str) -> None:
+    if name not in ENGINE_NAMES:
+        raise CaseError(f"{key}: unknown engine {name!r} (known: {', '.join(ENGINE_NAMES)})",
+                        where)
+
+
+def _expect(values: Any, params: Mapping[str, np.ndarray], where: str) -> dict[str, Any]:
+    if not isinstance(values, Mapping):
+        raise CaseError("[expect] must be a table", where)
+    unknown = sorted(set(values) - EXPECT_KEYS)
+    if unknown:
+        raise CaseError(f"unknown key expect.{unknown[0]} (allowed: "
+                        f"{', '.join(sorted(EXPECT_KEYS))})", where)
+    out: dict[str, Any] = {}
+    if "loss" in values:
+        out["loss"] = float(to_array(values["loss"], "expect.loss", where).reshape(()))
+    if "grad" in values:
+        grad = values["grad"]
+        if not isinstance(grad, Mapping):
+            raise CaseError("expect.grad must be a table of parameter names and values", where)
+        out["grad"] = {}
+        for name, value in grad.items():
+            if name not in params:
+                raise CaseError(f"expect.grad.{name} names no parameter", where)
+            array = to_array(value, f"expect.grad.{name}", where)
+            if array.shape != params[name].shape:
+                raise CaseError(f"expect.grad.{name} has shape {array.shape}, but the parameter "
+                                f"has shape {params[name].shape}", where)
+            out["grad"][name] = array
+    if "status" in values:
+        status = values["status"]
+        if not isinstance(status, Mapping):
+            raise CaseError("expect.status must be a table of engine names and statuses", where)
+        for engine, value in status.items():
+            _check_engine(engine, f"expect.status.{engine}", where)
+            if value not in Status.names():
+                raise CaseError(f"expect.status.{engine} = {value!r} is not a status (one of "
+                                f"{', '.join(Status.names())})", where)
+        out["status"] = dict(status)
+    if "tolerance" in values:
+        out["tolerance"] = _tolerance(values["tolerance"], "expect.tolerance", where)
+    return out
+
+
+def _sample(value: Any, where: str) -> Sample | None:
+    if value is None or isinstance(value, Sample):
+        return value
+    if not isinstance(value, Mapping):
+        raise CaseError("[sample] must be a table with count, seed, low, high", where)
+    unknown = sorted(set(value) - SAMPLE_KEYS)
+    if unknown:
+        raise CaseError(f"unknown key sample.{unknown[0]}", where)
+    count = value.get("count", 1)
+    seed = value.get("seed", 0)
+    for key, number in (("count", count), ("seed", seed)):
+        if isinstance(number, bool) or not isinstance(number, int) or number < 0:
+            raise CaseError(f"sample.{key} must be a non-negative integer", where)
+    if count > MAX_SAMPLE_COUNT:
+        raise CaseError(f"sample.count is {count}; the limit is {MAX_SAMPLE_COUNT}", where)
+    low = float(to_array(value.get("low", -1.0), "sample.low", where).reshape(()))
+    high = float(to_array(value.get("high", 1.0), "sample.high", where).reshape(()))
+    if not low < high:
+        raise CaseError("sample.low must be below sample.high", where)
+    return Sample(count, seed, low, high)
+
+
+# --- files -------------------------------------------------------------------------------------

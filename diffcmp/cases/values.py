@@ -1,0 +1,93 @@
+"""Case values: numbers, vectors and matrices checked and converted to float64 arrays, with
+errors that name the key (``params.w[2] is nan``), and sizes refused before anything is walked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ..errors import CaseError
+
+MAX_ARRAY_ELEMENTS = 50_000
+
+
+def to_array(value: Any, key: str, where: str) -> np.ndarray:
+    """A number, list or list of lists as a float64 array, with errors that name ``key``."""
+    if isinstance(value, sp.MatrixBase):
+        value = value.tolist()
+    if isinstance(value, np.ndarray):
+        if value.size > MAX_ARRAY_ELEMENTS:
+            raise CaseError(f"{key} has {value.size:,} elements; the limit is "
+                            f"{MAX_ARRAY_ELEMENTS:,}", where)
+        if value.ndim > 2:
+            raise CaseError(f"{key} has more than two dimensions", where)
+        if value.size == 0:
+            raise CaseError(f"{key} is empty", where)
+        if value.dtype.kind in "fiu":  # plain numbers: no need to look at each one
+            value = value.astype(np.float64)
+    if not (isinstance(value, np.ndarray) and value.dtype == np.float64):
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
+        _shape(value, key, where)
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CaseError(f"{key} is not a number: {exc}", where) from None
+    if not np.all(np.isfinite(array)):
+        index = np.unravel_index(int(np.argmin(np.isfinite(array))), array.shape)
+        item = key + "".join(f"[{i}]" for i in index)
+        raise CaseError(f"{item} is {array[index]}: values must be finite numbers", where)
+    return array
+
+
+def _shape(value: Any, key: str, where: str, depth: int = 0) -> tuple[int, ...]:
+    """Check a nested list is a number, vector or matrix of numbers; return its shape.
+
+    The size is checked from the first row before the others are looked at, so a huge list is
+    refused without walking it.
+    """
+    if isinstance(value, bool) or isinstance(value, str | bytes) or value is None:
+        raise CaseError(f"{key} must be a number, not {kind(value)}", where)
+    if isinstance(value, int | float | np.integer | np.floating | sp.Number):
+        if isinstance(value, sp.Number) and not value.is_real:
+            raise CaseError(f"{key} must be a real number, not {value}", where)
+        return ()
+    if not isinstance(value, list | tuple):
+        raise CaseError(f"{key} must be a number, list or list of lists, not {kind(value)}",
+                        where)
+    if not value:
+        raise CaseError(f"{key} is an empty list", where)
+    if depth >= 2:
+        raise CaseError(f"{key.split('[')[0]} has more than two dimensions", where)
+    if len(value) > MAX_ARRAY_ELEMENTS:
+        raise CaseError(f"{key} has {len(value):,} elements; the limit is "
+                        f"{MAX_ARRAY_ELEMENTS:,}", where)
+    first = value[0]
+    if isinstance(first, list | tuple) and len(value) * len(first) > MAX_ARRAY_ELEMENTS:
+        raise CaseError(f"{key} has {len(value) * len(first):,} elements; the limit is "
+                        f"{MAX_ARRAY_ELEMENTS:,}", where)
+    item_shape = _shape(first, f"{key}[0]", where, depth + 1)
+    for i, item in enumerate(value[1:], start=1):
+        shape = _shape(item, f"{key}[{i}]", where, depth + 1)
+        if shape != item_shape:
+            raise CaseError(f"{key} is ragged: {key}[0] has shape {_shape_name(item_shape)} "
+                            f"but {key}[{i}] has shape {_shape_name(shape)}", where)
+    return (len(value), *item_shape)
+
+
+def _shape_name(shape: tuple[int, ...]) -> str:
+    return "scalar" if not shape else "(" + ", ".join(map(str, shape)) + ")"
+
+
+def kind(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return "a number"
+    names = {bool: "a boolean", str: "a string", type(None): "empty", list: "a list",
+             bytes: "bytes"}
+    name = type(value).__name__
+    return names.get(type(value), f"{'an' if name[0] in 'aeiou' else 'a'} {name}")

@@ -1,0 +1,28 @@
+"""The case-file expression language: :mod:`~diffcmp.lang.parse` checks a loss string,
+:mod:`~diffcmp.lang.compile` checks its shapes and size and compiles it against one backend's
+op table (:mod:`diffcmp.ops`)."""
+
+from .compile import (
+    MAX_LITERAL_BITS,
+    MAX_SCALAR_OPS,
+    Analysis,
+    analyze,
+    compile_expression,
+    result_shape,
+)
+from .parse import (
+    CONSTANTS,
+    ELEMENTWISE,
+    FUNCTION_NAMES,
+    MAX_DEPTH,
+    MAX_NODES,
+    MAX_SOURCE_CHARS,
+    MULTI,
+    REDUCTIONS,
+    Expression,
+    parse,
+)
+
+__all__ = ["CONSTANTS", "ELEMENTWISE", "FUNCTION_NAMES", "MAX_DEPTH", "MAX_LITERAL_BITS",
+           "MAX_NODES", "MAX_SCALAR_OPS", "MAX_SOURCE_CHARS", "MULTI", "REDUCTIONS", "Analysis",
+           "Expression", "analyze", "compile_expression", "parse", "result_shape"]

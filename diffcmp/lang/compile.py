@@ -1,0 +1,314 @@
+"""Compiling a parsed loss against one backend's op table, checking shapes and size on the way.
+
+:func:`compile_expression` turns the checked tree into a Python closure over one backend's
+``OPS`` (SymPy, mpmath, NumPy, PyTorch, JAX: :mod:`diffcmp.ops`), so each engine evaluates the
+case the way a user of that framework would write it: ``X @ w`` is one matmul, ``tanh`` of a
+matrix is one call. :func:`analyze` runs the same checks without building anything.
+
+Limits: integer powers of literals are computed only when the result stays below
+``MAX_LITERAL_BITS`` bits (other constant arithmetic that overflows is an error), and written out
+element by element (as the symbolic reference must), the loss takes at most ``MAX_SCALAR_OPS``
+scalar operations, counted from the shapes alone before anything is built.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from ..ops.spec import REDUCTION, SPEC
+from .parse import (
+    BINARY,
+    COMPARE,
+    CONSTANTS,
+    ELEMENTWISE,
+    FUNCTION_NAMES,
+    MULTI,
+    REDUCTIONS,
+    Expression,
+    int_literal,
+)
+from .shapes import Shape, broadcast_shapes, shape_text, size
+
+MAX_LITERAL_BITS = 4096
+MAX_SCALAR_OPS = 100_000
+
+Ops = Mapping[str, Callable[..., Any]]
+
+
+Number = int | Fraction | float
+
+
+@dataclass(frozen=True)
+class _Node:
+    """A compiled sub-expression: its shape and either a literal value or a closure."""
+
+    shape: Shape
+    literal: Number | None = None
+    run: Callable[[Mapping[str, Any]], Any] | None = None
+
+
+Compiled = Callable[[Mapping[str, Any]], Any]
+
+
+def compile_expression(expr: Expression, ops: Ops, shapes: Mapping[str, Shape]) -> Compiled:
+    """Compile ``expr`` into ``f(env) -> scalar`` calling the backend functions in ``ops``.
+
+    ``shapes`` gives the shape of every name (params and data); ``env`` at call time maps the
+    same names to backend values. Shapes are checked here, once, with errors that name them;
+    so are unknown names and ``MAX_SCALAR_OPS``.
+    """
+    _check_names(expr, shapes)
+    compiler = _Compiler(expr, ops, shapes)
+    node = compiler.visit(expr.tree)
+    _check_result(expr, node.shape, compiler.scalar_ops)
+    return _runner(node, ops)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the shapes alone say about an expression: its result shape and its size."""
+
+    shape: Shape
+    #: Scalar operations the expression takes when written out element by element (a ``@ b``
+    #: of an ``(m, k)`` and a ``(k, n)`` matrix counts ``2 m k n``); ``prod``, ``max`` and
+    #: ``min`` of ``n`` elements count ``n**2``, since their symbolic gradients grow so.
+    scalar_ops: int
+
+
+def analyze(expr: Expression, shapes: Mapping[str, Shape]) -> Analysis:
+    """Check ``expr`` against ``shapes`` without building anything: names, shapes, size.
+
+    Raises :class:`ExpressionError` for an unknown name, shapes that do not fit, a loss that is
+    not a scalar, or one larger than ``MAX_SCALAR_OPS``.
+    """
+    _check_names(expr, shapes)
+    compiler = _Compiler(expr, _SHAPE_ONLY, shapes)
+    node = compiler.visit(expr.tree)
+    _check_result(expr, node.shape, compiler.scalar_ops)
+    return Analysis(node.shape, compiler.scalar_ops)
+
+
+def result_shape(expr: Expression, shapes: Mapping[str, Shape]) -> Shape:
+    """The shape ``expr`` evaluates to, checking every operation's shapes on the way."""
+    return _Compiler(expr, _SHAPE_ONLY, shapes).visit(expr.tree).shape
+
+
+def _check_names(expr: Expression, shapes: Mapping[str, Shape]) -> None:
+    unknown = expr.names - set(shapes) - set(CONSTANTS) - FUNCTION_NAMES
+    if unknown:
+        node = next(n for n in ast.walk(expr.tree) if isinstance(n, ast.Name) and n.id in unknown)
+        raise expr.error(f"unknown name '{node.id}' (not a param, data or constant)", node)
+
+
+def _check_result(expr: Expression, shape: Shape, scalar_ops: int) -> None:
+    if scalar_ops > MAX_SCALAR_OPS:
+        raise expr.error(f"takes about {scalar_ops:,} scalar operations when written out "
+                         f"element by element; the limit is {MAX_SCALAR_OPS:,}")
+    if shape != ():
+        raise expr.error(f"must reduce to a scalar, but has shape {shape_text(shape)}; "
+                         "wrap it in sum() or mean()")
+
+
+class _ShapeOnly(dict):
+    def __missing__(self, key: str) -> Callable[..., Any]:
+        return lambda *args: None
+
+
+_SHAPE_ONLY = _ShapeOnly()
+
+
+def _runner(node: _Node, ops: Ops) -> Compiled:
+    if node.run is not None:
+        return node.run
+    value = ops["const"](node.literal)
+    return lambda env: value
+
+
+
+
+
+
+#: How errors name an op: the operator or the language's function.
+_OP_TEXT = {**{op: f"'{symbol}'" for op, symbol in (
+    ("add", "+"), ("sub", "-"), ("mul", "*"), ("div", "/"), ("pow", "**"), ("lt", "<"),
+    ("le", "<="), ("gt", ">"), ("ge", ">="), ("eq", "=="), ("ne", "!="))},
+    **{op: f"{name}()" for (name, _), op in MULTI.items()}}
+
+#: Reductions whose symbolic gradient grows as the square of their input's size.
+_QUADRATIC = frozenset({"prod", "amax", "amin"})
+_REDUCING = frozenset(name for name, op in SPEC.items() if op.kind == REDUCTION)
+
+
+class _Compiler:
+    def __init__(self, expr: Expression, ops: Ops, shapes: Mapping[str, Shape]) -> None:
+        self.expr, self.ops, self.shapes = expr, ops, shapes
+        self.scalar_ops = 0
+
+    def visit(self, node: ast.AST) -> _Node:
+        match node:
+            case ast.Constant(value=value):
+                return _Node((), literal=value)
+            case ast.Name(id="pi" | "E" as name) if name not in self.shapes:
+                value = self.ops["const"](name)
+                return _Node((), run=lambda env: value)
+            case ast.Name(id=name):
+                if name not in self.shapes:
+                    raise self.expr.error(f"'{name}' is a function, not a value", node)
+                return _Node(tuple(self.shapes[name]), run=lambda env: env[name])
+            case ast.UnaryOp(op=op, operand=operand):
+                inner = self.visit(operand)
+                if isinstance(op, ast.UAdd):
+                    return inner
+                if inner.literal is not None:
+                    return _Node((), literal=-inner.literal)
+                return self.apply("neg", node, inner)
+            case ast.BinOp(op=op, left=left, right=right):
+                return self.binary(BINARY[type(op)], node, self.visit(left), self.visit(right))
+            case ast.Compare(ops=[op], left=left, comparators=[right]):
+                return self.apply(COMPARE[type(op)], node, self.visit(left), self.visit(right))
+            case ast.Attribute(value=value):
+                inner = self.visit(value)
+                return self.apply("transpose", node, inner, shape=inner.shape[::-1])
+            case ast.Subscript(value=value, slice=index):
+                return self.index(node, self.visit(value), index)
+            case ast.Call(func=ast.Name(id=name), args=args):
+                return self.call(node, name, [self.visit(arg) for arg in args])
+        raise self.expr.error("unexpected construct", node)  # unreachable after _check
+
+    # -- helpers --
+    def apply(self, op: str, node: ast.AST, *args: _Node, shape: Shape | None = None,
+              raw: tuple[Any, ...] = ()) -> _Node:
+        if shape is None:
+            shape = self.broadcast(node, op, *args)
+        self.count(op, shape, args)
+        function = self.ops[op]
+        runs = [_runner(arg, self.ops) for arg in args]
+        if len(runs) == 1:
+            (a,) = runs
+            return _Node(shape, run=lambda env: function(a(env), *raw))
+        if len(runs) == 2:
+            a, b = runs
+            return _Node(shape, run=lambda env: function(a(env), b(env), *raw))
+        return _Node(shape, run=lambda env: function(*(r(env) for r in runs), *raw))
+
+    def count(self, op: str, shape: Shape, args: tuple[_Node, ...]) -> None:
+        """Add the scalar operations of one op to ``scalar_ops`` (see :class:`Analysis`)."""
+        if op in ("index", "transpose"):
+            return
+        if op == "matmul":
+            self.scalar_ops += 2 * size(shape) * args[0].shape[-1]
+        elif op in _QUADRATIC:
+            self.scalar_ops += size(args[0].shape) ** 2
+        elif op in _REDUCING:  # one operation per element read
+            self.scalar_ops += sum(size(arg.shape) for arg in args)
+        else:
+            self.scalar_ops += size(shape)
+
+    def broadcast(self, node: ast.AST, op: str, *args: _Node) -> Shape:
+        shapes = [arg.shape for arg in args]
+        try:
+            return broadcast_shapes(shapes)
+        except ValueError:
+            listed = ", ".join(shape_text(s) for s in shapes)
+            raise self.expr.error(f"shapes {listed} do not broadcast in {_OP_TEXT.get(op, op)}",
+                                  node) from None
+
+    def binary(self, op: str, node: ast.AST, left: _Node, right: _Node) -> _Node:
+        if left.literal is not None and right.literal is not None:
+            return _Node((), literal=self.fold(op, node, left.literal, right.literal))
+        if op == "matmul":
+            return self.apply(op, node, left, right, shape=self.matmul_shape(node, left, right))
+        if op == "pow" and right.literal is not None and float(right.literal).is_integer() \
+                and abs(right.literal) <= 2**31:
+            # integral exponents stay Python ints: x**2 is Pow(x, 2), not Pow(x, 2.0)
+            exponent = int(right.literal)
+            return self.apply("pow", node, left, shape=left.shape, raw=(exponent,))
+        return self.apply(op, node, left, right)
+
+    def matmul_shape(self, node: ast.AST, left: _Node, right: _Node) -> Shape:
+        a, b = left.shape, right.shape
+        if not a or not b:
+            raise self.expr.error("'@' needs vectors or matrices, not scalars", node)
+        if a[-1] != b[0]:
+            raise self.expr.error(
+                f"shapes {shape_text(a)} @ {shape_text(b)} do not match "
+                f"({a[-1]} columns vs {b[0]} rows)", node)
+        return a[:-1] + b[1:]
+
+    def fold(self, op: str, node: ast.AST, a: Number, b: Number) -> Number:
+        try:
+            if op == "div":
+                if b == 0:
+                    raise self.expr.error("division by zero in a constant", node)
+                both_exact = isinstance(a, int | Fraction) and isinstance(b, int | Fraction)
+                return self._finite(node, Fraction(a) / Fraction(b) if both_exact else a / b)
+            if op == "pow":
+                return self._finite(node, self.fold_pow(node, a, b))
+            return self._finite(node, {"add": lambda: a + b, "sub": lambda: a - b,
+                                       "mul": lambda: a * b}[op]())
+        except OverflowError:
+            raise self.expr.error("a constant overflows float64", node) from None
+        except KeyError:
+            raise self.expr.error(f"'{op}' of two numbers is not defined", node) from None
+
+    def _finite(self, node: ast.AST, value: Number) -> Number:
+        """``value`` if float64 can hold it (and it is not a giant exact number), else an error."""
+        if isinstance(value, int | Fraction):
+            bits = max(Fraction(value).numerator.bit_length(),
+                       Fraction(value).denominator.bit_length())
+            if bits > MAX_LITERAL_BITS:
+                raise self.expr.error(f"a constant is too large ({bits:,} bits; the limit is "
+                                      f"{MAX_LITERAL_BITS})", node)
+        if not math.isfinite(float(value)):
+            raise OverflowError
+        return value
+
+    def fold_pow(self, node: ast.AST, a: Number, b: Number) -> Number:
+        if isinstance(b, int) and isinstance(a, int | Fraction):
+            size = max(abs(Fraction(a).numerator), abs(Fraction(a).denominator), 2).bit_length()
+            if size * abs(b) > MAX_LITERAL_BITS:
+                raise self.expr.error(
+                    f"constant power is too large (about {size * abs(b):,} bits; "
+                    f"the limit is {MAX_LITERAL_BITS})", node)
+            if a == 0 and b < 0:
+                raise self.expr.error("division by zero in a constant", node)
+            return Fraction(a) ** b if b < 0 or isinstance(a, Fraction) else a ** b
+        if float(a) < 0 and not float(b).is_integer():
+            raise self.expr.error("a negative constant to a fractional power is not real", node)
+        if float(a) == 0 and float(b) < 0:
+            raise self.expr.error("division by zero in a constant", node)
+        return float(a) ** float(b)
+
+    def index(self, node: ast.Subscript, value: _Node, index: ast.AST) -> _Node:
+        parts = index.elts if isinstance(index, ast.Tuple) else [index]
+        ints = tuple(int_literal(part) for part in parts)
+        if not value.shape:
+            raise self.expr.error("a scalar cannot be indexed", node)
+        if len(ints) > len(value.shape):
+            raise self.expr.error(
+                f"{len(ints)} indices for a value of shape {shape_text(value.shape)}", node)
+        for i, n in zip(ints, value.shape, strict=False):
+            if not -n <= i < n:
+                raise self.expr.error(
+                    f"index {i} is out of range for shape {shape_text(value.shape)}", node)
+        key = ints if len(ints) > 1 else ints[0]
+        return self.apply("index", node, value, shape=value.shape[len(ints):], raw=(key,))
+
+    def call(self, node: ast.Call, name: str, args: list[_Node]) -> _Node:
+        if name in ELEMENTWISE:
+            return self.apply(name, node, *args)
+        if len(args) == 1 and name in REDUCTIONS:
+            return self.apply(REDUCTIONS[name], node, *args, shape=())
+        op = MULTI[(name, len(args))]
+        if op == "dot":
+            if args[0].shape != args[1].shape or len(args[0].shape) != 1:
+                raise self.expr.error(
+                    f"dot() needs two vectors of the same length, got shapes "
+                    f"{shape_text(args[0].shape)} and {shape_text(args[1].shape)}", node)
+            return self.apply(op, node, *args, shape=())
+        return self.apply(op, node, *args)

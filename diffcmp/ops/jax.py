@@ -1,0 +1,75 @@
+"""The language's operations in JAX (one line each); float64 where x64 is enabled (the ``jax``
+engine enables it locally)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import jax.scipy.special
+
+from .spec import Literal, literal_to_float
+
+
+def const(value: Literal) -> Any:
+    """A literal as a float64 scalar array."""
+    return jnp.asarray(literal_to_float(value), dtype=jnp.float64)
+
+
+#: The language's operations in JAX (one line each).
+OPS: dict[str, Callable[..., Any]] = {
+    "const": const,
+    "add": jnp.add,
+    "sub": jnp.subtract,
+    "mul": jnp.multiply,
+    "div": jnp.divide,
+    "pow": jnp.power,
+    "neg": jnp.negative,
+    "matmul": jnp.matmul,
+    "transpose": jnp.transpose,
+    "index": lambda a, key: a[key],
+    "stack": jnp.stack,
+    "lt": jnp.less,
+    "le": jnp.less_equal,
+    "gt": jnp.greater,
+    "ge": jnp.greater_equal,
+    "eq": jnp.equal,
+    "ne": jnp.not_equal,
+    "exp": jnp.exp,
+    "log": jnp.log,
+    "log1p": jnp.log1p,
+    "sqrt": jnp.sqrt,
+    "sin": jnp.sin,
+    "cos": jnp.cos,
+    "tan": jnp.tan,
+    "asin": jnp.arcsin,
+    "acos": jnp.arccos,
+    "atan": jnp.arctan,
+    "sinh": jnp.sinh,
+    "cosh": jnp.cosh,
+    "tanh": jnp.tanh,
+    "abs": jnp.abs,
+    "sign": jnp.sign,
+    "erf": jax.scipy.special.erf,
+    "sigmoid": jax.nn.sigmoid,
+    "softplus": lambda x: jnp.logaddexp(x, 0.0),
+    "relu": jax.nn.relu,
+    "maximum": jnp.maximum,
+    "minimum": jnp.minimum,
+    "atan2": jnp.arctan2,
+    "where": jnp.where,
+    "sum": jnp.sum,
+    "mean": jnp.mean,
+    "prod": jnp.prod,
+    "norm": lambda a: jnp.linalg.norm(a.reshape(-1)),
+    "logsumexp": jax.scipy.special.logsumexp,
+    "amax": jnp.max,
+    "amin": jnp.min,
+    "dot": jnp.dot,
+    "loggamma": jax.scipy.special.gammaln,
+    "heaviside": jnp.heaviside,
+    "dirac_delta": lambda x: jnp.where(x == 0, jnp.nan, 0.0),
+    "polygamma": lambda n, x: jax.scipy.special.polygamma(jnp.asarray(n).astype(int), x),
+}

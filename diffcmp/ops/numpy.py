@@ -1,0 +1,116 @@
+"""The language's operations on NumPy arrays: float64 (``OPS``) and complex step
+(``COMPLEX_OPS``).
+
+``COMPLEX_OPS`` overrides the ops whose float form is not analytic with analytic ones, and
+refuses the ops the spec marks not analytic (``abs``, ``max``, ``where``...): complex step is
+exact only for analytic losses.
+"""
+
+from __future__ import annotations
+
+from collections import ChainMap
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import scipy.special
+
+from ..errors import UnsupportedError
+from .spec import NOT_ANALYTIC, literal_to_float
+
+#: The language's operations in NumPy float64 (one line each).
+OPS: dict[str, Callable[..., Any]] = {
+    "const": lambda value: np.float64(literal_to_float(value)),
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "div": np.divide,
+    "pow": np.power,
+    "neg": np.negative,
+    "matmul": np.matmul,
+    "transpose": np.transpose,
+    "index": lambda a, key: a[key],
+    "stack": np.stack,
+    "lt": np.less,
+    "le": np.less_equal,
+    "gt": np.greater,
+    "ge": np.greater_equal,
+    "eq": np.equal,
+    "ne": np.not_equal,
+    "exp": np.exp,
+    "log": np.log,
+    "log1p": np.log1p,
+    "sqrt": np.sqrt,
+    "sin": np.sin,
+    "cos": np.cos,
+    "tan": np.tan,
+    "asin": np.arcsin,
+    "acos": np.arccos,
+    "atan": np.arctan,
+    "sinh": np.sinh,
+    "cosh": np.cosh,
+    "tanh": np.tanh,
+    "abs": np.abs,
+    "sign": np.sign,
+    "erf": scipy.special.erf,
+    "sigmoid": scipy.special.expit,
+    "softplus": lambda x: np.logaddexp(0.0, x),
+    "relu": lambda x: np.maximum(x, 0.0),
+    "maximum": np.maximum,
+    "minimum": np.minimum,
+    "atan2": np.arctan2,
+    "where": np.where,
+    "sum": np.sum,
+    "mean": np.mean,
+    "prod": np.prod,
+    "norm": lambda a: np.sqrt(np.sum(a * a)),
+    "logsumexp": scipy.special.logsumexp,
+    "amax": np.max,
+    "amin": np.min,
+    "dot": lambda a, b: np.sum(a * b),
+    "loggamma": scipy.special.gammaln,
+    "heaviside": lambda x, h0: np.heaviside(x, np.float64(h0)),
+    "dirac_delta": lambda x: np.where(np.equal(x, 0), np.nan, 0.0),
+    "polygamma": scipy.special.polygamma,
+}
+
+
+def _complex_logsumexp(v: np.ndarray) -> Any:
+    shift = np.max(v.real)  # any real constant shift is exact, so the step passes through
+    return shift + np.log(np.sum(np.exp(v - shift)))
+
+
+def _complex_atan2(y: Any, x: Any) -> Any:
+    return 2 * np.arctan(y / (np.sqrt(x * x + y * y) + x))  # analytic off the negative x-axis
+
+
+#: Analytic replacements for complex step (one line each).
+_ANALYTIC = {
+    "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
+    "softplus": lambda x: np.log1p(np.exp(x)),
+    "logsumexp": _complex_logsumexp,
+    "loggamma": scipy.special.loggamma,
+    "atan2": _complex_atan2,
+}
+
+
+class _Refuse(Mapping[str, Callable[..., Any]]):
+    """Raises :class:`UnsupportedError` when the compiler asks for a non-analytic op."""
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        if name in NOT_ANALYTIC:
+            raise UnsupportedError(f"'{name}' is not analytic, and complex step needs an "
+                                   "analytic loss")
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(NOT_ANALYTIC)
+
+    def __len__(self) -> int:
+        return len(NOT_ANALYTIC)
+
+
+#: Complex-step ops: the analytic ones of ``OPS`` (with analytic forms where the float one is
+#: not), refusing the rest.
+COMPLEX_OPS: ChainMap[str, Callable[..., Any]] = ChainMap(
+    _ANALYTIC, {k: v for k, v in OPS.items() if k not in NOT_ANALYTIC}, _Refuse())

@@ -1,0 +1,126 @@
+"""The one specification of diffcmp's operations: every op of the language and of SymPy
+translation, with its arity and whether it is analytic and smooth.
+
+Every backend (:mod:`~diffcmp.ops.sympy`, :mod:`~diffcmp.ops.mpmath`, :mod:`~diffcmp.ops.numpy`
+and its complex-step table, :mod:`~diffcmp.ops.torch`, :mod:`~diffcmp.ops.jax`) implements
+exactly these names, each as one line of its ``OPS`` table, and ``tests/test_ops_spec.py`` fails
+when a backend lacks one, has one more, takes another number of arguments, or computes another
+value at the row's ``example``. Adding a function to the language is one row here (with ``call``,
+the name the language calls it by) and one row per backend.
+
+Arities count every positional argument, raw ones too: ``pow(a, 2)`` takes an int exponent,
+``index(a, key)`` a literal key, ``const(value)`` a literal, ``stack(parts)`` a list.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+#: Kinds of op: how the language writes them.
+OPERATOR = "operator"  # + - * / ** @ and unary minus
+STRUCTURE = "structure"  # constants, indexing, transposition, stacking scalars into an array
+COMPARE = "compare"  # < <= > >= == != (only as where()'s condition)
+ELEMENTWISE = "elementwise"  # applied to each element (with NumPy broadcasting)
+REDUCTION = "reduction"  # an array to a scalar
+TRANSLATION = "translation"  # appears only in SymPy expressions (Python cases, derivatives)
+
+#: A literal of the language: an exact integer or fraction, a float, or a named constant.
+Literal = int | Fraction | float | str
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation: what every backend implements under ``name``."""
+
+    name: str
+    arity: int
+    #: Complex step may pass through it (it has an analytic form on its domain).
+    analytic: bool
+    #: Continuously differentiable wherever it is defined (``abs`` is not: a kink at 0).
+    smooth: bool
+    kind: str
+    #: The language's function name for it, or ``None`` (an operator, or not in the language).
+    call: str | None
+    #: Arguments at which the op is defined, for the backend tests: floats, nested lists
+    #: (arrays), booleans (conditions) and the raw arguments (keys, exponents, literals).
+    example: tuple[Any, ...]
+
+
+def _op(name: str, arity: int, analytic: bool, smooth: bool, kind: str, call: str | None,
+        *example: Any) -> Op:
+    return Op(name, arity, analytic, smooth, kind, call, example)
+
+
+_V = [0.3, -0.7, 1.1]
+_M = [[0.5, -1.0], [2.0, 0.25]]
+
+#: Every operation, one row each: name, arity, analytic, smooth, kind, language name, example.
+SPEC: dict[str, Op] = {op.name: op for op in (
+    _op("const", 1, True, True, STRUCTURE, None, Fraction(1, 3)),
+    _op("add", 2, True, True, OPERATOR, None, 0.3, -1.25),
+    _op("sub", 2, True, True, OPERATOR, None, 0.3, -1.25),
+    _op("mul", 2, True, True, OPERATOR, None, 0.3, -1.25),
+    _op("div", 2, True, True, OPERATOR, None, 0.3, -1.25),
+    _op("pow", 2, True, True, OPERATOR, None, 1.3, 2.5),
+    _op("neg", 1, True, True, OPERATOR, None, 0.3),
+    _op("matmul", 2, True, True, OPERATOR, None, _M, [1.5, -0.5]),
+    _op("transpose", 1, True, True, STRUCTURE, None, _M),
+    _op("index", 2, True, True, STRUCTURE, None, _M, (1, 0)),
+    _op("stack", 1, True, True, STRUCTURE, None, [0.3, -0.7, 1.1]),
+    _op("lt", 2, False, False, COMPARE, None, 0.3, 0.5),
+    _op("le", 2, False, False, COMPARE, None, 0.3, 0.5),
+    _op("gt", 2, False, False, COMPARE, None, 0.3, 0.5),
+    _op("ge", 2, False, False, COMPARE, None, 0.3, 0.5),
+    _op("eq", 2, False, False, COMPARE, None, 0.3, 0.5),
+    _op("ne", 2, False, False, COMPARE, None, 0.3, 0.5),
+    _op("exp", 1, True, True, ELEMENTWISE, "exp", 0.3),
+    _op("log", 1, True, True, ELEMENTWISE, "log", 0.3),
+    _op("log1p", 1, True, True, ELEMENTWISE, "log1p", 0.3),
+    _op("sqrt", 1, True, True, ELEMENTWISE, "sqrt", 0.3),
+    _op("sin", 1, True, True, ELEMENTWISE, "sin", 0.3),
+    _op("cos", 1, True, True, ELEMENTWISE, "cos", 0.3),
+    _op("tan", 1, True, True, ELEMENTWISE, "tan", 0.3),
+    _op("asin", 1, True, True, ELEMENTWISE, "asin", 0.3),
+    _op("acos", 1, True, True, ELEMENTWISE, "acos", 0.3),
+    _op("atan", 1, True, True, ELEMENTWISE, "atan", 0.3),
+    _op("sinh", 1, True, True, ELEMENTWISE, "sinh", 0.3),
+    _op("cosh", 1, True, True, ELEMENTWISE, "cosh", 0.3),
+    _op("tanh", 1, True, True, ELEMENTWISE, "tanh", 0.3),
+    _op("abs", 1, False, False, ELEMENTWISE, "abs", -0.3),
+    _op("sign", 1, False, False, ELEMENTWISE, "sign", -0.3),
+    _op("erf", 1, True, True, ELEMENTWISE, "erf", 0.3),
+    _op("sigmoid", 1, True, True, ELEMENTWISE, "sigmoid", 0.3),
+    _op("softplus", 1, True, True, ELEMENTWISE, "softplus", 0.3),
+    _op("relu", 1, False, False, ELEMENTWISE, "relu", 0.3),
+    _op("maximum", 2, False, False, ELEMENTWISE, "max", 0.3, 0.5),
+    _op("minimum", 2, False, False, ELEMENTWISE, "min", 0.3, 0.5),
+    _op("atan2", 2, True, True, ELEMENTWISE, "atan2", 0.3, 0.5),
+    _op("where", 3, False, False, ELEMENTWISE, "where", [True, False], [0.3, 0.5], [-1.0, 2.0]),
+    _op("sum", 1, True, True, REDUCTION, "sum", _M),
+    _op("mean", 1, True, True, REDUCTION, "mean", _M),
+    _op("prod", 1, True, True, REDUCTION, "prod", _M),
+    _op("norm", 1, True, False, REDUCTION, "norm", _V),
+    _op("logsumexp", 1, True, True, REDUCTION, "logsumexp", _V),
+    _op("amax", 1, False, False, REDUCTION, "max", _V),
+    _op("amin", 1, False, False, REDUCTION, "min", _V),
+    _op("dot", 2, True, True, REDUCTION, "dot", _V, [2.0, 0.5, -1.0]),
+    _op("loggamma", 1, True, True, TRANSLATION, None, 0.3),
+    _op("heaviside", 2, False, False, TRANSLATION, None, -0.3, 0.5),
+    _op("dirac_delta", 1, False, False, TRANSLATION, None, 0.3),
+    _op("polygamma", 2, True, True, TRANSLATION, None, 1, 0.3),
+)}
+
+#: Ops complex step cannot pass through (no analytic form).
+NOT_ANALYTIC = tuple(name for name, op in SPEC.items() if not op.analytic)
+
+
+def literal_to_float(value: Literal) -> float:
+    """The float64 value of a literal or named constant (shared by the numeric backends)."""
+    if value == "pi":
+        return math.pi
+    if value == "E":
+        return math.e
+    return float(value)

@@ -1,0 +1,95 @@
+"""The language's operations on SymPy values: exact, symbolic, one line each.
+
+Arrays are NumPy object arrays of SymPy expressions (:mod:`~diffcmp.ops.objects`); reductions
+build one flat ``Add``/``Mul``/``Max``.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import sympy as sp
+from sympy.codegen.cfunctions import log1p
+
+from .objects import elementwise, flat, stack, transpose
+from .spec import Literal
+from .sympy_functions import LogSumExp, Sigmoid, Softplus
+
+
+def const(value: Literal) -> sp.Expr:
+    """A literal as an exact SymPy number (a float stays a ``Float``)."""
+    if value == "pi":
+        return sp.pi
+    if value == "E":
+        return sp.E
+    if isinstance(value, float):
+        return sp.Float(value)
+    return sp.Rational(value)
+
+
+def _where(condition: Any, a: Any, b: Any) -> Any:
+    return elementwise(lambda c, x, y: sp.Piecewise((x, c), (y, True)), 3)(condition, a, b)
+
+
+def _sum(value: Any) -> sp.Expr:
+    return sp.Add(*flat(value))
+
+
+#: The language's operations on SymPy values (one line each).
+OPS: dict[str, Callable[..., Any]] = {
+    "const": const,
+    "add": elementwise(operator.add, 2),
+    "sub": elementwise(operator.sub, 2),
+    "mul": elementwise(operator.mul, 2),
+    "div": elementwise(operator.truediv, 2),
+    "pow": elementwise(operator.pow, 2),
+    "neg": elementwise(operator.neg),
+    "matmul": lambda a, b: np.matmul(a, b),
+    "transpose": transpose,
+    "index": lambda a, key: a[key],
+    "stack": stack,
+    "lt": elementwise(sp.Lt, 2),
+    "le": elementwise(sp.Le, 2),
+    "gt": elementwise(sp.Gt, 2),
+    "ge": elementwise(sp.Ge, 2),
+    "eq": elementwise(sp.Eq, 2),
+    "ne": elementwise(sp.Ne, 2),
+    "exp": elementwise(sp.exp),
+    "log": elementwise(sp.log),
+    "log1p": elementwise(log1p),
+    "sqrt": elementwise(sp.sqrt),
+    "sin": elementwise(sp.sin),
+    "cos": elementwise(sp.cos),
+    "tan": elementwise(sp.tan),
+    "asin": elementwise(sp.asin),
+    "acos": elementwise(sp.acos),
+    "atan": elementwise(sp.atan),
+    "sinh": elementwise(sp.sinh),
+    "cosh": elementwise(sp.cosh),
+    "tanh": elementwise(sp.tanh),
+    "abs": elementwise(sp.Abs),
+    "sign": elementwise(sp.sign),
+    "erf": elementwise(sp.erf),
+    "sigmoid": elementwise(Sigmoid),
+    "softplus": elementwise(Softplus),
+    "relu": elementwise(lambda x: sp.Max(x, 0)),
+    "maximum": elementwise(sp.Max, 2),
+    "minimum": elementwise(sp.Min, 2),
+    "atan2": elementwise(sp.atan2, 2),
+    "where": _where,
+    "sum": _sum,
+    "mean": lambda a: _sum(a) / len(flat(a)),
+    "prod": lambda a: sp.Mul(*flat(a)),
+    "norm": lambda a: sp.sqrt(sp.Add(*[x**2 for x in flat(a)])),
+    "logsumexp": lambda a: LogSumExp(*flat(a)),
+    "amax": lambda a: sp.Max(*flat(a)),
+    "amin": lambda a: sp.Min(*flat(a)),
+    "dot": lambda a, b: sp.Add(*[x * y for x, y in zip(flat(a), flat(b), strict=True)]),
+    "loggamma": elementwise(sp.loggamma),
+    "heaviside": elementwise(sp.Heaviside, 2),
+    "dirac_delta": elementwise(sp.DiracDelta),
+    "polygamma": elementwise(sp.polygamma, 2),
+}

@@ -1,0 +1,84 @@
+"""The language's operations in PyTorch, float64 (one line each).
+
+``softplus`` is the exact formula: ``torch.nn.functional.softplus`` switches to ``x`` above its
+threshold (a 4e-10 gradient error at 21). ``heaviside`` is built from ``where``:
+``torch.heaviside`` has no backward (its derivative is zero almost everywhere).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from .spec import Literal, literal_to_float
+
+DTYPE = torch.float64
+
+
+def const(value: Literal) -> torch.Tensor:
+    """A literal as a float64 scalar tensor."""
+    return torch.tensor(literal_to_float(value), dtype=DTYPE)
+
+
+def _heaviside(x: torch.Tensor, h0: Any) -> torch.Tensor:
+    h0 = torch.as_tensor(h0, dtype=x.dtype)
+    return torch.where(x > 0, 1.0, torch.where(x < 0, 0.0, h0)).to(x.dtype)
+
+
+#: The language's operations in PyTorch (one line each).
+OPS: dict[str, Callable[..., Any]] = {
+    "const": const,
+    "add": torch.add,
+    "sub": torch.sub,
+    "mul": torch.mul,
+    "div": torch.div,
+    "pow": torch.pow,
+    "neg": torch.neg,
+    "matmul": torch.matmul,
+    "transpose": lambda a: a.T if a.dim() == 2 else a,
+    "index": lambda a, key: a[key],
+    "stack": torch.stack,
+    "lt": torch.lt,
+    "le": torch.le,
+    "gt": torch.gt,
+    "ge": torch.ge,
+    "eq": torch.eq,
+    "ne": torch.ne,
+    "exp": torch.exp,
+    "log": torch.log,
+    "log1p": torch.log1p,
+    "sqrt": torch.sqrt,
+    "sin": torch.sin,
+    "cos": torch.cos,
+    "tan": torch.tan,
+    "asin": torch.asin,
+    "acos": torch.acos,
+    "atan": torch.atan,
+    "sinh": torch.sinh,
+    "cosh": torch.cosh,
+    "tanh": torch.tanh,
+    "abs": torch.abs,
+    "sign": torch.sign,
+    "erf": torch.erf,
+    "sigmoid": torch.sigmoid,
+    "softplus": lambda x: torch.logaddexp(x, torch.zeros_like(x)),
+    "relu": torch.relu,
+    "maximum": torch.maximum,
+    "minimum": torch.minimum,
+    "atan2": torch.atan2,
+    "where": torch.where,
+    "sum": torch.sum,
+    "mean": torch.mean,
+    "prod": torch.prod,
+    "norm": torch.linalg.vector_norm,
+    "logsumexp": lambda a: torch.logsumexp(a.reshape(-1), dim=0),
+    "amax": torch.amax,
+    "amin": torch.amin,
+    "dot": lambda a, b: torch.dot(a, b),
+    "loggamma": torch.lgamma,
+    "heaviside": _heaviside,
+    "dirac_delta": lambda x: torch.where(x == 0, torch.nan, 0.0).to(x.dtype),
+    "polygamma": lambda n, x: torch.polygamma(int(n), x),
+}

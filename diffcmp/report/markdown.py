@@ -1,0 +1,252 @@
+"""The markdown report a person reads (:func:`render_markdown`).
+
+The report opens with a verdict, a one-row-per-case summary, engines by status, the plots, how the
+timings were taken, the tolerances and the environment; then one section per case with its
+agreement table, its timing table (with the ``grad / loss`` cost ratio) and its expression sizes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from ..grading.grade import fails
+from ..results.derived import cost_table, param_counts, status_counts, worst_status
+from ..results.format import number, seconds
+from ..results.tables import Tables
+from ..status import NO_VERDICT, Status
+from .blocks import anchor, fmt, table, text
+from .plots import PLOTS
+from .sections import environment_section, timing_section, tolerance_section
+
+DECLARED_MARK = "†"
+
+
+def _engines(result: Tables) -> list[str]:
+    return [e for e in result.meta["options"]["engines"] if e != "reference"]
+
+
+def _cases(result: Tables) -> list[str]:
+    return list(dict.fromkeys(result.agreement["case"]))
+
+
+def verdict(result: Tables, links: bool = True) -> str:
+    """One paragraph: how many cases every engine agrees on, and who is off where.
+
+    Case names link to their sections unless ``links`` is false (for a terminal).
+    """
+    cases = _cases(result)
+    engines = _engines(result)
+    failing = result.failing()
+    bad_cases = set(failing["case"])
+    status = "PASS" if result.exit_code == 0 else "FAIL"
+    if not cases:
+        text = "No case ran."
+    else:
+        text = (f"All {len(engines)} engines ({', '.join(engines)}) agree with the reference on "
+                f"{len(cases) - len(bad_cases)} of {len(cases)} cases")
+        # engines off on the same cases in the same way are named together
+        groups: dict[tuple[tuple[str, ...], str], list[str]] = {}
+        for engine in engines:
+            rows = failing[failing["engine"] == engine]
+            if not rows.empty:
+                key = (tuple(dict.fromkeys(rows["case"])), "/".join(sorted(set(rows["status"]))))
+                groups.setdefault(key, []).append(engine)
+        offs = []
+        for (off_cases, statuses), names in groups.items():
+            who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+            named = ", ".join(f"[`{c}`](#{anchor(c)})" if links else c for c in off_cases)
+            offs.append(f"{who} {'is' if len(names) == 1 else 'are'} off ({statuses}) on "
+                        f"{len(off_cases)}: {named}")
+        text += ("; " + "; ".join(offs) if offs else "") + "."
+    silent = [s for s in Status.names() if s in NO_VERDICT]
+    unsupported = result.agreement[result.agreement["status"].isin(silent)]
+    if not unsupported.empty:
+        parts = [f"{s} {unsupported[unsupported['status'] == s]['case'].nunique()}"
+                 for s in silent
+                 if (unsupported["status"] == s).any()]
+        text += (" Cases where an engine gives no verdict (engine cannot express the loss, the "
+                 "point is a kink, or the reference itself is not finite): "
+                 + ", ".join(parts) + ".")
+    held = result.expectations
+    failed = held[~held["holds"].astype(bool)] if not held.empty else held
+    if not failed.empty:
+        text += f" {len(failed)} expectation(s) failed: " + ", ".join(
+            f"`{r.case}` {r.item} expected {number(r.expected)}, got {number(r.actual)}"
+            for r in failed.itertuples()) + "."
+    declared = sum(len(v) for v in result.declared.values())
+    if declared:
+        text += (f" {declared} known failure(s) are declared by their cases and count as "
+                 f"expected (marked {DECLARED_MARK}).")
+    if not result.errors.empty:
+        text += f" {len(result.errors)} case file(s) could not be loaded."
+    return f"**{status}.** {text}"
+
+
+def _status_cell(row: Any) -> str:
+    text = row.status + (DECLARED_MARK if row.declared else "")
+    return f"**{text}**" if row.fails else text
+
+
+def summary_table(result: Tables) -> list[dict[str, object]]:
+    """One row per case: parameter count, each engine's worst status, expression sizes."""
+    worst = worst_status(result)
+    sizes = result.expressions.set_index("case") if not result.expressions.empty else None
+    counts = param_counts(result)
+    rows = []
+    for case in _cases(result):
+        cells = {row.engine: _status_cell(row) for row in worst[worst["case"] == case]
+                 .itertuples()}
+        row: dict[str, object] = {"case": f"[`{case}`](#{anchor(case)})",
+                                  "n": counts.get(case, "?")}
+        for engine in _engines(result):
+            row[engine] = cells.get(engine, "-")
+        if sizes is not None and case in sizes.index:
+            size = sizes.loc[case]
+            row["grad ops → cse"] = f"{int(size['grad_ops'])} → {int(size['grad_cse_ops'])}"
+        else:
+            row["grad ops → cse"] = "-"
+        rows.append(row)
+    return rows
+
+
+def render_markdown(result: Tables, plots: Sequence[str] = ()) -> str:
+    """The whole report as markdown; ``plots`` are image files beside it to link."""
+    options = result.meta["options"]
+    parts = ["# diffcmp report", "", verdict(result), ""]
+    if not result.agreement.empty:
+        parts += ["## Summary", "",
+                  "Worst status of each engine over the case's points (**bold**: fails the run; "
+                  f"{DECLARED_MARK}: a known failure the case declares). `n`: parameters. "
+                  "`grad ops → cse`: operations in the SymPy gradient's expression trees (counted "
+                  "as `count_ops` does, shared subtrees every time they occur) before and after "
+                  "common subexpression elimination.", "",
+                  table(summary_table(result), right=("n", "grad ops → cse")), "",
+                  "## Status by engine", "", "One count per engine and point.", "",
+                  table(status_counts(result).astype(str),
+                         right=[s for s in Status.names()]), ""]
+    titles = dict(PLOTS)
+    if plots:
+        parts += ["## Plots", ""]
+        for name in plots:
+            parts += [f"![{titles.get(name, name)}]({name})", ""]
+    if options.get("timing", True) and not result.timing.empty:
+        parts += timing_section(result)
+    parts += tolerance_section(result)
+    parts += environment_section(result)
+    if not result.errors.empty:
+        parts += ["## Cases that could not be loaded", "",
+                  table([{"source": f"`{r.source}`", "message": text(r.message)}
+                          for r in result.errors.itertuples()]), ""]
+    cases = _cases(result)
+    if cases:
+        parts += ["## Cases", ""]
+        costs = cost_table(result)
+        counts = param_counts(result)
+        worst = worst_status(result)
+        for case in cases:
+            parts += _case_section(result, case, costs, counts.get(case), worst)
+    parts += ["---", "",
+              f"Run took {seconds(result.meta['wall_s'])}, of which "
+              f"{seconds(result.meta['measured_s'])} in timed measurements "
+              f"(min-time {options['min_time']} s per phase; PyTorch on {options['threads']} "
+              f"thread(s)). Results format {result.meta['format']} v"
+              f"{result.meta['format_version']}.", ""]
+    return "\n".join(parts)
+
+
+def _agreement_rows(result: Tables, case: str, worst: pd.DataFrame) -> list[dict[str, object]]:
+    rows = result.agreement[result.agreement["case"] == case]
+    first = rows[rows["point"] == 0]
+    points = rows["point"].nunique()
+    declared = result.declared.get(case, {})
+    table = []
+    for row in first.itertuples():
+        mark = DECLARED_MARK if declared.get(row.engine) == row.status else ""
+        failing = fails(row.status, declared.get(row.engine))
+        status = f"**{row.status}{mark}**" if failing else row.status + mark
+        entry: dict[str, object] = {
+            "engine": row.engine, "status": status, "loss": fmt(row.loss, 12),
+            "error": fmt(row.error), "tolerance": fmt(row.tolerance)}
+        if points > 1:
+            summary = worst[(worst["case"] == case) & (worst["engine"] == row.engine)]
+            if not summary.empty:
+                s = summary.iloc[0]
+                others = rows[rows["engine"] == row.engine]["status"].value_counts()
+                entry[f"all {points} points"] = ", ".join(f"{n} {st}" for st, n in others.items())
+                entry["worst error"] = fmt(s["error"])
+        message = row.message if row.status != Status.OK and row.engine != "reference" else ""
+        if points > 1 and row.status == Status.OK:
+            bad = rows[(rows["engine"] == row.engine) & (rows["status"] != Status.OK)]
+            if not bad.empty:
+                message = f"point {bad.iloc[0]['point']}: {bad.iloc[0]['message']}"
+        entry["message"] = text(message)
+        table.append(entry)
+    return table
+
+
+def _timing_rows(costs: pd.DataFrame) -> list[dict[str, object]]:
+    rows = []
+    for row in costs.itertuples():
+        def timed(median: float, iqr: float) -> str:
+            if math.isnan(median):
+                return "-"
+            return f"{seconds(median)} ({iqr / median:.0%})" if median > 0 else seconds(median)
+
+        rows.append({
+            "engine": row.engine, "prepare": seconds(row.prepare_s),
+            "prepare steps": ", ".join(f"{k} {seconds(v)}" for k, v in row.steps.items()),
+            "loss (IQR)": timed(row.loss_s, row.loss_iqr_s),
+            "grad (IQR)": timed(row.grad_s, row.grad_iqr_s),
+            "grad / loss": "-" if math.isnan(row.ratio) else f"{row.ratio:.2f}",
+            "calls": f"{row.loss_runs} / {row.grad_runs}"})
+    return rows
+
+
+def _case_section(result: Tables, case: str, costs: pd.DataFrame, n: int | None,
+                  worst: pd.DataFrame) -> list[str]:
+    parts = [f"### `{case}`", ""]
+    facts = []
+    source = result.meta.get("sources", {}).get(case)
+    if source:
+        facts.append(f"From `{source}`.")
+    if n:
+        facts.append(f"{n} parameter{'s' if n != 1 else ''}: central differences take "
+                     f"2n + 1 = {2 * n + 1} loss calls per gradient, complex step n + 1 = "
+                     f"{n + 1}.")
+    sizes = result.expressions[result.expressions["case"] == case]
+    if not sizes.empty:
+        s = sizes.iloc[0]
+        how = {"reverse": "by symbolic reverse mode", "diff": "with sympy.diff per parameter"}
+        method = how.get(str(s.get("method", "")), "")
+        facts.append(f"Expression sizes (operations): loss {int(s['loss_ops'])}, gradient "
+                     f"{int(s['grad_ops'])}, gradient after `cse` {int(s['grad_cse_ops'])}; "
+                     f"derived {method} in {seconds(float(s['derive_s']))}.".replace("  ", " "))
+    points = result.agreement[result.agreement["case"] == case]["point"].nunique()
+    if points > 1:
+        facts.append(f"{points} points: the case's own (shown) and {points - 1} sampled.")
+    if facts:
+        parts += [" ".join(facts), ""]
+    agreement = _agreement_rows(result, case, worst)
+    parts += [table(agreement, right=("loss", "error", "tolerance", "worst error")), ""]
+    case_costs = costs[costs["case"] == case]
+    if not case_costs.empty:
+        parts += [table(_timing_rows(case_costs),
+                         right=("prepare", "loss (IQR)", "grad (IQR)", "grad / loss", "calls")),
+                  ""]
+    expectations = result.expectations[result.expectations["case"] == case]
+    if not expectations.empty:
+        failed = int((~expectations["holds"].astype(bool)).sum())
+        label = (f"Expectations: {len(expectations) - failed} of {len(expectations)} hold"
+                 + (f", **{failed} failed**" if failed else ""))
+        listing = table([{"kind": r.kind, "item": r.item, "expected": fmt(r.expected, 12),
+                         "actual": fmt(r.actual, 12), "holds": "yes" if r.holds else "**no**"}
+                        for r in expectations.itertuples()], right=("expected", "actual"))
+        parts += ["<details>", f"<summary>{label}</summary>", "", listing, "", "</details>", ""]
+    return parts
+
+
+__all__ = ["DECLARED_MARK", "render_markdown", "summary_table", "verdict"]

@@ -1,0 +1,124 @@
+"""The report's general sections: how the timings were taken (and whether they are noisy), the
+tolerances and where they come from, and the environment."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from ..grading.grade import EXPECT_TOLERANCE
+from ..results.derived import NOISY_RELATIVE_IQR, busy_load, cost_table, timing_noise
+from ..results.format import seconds
+from ..results.tables import Tables
+from ..run.timing import BLOCK_S
+from .blocks import fmt, table
+
+
+def timing_section(result: Tables) -> list[str]:
+    options = result.meta["options"]
+    threads = options["threads"]
+    parts = ["## Timing", "",
+             f"Times are per call, measured after a warm-up call in blocks of calls that each last "
+             f"at least {seconds(BLOCK_S)}, until at least {options['min_time']} s per phase; the "
+             "tables give the median over blocks and the interquartile range (IQR) as a share of "
+             "it, and the number of calls. The garbage collector is paused during blocks (as "
+             "`timeit` does), JAX results are waited for (`block_until_ready`), and PyTorch runs "
+             f"on {threads} thread{'s' if threads != 1 else ''} (`--threads`); NumPy and XLA use "
+             "their own defaults. `prepare` is every step before the first timed call (SymPy "
+             "derivation from a cleared cache and `cse`, `lambdify`, building the op graph, JAX "
+             "trace and XLA compile, the first call) and is never part of `loss` or `grad`.", "",
+             "**What `grad / loss` should be.** Reverse mode (`torch`, `jax`) costs a small "
+             "constant times the loss, at most about 5 in theory (the cheap gradient principle: "
+             "Baur & Strassen 1983; Griewank & Walther, *Evaluating Derivatives*, 2nd ed., "
+             "2008, ch. 4); on tiny "
+             "losses per-call framework overhead dominates both phases. `fd-central` needs "
+             "2n + 1 loss calls for n parameters and `fd-complex` n + 1 complex ones (each a "
+             "few times a real call), so their ratio grows with n. `sympy` and `reference` "
+             "evaluate the loss and the whole gradient in one `cse`'d function, so theirs shows "
+             "the expression swell.", ""]
+    note = noise_note(result)
+    if note:
+        parts += [note, ""]
+    summary = _cost_summary(cost_table(result), result.meta["options"]["engines"])
+    if summary:
+        parts += [table(summary, right=[k for k in summary[0] if k != "engine"]), ""]
+    return parts
+
+
+def noise_note(result: Tables) -> str:
+    """A warning when the timings are noisy or the machine was busy; else ``""``."""
+    env = result.meta.get("environment", {})
+    noise = timing_noise(result)
+    reasons = []
+    if not math.isnan(noise) and noise > NOISY_RELATIVE_IQR:
+        reasons.append(f"the typical measurement's IQR is {noise:.0%} of its median "
+                       f"(above {NOISY_RELATIVE_IQR:.0%})")
+    load = busy_load(env)
+    if load and not math.isnan(noise):
+        reasons.append(f"the load average was {load[0]:g} / {load[1]:g} / {load[2]:g} "
+                       f"(1 / 5 / 15 minutes) on {env.get('cpu_count', '?')} logical cores "
+                       "when the run ended")
+    if not reasons:
+        return ""
+    text = "; ".join(reasons)
+    return (f"**Noisy timings.** {text[0].upper()}{text[1:]}: other work shared the CPU. "
+            "Medians over short blocks resist brief interruptions, not a machine that is busy "
+            "throughout; rerun on a quiet machine before quoting these times.")
+
+
+def _cost_summary(costs: pd.DataFrame, engines: Sequence[str]) -> list[dict[str, object]]:
+    rows = []
+    for engine in engines:
+        group = costs[(costs["engine"] == engine) & costs["ratio"].notna()]
+        if group.empty:
+            continue
+        rows.append({"engine": engine, "cases timed": str(len(group)),
+                     "grad (median over cases)": seconds(float(group["grad_s"].median())),
+                     "grad / loss: median": f"{group['ratio'].median():.2f}",
+                     "min": f"{group['ratio'].min():.2f}", "max": f"{group['ratio'].max():.2f}"})
+    return rows
+
+
+def tolerance_section(result: Tables) -> list[str]:
+    parts = ["## Tolerances", "",
+             "Each engine's loss and every gradient component are compared with the reference by "
+             "the rule ADBench and GradBench use, `rho = |a - b| / max(1, |a| + |b|)`: relative "
+             "for large values, absolute near zero. The worst component is the `error`, and the "
+             "engine agrees when it is at most the tolerance. `[expect]` values are checked "
+             f"against the reference with rho <= {EXPECT_TOLERANCE:g} unless the case "
+             "says otherwise.", "",
+             table([{"engine": name, "tolerance": fmt(info["tolerance"]),
+                      "computes": info["summary"], "source of the tolerance": info["source"]}
+                     for name, info in result.meta["engines"].items()], right=("tolerance",)),
+             ""]
+    if not result.agreement.empty:
+        defaults = pd.DataFrame([{"engine": e, "default": i["tolerance"]}
+                                 for e, i in result.meta["engines"].items()])
+        overrides = result.agreement.merge(defaults, on="engine")
+        overrides = overrides[overrides["tolerance"] != overrides["default"]]
+        if not overrides.empty:
+            parts += ["Case overrides: " + ", ".join(
+                f"`{c}` {e} {fmt(t)}" for (c, e), t in
+                overrides.groupby(["case", "engine"], sort=False)["tolerance"].first().items())
+                + ".", ""]
+    return parts
+
+
+def environment_section(result: Tables) -> list[str]:
+    env = result.meta["environment"]
+    libraries = ", ".join(f"{label} {env.get(key, '?')}" for label, key in (
+        ("diffcmp", "diffcmp"), ("SymPy", "sympy"), ("mpmath", "mpmath"), ("NumPy", "numpy"),
+        ("PyTorch", "torch"), ("JAX", "jax"), ("pandas", "pandas")))
+    lines = ["## Environment", "",
+             f"- Python {env.get('python', '?')} on {env.get('platform', '?')}",
+             f"- {libraries}",
+             f"- CPU: {env.get('cpu', '?')}, {env.get('cpu_count', '?')} logical cores",
+             f"- PyTorch threads: {env.get('torch_threads', '?')}; dtype "
+             f"{env.get('dtype', '?')} everywhere (JAX with x64 enabled locally)"]
+    load = env.get("load_avg")
+    if load:
+        lines.append(f"- Load average when the run ended: {load[0]:g} / {load[1]:g} / "
+                     f"{load[2]:g} (1 / 5 / 15 minutes)")
+    return [*lines, ""]

@@ -1,0 +1,97 @@
+"""Tables derived from a run's tables: each engine's worst status per case, the cost of each phase,
+status counts, parameter counts, and how noisy the timings and how busy the machine were. Used by
+the report, the plots and run diffs alike."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..grading.grade import fails
+from ..status import SEVERITY, Status
+from .tables import Tables
+
+
+def worst_status(result: Tables) -> pd.DataFrame:
+    """One row per case and engine: the worst status over its points, and whether it fails.
+
+    A failing status the case does not declare outranks everything; then by severity.
+    """
+    rows = []
+    for (case, engine), group in result.agreement.groupby(["case", "engine"], sort=False):
+        declared = result.declared.get(case, {}).get(engine)
+        statuses = list(group["status"])
+        worst = max(statuses, key=lambda s: (fails(s, declared), SEVERITY.get(s, 5)))
+        rows.append({"case": case, "engine": engine, "status": worst,
+                     "fails": fails(worst, declared), "declared": declared == worst,
+                     "error": float(np.nanmax(group["error"])) if group["error"].notna().any()
+                     else math.nan, "tolerance": float(group["tolerance"].iloc[0]),
+                     "points": len(group), "ok": int((group["status"] == Status.OK).sum())})
+    return pd.DataFrame(rows, columns=["case", "engine", "status", "fails", "declared", "error",
+                                       "tolerance", "points", "ok"])
+
+
+def param_counts(result: Tables) -> dict[str, int]:
+    """Number of gradient components of each case (from any engine that produced a gradient)."""
+    grads = result.gradients
+    if grads.empty:
+        return {}
+    first = grads[grads["point"] == 0].groupby(["case", "engine"]).size()
+    return {case: int(n) for case, n in first.groupby(level="case").max().items()}
+
+
+def cost_table(result: Tables) -> pd.DataFrame:
+    """One row per timed case and engine: prepare (sum of steps), loss and grad medians and IQRs,
+    calls, and the cost ratio ``grad / loss``."""
+    columns = ["case", "engine", "prepare_s", "steps", "loss_s", "loss_iqr_s", "loss_runs",
+               "grad_s", "grad_iqr_s", "grad_runs", "ratio"]
+    rows = []
+    for (case, engine), group in result.timing.groupby(["case", "engine"], sort=False):
+        phases = {p: (m, q, r) for p, m, q, r in zip(group["phase"], group["median_s"],
+                                                     group["iqr_s"], group["runs"], strict=True)}
+        steps = {p.removeprefix("prepare: "): m for p, (m, _, _) in phases.items()
+                 if p.startswith("prepare")}
+        nan = (math.nan, math.nan, 0)
+        loss, grad = phases.get("loss", nan), phases.get("grad", nan)
+        ratio = grad[0] / loss[0] if loss[0] > 0 and not math.isnan(grad[0]) else math.nan
+        rows.append({"case": case, "engine": engine, "prepare_s": sum(steps.values()),
+                     "steps": steps, "loss_s": loss[0], "loss_iqr_s": loss[1],
+                     "loss_runs": int(loss[2]), "grad_s": grad[0], "grad_iqr_s": grad[1],
+                     "grad_runs": int(grad[2]), "ratio": ratio})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def status_counts(result: Tables) -> pd.DataFrame:
+    """Engines by status counts (every point of every case)."""
+    counts = pd.crosstab(result.agreement["engine"], result.agreement["status"])
+    order = [e for e in result.meta["options"]["engines"] if e in counts.index]
+    columns = [s for s in Status.names() if s in counts.columns]
+    return counts.reindex(index=order, columns=columns).reset_index()
+
+
+
+#: Above this median relative IQR (IQR / median over every loss and grad measurement) the report
+#: warns that the timings are noisy.
+NOISY_RELATIVE_IQR = 0.25
+
+
+def timing_noise(result: Tables) -> float:
+    """Median over every ``loss`` and ``grad`` measurement of IQR / median (nan when none)."""
+    rows = result.timing[result.timing["phase"].isin(["loss", "grad"])
+                         & (result.timing["median_s"] > 0)]
+    if rows.empty:
+        return math.nan
+    return float((rows["iqr_s"] / rows["median_s"]).median())
+
+
+def busy_load(environment: dict[str, Any]) -> list[float] | None:
+    """The run's load averages when the machine was busy (1-minute load at least 1 + cores / 4:
+    more than diffcmp itself and a quarter of the cores); ``None`` when quiet or unknown."""
+    load = environment.get("load_avg")
+    cores = environment.get("cpu_count") or 1
+    if load and load[0] >= 1 + cores / 4:
+        return list(load)
+    return None

@@ -1,0 +1,145 @@
+"""Evaluating one case: lower it, prepare every engine (a failure becomes a row, never a crash),
+evaluate each at every point, grade against the reference, check ``[expect]``, then time each
+engine at the case's own point."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import Any
+
+import numpy as np
+
+from ..cases import Case
+from ..engines.base import Engine, Prepared
+from ..errors import DiffcmpError, UndefinedError, UnsupportedError
+from ..grading import grade as grading
+from ..grading.kinks import KinkDetector
+from ..registry import get_engine
+from ..status import Status
+from ..symbolic.problem import Problem, lower
+from .options import Options, tolerance_for
+from .rows import CaseResult
+from .timing import Measurement, measure
+
+
+def _attempt(call: Callable[[], Any]) -> Any:
+    """``call()``, or the :class:`~diffcmp.grading.grade.Outcome` that says why it failed: an
+    engine failing is a result, not a crash."""
+    try:
+        return call()
+    except UndefinedError as exc:
+        return grading.Outcome(loss=exc.loss, status=Status.UNDEFINED, message=str(exc))
+    except UnsupportedError as exc:
+        return grading.Outcome(status=Status.UNSUPPORTED, message=str(exc))
+    except Exception as exc:
+        return grading.Outcome(status=Status.ERROR, message=f"{type(exc).__name__}: {exc}")
+
+
+def _outcome(prepared: Prepared, x: np.ndarray) -> grading.Outcome:
+    result = _attempt(lambda: prepared.value_and_grad(x))
+    if isinstance(result, grading.Outcome):
+        return result
+    loss, grad = result
+    return grading.Outcome(loss=loss, grad=grad)
+
+
+def _prepare(engine: Engine, problem: Problem) -> Prepared | grading.Outcome:
+    return _attempt(lambda: engine.prepare(problem))
+
+
+def evaluate(case: Case, options: Options | None = None) -> CaseResult:
+    """Run every engine of ``options`` on ``case``: agreement, gradients, expect, timing."""
+    options = options or Options()
+    engines = {name: get_engine(name, threads=options.threads) for name in options.engines}
+    with ExitStack() as stack:
+        for engine in engines.values():
+            stack.enter_context(engine.running())
+        return _evaluate(case, options, engines)
+
+
+def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseResult:
+    result = CaseResult(case.name, source=case.source or "")
+    try:
+        problem = lower(case)
+    except DiffcmpError as exc:
+        result.load_error = str(exc)
+        return result
+    points = problem.points()
+    prepared = {name: _prepare(engine, problem) for name, engine in engines.items()}
+    outcomes = {name: [p if isinstance(p, grading.Outcome) else _outcome(p, x) for x in points]
+                for name, p in prepared.items()}
+    declared = case.expect.get("status", {})
+    detector = KinkDetector(problem.loss, problem.param_symbols, problem.data_symbols,
+                            [v for values in problem.data_values.values() for v in values.ravel()])
+    for index, x in enumerate(points):
+        reference = outcomes["reference"][index]
+        kink, left, right = detector.check(x)
+        if kink:
+            result.add_one_sided(index, problem.components, left, right)
+        for name in options.engines:
+            outcome = outcomes[name][index]
+            tolerance = tolerance_for(case, name)
+            if kink and (outcome.status is None or outcome.status == Status.UNDEFINED):
+                verdict = grading.kink_verdict(name, outcome, kink, problem.components, left,
+                                               right)
+            elif name == "reference":
+                verdict = grading.Verdict(outcome.status or Status.OK, 0.0, 0.0, outcome.message)
+            else:
+                verdict = grading.grade(name, outcome, reference, problem.components, tolerance)
+            result.add_agreement(index, name, verdict, outcome.loss, tolerance,
+                                 declared.get(name))
+            if outcome.grad is not None:
+                ref = reference.grad if reference.grad is not None else \
+                    np.full(len(problem.components), np.nan)
+                result.add_gradients(index, name, problem.components, outcome.grad, ref)
+    _check_expect(case, problem, outcomes["reference"][0], result)
+    for name in declared:
+        if name not in options.engines:
+            result.add_expectation("status", name, declared[name], "not run", False)
+        else:
+            seen = sorted({row["status"] for row in result.agreement if row["engine"] == name})
+            result.add_expectation("status", name, declared[name], ", ".join(seen),
+                                   seen == [declared[name]])
+    if "reference" in prepared and isinstance(prepared["reference"], Prepared):
+        gradient = problem.gradient
+        result.expressions = {**gradient.sizes(), "derive_s": gradient.derive_s,
+                              "method": gradient.method}
+    if options.timing:
+        for name, p in prepared.items():
+            if isinstance(p, Prepared) and outcomes[name][0].status is None:
+                _time(result, name, p, problem.point, options.min_time)
+    return result
+
+
+def _check_expect(case: Case, problem: Problem, reference: grading.Outcome,
+                  result: CaseResult) -> None:
+    expect = case.expect
+    tolerance = expect.get("tolerance", grading.EXPECT_TOLERANCE)
+    if "loss" in expect:
+        actual = reference.loss
+        result.add_expectation("loss", "loss", expect["loss"], actual,
+                               grading.check_expect(expect["loss"], actual, tolerance))
+    for name, values in expect.get("grad", {}).items():
+        offset = problem.offsets[name]
+        for k, value in enumerate(values.ravel()):
+            component = problem.components[offset + k]
+            actual = float(reference.grad[offset + k]) if reference.grad is not None \
+                else float("nan")
+            result.add_expectation("grad", component, float(value), actual,
+                                   grading.check_expect(float(value), actual, tolerance))
+
+
+def _time(result: CaseResult, name: str, prepared: Prepared, x: np.ndarray,
+          min_time: float) -> None:
+    for step, seconds in prepared.prepare_s.items():
+        result.add_timing(name, f"prepare: {step}", Measurement(seconds, 0.0, 1, seconds))
+    inputs = prepared.inputs(x)
+    for phase, function in (("loss", prepared.loss), ("grad", prepared.grad)):
+        try:
+            # partial, not a lambda: no Python frame of ours inside the measured call
+            measurement = measure(functools.partial(function, inputs), min_time)
+        except Exception:  # graded already; a phase that fails when timed gets no row
+            continue
+        result.add_timing(name, phase, measurement)

@@ -1,0 +1,64 @@
+"""The rows one case produces: plain lists of dicts, picklable, so that a case can run in a worker
+process and send its rows back (:mod:`~diffcmp.run.isolation`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..grading.grade import Verdict
+
+
+@dataclass
+class CaseResult:
+    """The rows one case produced (plain lists of dicts)."""
+
+    case: str
+    source: str = ""
+    load_error: str | None = None
+    agreement: list[dict[str, Any]] = field(default_factory=list)
+    gradients: list[dict[str, Any]] = field(default_factory=list)
+    timing: list[dict[str, Any]] = field(default_factory=list)
+    expectations: list[dict[str, Any]] = field(default_factory=list)
+    one_sided: list[dict[str, Any]] = field(default_factory=list)
+    expressions: dict[str, Any] | None = None
+    declared: dict[str, str] = field(default_factory=dict)
+
+    def add_agreement(self, point: int, engine: str, verdict: Verdict, loss: float,
+                      tolerance: float, declared: str | None) -> None:
+        """One engine's verdict at one point."""
+        self.agreement.append({
+            "case": self.case, "point": point, "engine": engine, "status": str(verdict.status),
+            "loss": loss, "error": verdict.error, "rel_error": verdict.rel_error,
+            "tolerance": tolerance, "message": verdict.message})
+        if declared:
+            self.declared[engine] = declared
+
+    def add_gradients(self, point: int, engine: str, components: list[str], values: np.ndarray,
+                      reference: np.ndarray) -> None:
+        """Every gradient component of one engine at one point, beside the reference."""
+        self.gradients.extend(
+            {"case": self.case, "point": point, "engine": engine, "component": c,
+             "value": float(v), "reference": float(r)}
+            for c, v, r in zip(components, values, reference, strict=True))
+
+    def add_one_sided(self, point: int, components: list[str], left: np.ndarray,
+                      right: np.ndarray) -> None:
+        """The one-sided partial derivatives at a kink."""
+        self.one_sided.extend(
+            {"case": self.case, "point": point, "component": c, "left": float(a),
+             "right": float(b)} for c, a, b in zip(components, left, right, strict=True))
+
+    def add_expectation(self, kind: str, item: str, expected: Any, actual: Any,
+                        holds: bool) -> None:
+        """One ``[expect]`` check (a value or a declared status) and whether it held."""
+        self.expectations.append({"case": self.case, "kind": kind, "item": item,
+                                  "expected": expected, "actual": actual, "holds": holds})
+
+    def add_timing(self, engine: str, phase: str, measurement: Any) -> None:
+        """One timed phase of one engine."""
+        self.timing.append({"case": self.case, "engine": engine, "phase": phase,
+                            "median_s": measurement.median_s, "iqr_s": measurement.iqr_s,
+                            "runs": measurement.runs})
