@@ -25,6 +25,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "kink_relu_at_zero": KINK,
     "kink_where_boundary": KINK,
     "kink_abs_away": NO_COMPLEX_STEP,
+    "kink_heaviside_away": NO_COMPLEX_STEP,
     "kink_max_away": NO_COMPLEX_STEP,
     "kink_relu_away": NO_COMPLEX_STEP,
     "kink_where_away": NO_COMPLEX_STEP,

@@ -10,9 +10,8 @@ from fractions import Fraction
 from typing import Any
 
 import mpmath
-import numpy as np
 
-from .objects import elementwise, flat, stack, transpose
+from .objects import ARITHMETIC, elementwise, flat
 from .spec import Literal
 
 #: The reference's working precision, in significant decimal digits.
@@ -47,16 +46,7 @@ def _dirac_delta(x: Any) -> Any:
 #: The language's operations in mpmath (one line each).
 OPS: dict[str, Callable[..., Any]] = {
     "const": const,
-    "add": elementwise(operator.add, 2),
-    "sub": elementwise(operator.sub, 2),
-    "mul": elementwise(operator.mul, 2),
-    "div": elementwise(operator.truediv, 2),
-    "pow": elementwise(operator.pow, 2),
-    "neg": elementwise(operator.neg),
-    "matmul": lambda a, b: np.matmul(a, b),
-    "transpose": transpose,
-    "index": lambda a, key: a[key],
-    "stack": stack,
+    **ARITHMETIC,
     "lt": elementwise(operator.lt, 2),
     "le": elementwise(operator.le, 2),
     "gt": elementwise(operator.gt, 2),

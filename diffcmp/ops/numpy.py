@@ -94,23 +94,31 @@ _ANALYTIC = {
 }
 
 
+#: Analytic ops with no complex implementation here (SciPy's ``polygamma`` is real only).
+NO_COMPLEX_FORM = ("polygamma",)
+
+
 class _Refuse(Mapping[str, Callable[..., Any]]):
-    """Raises :class:`UnsupportedError` when the compiler asks for a non-analytic op."""
+    """Raises :class:`UnsupportedError` when the compiler asks for an op complex step cannot
+    pass through."""
 
     def __getitem__(self, name: str) -> Callable[..., Any]:
         if name in NOT_ANALYTIC:
             raise UnsupportedError(f"'{name}' is not analytic, and complex step needs an "
                                    "analytic loss")
+        if name in NO_COMPLEX_FORM:
+            raise UnsupportedError(f"'{name}' has no complex implementation for complex step")
         raise KeyError(name)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(NOT_ANALYTIC)
+        return iter((*NOT_ANALYTIC, *NO_COMPLEX_FORM))
 
     def __len__(self) -> int:
-        return len(NOT_ANALYTIC)
+        return len(NOT_ANALYTIC) + len(NO_COMPLEX_FORM)
 
 
 #: Complex-step ops: the analytic ones of ``OPS`` (with analytic forms where the float one is
 #: not), refusing the rest.
 COMPLEX_OPS: ChainMap[str, Callable[..., Any]] = ChainMap(
-    _ANALYTIC, {k: v for k, v in OPS.items() if k not in NOT_ANALYTIC}, _Refuse())
+    _ANALYTIC, {k: v for k, v in OPS.items() if k not in (*NOT_ANALYTIC, *NO_COMPLEX_FORM)},
+    _Refuse())

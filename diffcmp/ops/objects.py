@@ -4,6 +4,7 @@ mpmath backends."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -31,3 +32,18 @@ def stack(parts: list[Any]) -> np.ndarray:
 def transpose(value: Any) -> Any:
     """The transpose of a matrix (a scalar or vector: itself)."""
     return value.T if isinstance(value, np.ndarray) else value
+
+
+#: Arithmetic and structure on object arrays, the same for every such backend (one line each).
+ARITHMETIC: dict[str, Callable[..., Any]] = {
+    "add": elementwise(operator.add, 2),
+    "sub": elementwise(operator.sub, 2),
+    "mul": elementwise(operator.mul, 2),
+    "div": elementwise(operator.truediv, 2),
+    "pow": elementwise(operator.pow, 2),
+    "neg": elementwise(operator.neg),
+    "matmul": lambda a, b: np.matmul(a, b),
+    "transpose": transpose,
+    "index": lambda a, key: a[key],
+    "stack": stack,
+}

@@ -6,15 +6,13 @@ build one flat ``Add``/``Mul``/``Max``.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
 
-from .objects import elementwise, flat, stack, transpose
+from .objects import ARITHMETIC, elementwise, flat
 from .spec import Literal
 from .sympy_functions import LogSumExp, Sigmoid, Softplus
 
@@ -41,16 +39,7 @@ def _sum(value: Any) -> sp.Expr:
 #: The language's operations on SymPy values (one line each).
 OPS: dict[str, Callable[..., Any]] = {
     "const": const,
-    "add": elementwise(operator.add, 2),
-    "sub": elementwise(operator.sub, 2),
-    "mul": elementwise(operator.mul, 2),
-    "div": elementwise(operator.truediv, 2),
-    "pow": elementwise(operator.pow, 2),
-    "neg": elementwise(operator.neg),
-    "matmul": lambda a, b: np.matmul(a, b),
-    "transpose": transpose,
-    "index": lambda a, key: a[key],
-    "stack": stack,
+    **ARITHMETIC,
     "lt": elementwise(sp.Lt, 2),
     "le": elementwise(sp.Le, 2),
     "gt": elementwise(sp.Gt, 2),
