@@ -1,8 +1,8 @@
 """diffcmp: is this gradient right, and what does it cost?
 
 SymPy derives a loss's exact gradient; PyTorch autograd, JAX autograd, SymPy's compiled gradient
-and finite differences compute the same gradient, and each is graded against a 50-digit mpmath
-reference, timed, and tabulated.
+and finite differences compute the same gradient, and each is graded against a high-precision
+mpmath reference that certifies its own digits, timed, and tabulated.
 
     >>> import sympy as sp, diffcmp
     >>> w, x, y = sp.symbols("w x y", real=True)

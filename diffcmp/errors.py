@@ -46,3 +46,8 @@ class UndefinedError(DiffcmpError):
     def __init__(self, message: str, loss: float = float("nan")) -> None:
         self.loss = loss
         super().__init__(message)
+
+
+class UnresolvedError(DiffcmpError):
+    """The reference did not settle: at the precision ceiling its last two evaluations still
+    differ, so no engine can be graded at this point."""

@@ -20,7 +20,7 @@ EXPECTED = {
     "attribute_call": "loss (column 4): attribute '.system' is not allowed (only .T)",
     "attribute_class": "loss (column 7): attribute '.__class__' is not allowed (only .T)",
     "bad_status": "expect.status.torch = 'fine' is not a status (one of ok, mismatch, nan, "
-                  "unsupported, error, kink, undefined, timeout)",
+                  "unsupported, error, kink, undefined, timeout, unresolved)",
     "boolean_value": "params.w must be a number, not a boolean",
     "broadcast_shapes": "loss (column 5): shapes (3), (2) do not broadcast in '*'",
     "call_eval": "loss (column 1): unknown function 'eval'",
@@ -76,7 +76,7 @@ EXPECTED = {
                       "torch, jax, fd-central, fd-complex)",
     "unknown_function": "loss (column 1): unknown function 'softmax'",
     "unknown_key": "unknown key 'los' (allowed: data, description, expect, loss, name, params, "
-                   "sample, tags, tolerance)",
+                   "reference, sample, tags, tolerance)",
     "walrus": "loss (column 2): the walrus operator ':=' is not part of the language",
     "wrong_arity": "loss (column 1): atan2() takes 2 arguments, got 1",
     "wrong_arity_max": "loss (column 1): max() takes 1 or 2 arguments, got 3",

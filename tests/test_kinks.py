@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 import diffcmp
@@ -15,8 +14,24 @@ KINKS = {
     "min_tie": ("min(x, y) * 2", {"x": -1.0, "y": -1.0}, {"x": -1.0, "y": 2.0}, (2.0, 0.0)),
     "max_of_vector": ("max(v)", {"v": [1.0, 2.0, 2.0]}, {"v": [1.0, 2.0, 3.0]}, (0.0, 0.0)),
     "where_boundary": ("where(w < 1, w**2, 3*w - 2)", {"w": 1.0}, {"w": 0.5}, (2.0, 3.0)),
-    "sign": ("sign(w) * w**2 + w", {"w": 0.0}, {"w": 2.0}, (1.0, 1.0)),
 }
+
+
+def test_a_switch_the_loss_is_smooth_across_is_graded() -> None:
+    # sign(w) w^2 + w = w|w| + w has derivative 2|w| + 1: 1 on both sides of 0. SymPy's
+    # gradient, 2 w sign(w) + 2 w^2 DiracDelta(w) + 1, is 0 * nan there, so the reference takes
+    # the agreeing one-sided derivatives
+    result = diffcmp.compare("sign(w) * w**2 + w", {"w": 0.0}, timing=False)
+    statuses = dict(zip(result.agreement["engine"], result.agreement["status"], strict=True))
+    assert statuses == {"reference": "ok", "torch": "ok", "jax": "ok", "fd-complex": "unsupported",
+                        # SymPy's compiled gradient evaluates 0 * DiracDelta(0) = nan
+                        "sympy": "nan",
+                        # the curvature jumps (-2 to 2): central differences are off by h/2
+                        "fd-central": "mismatch"}, result.agreement[["engine", "message"]]
+    assert result.gradients.query("engine == 'reference'")["value"].tolist() == [1.0]
+    assert "one-sided derivatives agree" in result.agreement["message"].iloc[0]
+    result = diffcmp.compare("sign(w) * w**2 + w", {"w": 2.0}, timing=False)
+    assert set(result.agreement["status"]) == {"ok", "unsupported"}
 
 
 @pytest.mark.parametrize("kind", sorted(KINKS))
@@ -51,12 +66,14 @@ def test_the_message_names_the_node_and_shows_the_subgradient_picked() -> None:
     assert "x: jax 1," in messages["jax"]  # JAX picks the right-hand slope at 0
 
 
-def test_huber_boundary_is_flagged_but_sides_agree() -> None:
+def test_huber_boundary_has_equal_sides_and_is_graded() -> None:
+    # Huber joins its branches with equal slopes (1 at r = 1): differentiable, so no kink
     loss = "where(abs(r) <= 1, r**2 / 2, abs(r) - 1/2)"
     result = diffcmp.compare(loss, {"r": 1.0}, timing=False, engines=["torch"])
-    message = result.agreement.set_index("engine").loc["torch", "message"]
-    assert "the one-sided derivatives agree here" in message
-    np.testing.assert_allclose(result.one_sided[["left", "right"]].to_numpy(), [[1.0, 1.0]])
+    assert set(result.agreement["status"]) == {"ok"}
+    assert result.one_sided.empty
+    torch_grad = result.gradients.query("engine == 'torch'")["value"].tolist()
+    assert torch_grad == [1.0]
 
 
 def test_smooth_loss_has_no_switches() -> None:

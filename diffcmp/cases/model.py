@@ -32,6 +32,9 @@ MAX_GRADIENT_OPS = 20_000_000
 
 EXPECT_KEYS = {"loss", "grad", "status", "tolerance"}
 SAMPLE_KEYS = {"count", "seed", "low", "high"}
+REFERENCE_KEYS = {"max_digits"}
+#: The range a case may set the reference's precision ceiling in (decimal digits).
+MIN_DIGITS, MAX_DIGITS = 100, 20_000
 
 __all__ = ["MAX_ARRAY_ELEMENTS", "MAX_CASE_ELEMENTS", "MAX_GRADIENT_OPS", "Case", "Sample"]
 
@@ -66,6 +69,7 @@ class Case:
     tolerance: Mapping[str, float] = field(default_factory=dict)
     sample: Sample | Mapping[str, Any] | None = None
     source: str | None = None
+    reference: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         where = self.source or f"case {self.name!r}"
@@ -101,6 +105,7 @@ class Case:
         self.tolerance = _tolerances(self.tolerance, where)
         self.expect = _expect(self.expect, self.params, where)
         self.sample = _sample(self.sample, where)
+        self.reference = _reference(self.reference, where)
         if isinstance(self.loss, str):
             _check_loss(self.loss, self.params, self.data, where)
 
@@ -232,3 +237,20 @@ def _sample(value: Any, where: str) -> Sample | None:
 
 
 # --- files -------------------------------------------------------------------------------------
+
+
+def _reference(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise CaseError("[reference] must be a table (max_digits = ...)", where)
+    unknown = sorted(set(value) - REFERENCE_KEYS)
+    if unknown:
+        raise CaseError(f"unknown key reference.{unknown[0]} (allowed: max_digits)", where)
+    out: dict[str, Any] = {}
+    if "max_digits" in value:
+        digits = value["max_digits"]
+        if isinstance(digits, bool) or not isinstance(digits, int) or \
+                not MIN_DIGITS <= digits <= MAX_DIGITS:
+            raise CaseError(f"reference.max_digits must be an integer from {MIN_DIGITS} to "
+                            f"{MAX_DIGITS:,}", where)
+        out["max_digits"] = digits
+    return out

@@ -13,7 +13,7 @@ from .values import kind
 MAX_FILE_BYTES = 2_000_000
 
 TOP_LEVEL_KEYS = {"name", "description", "tags", "loss", "params", "data", "expect", "tolerance",
-                  "sample"}
+                  "sample", "reference"}
 
 
 def load_toml(path: Path) -> Case:
@@ -59,4 +59,5 @@ def load_toml(path: Path) -> Case:
     return Case(name=table.get("name", path.stem), loss=table["loss"], params=table["params"],
                 data=table.get("data", {}), description=table.get("description", ""),
                 tags=tuple(tags), expect=table.get("expect", {}),
-                tolerance=table.get("tolerance", {}), sample=table.get("sample"), source=where)
+                tolerance=table.get("tolerance", {}), sample=table.get("sample"), source=where,
+                reference=table.get("reference", {}))

@@ -36,6 +36,9 @@ class Prepared:
     grad: Callable[[Any], Any]
     read: Callable[[Any], tuple[float, np.ndarray]]
     prepare_s: dict[str, float] = field(default_factory=dict)
+    #: What the last call found out beyond its values (the reference: ``digits``, the
+    #: precision it certified).
+    details: dict[str, Any] = field(default_factory=dict)
 
     def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Loss and flat gradient at the flat point ``x``, as float64."""

@@ -32,6 +32,8 @@ class Outcome:
     grad: np.ndarray | None = None
     status: Status | None = None  # set when the engine did not produce values: error, unsupported..
     message: str = ""
+    #: The precision the reference certified its values at (decimal digits); None elsewhere.
+    digits: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,14 +89,22 @@ def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[st
 
 def kink_verdict(engine: str, outcome: Outcome, kink: str, components: list[str],
                  left: np.ndarray, right: np.ndarray) -> Verdict:
-    """The ``kink`` status: no verdict; the message shows the engine's value beside the one-sided
-    derivatives of the first component whose sides differ."""
+    """At a kink: no verdict (``kink``) for a finite gradient, with the engine's value beside the
+    one-sided derivatives of the first component whose sides differ; ``nan`` for a non-finite
+    one, since a subgradient exists there (the classic: JAX's NaN for ``norm`` at 0)."""
     nan = float("nan")
     differ = np.flatnonzero(~(np.abs(left - right) <= 1e-12 * np.maximum(1, np.abs(left))))
     i = int(differ[0]) if differ.size else 0
-    value = _number(outcome.grad[i]) if outcome.grad is not None else "undefined"
+    sides = f"one-sided {_number(left[i])} (left) / {_number(right[i])} (right)"
+    grad = outcome.grad
+    if engine != "reference" and grad is not None and not np.all(np.isfinite(grad)):
+        bad = int(np.flatnonzero(~np.isfinite(grad))[0])
+        return Verdict(Status.NAN, nan, nan,
+                       f"{components[bad]}: {engine} {grad[bad]} at a kink ({kink}), where "
+                       f"a subgradient exists: {components[i]} {sides}")
+    value = _number(grad[i]) if grad is not None else "undefined"
     return Verdict(Status.KINK, nan, nan, f"kink: {kink}; {components[i]}: {engine} {value}, "
-                   f"one-sided {_number(left[i])} (left) / {_number(right[i])} (right)")
+                   f"{sides}")
 
 
 def check_expect(expected: float, actual: float, tolerance: float) -> bool:

@@ -6,9 +6,10 @@ case the way a user of that framework would write it: ``X @ w`` is one matmul, `
 matrix is one call. :func:`analyze` runs the same checks without building anything.
 
 Limits: integer powers of literals are computed only when the result stays below
-``MAX_LITERAL_BITS`` bits (other constant arithmetic that overflows is an error), and written out
-element by element (as the symbolic reference must), the loss takes at most ``MAX_SCALAR_OPS``
-scalar operations, counted from the shapes alone before anything is built.
+``MAX_LITERAL_BITS`` bits (other constant arithmetic that overflows is an error); a non-constant
+base takes integer powers up to ``MAX_POWER``; exponentials nest at most ``MAX_EXP_TOWER`` deep;
+and written out element by element (as the symbolic reference must), the loss takes at most
+``MAX_SCALAR_OPS`` scalar operations, counted from the shapes alone before anything is built.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ from .shapes import Shape, broadcast_shapes, shape_text, size
 
 MAX_LITERAL_BITS = 4096
 MAX_SCALAR_OPS = 100_000
+#: The largest integer power of a non-constant base.
+MAX_POWER = 1024
+#: The deepest nesting of exponentials (``exp``, ``sinh``, ``cosh``, a power with a non-constant
+#: exponent): ``exp(exp(exp(exp(3))))`` has about 10**(2.3e8) digits before its point.
+MAX_EXP_TOWER = 3
+_GROWING = frozenset({"exp", "sinh", "cosh"})
 
 Ops = Mapping[str, Callable[..., Any]]
 
@@ -50,6 +57,8 @@ class _Node:
     shape: Shape
     literal: Number | None = None
     run: Callable[[Mapping[str, Any]], Any] | None = None
+    #: How many exponentials deep the value is (``exp(exp(w))``: 2), see ``MAX_EXP_TOWER``.
+    tower: int = 0
 
 
 Compiled = Callable[[Mapping[str, Any]], Any]
@@ -186,15 +195,24 @@ class _Compiler:
         if shape is None:
             shape = self.broadcast(node, op, *args)
         self.count(op, shape, args)
+        tower = max((arg.tower for arg in args), default=0)
+        if op in _GROWING or (op == "pow" and len(args) == 2 and args[1].literal is None):
+            tower += 1
+            if tower > MAX_EXP_TOWER:
+                raise self.expr.error(
+                    f"exponentials nest {tower} deep (exp(exp(exp(exp(w))))); the limit is "
+                    f"{MAX_EXP_TOWER}: such a value has more digits than any precision holds",
+                    node)
         function = self.ops[op]
         runs = [_runner(arg, self.ops) for arg in args]
         if len(runs) == 1:
             (a,) = runs
-            return _Node(shape, run=lambda env: function(a(env), *raw))
+            return _Node(shape, run=lambda env: function(a(env), *raw), tower=tower)
         if len(runs) == 2:
             a, b = runs
-            return _Node(shape, run=lambda env: function(a(env), b(env), *raw))
-        return _Node(shape, run=lambda env: function(*(r(env) for r in runs), *raw))
+            return _Node(shape, run=lambda env: function(a(env), b(env), *raw), tower=tower)
+        return _Node(shape, run=lambda env: function(*(r(env) for r in runs), *raw),
+                     tower=tower)
 
     def count(self, op: str, shape: Shape, args: tuple[_Node, ...]) -> None:
         """Add the scalar operations of one op to ``scalar_ops`` (see :class:`Analysis`)."""
@@ -227,6 +245,10 @@ class _Compiler:
                 and abs(right.literal) <= 2**31:
             # integral exponents stay Python ints: x**2 is Pow(x, 2), not Pow(x, 2.0)
             exponent = int(right.literal)
+            if abs(exponent) > MAX_POWER:
+                raise self.expr.error(
+                    f"the power {exponent:,} of a non-constant base is over {MAX_POWER:,}, the "
+                    "limit (SymPy writes (3*w)**n out as 3**n * w**n, an n-digit integer)", node)
             return self.apply("pow", node, left, shape=left.shape, raw=(exponent,))
         return self.apply(op, node, left, right)
 

@@ -1,6 +1,11 @@
 """The language's operations in mpmath: arbitrary precision, at the working precision in force
-(``mpmath.workdps``). Arrays are NumPy object arrays of mpmath numbers
-(:mod:`~diffcmp.ops.objects`); reductions sum with ``fsum``, so no rounding accumulates."""
+(``mpmath.workdps``), real-valued. Arrays are NumPy object arrays of mpmath numbers
+(:mod:`~diffcmp.ops.objects`); reductions sum with ``fsum``, so no rounding accumulates.
+
+Like float64, these ops never raise: outside its real domain an op gives ``nan`` (``log(-1)``,
+``sqrt(-1)``, ``0/0``) or an infinity (``1/0``, ``log(0)``), so that ``where`` can discard a
+branch it does not select, as every framework's ``where`` does, and the loss is undefined exactly
+where the value it selects is."""
 
 from __future__ import annotations
 
@@ -29,6 +34,73 @@ def const(value: Literal) -> Any:
     return mpmath.mpf(value)
 
 
+_NAN = mpmath.mpf("nan")
+
+
+def _real(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` with a real result or ``nan``, and IEEE's infinities for a pole."""
+    def real(*args: Any) -> Any:
+        if any(isinstance(a, mpmath.mpf) and mpmath.isnan(a) for a in args):
+            return _NAN
+        try:
+            value = function(*args)
+        except ZeroDivisionError:
+            return _pole(*args)
+        except (ValueError, TypeError):
+            return _NAN
+        if isinstance(value, mpmath.mpc):
+            return value.real if value.imag == 0 and not _complex_input(args) else _NAN
+        return value
+    return real
+
+
+def _complex_input(args: tuple[Any, ...]) -> bool:
+    return any(isinstance(a, mpmath.mpc) for a in args)
+
+
+def _pole(*args: Any) -> Any:
+    """``a / 0`` as IEEE gives it: an infinity with ``a``'s sign, ``nan`` for ``0 / 0``."""
+    a = args[0] if len(args) > 1 else mpmath.mpf(1)
+    return _NAN if a == 0 else mpmath.inf * mpmath.sign(a)
+
+
+#: Past this argument, ``exp`` is infinite here: its value would need more digits than memory
+#: holds (exp(2**60) has 5e17 binary digits before the point).
+EXP_LIMIT = mpmath.mpf(2) ** 60
+
+
+def _exp(x: Any) -> Any:
+    return mpmath.exp(x) if x <= EXP_LIMIT else mpmath.inf
+
+
+def _sinh(x: Any) -> Any:
+    return mpmath.sinh(x) if abs(x) <= EXP_LIMIT else mpmath.inf * mpmath.sign(x)
+
+
+def _cosh(x: Any) -> Any:
+    return mpmath.cosh(x) if abs(x) <= EXP_LIMIT else mpmath.inf
+
+
+def _sqrt(x: Any) -> Any:
+    return mpmath.sqrt(x) if x >= 0 else _NAN
+
+
+def _log(x: Any) -> Any:
+    return mpmath.log(x) if x > 0 else -mpmath.inf if x == 0 else _NAN
+
+
+def _log1p(x: Any) -> Any:
+    return mpmath.log1p(x) if x > -1 else -mpmath.inf if x == -1 else _NAN
+
+
+def _pow(a: Any, b: Any) -> Any:
+    if a < 0 and not mpmath.isint(b):
+        return _NAN
+    if a == 0 and b < 0:
+        return mpmath.inf
+    return a ** b
+
+
 def _logsumexp(values: Any) -> Any:
     values = flat(values)
     top = max(values)
@@ -47,33 +119,35 @@ def _dirac_delta(x: Any) -> Any:
 OPS: dict[str, Callable[..., Any]] = {
     "const": const,
     **ARITHMETIC,
+    "div": elementwise(_real(operator.truediv), 2),
+    "pow": elementwise(_real(_pow), 2),
     "lt": elementwise(operator.lt, 2),
     "le": elementwise(operator.le, 2),
     "gt": elementwise(operator.gt, 2),
     "ge": elementwise(operator.ge, 2),
     "eq": elementwise(operator.eq, 2),
     "ne": elementwise(operator.ne, 2),
-    "exp": elementwise(mpmath.exp),
-    "log": elementwise(mpmath.log),
-    "log1p": elementwise(mpmath.log1p),
-    "sqrt": elementwise(mpmath.sqrt),
-    "sin": elementwise(mpmath.sin),
-    "cos": elementwise(mpmath.cos),
-    "tan": elementwise(mpmath.tan),
-    "asin": elementwise(mpmath.asin),
-    "acos": elementwise(mpmath.acos),
-    "atan": elementwise(mpmath.atan),
-    "sinh": elementwise(mpmath.sinh),
-    "cosh": elementwise(mpmath.cosh),
-    "tanh": elementwise(mpmath.tanh),
+    "exp": elementwise(_real(_exp)),
+    "log": elementwise(_real(_log)),
+    "log1p": elementwise(_real(_log1p)),
+    "sqrt": elementwise(_real(_sqrt)),
+    "sin": elementwise(_real(mpmath.sin)),
+    "cos": elementwise(_real(mpmath.cos)),
+    "tan": elementwise(_real(mpmath.tan)),
+    "asin": elementwise(_real(lambda x: mpmath.asin(x) if abs(x) <= 1 else _NAN)),
+    "acos": elementwise(_real(lambda x: mpmath.acos(x) if abs(x) <= 1 else _NAN)),
+    "atan": elementwise(_real(mpmath.atan)),
+    "sinh": elementwise(_real(_sinh)),
+    "cosh": elementwise(_real(_cosh)),
+    "tanh": elementwise(_real(mpmath.tanh)),
     "abs": elementwise(abs),
     "sign": elementwise(mpmath.sign),
-    "erf": elementwise(mpmath.erf),
+    "erf": elementwise(_real(mpmath.erf)),
     "sigmoid": elementwise(lambda x: 1 / (1 + mpmath.exp(-x))),
     "softplus": elementwise(lambda x: mpmath.log1p(mpmath.exp(x))),
     "relu": elementwise(lambda x: x if x > 0 else mpmath.mpf(0)),
-    "maximum": elementwise(max, 2),
-    "minimum": elementwise(min, 2),
+    "maximum": elementwise(_real(max), 2),
+    "minimum": elementwise(_real(min), 2),
     "atan2": elementwise(mpmath.atan2, 2),
     "where": elementwise(lambda c, a, b: a if c else b, 3),
     "sum": lambda a: mpmath.fsum(flat(a)),
@@ -81,10 +155,10 @@ OPS: dict[str, Callable[..., Any]] = {
     "prod": lambda a: mpmath.fprod(flat(a)),
     "norm": lambda a: mpmath.sqrt(mpmath.fsum(x * x for x in flat(a))),
     "logsumexp": _logsumexp,
-    "amax": lambda a: max(flat(a)),
-    "amin": lambda a: min(flat(a)),
+    "amax": lambda a: _real(max)(*flat(a)) if len(flat(a)) > 1 else flat(a)[0],
+    "amin": lambda a: _real(min)(*flat(a)) if len(flat(a)) > 1 else flat(a)[0],
     "dot": lambda a, b: mpmath.fdot(flat(a), flat(b)),
-    "loggamma": elementwise(mpmath.loggamma),
+    "loggamma": elementwise(_real(lambda x: mpmath.loggamma(x) if x > 0 else _NAN)),
     "heaviside": elementwise(_heaviside, 2),
     "dirac_delta": elementwise(_dirac_delta),
     "polygamma": elementwise(mpmath.polygamma, 2),

@@ -183,6 +183,9 @@ def _agreement_rows(result: Tables, case: str, worst: pd.DataFrame) -> list[dict
             bad = rows[(rows["engine"] == row.engine) & (rows["status"] != Status.OK)]
             if not bad.empty:
                 message = f"point {bad.iloc[0]['point']}: {bad.iloc[0]['message']}"
+        cause = getattr(row, "cause", "")
+        if isinstance(cause, str) and cause and row.status != Status.OK:
+            message = f"{message}. Likely cause: {cause}"
         entry["message"] = text(message)
         table.append(entry)
     return table

@@ -26,7 +26,7 @@ from ..results.tables import Tables
 
 #: File name and title of each plot, in report order.
 PLOTS: tuple[tuple[str, str], ...] = (
-    ("errors.png", "Error against the 50-digit reference, per case and engine"),
+    ("errors.png", "Error against the high-precision reference, per case and engine"),
     ("grad_time.png", "Gradient time per call, per case and engine"),
     ("grad_loss_ratio.png", "Cost of a gradient in losses: grad / loss against parameters"),
 )

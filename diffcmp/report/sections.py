@@ -93,6 +93,12 @@ def tolerance_section(result: Tables) -> list[str]:
                       "computes": info["summary"], "source of the tolerance": info["source"]}
                      for name, info in result.meta["engines"].items()], right=("tolerance",)),
              ""]
+    digits = result.agreement.get("digits")
+    if digits is not None and digits.notna().any():
+        parts += [f"The reference certified its values at {digits.min():.0f} to "
+                  f"{digits.max():.0f} digits (median {digits.median():.0f}): it evaluates at "
+                  "50 digits and doubles until two consecutive precisions agree to 17 "
+                  "significant digits.", ""]
     if not result.agreement.empty:
         defaults = pd.DataFrame([{"engine": e, "default": i["tolerance"]}
                                  for e, i in result.meta["engines"].items()])

@@ -28,7 +28,7 @@ FORMAT_VERSION = 1
 
 COLUMNS = {
     "agreement": ["case", "point", "engine", "status", "loss", "error", "rel_error", "tolerance",
-                  "message"],
+                  "message", "digits", "cause"],
     "gradients": ["case", "point", "engine", "component", "value", "reference"],
     "timing": ["case", "engine", "phase", "median_s", "iqr_s", "runs"],
     "expressions": ["case", "loss_ops", "grad_ops", "grad_cse_ops", "derive_s", "method"],

@@ -4,6 +4,7 @@ engine at the case's own point."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -13,8 +14,9 @@ import numpy as np
 
 from ..cases import Case
 from ..engines.base import Engine, Prepared
-from ..errors import DiffcmpError, UndefinedError, UnsupportedError
+from ..errors import DiffcmpError, UndefinedError, UnresolvedError, UnsupportedError
 from ..grading import grade as grading
+from ..grading.diagnose import Diagnosis
 from ..grading.kinks import KinkDetector
 from ..registry import get_engine
 from ..status import Status
@@ -33,16 +35,20 @@ def _attempt(call: Callable[[], Any]) -> Any:
         return grading.Outcome(loss=exc.loss, status=Status.UNDEFINED, message=str(exc))
     except UnsupportedError as exc:
         return grading.Outcome(status=Status.UNSUPPORTED, message=str(exc))
+    except UnresolvedError as exc:
+        return grading.Outcome(status=Status.UNRESOLVED, message=str(exc))
     except Exception as exc:
         return grading.Outcome(status=Status.ERROR, message=f"{type(exc).__name__}: {exc}")
 
 
 def _outcome(prepared: Prepared, x: np.ndarray) -> grading.Outcome:
+    prepared.details.clear()
     result = _attempt(lambda: prepared.value_and_grad(x))
+    digits = prepared.details.get("digits")
     if isinstance(result, grading.Outcome):
-        return result
+        return result if digits is None else dataclasses.replace(result, digits=digits)
     loss, grad = result
-    return grading.Outcome(loss=loss, grad=grad)
+    return grading.Outcome(loss=loss, grad=grad, digits=digits)
 
 
 def _prepare(engine: Engine, problem: Problem) -> Prepared | grading.Outcome:
@@ -73,11 +79,22 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
     declared = case.expect.get("status", {})
     detector = KinkDetector(problem.loss, problem.param_symbols, problem.data_symbols,
                             [v for values in problem.data_values.values() for v in values.ravel()])
+    diagnosis = Diagnosis(problem.loss, [*problem.param_symbols, *problem.data_symbols])
+    data = [v for values in problem.data_values.values() for v in values.ravel()]
     for index, x in enumerate(points):
         reference = outcomes["reference"][index]
+        causes: dict[str, str] = {}  # at most one diagnosis per point
         kink, left, right = detector.check(x)
         if kink:
             result.add_one_sided(index, problem.components, left, right)
+        elif left.size and reference.status == Status.UNDEFINED and np.isfinite(reference.loss) \
+                and np.all(np.isfinite(left)):
+            # differentiable across its switches, though SymPy's gradient is not finite here
+            # (a DiracDelta times 0): the agreeing one-sided derivatives are the derivative
+            reference = outcomes["reference"][index] = grading.Outcome(
+                loss=reference.loss, grad=(left + right) / 2, digits=reference.digits,
+                message="the symbolic gradient is not finite here, but both one-sided "
+                        "derivatives agree at every component: the reference takes them")
         for name in options.engines:
             outcome = outcomes[name][index]
             tolerance = tolerance_for(case, name)
@@ -88,8 +105,13 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
                 verdict = grading.Verdict(outcome.status or Status.OK, 0.0, 0.0, outcome.message)
             else:
                 verdict = grading.grade(name, outcome, reference, problem.components, tolerance)
+            cause = ""
+            if verdict.status == Status.NAN:
+                if "" not in causes:
+                    causes[""] = diagnosis.cause([*x, *data])
+                cause = causes[""]
             result.add_agreement(index, name, verdict, outcome.loss, tolerance,
-                                 declared.get(name))
+                                 declared.get(name), reference.digits, cause)
             if outcome.grad is not None:
                 ref = reference.grad if reference.grad is not None else \
                     np.full(len(problem.components), np.nan)

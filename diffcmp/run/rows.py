@@ -3,6 +3,7 @@ process and send its rows back (:mod:`~diffcmp.run.isolation`)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,12 +28,14 @@ class CaseResult:
     declared: dict[str, str] = field(default_factory=dict)
 
     def add_agreement(self, point: int, engine: str, verdict: Verdict, loss: float,
-                      tolerance: float, declared: str | None) -> None:
+                      tolerance: float, declared: str | None, digits: int | None = None,
+                      cause: str = "") -> None:
         """One engine's verdict at one point."""
         self.agreement.append({
             "case": self.case, "point": point, "engine": engine, "status": str(verdict.status),
             "loss": loss, "error": verdict.error, "rel_error": verdict.rel_error,
-            "tolerance": tolerance, "message": verdict.message})
+            "tolerance": tolerance, "message": verdict.message,
+            "digits": math.nan if digits is None else digits, "cause": cause})
         if declared:
             self.declared[engine] = declared
 

@@ -20,6 +20,9 @@ from .derive import Gradient
 
 #: Names SymPy's printers print as plain calls -> the op that implements them (one line each).
 PRINTED: dict[str, str] = {
+    "exp": "exp",
+    "sinh": "sinh",
+    "cosh": "cosh",
     "Sigmoid": "sigmoid",
     "Softplus": "softplus",
     "DiracDelta": "dirac_delta",

@@ -14,6 +14,7 @@ from typing import Any
 
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
+from sympy.functions.elementary.piecewise import ExprCondPair
 
 from ..errors import UnsupportedError
 from ..ops.sympy_functions import LogSumExp, Sigmoid, Softplus
@@ -120,8 +121,8 @@ def compile_sympy(expr: sp.Expr, ops: Mapping[str, Callable[..., Any]],
             slots[node] = emit(_op(ops, "logsumexp", node), [stacked])
         elif isinstance(node, sp.Pow) and node.exp.is_Integer:
             slots[node] = emit(_op(ops, "pow", node), [slots[node.base]], (int(node.exp),))
-        elif isinstance(node, sp.logic.boolalg.BooleanAtom):
-            continue
+        elif isinstance(node, sp.logic.boolalg.BooleanAtom | ExprCondPair):
+            continue  # a Piecewise's pieces: the Piecewise itself reads their parts
         else:
             op = TABLE.get(type(node))
             if op is None:
