@@ -161,3 +161,27 @@ def test_an_exponential_past_any_precision_is_undefined_not_a_hang() -> None:
     result = diffcmp.compare("exp(exp(exp(w)))", {"w": 10.0}, timing=False,
                              engines=["sympy"])
     assert _statuses(result)["reference"] == "undefined"
+
+
+def test_a_wrong_derivative_rule_is_reported_as_a_diffcmp_bug(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffcmp.ops.sympy_functions import Sigmoid
+
+    # sigmoid'(x) = s (1 - s); inject s (1 + s), which the reference and sympy engines share
+    monkeypatch.setattr(Sigmoid, "fdiff",
+                        lambda self, argindex=1: Sigmoid(self.args[0]) * (1 + Sigmoid(
+                            self.args[0])))
+    result = diffcmp.compare("sigmoid(w)", {"w": 0.5}, timing=False,
+                             engines=["sympy", "torch"])
+    statuses = _statuses(result)
+    assert statuses["reference"] == "error"
+    assert statuses["torch"] == statuses["sympy"] == "unresolved"  # no engine is at fault
+    message = result.agreement.set_index("engine").loc["reference", "message"]
+    assert message.startswith("diffcmp bug: the symbolic gradient's w is")
+    assert result.exit_code == 1
+
+
+def test_the_cross_check_passes_correct_gradients() -> None:
+    result = diffcmp.compare("sigmoid(w) * exp(w)", {"w": 0.5}, timing=False,
+                             engines=["sympy", "torch"])
+    assert set(_statuses(result).values()) == {"ok"}

@@ -56,6 +56,9 @@ def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[st
     nan = float("nan")
     if outcome.status is not None:
         return Verdict(outcome.status, nan, nan, outcome.message)
+    if reference.status == Status.ERROR:  # the reference failed: no engine is at fault
+        return Verdict(Status.UNRESOLVED, nan, nan, f"no verdict, the reference failed: "
+                       f"{reference.message}")
     if reference.status is not None:
         return Verdict(reference.status, nan, nan, f"reference {reference.status}: "
                        f"{reference.message}")

@@ -16,6 +16,7 @@ from ..cases import Case
 from ..engines.base import Engine, Prepared
 from ..errors import DiffcmpError, UndefinedError, UnresolvedError, UnsupportedError
 from ..grading import grade as grading
+from ..grading.crosscheck import CrossCheck
 from ..grading.diagnose import Diagnosis
 from ..grading.kinks import KinkDetector
 from ..registry import get_engine
@@ -81,12 +82,21 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
                             [v for values in problem.data_values.values() for v in values.ravel()])
     diagnosis = Diagnosis(problem.loss, [*problem.param_symbols, *problem.data_symbols])
     data = [v for values in problem.data_values.values() for v in values.ravel()]
+    crosscheck = CrossCheck(problem.loss, problem.param_symbols, problem.data_symbols, data)
     for index, x in enumerate(points):
         reference = outcomes["reference"][index]
         causes: dict[str, str] = {}  # at most one diagnosis per point
         kink, left, right = detector.check(x)
         if kink:
             result.add_one_sided(index, problem.components, left, right)
+        elif not left.size and reference.status is None and reference.digits:
+            # smooth here: check the symbolic gradient against an independent derivation
+            bug = crosscheck.disagreement(x, reference.grad, reference.digits,
+                                          problem.components)
+            if bug:
+                reference = outcomes["reference"][index] = grading.Outcome(
+                    loss=reference.loss, status=Status.ERROR, message=bug,
+                    digits=reference.digits)
         elif left.size and reference.status == Status.UNDEFINED and np.isfinite(reference.loss) \
                 and np.all(np.isfinite(left)):
             # differentiable across its switches, though SymPy's gradient is not finite here
