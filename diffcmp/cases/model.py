@@ -34,7 +34,7 @@ EXPECT_KEYS = {"loss", "grad", "status", "tolerance"}
 SAMPLE_KEYS = {"count", "seed", "low", "high"}
 REFERENCE_KEYS = {"max_digits"}
 #: The range a case may set the reference's precision ceiling in (decimal digits).
-MIN_DIGITS, MAX_DIGITS = 100, 20_000
+DIGITS_RANGE = (100, 20_000)
 
 __all__ = ["MAX_ARRAY_ELEMENTS", "MAX_CASE_ELEMENTS", "MAX_GRADIENT_OPS", "Case", "Sample"]
 
@@ -249,8 +249,8 @@ def _reference(value: Any, where: str) -> dict[str, Any]:
     if "max_digits" in value:
         digits = value["max_digits"]
         if isinstance(digits, bool) or not isinstance(digits, int) or \
-                not MIN_DIGITS <= digits <= MAX_DIGITS:
-            raise CaseError(f"reference.max_digits must be an integer from {MIN_DIGITS} to "
-                            f"{MAX_DIGITS:,}", where)
+                not DIGITS_RANGE[0] <= digits <= DIGITS_RANGE[1]:
+            raise CaseError(f"reference.max_digits must be an integer from {DIGITS_RANGE[0]} to "
+                            f"{DIGITS_RANGE[1]:,}", where)
         out["max_digits"] = digits
     return out

@@ -17,6 +17,7 @@ import sympy as sp
 from ..errors import UndefinedError
 from ..ops import mpmath as mpmath_ops
 from ..ops.mpmath import DPS
+from ..symbolic.graph import short
 from ..symbolic.lambdify import lambdify_cse, lambdify_renamed
 from ..symbolic.problem import Problem
 from .base import Engine, Prepared
@@ -130,7 +131,7 @@ class _WrittenLoss:
             if not (isinstance(value, mpmath.mpf) and mpmath.isfinite(value)):
                 raise UndefinedError(
                     f"the loss as written is {mpmath.nstr(value, 8)} here (SymPy's rewriting "
-                    f"of it, {_short(problem.loss)}, is defined, but the written form wins)")
+                    f"of it, {short(problem.loss)}, is defined, but the written form wins)")
             gap = abs(value - certified.values[0])
             if gap > mpmath.mpf(10) ** -15 * max(abs(value), mpmath.mpf(10) ** -300):
                 raise RuntimeError(
@@ -144,11 +145,6 @@ def _mp(value: np.ndarray) -> Any:
     if value.shape == ():
         return mpmath.mpf(float(value))
     return np.vectorize(lambda v: mpmath.mpf(float(v)), otypes=[object])(value)
-
-
-def _short(expr: Any, limit: int = 60) -> str:
-    text = str(expr)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _loss_or_nan(function: Any, x: list[Any], data: list[Any], ceiling: int) -> float:

@@ -43,6 +43,10 @@ class CrossCheck:
             np.random.default_rng(0).choice(len(x), MAX_COMPONENTS, replace=False))
         with mpmath.workdps(2 * digits):
             point = [mpmath.mpf(float(v)) for v in x]
+            try:
+                here = self._loss(*point, *self._data)
+            except (ZeroDivisionError, ValueError, TypeError):
+                return ""
             for i in indices:
                 h = mpmath.mpf(10) ** -(digits // 2) * max(1, abs(point[i]))
 
@@ -52,7 +56,6 @@ class CrossCheck:
                     return self._loss(*moved, *self._data)
 
                 try:
-                    here = self._loss(*point, *self._data)
                     quotient = (at(h) - at(-h)) / (2 * h)
                     half = (at(h / 2) - at(-h / 2)) / h
                 except (ZeroDivisionError, ValueError, TypeError):

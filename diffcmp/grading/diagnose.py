@@ -22,17 +22,13 @@ import mpmath
 import sympy as sp
 
 from ..ops import mpmath as mpmath_ops
+from ..symbolic.graph import short
 from ..symbolic.translate import compile_sympy
 
 #: float64's precision, in bits.
 FLOAT64_BITS = 53
 #: The largest float64.
 FLOAT64_MAX = mpmath.mpf(1.7976931348623157e308)
-
-
-def _short(expr: sp.Basic, limit: int = 50) -> str:
-    text = str(expr)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _finite(value: Any) -> bool:
@@ -69,9 +65,9 @@ class Diagnosis:
                           if c is sp.true or bool(value.get(c, False))), None)
             for i, (branch, condition) in enumerate(node.args):
                 if i != taken and branch in value and not _finite(value[branch]):
-                    return (f"where(): the branch not taken, {_short(branch)}, is "
+                    return (f"where(): the branch not taken, {short(branch, 50)}, is "
                             f"{mpmath.nstr(value[branch], 5)} here (its condition "
-                            f"{_short(condition)} is false), and reverse mode multiplies its "
+                            f"{short(condition, 50)} is false), and reverse mode multiplies its "
                             "zero adjoint by an infinite local derivative (0 * inf = nan; JAX "
                             "issue 1052, PyTorch issue 23395). Fix: the double where, making "
                             "the branch's input safe where it is not taken, e.g. "
@@ -83,16 +79,16 @@ class Diagnosis:
         for node in value:
             if isinstance(node, sp.Pow) and node.exp.is_number and node.exp < 1 \
                     and not node.exp.is_integer and value.get(node.base) == 0:
-                return (f"{_short(node)} at 0 on the path: the derivative of a square root "
+                return (f"{short(node, 50)} at 0 on the path: the derivative of a square root "
                         "(or a norm) is infinite at 0")
             if isinstance(node, sp.log) and value.get(node.args[0]) == 0:
-                return f"{_short(node)} at 0 on the path: log's derivative is infinite at 0"
+                return f"{short(node, 50)} at 0 on the path: log's derivative is infinite at 0"
         return ""
 
     @staticmethod
     def _overflow(value: dict[sp.Basic, Any]) -> str:
         for node, v in value.items():
             if _finite(v) and abs(v) > FLOAT64_MAX:
-                return (f"overflow: the intermediate {_short(node)} is {mpmath.nstr(v, 5)}, "
+                return (f"overflow: the intermediate {short(node, 50)} is {mpmath.nstr(v, 5)}, "
                         "beyond float64")
         return ""

@@ -26,6 +26,7 @@ import numpy as np
 import sympy as sp
 
 from ..ops.mpmath import DPS
+from ..symbolic.graph import short
 from ..symbolic.lambdify import lambdify_renamed
 
 #: A switch quantity at most this far from zero (at ``DPS`` digits) is on the switch, whatever
@@ -59,16 +60,11 @@ class Switch:
             ordered = sorted(values, reverse=isinstance(self.node, sp.Max))
             if len(ordered) > 1 and abs(ordered[0] - ordered[1]) <= ZERO + ROUNDING * max(
                     abs(ordered[0]), abs(ordered[1])):
-                return f"{_short(self.node)} has tied arguments ({mpmath.nstr(ordered[0], 8)})"
+                return f"{short(self.node)} has tied arguments ({mpmath.nstr(ordered[0], 8)})"
             return None
         if abs(values[0]) <= ZERO + ROUNDING * abs(scales[0]):
-            return self.label or f"{_short(self.node)} has argument 0"
+            return self.label or f"{short(self.node)} has argument 0"
         return None
-
-
-def _short(node: sp.Basic, limit: int = 60) -> str:
-    text = str(node)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _scale(quantity: sp.Expr) -> sp.Expr:
@@ -93,14 +89,14 @@ def switches(loss: sp.Expr, params: Sequence[sp.Symbol] = ()) -> list[Switch]:
             found.append(Switch(node, tuple(node.args), tie=True))
         elif isinstance(node, sp.Pow) and node.exp == sp.Rational(1, 2) \
                 and node.base.is_nonnegative and not node.base.is_number:
-            found.append(_zero_switch(node, node.base, f"{_short(node)} (a norm) is at 0"))
+            found.append(_zero_switch(node, node.base, f"{short(node)} (a norm) is at 0"))
         elif isinstance(node, sp.Piecewise):
             for _, condition in node.args:
                 if isinstance(condition, sp.logic.boolalg.Boolean):
                     for relation in condition.atoms(sp.core.relational.Relational):
                         found.append(_zero_switch(
                             node, relation.lhs - relation.rhs,
-                            f"where() condition {_short(relation)} is on its boundary"))
+                            f"where() condition {short(relation)} is on its boundary"))
     if not movable:
         return found
     return [s for s in found if any(q.free_symbols & movable for q in s.quantities)]

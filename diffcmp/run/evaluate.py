@@ -85,7 +85,7 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
     crosscheck = CrossCheck(problem.loss, problem.param_symbols, problem.data_symbols, data)
     for index, x in enumerate(points):
         reference = outcomes["reference"][index]
-        causes: dict[str, str] = {}  # at most one diagnosis per point
+        cause_here: str | None = None  # diagnosed once per point, on the first nan
         kink, left, right = detector.check(x)
         if kink:
             result.add_one_sided(index, problem.components, left, right)
@@ -117,9 +117,9 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
                 verdict = grading.grade(name, outcome, reference, problem.components, tolerance)
             cause = ""
             if verdict.status == Status.NAN:
-                if "" not in causes:
-                    causes[""] = diagnosis.cause([*x, *data])
-                cause = causes[""]
+                if cause_here is None:
+                    cause_here = diagnosis.cause([*x, *data])
+                cause = cause_here
             result.add_agreement(index, name, verdict, outcome.loss, tolerance,
                                  declared.get(name), reference.digits, cause)
             if outcome.grad is not None:

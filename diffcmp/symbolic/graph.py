@@ -94,3 +94,9 @@ def backpropagate(order: Sequence[Any], root: Any, local: Callable[[Any], list[t
         for child, value in local(node):
             contributions.setdefault(child, []).append(adjoint * value)
     return adjoints
+
+
+def short(expr: Any, limit: int = 60) -> str:
+    """``expr`` as text for a message, cut to ``limit`` characters with ``...``."""
+    text = str(expr)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
