@@ -20,7 +20,7 @@ import diffcmp
 from diffcmp import lang
 from diffcmp.grading.grade import rho
 from diffcmp.ops import mpmath as mpmath_ops
-from diffcmp.registry import engine_class
+from diffcmp.registry import engine_info
 
 ENGINES = ("reference", "sympy", "torch", "jax")
 DIGITS = 120
@@ -99,7 +99,7 @@ def check_edge(text: str, env: dict[str, np.ndarray], kind: str) -> None:
     for engine in ENGINES:
         if rows.loc[engine, "status"] != "ok":
             continue
-        tolerance = 1e-12 if engine == "reference" else engine_class(engine).tolerance
+        tolerance = 1e-12 if engine == "reference" else engine_info(engine).tolerance
         values = grads[(grads["engine"] == engine) & (grads["point"] == 0)]["value"]
         assert rho(float(rows.loc[engine, "loss"]), float(loss)) <= max(tolerance, 1e-12), \
             ("loss off", engine, float(loss), context)

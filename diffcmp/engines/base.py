@@ -57,13 +57,10 @@ class Prepared:
 class Engine(ABC):
     """A way to compute a loss and its gradient, graded against the reference."""
 
-    #: The name used in every table and on the command line.
+    #: The name used in every table and on the command line; what the engine is (its summary,
+    #: default tolerance and the tolerance's source) is registered under it
+    #: (:data:`diffcmp.registry.REGISTRY`).
     name: ClassVar[str]
-    #: Default tolerance on rho = |a - b| / max(1, |a| + |b|), and where it comes from.
-    tolerance: ClassVar[float]
-    tolerance_source: ClassVar[str]
-    #: One line for the report: what this engine computes.
-    summary: ClassVar[str]
 
     def __init__(self, threads: int = 1) -> None:
         self.threads = threads

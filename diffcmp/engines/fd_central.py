@@ -30,12 +30,6 @@ class CentralDifferenceEngine(PerturbationEngine):
     """Central differences with a relative step; the baseline every AD user knows."""
 
     name = "fd-central"
-    tolerance = 1e-6
-    tolerance_source = ("central differences with h = cbrt(eps): error O(eps^(2/3)) ~ 4e-11 "
-                        "times the scale of f''', so 1e-6 leaves room for curvature "
-                        "(Nocedal & Wright, Numerical Optimization, sec. 8.1)")
-    summary = ("central differences of the float64 loss, step cbrt(eps) * max(1, |x|) "
-               "(nearest power of two)")
     ops = OPS
     dtype = np.float64
 

@@ -22,10 +22,6 @@ class ComplexStepEngine(PerturbationEngine):
     """Complex step, one complex loss evaluation per gradient component."""
 
     name = "fd-complex"
-    tolerance = 1e-10
-    tolerance_source = ("complex step is exact to rounding for analytic losses "
-                        "(Martins, Sturdza & Alonso 2003)")
-    summary = "complex-step derivative Im f(x + ih) / h, h = 1e-30 (analytic losses only)"
     ops = COMPLEX_OPS
     dtype = np.complex128
 

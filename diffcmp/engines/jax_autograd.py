@@ -24,10 +24,6 @@ class JaxEngine(Engine):
     """JAX reverse mode, jitted, float64 inside a local ``enable_x64``."""
 
     name = "jax"
-    tolerance = 1e-10
-    tolerance_source = ("reverse mode is exact up to float64 rounding; the ADBench/GradBench "
-                        "rule rho = |a-b| / max(1, |a|+|b|)")
-    summary = "the loss from jax.numpy ops, jax.jit(jax.value_and_grad), float64 (local x64)"
 
     def prepare(self, problem: Problem) -> Prepared:
         """Trace and compile ``loss`` and ``value_and_grad`` ahead of time, each step timed."""

@@ -35,10 +35,6 @@ class ReferenceEngine(Engine):
     """The SymPy gradient (shared ``cse``) evaluated in mpmath at a certified precision."""
 
     name = "reference"
-    tolerance = 0.0
-    tolerance_source = "the truth the other engines are graded against"
-    summary = (f"SymPy's exact gradient evaluated with mpmath from {DPS} significant digits, "
-               "doubled until two precisions agree")
 
     def prepare(self, problem: Problem) -> Prepared:
         """Derive (shared), then compile ``[loss, *grad]`` to mpmath with ``lambdify``."""

@@ -15,10 +15,6 @@ class SympyEngine(Engine):
     """``lambdify(args, [loss, *grad], cse=...)`` evaluated in NumPy float64."""
 
     name = "sympy"
-    tolerance = 1e-10
-    tolerance_source = ("float64 evaluation of the exact gradient: rounding only; "
-                        "the ADBench/GradBench rule rho = |a-b| / max(1, |a|+|b|)")
-    summary = "SymPy's exact gradient compiled with lambdify (shared cse) to NumPy, float64"
 
     def prepare(self, problem: Problem) -> Prepared:
         """Derive (shared with ``reference``), then ``lambdify`` to NumPy."""

@@ -21,10 +21,6 @@ class TorchEngine(Engine):
     """PyTorch autograd on float64 tensors."""
 
     name = "torch"
-    tolerance = 1e-10
-    tolerance_source = ("reverse mode is exact up to float64 rounding; the ADBench/GradBench "
-                        "rule rho = |a-b| / max(1, |a|+|b|)")
-    summary = "the loss from PyTorch ops, torch.autograd.grad, float64"
 
     @contextmanager
     def running(self) -> Iterator[None]:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import DiffcmpError
 from ..grading.grade import fails
-from ..registry import engine_class
+from ..registry import engine_info
 from ..run.options import Options
 from ..run.rows import CaseResult
 from .environment import environment
@@ -72,9 +72,9 @@ class Tables:
         meta = {
             "format": FORMAT, "format_version": FORMAT_VERSION,
             "environment": environment(options.threads),
-            "engines": {name: {"tolerance": engine_class(name).tolerance,
-                               "source": engine_class(name).tolerance_source,
-                               "summary": engine_class(name).summary}
+            "engines": {name: {"tolerance": engine_info(name).tolerance,
+                               "source": engine_info(name).tolerance_source,
+                               "summary": engine_info(name).summary}
                         for name in options.engines},
             "options": {"engines": list(options.engines), "timing": options.timing,
                         "min_time": options.min_time, "threads": options.threads,

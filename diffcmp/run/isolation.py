@@ -40,7 +40,7 @@ from typing import Any
 from ..cases import load_cases
 from ..errors import DiffcmpError
 from ..grading.grade import Verdict
-from ..registry import engine_class
+from ..registry import engine_class, engine_info
 from ..status import Status
 from .evaluate import evaluate
 from .options import Options, tolerance_for
@@ -91,7 +91,7 @@ def failed_result(name: str, source: str, engines: Iterable[str], status: str, m
     nan = float("nan")
     engines = list(engines)
     for engine in engines:
-        tolerance = tolerances.get(engine, engine_class(engine).tolerance)
+        tolerance = tolerances.get(engine, engine_info(engine).tolerance)
         result.add_agreement(0, engine, Verdict(Status(status), nan, nan, message), nan,
                              tolerance, declared.get(engine))
     for engine, status_declared in declared.items():

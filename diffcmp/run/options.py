@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..cases import Case
-from ..registry import ENGINE_NAMES, engine_class
+from ..registry import ENGINE_NAMES, engine_info
 from .timing import MIN_TIME_S
 
 
@@ -21,11 +21,11 @@ class Options:
 
     def __post_init__(self) -> None:
         for name in self.engines:
-            engine_class(name)  # raises for an unknown engine
+            engine_info(name)  # raises for an unknown engine; imports nothing
         if "reference" not in self.engines:
             object.__setattr__(self, "engines", ("reference", *self.engines))
 
 
 def tolerance_for(case: Case, engine: str) -> float:
     """The tolerance graded for ``engine`` on ``case``: the case's override or the default."""
-    return case.tolerance.get(engine, engine_class(engine).tolerance)
+    return case.tolerance.get(engine, engine_info(engine).tolerance)
