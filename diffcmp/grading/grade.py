@@ -1,8 +1,14 @@
 """Comparison: every engine's loss and gradient graded against the reference.
 
-The error rule is the one ADBench and GradBench use, ``rho = |a - b| / max(1, |a| + |b|)``: a
-relative error for large values and an absolute one near zero. The worst component is the
-``error``; ``rel_error = max|g - r| / max|r|`` is given beside it.
+The error of a value ``a`` against the reference's ``b`` is ``|a - b| / max(floor, |a| + |b|)``:
+relative for values above the floor, absolute (in units of the floor) below it. ADBench and
+GradBench use the fixed floor 1 (``rho_adbench``, kept in every row for comparability), which
+grades nothing below 1: for ``1e-11 * sin(w)`` any answer between -5e-11 and 5e-11 passes. diffcmp's
+floor is derived from the case instead (:class:`Floors`): for each value, how far float64 rounding
+of the computation can move it (see :mod:`diffcmp.grading.floors`), never above ADBench's 1. A
+tiny gradient that is 100% off is then a ``mismatch``, while a component whose true value is lost
+in float64 cancellation is not. The worst component is the ``error``;
+``rel_error = max|g - r| / max|r|`` is given beside it.
 """
 
 from __future__ import annotations
@@ -13,15 +19,39 @@ import numpy as np
 
 from ..status import Status
 
-#: Tolerance on rho for ``[expect]`` values checked against the reference.
+#: Tolerance on the error for ``[expect]`` values checked against the reference.
 EXPECT_TOLERANCE = 1e-9
+#: ADBench's and GradBench's floor: the most diffcmp's floor can be.
+ADBENCH_FLOOR = 1.0
 
 
-def rho(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
-    """``|a - b| / max(1, |a| + |b|)`` elementwise (ADBench, GradBench)."""
+def rho(a: np.ndarray | float, b: np.ndarray | float,
+        floor: np.ndarray | float = ADBENCH_FLOOR) -> np.ndarray:
+    """``|a - b| / max(floor, |a| + |b|)`` elementwise (``floor`` 1: ADBench, GradBench)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    with np.errstate(invalid="ignore"):
-        return np.abs(a - b) / np.maximum(1.0, np.abs(a) + np.abs(b))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.abs(a - b) / np.maximum(floor, np.abs(a) + np.abs(b))
+
+
+@dataclass(frozen=True)
+class Floors:
+    """The floor of the loss and of each gradient component at one point (see the module
+    docstring); ADBench's 1 where none was derived."""
+
+    loss: float = ADBENCH_FLOOR
+    grad: np.ndarray | None = None
+    #: Where the floors come from, for the report.
+    source: str = "ADBench's fixed 1"
+
+    def for_grad(self, n: int) -> np.ndarray:
+        """The gradient floors as an array of ``n`` (ADBench's 1 where none was derived)."""
+        if self.grad is None:
+            return np.full(n, ADBENCH_FLOOR)
+        return np.minimum(np.asarray(self.grad, dtype=float), ADBENCH_FLOOR)
+
+    def for_loss(self) -> float:
+        """The loss floor (at most ADBench's 1)."""
+        return min(float(self.loss), ADBENCH_FLOOR)
 
 
 @dataclass(frozen=True)
@@ -44,6 +74,10 @@ class Verdict:
     error: float
     rel_error: float
     message: str
+    #: The same worst error under ADBench's and GradBench's fixed floor 1, for comparability.
+    rho_adbench: float = float("nan")
+    #: The floor of the value that decided (the worst one): below it the error is absolute.
+    floor: float = float("nan")
 
 
 def _number(x: float) -> str:
@@ -51,8 +85,9 @@ def _number(x: float) -> str:
 
 
 def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[str],
-          tolerance: float) -> Verdict:
-    """Grade ``outcome`` against ``reference``: the loss first, then every gradient component."""
+          tolerance: float, floors: Floors = Floors()) -> Verdict:
+    """Grade ``outcome`` against ``reference``: the loss first, then every gradient component,
+    each with its floor from ``floors``."""
     nan = float("nan")
     if outcome.status is not None:
         return Verdict(outcome.status, nan, nan, outcome.message)
@@ -65,12 +100,14 @@ def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[st
     if not np.isfinite(outcome.loss):
         return Verdict(Status.NAN, nan, nan, f"loss: {engine} {outcome.loss} vs reference "
                        f"{_number(reference.loss)}")
-    loss_error = float(rho(outcome.loss, reference.loss))
+    loss_floor = floors.for_loss()
+    loss_error = float(rho(outcome.loss, reference.loss, loss_floor))
     if loss_error > tolerance:
         return Verdict(Status.MISMATCH, loss_error, nan,
                        f"loss: {engine} {_number(outcome.loss)} vs reference "
                        f"{_number(reference.loss)}: the loss itself differs (a translation bug, or "
-                       "float64 cancellation or overflow)")
+                       "float64 cancellation or overflow)",
+                       float(rho(outcome.loss, reference.loss)), loss_floor)
     grad, ref = outcome.grad, reference.grad
     bad = np.flatnonzero(~np.isfinite(grad))
     if bad.size:
@@ -78,16 +115,21 @@ def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[st
         return Verdict(Status.NAN, nan, nan, f"{components[i]}: {engine} {grad[i]} vs reference "
                        f"{_number(ref[i])}" + (f" (and {bad.size - 1} more)" if bad.size > 1
                                                else ""))
-    errors = rho(grad, ref)
-    worst = int(np.argmax(errors)) if errors.size else 0
-    error = float(errors[worst]) if errors.size else 0.0
-    scale = float(np.max(np.abs(ref))) if ref.size else 0.0
-    diff = float(np.max(np.abs(grad - ref))) if ref.size else 0.0
+    grad_floors = floors.for_grad(len(ref))
+    errors = rho(grad, ref, grad_floors)
+    if not errors.size:
+        return Verdict(Status.OK, 0.0, 0.0, "", 0.0, loss_floor)
+    worst = int(np.argmax(errors))
+    error = float(errors[worst])
+    scale = float(np.max(np.abs(ref)))
+    diff = float(np.max(np.abs(grad - ref)))
     rel_error = diff / scale if scale > 0 else diff
-    message = (f"{components[worst]}: {engine} {_number(grad[worst])} vs reference "
-               f"{_number(ref[worst])}") if errors.size else ""
     status = Status.MISMATCH if error > tolerance else Status.OK
-    return Verdict(status, error, rel_error, message)
+    message = "" if status == Status.OK else (
+        f"{components[worst]}: {engine} {_number(grad[worst])} vs reference "
+        f"{_number(ref[worst])}")
+    return Verdict(status, error, rel_error, message, float(np.max(rho(grad, ref))),
+                   float(grad_floors[worst]))
 
 
 def kink_verdict(engine: str, outcome: Outcome, kink: str, components: list[str],
@@ -110,9 +152,10 @@ def kink_verdict(engine: str, outcome: Outcome, kink: str, components: list[str]
                    f"{sides}")
 
 
-def check_expect(expected: float, actual: float, tolerance: float) -> bool:
-    """Whether an ``[expect]`` value holds against the reference value."""
-    return bool(np.isfinite(actual) and rho(expected, actual) <= tolerance)
+def check_expect(expected: float, actual: float, tolerance: float,
+                 floor: float = ADBENCH_FLOOR) -> bool:
+    """Whether an ``[expect]`` value holds against the reference value (with its floor)."""
+    return bool(np.isfinite(actual) and rho(expected, actual, floor) <= tolerance)
 
 
 def fails(status: str, declared: str | None) -> bool:

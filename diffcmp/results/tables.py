@@ -24,11 +24,13 @@ from ..run.rows import CaseResult
 from .environment import environment
 
 FORMAT = "diffcmp-results"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions this diffcmp reads (version 1 lacks the agreement's ``rho_adbench`` and ``floor``).
+READS_VERSIONS = (1, 2)
 
 COLUMNS = {
     "agreement": ["case", "point", "engine", "status", "loss", "error", "rel_error", "tolerance",
-                  "message", "digits", "cause"],
+                  "message", "digits", "cause", "rho_adbench", "floor"],
     "gradients": ["case", "point", "engine", "component", "value", "reference"],
     "timing": ["case", "engine", "phase", "median_s", "iqr_s", "runs"],
     "expressions": ["case", "loss_ops", "grad_ops", "grad_cse_ops", "derive_s", "method"],
@@ -125,10 +127,10 @@ class Tables:
             raise DiffcmpError(f"{source}: not JSON ({exc})") from None
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise DiffcmpError(f"{source}: not a diffcmp results file")
-        if payload.get("format_version") != FORMAT_VERSION:
+        if payload.get("format_version") not in READS_VERSIONS:
             raise DiffcmpError(f"{source}: results format version "
                                f"{payload.get('format_version')} (this diffcmp reads "
-                               f"{FORMAT_VERSION})")
+                               f"versions {', '.join(map(str, READS_VERSIONS))})")
         frames = {name: _frame(payload.get(name, []), COLUMNS[name]) for name in COLUMNS}
         meta = {k: v for k, v in payload.items() if k not in COLUMNS and k != "declared"}
         return cls(declared=payload.get("declared", {}), meta=meta, **frames)

@@ -35,7 +35,8 @@ class CaseResult:
             "case": self.case, "point": point, "engine": engine, "status": str(verdict.status),
             "loss": loss, "error": verdict.error, "rel_error": verdict.rel_error,
             "tolerance": tolerance, "message": verdict.message,
-            "digits": math.nan if digits is None else digits, "cause": cause})
+            "digits": math.nan if digits is None else digits, "cause": cause,
+            "rho_adbench": verdict.rho_adbench, "floor": verdict.floor})
         if declared:
             self.declared[engine] = declared
 
