@@ -16,7 +16,7 @@ LAYERS = [
     {"ops"},
     {"lang"},
     {"cases"},
-    {"symbolic"},
+    {"symbolic", "matcalc"},
     {"engines", "grading"},
     {"run"},
     {"results"},

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..grading.grade import Floors
 from ..symbolic.problem import Problem
 
 
@@ -69,6 +70,12 @@ class Engine(ABC):
         """Settings in force while this engine prepares, evaluates and is timed (restored after);
         none by default."""
         return nullcontext()
+
+    def floors(self, floors: Floors, x: np.ndarray, tolerance: float) -> Floors:
+        """The floors this engine is graded above at ``x`` (see
+        :mod:`diffcmp.grading.floors`): the case's, unless the method adds rounding of its own
+        (central differences divide the loss's rounding by their step)."""
+        return floors
 
     @abstractmethod
     def prepare(self, problem: Problem) -> Prepared:

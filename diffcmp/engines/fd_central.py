@@ -15,10 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from ..grading.grade import Floors
 from ..ops.numpy import OPS
 from .perturbation import PerturbationEngine
 
 STEP_SCALE = float(np.cbrt(np.finfo(np.float64).eps))
+#: float64's unit roundoff, 2**-53.
+UNIT_ROUNDOFF = float(np.finfo(np.float64).eps) / 2
 
 
 def step(x: float) -> float:
@@ -32,6 +35,17 @@ class CentralDifferenceEngine(PerturbationEngine):
     name = "fd-central"
     ops = OPS
     dtype = np.float64
+
+    def floors(self, floors: Floors, x: np.ndarray, tolerance: float) -> Floors:
+        """The case's floors, raised by the quotient's own rounding: each loss call is off by
+        up to ``u * B`` (``B`` the loss's rounding bound), so the quotient by up to ``u B / h``;
+        four times that passes at ``tolerance``."""
+        if floors.grad is None or not tolerance > 0:
+            return floors
+        steps = np.array([step(v) for v in x])
+        rounding = 4 * UNIT_ROUNDOFF * floors.loss / steps / tolerance
+        return Floors(floors.loss, np.maximum(floors.grad, rounding),
+                      floors.source + "; fd-central adds its quotient's rounding, 4 u B / h")
 
     def component(self, f: Callable[[np.ndarray], Any], x: np.ndarray, i: int) -> float:
         """``(f(x + h e_i) - f(x - h e_i)) / ((x + h) - (x - h))``: two loss calls."""

@@ -31,6 +31,17 @@ def _real(value: Any, what: str) -> float:
     return number
 
 
+def _beyond(values: list[Any], names: list[str]) -> str:
+    """Which certified values float64 cannot hold (``exp(710)``), as text; ``""`` if none. They
+    exist, so the point is not undefined; every float64 engine overflows there."""
+    over = [f"{name} is {mpmath.nstr(v, 8)}" for name, v in zip(names, values, strict=True)
+            if not np.isfinite(float(v))]
+    if not over:
+        return ""
+    more = f" (and {len(over) - 3} more)" if len(over) > 3 else ""
+    return "; ".join(over[:3]) + more + ", beyond float64's range"
+
+
 class ReferenceEngine(Engine):
     """The SymPy gradient (shared ``cse``) evaluated in mpmath at a certified precision."""
 
@@ -39,6 +50,7 @@ class ReferenceEngine(Engine):
     def prepare(self, problem: Problem) -> Prepared:
         """Derive (shared), then compile ``[loss, *grad]`` to mpmath with ``lambdify``."""
         prepared = Prepared(inputs=self._inputs, loss=None, grad=None, read=self._read)
+        names = ["the loss", *(f"the gradient's {c}" for c in problem.components)]
         gradient = problem.gradient
         args = [*problem.param_symbols, *problem.data_symbols]
         with prepared.step("lambdify"):
@@ -48,7 +60,6 @@ class ReferenceEngine(Engine):
         data = [mpmath.mpf(float(v)) for name in problem.data_values
                 for v in problem.data_values[name].ravel()]
         ceiling = int(problem.case.reference.get("max_digits", MAX_DIGITS))
-        names = ["the loss", *(f"the gradient's {c}" for c in problem.components)]
 
         lazy: list[Any] = []  # without cse, compiled on first need (see _lazy below)
         written = _WrittenLoss(problem)
@@ -62,6 +73,7 @@ class ReferenceEngine(Engine):
                     raise UndefinedError(str(exc), _loss_or_nan(loss_only, x, data, ceiling)) \
                         from None
             prepared.details["digits"] = certified.digits
+            prepared.details["overflow"] = _beyond(certified.values, names)
             written.check(x, certified)
             return certified.values
 
@@ -95,12 +107,9 @@ class ReferenceEngine(Engine):
 
     @staticmethod
     def _read(values: list[Any]) -> tuple[float, np.ndarray]:
-        loss = _real(values[0], "the loss")
-        try:
-            grad = np.array([_real(v, "the gradient") for v in values[1:]], dtype=np.float64)
-        except UndefinedError as exc:
-            raise UndefinedError(str(exc), loss) from None
-        return loss, grad
+        """The certified values in float64: an infinity where one is beyond float64's range
+        (``details["overflow"]`` says which, and what it is)."""
+        return float(values[0]), np.array([float(v) for v in values[1:]], dtype=np.float64)
 
 
 class _WrittenLoss:

@@ -30,7 +30,8 @@ def rho(a: np.ndarray | float, b: np.ndarray | float,
     """``|a - b| / max(floor, |a| + |b|)`` elementwise (``floor`` 1: ADBench, GradBench)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.abs(a - b) / np.maximum(floor, np.abs(a) + np.abs(b))
+        error = np.abs(a - b) / np.maximum(floor, np.abs(a) + np.abs(b))
+    return np.where(a == b, 0.0, error)  # equal values are no error, even below a zero floor
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class Outcome:
     message: str = ""
     #: The precision the reference certified its values at (decimal digits); None elsewhere.
     digits: int | None = None
+    #: The reference's values that exist but are beyond float64's range, as text (``exp(710)``).
+    overflow: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,8 @@ def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[st
     if reference.status is not None:
         return Verdict(reference.status, nan, nan, f"reference {reference.status}: "
                        f"{reference.message}")
+    if reference.overflow:  # the truth exists but float64 cannot hold it: no engine is right
+        return _beyond_float64(engine, outcome, reference, components)
     if not np.isfinite(outcome.loss):
         return Verdict(Status.NAN, nan, nan, f"loss: {engine} {outcome.loss} vs reference "
                        f"{_number(reference.loss)}")
@@ -130,6 +135,24 @@ def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[st
         f"{_number(ref[worst])}")
     return Verdict(status, error, rel_error, message, float(np.max(rho(grad, ref))),
                    float(grad_floors[worst]))
+
+
+def _beyond_float64(engine: str, outcome: Outcome, reference: Outcome,
+                    components: list[str]) -> Verdict:
+    """Where a true value is beyond float64's range a float64 engine overflows (``nan``: not
+    finite where the truth is) or returns a finite value, which is wrong (``mismatch``)."""
+    nan = float("nan")
+    values = [outcome.loss, *(outcome.grad if outcome.grad is not None else [])]
+    truth = [reference.loss, *(reference.grad if reference.grad is not None else [])]
+    names = ["loss", *components]
+    for name, value, true in zip(names, values, truth, strict=False):
+        if np.isfinite(true) or value == true:
+            continue
+        status = Status.MISMATCH if np.isfinite(value) else Status.NAN
+        return Verdict(status, nan, nan, f"{name}: {engine} {_number(value)}, but "
+                       f"{reference.overflow} (it exists, so float64 overflows here)")
+    return Verdict(Status.NAN, nan, nan, f"{engine}: {reference.overflow}; its float64 "
+                   "values overflow")
 
 
 def kink_verdict(engine: str, outcome: Outcome, kink: str, components: list[str],

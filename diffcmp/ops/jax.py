@@ -18,6 +18,13 @@ def const(value: Literal) -> Any:
     return jnp.asarray(literal_to_float(value), dtype=jnp.float64)
 
 
+def _sum_to(a: Any, shape: tuple[int, ...]) -> Any:
+    lead = a.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
+                                      if n == 1 and a.shape[lead + i] != 1)
+    return jnp.sum(a, axis=axes, keepdims=True).reshape(shape) if axes else a.reshape(shape)
+
+
 #: The language's operations in JAX (one line each).
 OPS: dict[str, Callable[..., Any]] = {
     "const": const,
@@ -72,4 +79,7 @@ OPS: dict[str, Callable[..., Any]] = {
     "heaviside": jnp.heaviside,
     "dirac_delta": lambda x: jnp.where(x == 0, jnp.nan, 0.0),
     "polygamma": lambda n, x: jax.scipy.special.polygamma(jnp.asarray(n).astype(int), x),
+    "broadcast_to": jnp.broadcast_to,
+    "sum_to": _sum_to,
+    "scatter": lambda g, shape, key: jnp.zeros(shape, dtype=jnp.result_type(g)).at[key].set(g),
 }

@@ -16,7 +16,7 @@ from typing import Any
 
 import mpmath
 
-from .objects import ARITHMETIC, elementwise, flat
+from .objects import ARITHMETIC, elementwise, flat, scatter
 from .spec import Literal
 
 #: The reference's working precision, in significant decimal digits.
@@ -162,4 +162,5 @@ OPS: dict[str, Callable[..., Any]] = {
     "heaviside": elementwise(_heaviside, 2),
     "dirac_delta": elementwise(_dirac_delta),
     "polygamma": elementwise(mpmath.polygamma, 2),
+    "scatter": lambda g, shape, key: scatter(g, shape, key, mpmath.mpf(0)),
 }

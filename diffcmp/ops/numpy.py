@@ -16,6 +16,7 @@ import numpy as np
 import scipy.special
 
 from ..errors import UnsupportedError
+from .objects import scatter, sum_to
 from .spec import NOT_ANALYTIC, literal_to_float
 
 #: The language's operations in NumPy float64 (one line each).
@@ -72,12 +73,23 @@ OPS: dict[str, Callable[..., Any]] = {
     "heaviside": lambda x, h0: np.heaviside(x, np.float64(h0)),
     "dirac_delta": lambda x: np.where(np.equal(x, 0), np.nan, 0.0),
     "polygamma": scipy.special.polygamma,
+    "broadcast_to": np.broadcast_to,
+    "sum_to": sum_to,
+    "scatter": scatter,
 }
 
 
 def _complex_logsumexp(v: np.ndarray) -> Any:
     shift = np.max(v.real)  # any real constant shift is exact, so the step passes through
     return shift + np.log(np.sum(np.exp(v - shift)))
+
+
+def _complex_log1p(z: Any) -> Any:
+    """``log1p`` of ``a + ib`` to full accuracy (NumPy's complex ``log1p`` is ``log(1 + z)``,
+    which loses the digits of a tiny ``a``): ``1 + z = (1 + a)(1 + it)`` with ``t = b / (1 + a)``,
+    so ``log1p(z) = log1p(a) + log1p(t**2) / 2 + i atan(t)``, exactly, where ``1 + a > 0``."""
+    t = z.imag / (1 + z.real)
+    return np.log1p(z.real) + 0.5 * np.log1p(t * t) + 1j * np.arctan(t)
 
 
 def _complex_atan2(y: Any, x: Any) -> Any:
@@ -89,6 +101,7 @@ _ANALYTIC = {
     "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
     "softplus": lambda x: np.log1p(np.exp(x)),
     "logsumexp": _complex_logsumexp,
+    "log1p": _complex_log1p,
     "loggamma": scipy.special.loggamma,
     "atan2": _complex_atan2,
 }

@@ -34,6 +34,28 @@ def transpose(value: Any) -> Any:
     return value.T if isinstance(value, np.ndarray) else value
 
 
+def sum_to(value: Any, shape: tuple[int, ...]) -> Any:
+    """``value`` summed down to ``shape``: the axes broadcasting added or stretched from 1 (the
+    adjoint of broadcasting). Works on float and object arrays alike."""
+    array = np.asarray(value)
+    lead = array.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)
+                                      if n == 1 and array.shape[lead + i] != 1)
+    if axes:
+        array = array.sum(axis=axes, keepdims=True)
+    return array.reshape(shape)[()]
+
+
+def scatter(value: Any, shape: tuple[int, ...], key: Any, zero: Any = 0) -> np.ndarray:
+    """An array of ``shape`` holding ``zero`` except ``[key]``, which holds ``value`` (the
+    adjoint of indexing)."""
+    kind = object if isinstance(np.asarray(value).dtype, np.dtypes.ObjectDType) or not isinstance(
+        zero, int) else np.result_type(value, np.float64)
+    out = np.full(shape, zero, dtype=kind)
+    out[key] = value
+    return out
+
+
 #: Arithmetic and structure on object arrays, the same for every such backend (one line each).
 ARITHMETIC: dict[str, Callable[..., Any]] = {
     "add": elementwise(operator.add, 2),
@@ -46,4 +68,6 @@ ARITHMETIC: dict[str, Callable[..., Any]] = {
     "transpose": transpose,
     "index": lambda a, key: a[key],
     "stack": stack,
+    "broadcast_to": lambda a, shape: np.broadcast_to(np.asarray(a, dtype=object), shape),
+    "sum_to": sum_to,
 }

@@ -26,6 +26,7 @@ COMPARE = "compare"  # < <= > >= == != (only as where()'s condition)
 ELEMENTWISE = "elementwise"  # applied to each element (with NumPy broadcasting)
 REDUCTION = "reduction"  # an array to a scalar
 TRANSLATION = "translation"  # appears only in SymPy expressions (Python cases, derivatives)
+DERIVATIVE = "derivative"  # appears only in vectorised gradients (the adjoints of structure)
 
 #: A literal of the language: an exact integer or fraction, a float, or a named constant.
 Literal = int | Fraction | float | str
@@ -111,6 +112,9 @@ SPEC: dict[str, Op] = {op.name: op for op in (
     _op("heaviside", 2, False, False, TRANSLATION, None, -0.3, 0.5),
     _op("dirac_delta", 1, False, False, TRANSLATION, None, 0.3),
     _op("polygamma", 2, True, True, TRANSLATION, None, 1, 0.3),
+    _op("broadcast_to", 2, True, True, DERIVATIVE, None, [0.3, -0.7], (2, 2)),
+    _op("sum_to", 2, True, True, DERIVATIVE, None, _M, (2,)),
+    _op("scatter", 3, True, True, DERIVATIVE, None, 0.5, (2, 2), (1, 0)),
 )}
 
 #: Ops complex step cannot pass through (no analytic form).

@@ -12,7 +12,7 @@ from typing import Any
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
 
-from .objects import ARITHMETIC, elementwise, flat
+from .objects import ARITHMETIC, elementwise, flat, scatter
 from .spec import Literal
 from .sympy_functions import LogSumExp, Sigmoid, Softplus
 
@@ -81,4 +81,5 @@ OPS: dict[str, Callable[..., Any]] = {
     "heaviside": elementwise(sp.Heaviside, 2),
     "dirac_delta": elementwise(sp.DiracDelta),
     "polygamma": elementwise(sp.polygamma, 2),
+    "scatter": lambda g, shape, key: scatter(g, shape, key, sp.Integer(0)),
 }

@@ -27,6 +27,12 @@ def _heaviside(x: torch.Tensor, h0: Any) -> torch.Tensor:
     return torch.where(x > 0, 1.0, torch.where(x < 0, 0.0, h0)).to(x.dtype)
 
 
+def _scatter(g: torch.Tensor, shape: tuple[int, ...], key: Any) -> torch.Tensor:
+    out = torch.zeros(shape, dtype=g.dtype)
+    out[key] = g
+    return out
+
+
 #: The language's operations in PyTorch (one line each).
 OPS: dict[str, Callable[..., Any]] = {
     "const": const,
@@ -81,4 +87,7 @@ OPS: dict[str, Callable[..., Any]] = {
     "heaviside": _heaviside,
     "dirac_delta": lambda x: torch.where(x == 0, torch.nan, 0.0).to(x.dtype),
     "polygamma": lambda n, x: torch.polygamma(int(n), x),
+    "broadcast_to": torch.broadcast_to,
+    "sum_to": lambda a, shape: a.sum_to_size(shape) if shape else a.sum(),
+    "scatter": _scatter,
 }

@@ -18,6 +18,7 @@ from ..errors import DiffcmpError, UndefinedError, UnresolvedError, UnsupportedE
 from ..grading import grade as grading
 from ..grading.crosscheck import CrossCheck
 from ..grading.diagnose import Diagnosis
+from ..grading.floors import FloorFinder
 from ..grading.kinks import KinkDetector
 from ..registry import get_engine
 from ..status import Status
@@ -49,7 +50,9 @@ def _outcome(prepared: Prepared, x: np.ndarray) -> grading.Outcome:
     if isinstance(result, grading.Outcome):
         return result if digits is None else dataclasses.replace(result, digits=digits)
     loss, grad = result
-    return grading.Outcome(loss=loss, grad=grad, digits=digits)
+    overflow = prepared.details.get("overflow", "")
+    return grading.Outcome(loss=loss, grad=grad, digits=digits, overflow=overflow,
+                           message=overflow)
 
 
 def _prepare(engine: Engine, problem: Problem) -> Prepared | grading.Outcome:
@@ -83,13 +86,18 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
     diagnosis = Diagnosis(problem.loss, [*problem.param_symbols, *problem.data_symbols])
     data = [v for values in problem.data_values.values() for v in values.ravel()]
     crosscheck = CrossCheck(problem.loss, problem.param_symbols, problem.data_symbols, data)
+    finder = FloorFinder(problem)
+    first_floors: grading.Floors | None = None
     for index, x in enumerate(points):
+        floors = finder.at(x)
+        first_floors = first_floors or floors
         reference = outcomes["reference"][index]
         cause_here: str | None = None  # diagnosed once per point, on the first nan
         kink, left, right = detector.check(x)
         if kink:
             result.add_one_sided(index, problem.components, left, right)
-        elif not left.size and reference.status is None and reference.digits:
+        elif not left.size and reference.status is None and reference.digits \
+                and not reference.overflow:
             # smooth here: check the symbolic gradient against an independent derivation
             bug = crosscheck.disagreement(x, reference.grad, reference.digits,
                                           problem.components)
@@ -114,7 +122,8 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
             elif name == "reference":
                 verdict = grading.Verdict(outcome.status or Status.OK, 0.0, 0.0, outcome.message)
             else:
-                verdict = grading.grade(name, outcome, reference, problem.components, tolerance)
+                verdict = grading.grade(name, outcome, reference, problem.components, tolerance,
+                                        engines[name].floors(floors, x, tolerance))
             cause = ""
             if verdict.status == Status.NAN:
                 if cause_here is None:
@@ -126,7 +135,8 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
                 ref = reference.grad if reference.grad is not None else \
                     np.full(len(problem.components), np.nan)
                 result.add_gradients(index, name, problem.components, outcome.grad, ref)
-    _check_expect(case, problem, outcomes["reference"][0], result)
+    _check_expect(case, problem, outcomes["reference"][0], result,
+                  first_floors or grading.Floors())
     for name in declared:
         if name not in options.engines:
             result.add_expectation("status", name, declared[name], "not run", False)
@@ -146,13 +156,17 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
 
 
 def _check_expect(case: Case, problem: Problem, reference: grading.Outcome,
-                  result: CaseResult) -> None:
+                  result: CaseResult, floors: grading.Floors) -> None:
+    """Check ``[expect]`` against the reference at the case's point, each value above its floor
+    (a published value quoted to few digits sets ``expect.tolerance``)."""
     expect = case.expect
     tolerance = expect.get("tolerance", grading.EXPECT_TOLERANCE)
+    grad_floors = floors.for_grad(len(problem.components))
     if "loss" in expect:
         actual = reference.loss
         result.add_expectation("loss", "loss", expect["loss"], actual,
-                               grading.check_expect(expect["loss"], actual, tolerance))
+                               grading.check_expect(expect["loss"], actual, tolerance,
+                                                    floors.for_loss()))
     for name, values in expect.get("grad", {}).items():
         offset = problem.offsets[name]
         for k, value in enumerate(values.ravel()):
@@ -160,7 +174,8 @@ def _check_expect(case: Case, problem: Problem, reference: grading.Outcome,
             actual = float(reference.grad[offset + k]) if reference.grad is not None \
                 else float("nan")
             result.add_expectation("grad", component, float(value), actual,
-                                   grading.check_expect(float(value), actual, tolerance))
+                                   grading.check_expect(float(value), actual, tolerance,
+                                                        float(grad_floors[offset + k])))
 
 
 def _time(result: CaseResult, name: str, prepared: Prepared, x: np.ndarray,

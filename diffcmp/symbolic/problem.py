@@ -20,6 +20,10 @@ import sympy as sp
 from .. import lang
 from ..cases import Case
 from ..errors import CaseError, ExpressionError
+from ..matcalc import graph
+from ..matcalc.derive import ArrayGradient
+from ..matcalc.derive import derive as derive_arrays
+from ..matcalc.table import GRAPH_OPS
 from ..ops import sympy as sympy_ops
 from . import translate
 from .derive import Gradient, derive
@@ -92,6 +96,20 @@ class Problem:
         """The exact SymPy gradient (derived once, shared by ``reference`` and ``sympy``)."""
         return derive(self.loss, self.param_symbols)
 
+    @cached_property
+    def array_gradient(self) -> ArrayGradient:
+        """The loss as written, as an array graph, and its vectorised gradient (matrix calculus,
+        :mod:`diffcmp.matcalc`): derived once, whatever the size of the data."""
+        leaves = {v.name: graph.var(v.name, v.shape, role)
+                  for role, variables in (("param", self.params), ("data", self.data))
+                  for v in variables}
+        loss = self.loss_function(GRAPH_OPS)(leaves)
+        return derive_arrays(loss, [leaves[v.name] for v in self.params])
+
+    def environment(self, x: Any) -> dict[str, np.ndarray]:
+        """Every param (from the flat point ``x``) and data array by name, float64."""
+        return {**self.data_values, **self.split(np.asarray(x, dtype=np.float64))}
+
     def split(self, x: Any) -> dict[str, Any]:
         """A flat parameter vector (NumPy) as ``{name: array of the parameter's shape}``."""
         parts = np.split(np.asarray(x), self._sizes[:-1])
@@ -160,7 +178,9 @@ def _lower_expression(case: Case) -> Problem:
     except (ZeroDivisionError, OverflowError, ValueError, TypeError) as exc:
         raise ExpressionError(f"cannot be built symbolically: {exc}", case.where) from None
     loss = sp.sympify(loss)
-    _check_depends(case, loss, params)
+    # the written loss uses a parameter (checked with the case); SymPy's rewriting of it may not
+    # (exp(a) * exp(-a) is 1): its gradient is then zero where the written loss is defined
+    _check_depends(case, loss, params, written=True)
     return Problem(case, params, data, loss, expression)
 
 
@@ -184,11 +204,12 @@ def _lower_sympy(case: Case) -> Problem:
     return Problem(case, params, data, loss, None)
 
 
-def _check_depends(case: Case, loss: sp.Expr, params: list[Variable]) -> None:
+def _check_depends(case: Case, loss: sp.Expr, params: list[Variable],
+                   written: bool = False) -> None:
     if not isinstance(loss, sp.Expr):
         raise CaseError(f"the loss is not a scalar expression ({type(loss).__name__})",
                         case.where)
-    if not loss.free_symbols & {s for v in params for s in v.symbols}:
+    if not written and not loss.free_symbols & {s for v in params for s in v.symbols}:
         raise CaseError("the loss depends on no parameter: its gradient is identically zero",
                         case.where)
 

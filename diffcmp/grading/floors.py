@@ -1,0 +1,50 @@
+"""The floor each value is graded above: how far float64 rounding of its computation can move it.
+
+ADBench and GradBench grade ``|a - b| / max(1, |a| + |b|)``: nothing below 1 is graded. diffcmp's
+floor comes from the case. The loss as written and its vectorised gradient
+(:attr:`~diffcmp.symbolic.problem.Problem.array_gradient`) are evaluated in float64 beside a
+first-order bound on their rounding error (:meth:`~diffcmp.matcalc.evaluate.Program.rounding`,
+Wilkinson's running error analysis), in units of the unit roundoff: the magnitude of what the
+computation adds up and carries. That magnitude is the floor: a value far below it was computed
+by cancellation, and float64 holds it only to ``u * floor``, so a difference below ``tolerance *
+floor`` is no fault of the engine; above its floor a value is graded relative to its own size, so
+a gradient of 1e-12 that is 100% off is a mismatch. The floor is never above ADBench's 1, so
+diffcmp is never laxer than ADBench.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..matcalc.evaluate import Program
+from ..symbolic.problem import Problem
+from .grade import ADBENCH_FLOOR, Floors
+
+SOURCE = "float64 rounding bound of the loss as written and its vectorised gradient, at most 1"
+
+
+class FloorFinder:
+    """Floors at the points of one problem (its program compiled once)."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self.reason = ""
+        try:
+            self._program: Program | None = Program(problem.array_gradient.outputs)
+        except Exception as exc:  # no bound for this loss: ADBench's floor, and why
+            self._program, self.reason = None, f"{type(exc).__name__}: {exc}"
+
+    def at(self, x: np.ndarray) -> Floors:
+        """The floors at the flat point ``x`` (ADBench's 1 where no bound is found)."""
+        if self._program is None:
+            return Floors(source=f"ADBench's fixed 1 (no rounding bound: {self.reason})")
+        try:
+            _, bounds = self._program.rounding(self.problem.environment(x))
+        except Exception as exc:
+            return Floors(source=f"ADBench's fixed 1 (no rounding bound: {exc})")
+        loss, *grads = bounds
+        flat = np.concatenate([np.broadcast_to(np.asarray(b, dtype=float), v.shape).ravel()
+                               for b, v in zip(grads, self.problem.params, strict=True)])
+        flat = np.where(np.isfinite(flat), flat, ADBENCH_FLOOR)
+        loss = float(loss) if np.isfinite(loss) else ADBENCH_FLOOR
+        return Floors(loss=loss, grad=flat, source=SOURCE)

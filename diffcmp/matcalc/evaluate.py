@@ -1,0 +1,164 @@
+"""Evaluating array graphs over any backend's op table, and bounding their float64 rounding.
+
+:class:`Program` flattens the graphs of several outputs (the loss and its gradients) into one list
+of backend calls in order, every shared node computed once, so a call costs no graph walk: over
+NumPy it is the ``sympy-array`` engine, over mpmath's real-valued ops the reference at scale.
+
+:meth:`Program.rounding` runs the same steps in float64 beside a first-order bound on the rounding
+error of every value, in units of the unit roundoff (Wilkinson's running error analysis; Higham,
+*Accuracy and Stability of Numerical Algorithms*, 2nd ed., 2002, sec. 3.3): each step adds its own
+rounding (the magnitude of what it computes) to its arguments' bounds carried through its local
+derivatives in absolute value. A value whose bound is far above its own size was computed by
+cancellation: float64 cannot hold it to more than ``u * bound``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from ..ops import numpy as numpy_ops
+from .graph import Node, topological
+from .rules import VJP, Namespace
+
+Ops = Mapping[str, Callable[..., Any]]
+
+#: Ops that move or select values without arithmetic: exact, and linear in their arguments, so a
+#: bound passes through them as the op itself.
+MOVES = frozenset({"index", "transpose", "stack", "broadcast_to", "scatter", "neg", "reshape"})
+#: Ops whose result is exact (no rounding of their own) though not a plain move.
+EXACT = frozenset({"abs", "sign", "relu", "maximum", "minimum", "where", "heaviside",
+                   "dirac_delta", "amax", "amin", "lt", "le", "gt", "ge", "eq", "ne", "const",
+                   "var", "seed", *MOVES})
+#: Reductions: each input element feeds one output element (the reduced axis, or all).
+REDUCTIONS = frozenset({"sum", "mean", "prod", "norm", "logsumexp", "amax", "amin", "sum_to"})
+
+_NUMPY = Namespace(numpy_ops.OPS)
+
+
+class Program:
+    """The graphs of ``outputs`` as one flat list of backend calls (see the module docstring)."""
+
+    def __init__(self, outputs: Sequence[Node]) -> None:
+        self.order = topological(list(outputs))
+        self.slot = {id(node): k for k, node in enumerate(self.order)}
+        self.outputs = [self.slot[id(node)] for node in outputs]
+        self.leaves = [(k, node.raw[0]) for k, node in enumerate(self.order) if node.op == "var"]
+
+    def steps(self, ops: Ops) -> list[tuple[int, Callable[..., Any], tuple[int, ...],
+                                            tuple[Any, ...]]]:
+        """``(slot, function, argument slots, raw arguments)`` for every computed node."""
+        steps = []
+        for k, node in enumerate(self.order):
+            if node.op in ("var", "const", "seed"):
+                continue
+            function = ops[node.op]
+            if node.op == "stack":
+                function = _spread(function)
+            steps.append((k, function, tuple(self.slot[id(a)] for a in node.args), node.raw))
+        return steps
+
+    def constants(self, ops: Ops) -> list[tuple[int, Any]]:
+        """``(slot, value)`` of every literal, converted once by the backend."""
+        return [(k, ops["const"](1 if node.op == "seed" else node.raw[0]))
+                for k, node in enumerate(self.order) if node.op in ("const", "seed")]
+
+    def compile(self, ops: Ops) -> Callable[[Mapping[str, Any]], list[Any]]:
+        """``run(env) -> [value of each output]`` over ``ops``; ``env`` maps leaf names to the
+        backend's arrays."""
+        steps, constants, leaves, outputs = (self.steps(ops), self.constants(ops), self.leaves,
+                                             self.outputs)
+        size = len(self.order)
+
+        def run(env: Mapping[str, Any]) -> list[Any]:
+            memory: list[Any] = [None] * size
+            for k, value in constants:
+                memory[k] = value
+            for k, name in leaves:
+                memory[k] = env[name]
+            for k, function, args, raw in steps:
+                memory[k] = function(*[memory[a] for a in args], *raw)
+            return [memory[k] for k in outputs]
+
+        return run
+
+    def rounding(self, env: Mapping[str, np.ndarray]) -> tuple[list[Any], list[Any]]:
+        """Each output's float64 value and the first-order bound on its rounding error in units
+        of the unit roundoff (see the module docstring). Inputs (params, data, float literals)
+        are exact; a literal float64 cannot hold (``1/3``, ``pi``) is rounded once."""
+        values: list[Any] = [None] * len(self.order)
+        bounds: list[Any] = [None] * len(self.order)
+        with np.errstate(all="ignore"):
+            for k, node in enumerate(self.order):
+                if node.op == "var":
+                    values[k], bounds[k] = env[node.raw[0]], np.zeros(node.shape)
+                elif node.op in ("const", "seed"):
+                    literal = 1 if node.op == "seed" else node.raw[0]
+                    values[k] = numpy_ops.OPS["const"](literal)
+                    bounds[k] = np.float64(0.0 if _exact(literal) else abs(values[k]))
+                else:
+                    args = [values[self.slot[id(a)]] for a in node.args]
+                    errors = [bounds[self.slot[id(a)]] for a in node.args]
+                    function = numpy_ops.OPS[node.op]
+                    values[k] = (function(args) if node.op == "stack"
+                                 else function(*args, *node.raw))
+                    bounds[k] = _bound(node, values[k], args, errors)
+        return [values[k] for k in self.outputs], [bounds[k] for k in self.outputs]
+
+
+def _spread(function: Callable[[list[Any]], Any]) -> Callable[..., Any]:
+    return lambda *parts: function(list(parts))
+
+
+def _exact(literal: Any) -> bool:
+    if isinstance(literal, int):
+        return True
+    if isinstance(literal, Fraction):
+        return literal.denominator & (literal.denominator - 1) == 0  # a power of two
+    return isinstance(literal, float)
+
+
+def _times(partial: Any, bound: Any) -> Any:
+    """``|partial| * bound`` with ``0 * inf = 0``: a branch ``where`` does not select carries no
+    error, whatever its value."""
+    product = np.abs(partial) * bound
+    return np.where(np.asarray(partial) == 0, 0.0, product)
+
+
+def _bound(node: Node, value: Any, args: list[Any], errors: list[Any]) -> Any:
+    """The rounding bound of one step: its own rounding plus its arguments' bounds through the
+    absolute local derivatives."""
+    op = node.op
+    if op in ("lt", "le", "gt", "ge", "eq", "ne"):
+        return np.zeros(np.shape(value))
+    if op in MOVES:
+        if op == "neg":
+            return errors[0]
+        if op == "stack":
+            return np.stack(errors)
+        return numpy_ops.OPS[op](*errors, *node.raw)
+    if op in ("matmul", "dot"):  # each output element is a sum of products: it rounds each
+        a, b = (np.abs(x) for x in args)
+        product = numpy_ops.OPS[op]
+        return product(a, b) + product(a, errors[1]) + product(errors[0], b)
+    partials = VJP[op](_NUMPY, np.ones(np.shape(value)), value, *args, *node.raw)
+    reduce = _reducer(node) if op in REDUCTIONS else (lambda x: x)
+    if op in ("sum", "mean", "sum_to"):  # a sum rounds once per term it adds
+        total = reduce(_times(partials[0], np.abs(args[0])))
+    else:
+        total = 0.0 if op in EXACT else np.abs(value)
+    for partial, error in zip(partials, errors, strict=True):
+        if partial is not None and np.any(error):
+            total = total + reduce(_times(partial, error))
+    return total
+
+
+def _reducer(node: Node) -> Callable[[Any], Any]:
+    """Sums an input-shaped array the way ``node`` reduces its input."""
+    if node.op == "sum_to":
+        return lambda x: numpy_ops.OPS["sum_to"](x, node.shape)
+    axis = node.raw[0] if node.raw else None
+    return lambda x: np.sum(x, axis=axis)

@@ -1,0 +1,179 @@
+"""Vector-Jacobian rules: for every operation, the adjoint of each argument given the adjoint
+``g`` of the result, one entry each (the matrix-calculus rules of Laue, Mitterreiter and Giesen,
+NeurIPS 2018, in reverse mode, as HIPS/autograd registers them).
+
+A rule is ``rule(k, g, ans, *args, *raw) -> (adjoint of each node argument, or None)``: ``k`` is
+the namespace of operations the rule builds with (:class:`Namespace`), ``ans`` the operation's
+result, ``args`` its node arguments and ``raw`` its literal ones (an exponent, an axis, a key, a
+shape). Python's operators do the arithmetic, so one rule serves every namespace: graph nodes (the
+symbolic, vectorised gradient of :mod:`diffcmp.matcalc.derive`) and NumPy arrays (the local
+partial derivatives that the rounding-error bound of :mod:`diffcmp.matcalc.evaluate` needs). An
+adjoint may come back in the broadcast shape of the result; the caller sums it down to its
+argument's shape. ``None`` is a zero adjoint (``sign``, ``heaviside`` in ``x``, a condition).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+#: Ops whose arguments receive no adjoint: comparisons (conditions) and leaves.
+NO_ADJOINT = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "const", "var", "seed"})
+
+Rule = Callable[..., tuple[Any, ...]]
+
+
+class Namespace:
+    """Operations by name for the rules: ``k.cos(a)``, ``k.where(c, g, 0)``, over one op table.
+
+    ``lift`` turns the numbers a rule writes (``0``, ``2``) into the table's values where the
+    table needs that (graph nodes); NumPy takes them as they are.
+    """
+
+    def __init__(self, ops: Mapping[str, Callable[..., Any]],
+                 lift: Callable[[Any], Any] = lambda value: value) -> None:
+        self._ops, self._lift = ops, lift
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        function, lift = self._ops[name], self._lift
+        if name == "const":  # a literal ('pi', 1/3) is the argument itself
+            return function
+        return lambda *args: function(*[lift(a) for a in args])
+
+    def raw(self, name: str) -> Callable[..., Any]:
+        """The op ``name`` with its trailing arguments passed as they are (an axis, a key, a
+        shape)."""
+        function, lift = self._ops[name], self._lift
+        return lambda value, *raw: function(lift(value), *raw)
+
+
+def _expand(k: Namespace, x: Any, axis: int | None, ndim: int) -> Any:
+    """A reduction's result (or its adjoint) with the reduced axis put back, so that it
+    broadcasts against the reduction's input (a full reduction's scalar broadcasts as it is)."""
+    if axis is None:
+        return x
+    key = (slice(None),) * axis + (None,) + (slice(None),) * (ndim - axis - 1)
+    return k.raw("index")(x, key)
+
+
+def _sum(k: Namespace, x: Any, axis: int | None) -> Any:
+    return k.raw("sum")(x) if axis is None else k.raw("sum")(x, axis)
+
+
+def _broadcast(k: Namespace, g: Any, a: Any, axis: int | None) -> Any:
+    """A reduction's adjoint ``g`` spread over its input's shape."""
+    return k.raw("broadcast_to")(_expand(k, g, axis, len(a.shape)), a.shape)
+
+
+def _count(a: Any, axis: int | None) -> int:
+    size = 1
+    for n in a.shape:
+        size *= n
+    return size if axis is None else a.shape[axis]
+
+
+def _pow(k: Namespace, g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, ...]:
+    if isinstance(b, int):  # a raw integer exponent
+        return (None,) if b == 0 else (g * (b * a ** (b - 1)),)
+    return g * (b * a ** (b - 1)), g * (ans * k.log(a))
+
+
+def _matmul(k: Namespace, g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    if len(a.shape) == 1 and len(b.shape) == 1:  # (k) @ (k): a dot product
+        return g * b, g * a
+    if len(b.shape) == 1:  # (m, k) @ (k): the adjoint of a is the outer product g b^T
+        return k.raw("index")(g, (slice(None), None)) * b, k.matmul(k.transpose(a), g)
+    if len(a.shape) == 1:  # (k) @ (k, n)
+        return k.matmul(b, g), k.raw("index")(a, (slice(None), None)) * g
+    return k.matmul(g, k.transpose(b)), k.matmul(k.transpose(a), g)
+
+
+def _prod(k: Namespace, g: Any, ans: Any, a: Any, axis: int | None = None) -> tuple[Any]:
+    """d prod / d a_i is the product of the others, exact where elements are zero: where a has no
+    zero it is ``prod / a_i``; where it has one, only that zero's is non-zero (the product of the
+    rest); with two or more, all are zero."""
+    ndim = len(a.shape)
+    zero = k.eq(a, 0)
+    safe = k.where(zero, 1, a)
+    rest = _expand(k, k.raw("prod")(safe) if axis is None else k.raw("prod")(safe, axis), axis,
+                   ndim)
+    zeros = _expand(k, _sum(k, k.where(zero, 1, 0), axis), axis, ndim)
+    others = k.where(zero, k.where(k.eq(zeros, 1), rest, 0),
+                     k.where(k.eq(zeros, 0), rest / safe, 0))
+    return (_expand(k, g, axis, ndim) * others,)
+
+
+def _ties(k: Namespace, g: Any, ans: Any, a: Any, axis: int | None = None) -> tuple[Any]:
+    """``max``/``min``: the adjoint shared among the elements that attain it."""
+    hit = k.where(k.eq(a, _expand(k, ans, axis, len(a.shape))), 1, 0)
+    share = hit / _expand(k, _sum(k, hit, axis), axis, len(a.shape))
+    return (_expand(k, g, axis, len(a.shape)) * share,)
+
+
+def _mean(k: Namespace, g: Any, ans: Any, a: Any, axis: int | None = None) -> tuple[Any]:
+    return (_broadcast(k, g, a, axis) / _count(a, axis),)
+
+
+def _norm(k: Namespace, g: Any, ans: Any, a: Any, axis: int | None = None) -> tuple[Any]:
+    return (_expand(k, g, axis, len(a.shape)) * (a / _expand(k, ans, axis, len(a.shape))),)
+
+
+def _logsumexp(k: Namespace, g: Any, ans: Any, a: Any, axis: int | None = None) -> tuple[Any]:
+    return (_expand(k, g, axis, len(a.shape)) * k.exp(a - _expand(k, ans, axis, len(a.shape))),)
+
+
+def _stack(k: Namespace, g: Any, ans: Any, *parts: Any) -> tuple[Any, ...]:
+    return tuple(k.raw("index")(g, i) for i in range(len(parts)))
+
+
+#: Every differentiable operation's vector-Jacobian rule (one line each).
+VJP: dict[str, Rule] = {
+    "add": lambda k, g, ans, a, b: (g, g),
+    "sub": lambda k, g, ans, a, b: (g, -g),
+    "mul": lambda k, g, ans, a, b: (g * b, g * a),
+    "div": lambda k, g, ans, a, b: (g / b, -(g * ans / b)),
+    "pow": _pow,
+    "neg": lambda k, g, ans, a: (-g,),
+    "matmul": _matmul,
+    "transpose": lambda k, g, ans, a: (k.transpose(g),),
+    "index": lambda k, g, ans, a, key: (k.raw("scatter")(g, a.shape, key),),
+    "stack": _stack,
+    "exp": lambda k, g, ans, a: (g * ans,),
+    "log": lambda k, g, ans, a: (g / a,),
+    "log1p": lambda k, g, ans, a: (g / (1 + a),),
+    "sqrt": lambda k, g, ans, a: (g / (2 * ans),),
+    "sin": lambda k, g, ans, a: (g * k.cos(a),),
+    "cos": lambda k, g, ans, a: (-(g * k.sin(a)),),
+    "tan": lambda k, g, ans, a: (g * (1 + ans**2),),
+    "asin": lambda k, g, ans, a: (g / k.sqrt(1 - a**2),),
+    "acos": lambda k, g, ans, a: (-(g / k.sqrt(1 - a**2)),),
+    "atan": lambda k, g, ans, a: (g / (1 + a**2),),
+    "sinh": lambda k, g, ans, a: (g * k.cosh(a),),
+    "cosh": lambda k, g, ans, a: (g * k.sinh(a),),
+    "tanh": lambda k, g, ans, a: (g * (1 - ans**2),),
+    "abs": lambda k, g, ans, a: (g * k.sign(a),),
+    "sign": lambda k, g, ans, a: (None,),
+    "erf": lambda k, g, ans, a: (g * (k.exp(-(a**2)) * (2 / k.sqrt(k.const("pi")))),),
+    "sigmoid": lambda k, g, ans, a: (g * (ans * (1 - ans)),),
+    "softplus": lambda k, g, ans, a: (g * k.sigmoid(a),),
+    "relu": lambda k, g, ans, a: (k.where(k.gt(a, 0), g, 0),),
+    "maximum": lambda k, g, ans, a, b: (k.where(k.ge(a, b), g, 0), k.where(k.ge(a, b), 0, g)),
+    "minimum": lambda k, g, ans, a, b: (k.where(k.le(a, b), g, 0), k.where(k.le(a, b), 0, g)),
+    "atan2": lambda k, g, ans, y, x: (g * x / (x**2 + y**2), -(g * y / (x**2 + y**2))),
+    "where": lambda k, g, ans, c, a, b: (None, k.where(c, g, 0), k.where(c, 0, g)),
+    "sum": lambda k, g, ans, a, axis=None: (_broadcast(k, g, a, axis),),
+    "mean": _mean,
+    "prod": _prod,
+    "norm": _norm,
+    "logsumexp": _logsumexp,
+    "amax": _ties,
+    "amin": _ties,
+    "dot": lambda k, g, ans, a, b: (g * b, g * a),
+    "loggamma": lambda k, g, ans, a: (g * k.polygamma(0, a),),
+    "heaviside": lambda k, g, ans, x, h0: (None, k.where(k.eq(x, 0), g, 0)),
+    "dirac_delta": lambda k, g, ans, a: (None,),
+    "polygamma": lambda k, g, ans, n, x: (None, g * k.polygamma(n + 1, x)),
+    "broadcast_to": lambda k, g, ans, a, shape: (k.raw("sum_to")(g, a.shape),),
+    "sum_to": lambda k, g, ans, a, shape: (k.raw("broadcast_to")(g, a.shape),),
+    "scatter": lambda k, g, ans, a, shape, key: (k.raw("index")(g, key),),
+}

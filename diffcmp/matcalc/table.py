@@ -1,0 +1,118 @@
+"""The graph backend's op table (:data:`GRAPH_OPS`): the language's operations building array-graph
+nodes (:mod:`diffcmp.matcalc.graph`), one line each, like every other backend's table, plus the
+structural builders the gradient needs (broadcasting, summing back, scattering)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..lang.shapes import Shape
+from .graph import (
+    Node,
+    add,
+    const,
+    div,
+    elementwise,
+    lift,
+    matmul,
+    mul,
+    neg,
+    power,
+    sub,
+    transpose,
+    where,
+)
+
+__all__ = ["GRAPH_OPS", "broadcast_to", "index", "lift", "reduction", "scatter", "stack",
+           "sum_to"]
+
+
+def index(a: Node, key: Any) -> Node:
+    """``a[key]`` for a NumPy basic-indexing key (ints, slices)."""
+    shape = np.empty(a.shape, dtype=bool)[key].shape
+    return Node("index", (a,), (key,), shape)
+
+
+def stack(parts: Sequence[Node]) -> Node:
+    """Scalars as a vector."""
+    return Node("stack", tuple(parts), (), (len(parts),))
+
+
+def broadcast_to(a: Node, shape: Shape) -> Node:
+    """``a`` broadcast to ``shape`` (the adjoint of a reduction)."""
+    shape = tuple(shape)
+    if a.shape == shape:
+        return a
+    if a.op == "broadcast_to":
+        return broadcast_to(a.args[0], shape)
+    return Node("broadcast_to", (a,), (shape,), shape)
+
+
+def sum_to(a: Node, shape: Shape) -> Node:
+    """``a`` summed down to ``shape`` (the adjoint of broadcasting)."""
+    shape = tuple(shape)
+    if a.shape == shape:
+        return a
+    if a.op == "broadcast_to" and a.args[0].shape == () and shape == ():
+        return mul(a.args[0], const(a.size))
+    return Node("sum_to", (a,), (shape,), shape)
+
+
+def scatter(g: Node, shape: Shape, key: Any) -> Node:
+    """An array of ``shape``, zero except ``[key]``, which holds ``g`` (the adjoint of
+    indexing)."""
+    return Node("scatter", (g,), (tuple(shape), key), tuple(shape))
+
+
+def reduction(op: str, a: Node, axis: int | None = None) -> Node:
+    """A reduction (``sum``, ``mean``, ``prod``, ``norm``, ``logsumexp``, ``amax``, ``amin``)
+    over every element (``axis=None``) or one axis."""
+    if axis is None:
+        return Node(op, (a,), (), ())
+    shape = a.shape[:axis] + a.shape[axis + 1:]
+    return Node(op, (a,), (axis,), shape)
+
+
+def function(op: str) -> Callable[..., Node]:
+    """An elementwise function of the language (``exp``, ``maximum``, ``atan2``...)."""
+    return lambda *args: elementwise(op, *args)
+
+
+def compare(op: str) -> Callable[[Node, Node], Node]:
+    """A comparison (``lt``, ``le``...): a boolean node."""
+    return lambda a, b: elementwise(op, a, b, dtype="bool")
+
+
+def _dot(a: Node, b: Node) -> Node:
+    return Node("dot", (a, b), (), ())
+
+
+#: The language's operations building graph nodes (one line each), like every backend's table.
+GRAPH_OPS: dict[str, Callable[..., Any]] = {
+    "const": const,
+    "add": add,
+    "sub": sub,
+    "mul": mul,
+    "div": div,
+    "pow": power,
+    "neg": neg,
+    "matmul": matmul,
+    "transpose": transpose,
+    "index": index,
+    "stack": stack,
+    **{name: compare(name) for name in ("lt", "le", "gt", "ge", "eq", "ne")},
+    **{name: function(name) for name in (
+        "exp", "log", "log1p", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
+        "cosh", "tanh", "abs", "sign", "erf", "sigmoid", "softplus", "relu", "maximum",
+        "minimum", "atan2", "loggamma", "heaviside", "dirac_delta", "polygamma")},
+    "where": where,
+    **{name: (lambda op: lambda a, axis=None: reduction(op, a, axis))(name) for name in (
+        "sum", "mean", "prod", "norm", "logsumexp", "amax", "amin")},
+    "dot": _dot,
+    "broadcast_to": broadcast_to,
+    "sum_to": sum_to,
+    "scatter": scatter,
+}
