@@ -4,7 +4,9 @@ as written (the language compiled over mpmath at 120 digits, differentiated by c
 with a 1e-40 step), which shares nothing with the reference's SymPy derivation.
 
 The property: nothing raises; no engine is ``ok`` while more than its tolerance away from the
-independent values; the reference is never finite where the written loss is not.
+independent values (by ADBench's rule, which diffcmp's floor is never laxer than, and by
+diffcmp's own); the reference is never finite where the written loss is not, and never
+``undefined`` where the written loss and its gradient are finite.
 """
 
 from __future__ import annotations
@@ -95,6 +97,8 @@ def check_edge(text: str, env: dict[str, np.ndarray], kind: str) -> None:
         assert _finite(loss), ("the reference is finite where the written loss is not", context)
     if not (_finite(loss) and all(_finite(g) for g in grad)):
         return  # the written loss or its gradient is not finite: nothing to compare
+    assert rows.loc["reference", "status"] != "undefined", (
+        "undefined where the written loss and its gradient are finite", float(loss), context)
     grads = result.gradients
     for engine in ENGINES:
         if rows.loc[engine, "status"] != "ok":

@@ -86,7 +86,8 @@ def test_every_table_row_has_as_many_cells_as_its_header(run: tuple[Result, Path
 def test_tolerances_environment_timing_and_footer(run: tuple[Result, Path]) -> None:
     result, out = run
     text = (out / "report.md").read_text(encoding="utf-8")
-    assert "`rho = |a - b| / max(1, |a| + |b|)`" in text
+    assert "`error = |a - b| / max(floor, |a| + |b|)`" in text
+    assert "ADBench and GradBench use the fixed floor 1 (`rho_adbench`" in text
     assert "Case overrides: `cubic_tight` fd-central 1e-30." in text
     env = result.meta["environment"]
     assert f"- Python {env['python']} on " in text

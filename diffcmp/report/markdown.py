@@ -170,7 +170,8 @@ def _agreement_rows(result: Tables, case: str, worst: pd.DataFrame) -> list[dict
         status = f"**{row.status}{mark}**" if failing else row.status + mark
         entry: dict[str, object] = {
             "engine": row.engine, "status": status, "loss": fmt(row.loss, 12),
-            "error": fmt(row.error), "tolerance": fmt(row.tolerance)}
+            "error": fmt(row.error), "floor": fmt(getattr(row, "floor", float("nan"))),
+            "tolerance": fmt(row.tolerance)}
         if points > 1:
             summary = worst[(worst["case"] == case) & (worst["engine"] == row.engine)]
             if not summary.empty:
@@ -234,7 +235,7 @@ def _case_section(result: Tables, case: str, costs: pd.DataFrame, n: int | None,
     if facts:
         parts += [" ".join(facts), ""]
     agreement = _agreement_rows(result, case, worst)
-    parts += [table(agreement, right=("loss", "error", "tolerance", "worst error")), ""]
+    parts += [table(agreement, right=("loss", "error", "floor", "tolerance", "worst error")), ""]
     case_costs = costs[costs["case"] == case]
     if not case_costs.empty:
         parts += [table(_timing_rows(case_costs),

@@ -134,7 +134,7 @@ def error_figure(result: Tables) -> Figure | None:
     axes.set_xscale("log")
     axes.set_xlim(ERROR_FLOOR / 3, top * 3)
     _case_axis(axes, cases)
-    axes.set_xlabel(f"error rho = |a - b| / max(1, |a| + |b|), worst component and point "
+    axes.set_xlabel(f"error = |a - b| / max(floor, |a| + |b|), worst component and point "
                     f"(log; 0 drawn at {ERROR_FLOOR:g})")
     axes.set_ylabel("case")
     axes.set_title(PLOTS[0][1])

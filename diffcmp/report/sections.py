@@ -84,11 +84,19 @@ def _cost_summary(costs: pd.DataFrame, engines: Sequence[str]) -> list[dict[str,
 def tolerance_section(result: Tables) -> list[str]:
     parts = ["## Tolerances", "",
              "Each engine's loss and every gradient component are compared with the reference by "
-             "the rule ADBench and GradBench use, `rho = |a - b| / max(1, |a| + |b|)`: relative "
-             "for large values, absolute near zero. The worst component is the `error`, and the "
-             "engine agrees when it is at most the tolerance. `[expect]` values are checked "
-             f"against the reference with rho <= {EXPECT_TOLERANCE:g} unless the case "
-             "says otherwise.", "",
+             "`error = |a - b| / max(floor, |a| + |b|)`: relative above the floor, absolute "
+             "below it. ADBench and GradBench use the fixed floor 1 (`rho_adbench` in "
+             "`agreement.csv`), which grades nothing below 1. diffcmp derives each value's floor "
+             "from the case: the first-order bound on its float64 rounding error (running error "
+             "analysis over the loss as written and its vectorised gradient), in units of the "
+             "unit roundoff, never above 1. A value far below its floor was computed by "
+             "cancellation, and float64 holds it only to that; above its floor a value is graded "
+             "relative to its own size, so a tiny gradient that is 100% off is a mismatch. "
+             "`fd-central`'s floor adds its quotient's own rounding. The worst component is the "
+             "`error`, `floor` (in `agreement.csv`) is the floor of that component, and the "
+             "engine agrees when the error is at most the tolerance. `[expect]` values are "
+             f"checked against the reference with the same rule and an error of at most "
+             f"{EXPECT_TOLERANCE:g} unless the case says otherwise.", "",
              table([{"engine": name, "tolerance": fmt(info["tolerance"]),
                       "computes": info["summary"], "source of the tolerance": info["source"]}
                      for name, info in result.meta["engines"].items()], right=("tolerance",)),
