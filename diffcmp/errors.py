@@ -48,6 +48,11 @@ class UndefinedError(DiffcmpError):
         super().__init__(message)
 
 
+class SkippedError(DiffcmpError):
+    """An engine chose not to run on this case: it would take far longer than it is worth (the
+    scalar SymPy gradient of a large array loss); the message gives the estimate."""
+
+
 class UnresolvedError(DiffcmpError):
     """The reference did not settle: at the precision ceiling its last two evaluations still
     differ, so no engine can be graded at this point."""

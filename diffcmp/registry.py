@@ -43,6 +43,11 @@ REGISTRY: dict[str, EngineInfo] = {
         "sympy_lambdify:SympyEngine",
         "SymPy's exact gradient compiled with lambdify (shared cse) to NumPy, float64",
         1e-10, f"float64 evaluation of the exact gradient: rounding only; {_ADBENCH}"),
+    "matcalc": EngineInfo(
+        "matcalc_numpy:MatcalcEngine",
+        "the gradient derived symbolically at array level (matrix calculus: reverse mode over "
+        "the loss as written), evaluated with NumPy, float64",
+        1e-10, f"float64 evaluation of the exact vectorised gradient: rounding only; {_ADBENCH}"),
     "torch": EngineInfo(
         "torch_autograd:TorchEngine",
         "the loss from PyTorch ops, torch.autograd.grad, float64",

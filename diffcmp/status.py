@@ -16,6 +16,7 @@ class Status(StrEnum):
     MISMATCH = "mismatch"
     NAN = "nan"
     UNSUPPORTED = "unsupported"
+    SKIPPED = "skipped"
     ERROR = "error"
     KINK = "kink"
     UNDEFINED = "undefined"
@@ -42,8 +43,10 @@ class Status(StrEnum):
 #: Statuses that fail a run unless the case declares them in ``[expect.status]``.
 FAILING = frozenset({Status.MISMATCH, Status.NAN, Status.ERROR, Status.TIMEOUT})
 #: Statuses that grade nothing: the engine could not be asked, or the point has no single answer.
-NO_VERDICT = frozenset({Status.UNSUPPORTED, Status.KINK, Status.UNDEFINED, Status.UNRESOLVED})
+NO_VERDICT = frozenset({Status.UNSUPPORTED, Status.SKIPPED, Status.KINK, Status.UNDEFINED,
+                        Status.UNRESOLVED})
 #: Display rank of a status among one engine's points: reports show the worst.
-SEVERITY = {Status.OK: 0, Status.KINK: 1, Status.UNSUPPORTED: 1, Status.UNDEFINED: 2,
+SEVERITY = {Status.OK: 0, Status.KINK: 1, Status.UNSUPPORTED: 1, Status.SKIPPED: 1,
+            Status.UNDEFINED: 2,
             Status.UNRESOLVED: 2, Status.MISMATCH: 3, Status.NAN: 4, Status.ERROR: 5,
             Status.TIMEOUT: 5}

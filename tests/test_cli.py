@@ -23,12 +23,12 @@ def test_seed_case_reproduces_the_tutorial(tmp_path: Path) -> None:
                                        "rho_adbench", "floor"]
     assert agreement["engine"].tolist() == list(ENGINE_NAMES)
     assert set(agreement["status"]) == {"ok"}
-    assert agreement["loss"].tolist() == [1.0] * 6
+    assert agreement["loss"].tolist() == [1.0] * len(ENGINE_NAMES)
     gradients = pd.read_csv(out / "gradients.csv")
     assert list(gradients.columns) == ["case", "point", "engine", "component", "value",
                                        "reference"]
-    assert gradients["component"].tolist() == ["w"] * 6
-    assert gradients["value"].tolist() == [-2.0] * 6
+    assert gradients["component"].tolist() == ["w"] * len(ENGINE_NAMES)
+    assert gradients["value"].tolist() == [-2.0] * len(ENGINE_NAMES)
     assert (out / "report.md").read_text().startswith("# diffcmp report")
     assert (out / "results.json").exists()
 

@@ -89,7 +89,7 @@ def test_the_where_trap_is_named_with_its_fix() -> None:
     assert statuses["torch"] == statuses["jax"] == "nan"
     assert statuses["sympy"] == statuses["fd-central"] == "ok"
     causes = result.agreement.set_index("engine")["cause"]
-    assert "branch not taken, w/x" in causes["torch"] and "double where" in causes["torch"]
+    assert "branch not taken, w / x" in causes["torch"] and "double where" in causes["torch"]
     assert causes["sympy"] == ""
 
 
@@ -165,20 +165,33 @@ def test_an_exponential_past_any_precision_is_undefined_not_a_hang() -> None:
 
 def test_a_wrong_derivative_rule_is_reported_as_a_diffcmp_bug(
         monkeypatch: pytest.MonkeyPatch) -> None:
+    from diffcmp.matcalc.rules import VJP
+
+    # sigmoid'(x) = s (1 - s); inject s (1 + s), which the reference and matcalc engines share
+    monkeypatch.setitem(VJP, "sigmoid", lambda k, g, ans, a: (g * (ans * (1 + ans)),))
+    result = diffcmp.compare("sigmoid(w)", {"w": 0.5}, timing=False,
+                             engines=["matcalc", "torch"])
+    statuses = _statuses(result)
+    assert statuses["reference"] == "error"
+    assert statuses["torch"] == statuses["matcalc"] == "unresolved"  # no engine is at fault
+    message = result.agreement.set_index("engine").loc["reference", "message"]
+    assert message.startswith("diffcmp bug: the reference gradient's w is")
+    assert result.exit_code == 1
+
+
+def test_a_wrong_sympy_rule_is_the_sympy_engines_fault(monkeypatch: pytest.MonkeyPatch) -> None:
     from diffcmp.ops.sympy_functions import Sigmoid
 
-    # sigmoid'(x) = s (1 - s); inject s (1 + s), which the reference and sympy engines share
+    # the same wrong rule in SymPy's Sigmoid: the scalar SymPy engine is graded against the
+    # reference's independent derivation, so it is the one off: s (1 + s) at 0.5 is 0.9831...
     monkeypatch.setattr(Sigmoid, "fdiff",
                         lambda self, argindex=1: Sigmoid(self.args[0]) * (1 + Sigmoid(
                             self.args[0])))
     result = diffcmp.compare("sigmoid(w)", {"w": 0.5}, timing=False,
                              engines=["sympy", "torch"])
     statuses = _statuses(result)
-    assert statuses["reference"] == "error"
-    assert statuses["torch"] == statuses["sympy"] == "unresolved"  # no engine is at fault
-    message = result.agreement.set_index("engine").loc["reference", "message"]
-    assert message.startswith("diffcmp bug: the symbolic gradient's w is")
-    assert result.exit_code == 1
+    assert (statuses["reference"], statuses["torch"], statuses["sympy"]) == (
+        "ok", "ok", "mismatch")
 
 
 def test_the_cross_check_passes_correct_gradients() -> None:

@@ -24,7 +24,7 @@ from diffcmp.grading.grade import rho
 from diffcmp.ops import mpmath as mpmath_ops
 from diffcmp.registry import engine_info
 
-ENGINES = ("reference", "sympy", "torch", "jax")
+ENGINES = ("reference", "sympy", "matcalc", "torch", "jax")
 DIGITS = 120
 
 

@@ -20,7 +20,7 @@ EXPECTED = {
     "attribute_call": "loss (column 4): attribute '.system' is not allowed (only .T)",
     "attribute_class": "loss (column 7): attribute '.__class__' is not allowed (only .T)",
     "bad_status": "expect.status.torch = 'fine' is not a status (one of ok, mismatch, nan, "
-                  "unsupported, error, kink, undefined, timeout, unresolved)",
+                  "unsupported, skipped, error, kink, undefined, timeout, unresolved)",
     "boolean_value": "params.w must be a number, not a boolean",
     "broadcast_shapes": "loss (column 5): shapes (3), (2) do not broadcast in '*'",
     "call_eval": "loss (column 1): unknown function 'eval'",
@@ -57,7 +57,7 @@ EXPECTED = {
                        "mean()",
     "not_utf8": "is not UTF-8 text (byte 21)",
     "overflowing_float": "loss (column 5): the number 1e400 does not fit in float64",
-    "parameter_cancels": "the loss depends on no parameter: its gradient is identically zero",
+    "parameter_cancels": "the loss uses no parameter (none of w): its gradient is identically zero",
     "params_not_table": "[params] must be a table of names and values",
     "power_bomb": "loss (column 4): constant power is too large (about 40,000,000,000 bits; "
                   "the limit is 4096)",
@@ -73,7 +73,7 @@ EXPECTED = {
                          "(only .T)",
     "three_dimensions": "params.w has more than two dimensions",
     "unknown_engine": "tolerance.torchh: unknown engine 'torchh' (known: reference, sympy, "
-                      "torch, jax, fd-central, fd-complex)",
+                      "matcalc, torch, jax, fd-central, fd-complex)",
     "unknown_function": "loss (column 1): unknown function 'softmax'",
     "unknown_key": "unknown key 'los' (allowed: data, description, expect, loss, name, params, "
                    "reference, sample, tags, tolerance)",

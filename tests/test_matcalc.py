@@ -142,3 +142,10 @@ def test_the_rounding_bound_sees_cancellation() -> None:
     values, bounds = Program(gradient.outputs).rounding({"w": np.float64(1e-10)})
     assert values[1] == pytest.approx(1e-10, rel=1e-6)
     assert bounds[1] > 1.0
+
+
+def test_negations_come_out_of_products_with_their_signs() -> None:
+    # (-a) * (-b) = a * b and (-a) / (-b) = a / b: d/dw sum((-w) * (-x)) = x, of (-w)/(-x) = 1/x
+    gradient = _gradient("sum((-w) * (-x)) + sum((-w) / (-x))", {"w": (2,), "x": (2,)}, ["w"])
+    _, grad = _run(gradient, {"w": [1.0, 2.0], "x": [4.0, 8.0]})
+    np.testing.assert_array_equal(grad, [4.25, 8.125])

@@ -43,7 +43,7 @@ def test_the_report_opens_with_the_verdict_and_the_summary(run: tuple[Result, Pa
     text = (out / "report.md").read_text(encoding="utf-8")
     lines = text.splitlines()
     assert lines[0] == "# diffcmp report"
-    assert lines[2].startswith("**FAIL.** All 5 engines (sympy, torch, jax, fd-central, "
+    assert lines[2].startswith("**FAIL.** All 6 engines (sympy, matcalc, torch, jax, fd-central, "
                                "fd-complex) agree with the reference on 2 of 3 cases; "
                                "fd-central is off (mismatch) on 1: "
                                "[`cubic_tight`](#cubic_tight).")
@@ -55,10 +55,10 @@ def test_the_report_opens_with_the_verdict_and_the_summary(run: tuple[Result, Pa
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
             for line in lines if line.startswith("| [`")}
     sizes = {r.case: f"{r.grad_ops} → {r.grad_cse_ops}" for r in result.expressions.itertuples()}
-    assert rows["[`line`](#line)"] == ["1", "ok", "ok", "ok", "ok", "ok", sizes["line"]]
-    assert rows["[`with_abs`](#with_abs)"] == ["2", "ok", "ok", "ok", "ok", "unsupported",
+    assert rows["[`line`](#line)"] == ["1", "ok", "ok", "ok", "ok", "ok", "ok", sizes["line"]]
+    assert rows["[`with_abs`](#with_abs)"] == ["2", "ok", "ok", "ok", "ok", "ok", "unsupported",
                                                sizes["with_abs"]]
-    assert rows["[`cubic_tight`](#cubic_tight)"] == ["1", "ok", "ok", "ok", "**mismatch**",
+    assert rows["[`cubic_tight`](#cubic_tight)"] == ["1", "ok", "ok", "ok", "ok", "**mismatch**",
                                                      "ok", sizes["cubic_tight"]]
 
 
@@ -106,9 +106,10 @@ def test_case_sections_hold_agreement_timing_and_expression_sizes(
     text = (out / "report.md").read_text(encoding="utf-8")
     section = text[text.index("### `cubic_tight`"):text.index("---\n")]
     sizes = result.expressions.set_index("case").loc["cubic_tight"]
-    assert (f"Expression sizes (operations): loss {int(sizes['loss_ops'])}, gradient "
-            f"{int(sizes['grad_ops'])}, gradient after `cse` {int(sizes['grad_cse_ops'])}") \
-        in section
+    assert (f"SymPy's scalar gradient (operations): loss {int(sizes['loss_ops'])}, gradient "
+            f"{int(sizes['grad_ops'])}, after `cse` {int(sizes['grad_cse_ops'])}") in section
+    assert "The vectorised gradient (derived in " in section
+    assert f"`{sizes['formula']}`" in section
     assert "1 parameter: central differences take 2n + 1 = 3 loss calls" in section
     assert re.search(r"^\| fd-central +\| \*\*mismatch\*\* +\|", section, re.M)
     header = [c.strip() for c in section.split("| engine")[2].splitlines()[0].split("|")]

@@ -2,9 +2,9 @@
 discovery of case files in folders."""
 
 from .discovery import discover, load_case, load_cases
-from .model import MAX_CASE_ELEMENTS, MAX_GRADIENT_OPS, Case, Sample
-from .toml import MAX_FILE_BYTES
+from .model import MAX_CASE_ELEMENTS, Case, Sample
+from .toml import MAX_FILE_BYTES, MAX_TOML_VALUES
 from .values import MAX_ARRAY_ELEMENTS
 
-__all__ = ["MAX_ARRAY_ELEMENTS", "MAX_CASE_ELEMENTS", "MAX_FILE_BYTES", "MAX_GRADIENT_OPS", "Case",
+__all__ = ["MAX_ARRAY_ELEMENTS", "MAX_CASE_ELEMENTS", "MAX_FILE_BYTES", "MAX_TOML_VALUES", "Case",
            "Sample", "discover", "load_case", "load_cases"]

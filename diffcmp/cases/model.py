@@ -4,9 +4,7 @@ fixed data, and optional expectations, tolerances and random sample points, vali
 Limits keep a hostile case from exhausting time or memory, and are checked before anything is
 built: an array holds at most ``MAX_ARRAY_ELEMENTS`` numbers and a whole case
 ``MAX_CASE_ELEMENTS``; a loss string is checked against the shapes of its params and data when
-the case is made (see :func:`diffcmp.lang.analyze` for its own limits), and the symbolic
-gradient it asks for, parameter elements times the loss's scalar operations, is at most
-``MAX_GRADIENT_OPS``.
+the case is made (see :func:`diffcmp.lang.analyze` for its own limits).
 """
 
 from __future__ import annotations
@@ -26,9 +24,8 @@ from ..registry import ENGINE_NAMES
 from ..status import Status
 from .values import MAX_ARRAY_ELEMENTS, to_array
 
-MAX_CASE_ELEMENTS = 50_000
+MAX_CASE_ELEMENTS = 5_000_000
 MAX_SAMPLE_COUNT = 1000
-MAX_GRADIENT_OPS = 20_000_000
 
 EXPECT_KEYS = {"loss", "grad", "status", "tolerance"}
 SAMPLE_KEYS = {"count", "seed", "low", "high"}
@@ -36,7 +33,7 @@ REFERENCE_KEYS = {"max_digits"}
 #: The range a case may set the reference's precision ceiling in (decimal digits).
 DIGITS_RANGE = (100, 20_000)
 
-__all__ = ["MAX_ARRAY_ELEMENTS", "MAX_CASE_ELEMENTS", "MAX_GRADIENT_OPS", "Case", "Sample"]
+__all__ = ["MAX_ARRAY_ELEMENTS", "MAX_CASE_ELEMENTS", "Case", "Sample"]
 
 
 @dataclass(frozen=True)
@@ -120,17 +117,10 @@ def _check_loss(loss: str, params: Mapping[str, np.ndarray], data: Mapping[str, 
     """Parse and check a loss string against the case's shapes before anything is built."""
     expression = parse(loss, where)
     shapes = {name: value.shape for name, value in [*params.items(), *data.items()]}
-    analysis = analyze(expression, shapes)
+    analyze(expression, shapes)
     if not expression.names & set(params):
         raise CaseError("the loss uses no parameter (none of " + ", ".join(sorted(params)) +
                         "): its gradient is identically zero", where)
-    elements = sum(value.size for value in params.values())
-    work = elements * analysis.scalar_ops
-    if work > MAX_GRADIENT_OPS:
-        raise CaseError(
-            f"the symbolic gradient is too large to derive: {elements:,} parameter elements "
-            f"times {analysis.scalar_ops:,} scalar operations is {work:,}; the limit is "
-            f"{MAX_GRADIENT_OPS:,}", where)
 
 
 def _values(values: Any, key: str, where: str) -> dict[str, np.ndarray]:

@@ -11,7 +11,7 @@ import sympy as sp
 
 from ..errors import CaseError
 
-MAX_ARRAY_ELEMENTS = 50_000
+MAX_ARRAY_ELEMENTS = 5_000_000
 
 
 def to_array(value: Any, key: str, where: str) -> np.ndarray:

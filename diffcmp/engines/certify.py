@@ -46,7 +46,7 @@ def evaluate_at(function: Callable[[], Sequence[Any]], digits: int) -> list[Any]
             raise UndefinedError(f"outside the domain: {exc}") from None
         out = []
         for k, value in enumerate(values):
-            what = "the loss" if k == 0 else "the gradient"
+            what = "the loss as written" if k == 0 else "the gradient"
             if isinstance(value, mpmath.mpc):
                 if value.imag != 0:
                     raise UndefinedError(f"{what} is complex ({mpmath.nstr(value, 6)})")
@@ -58,29 +58,44 @@ def evaluate_at(function: Callable[[], Sequence[Any]], digits: int) -> list[Any]
         return out
 
 
-def _disagreement(low: list[Any], high: list[Any], digits: int) -> int | None:
+def _disagreement(low: list[Any], high: list[Any], digits: int,
+                  older: list[Any] | None = None) -> int | None:
     """The index of the first value on which ``low`` (at ``digits``) and ``high`` (at twice as
-    many) differ, or ``None`` when they agree."""
+    many) differ, or ``None`` when they agree.
+
+    A value agrees when the two are within ``AGREE_DIGITS`` significant digits, or within
+    ``10**-(digits - 10)`` of the largest value. A value that is zero but computed from larger
+    terms (Ackley's ``-20 - e + 20 + e`` at its minimum) is rounding noise at every precision,
+    ``1e-49`` at 50 digits and ``1e-99`` at 100: it is zero when, over three precisions
+    (``older``, ``low``, ``high``), it shrank twice by at least half the digits added each time.
+    One shrink is not enough: a cancellation being resolved also shrinks once.
+    """
     with mpmath.workdps(2 * digits):
         scale = max((abs(v) for v in high), default=mpmath.mpf(0))
         floor = scale * mpmath.mpf(10) ** -(digits - 10)
         for k, (a, b) in enumerate(zip(low, high, strict=True)):
             gap = abs(a - b)
-            if gap > abs(b) * mpmath.mpf(10) ** -AGREE_DIGITS and gap > floor:
-                return k
+            if gap <= abs(b) * mpmath.mpf(10) ** -AGREE_DIGITS or gap <= floor:
+                continue
+            if older is not None and abs(b) <= abs(a) * mpmath.mpf(10) ** -(digits // 2) and \
+                    abs(a) <= abs(older[k]) * mpmath.mpf(10) ** -(digits // 4):
+                continue  # shrinking to zero, precision after precision
+            return k
     return None
 
 
 def certify(function: Callable[[], Sequence[Any]], start: int, ceiling: int,
             names: Sequence[str]) -> Certified:
     """Evaluate ``function`` at ``start``, ``2 start``, ... digits until two consecutive
-    precisions agree (see the module docstring); ``names`` name the values in messages.
+    precisions agree (see the module docstring and :func:`_disagreement`); ``names`` name the
+    values in messages.
 
     Raises :class:`UndefinedError` (with the loss, when only the gradient is undefined) when two
     consecutive precisions find the point undefined, :class:`UnresolvedError` past ``ceiling``.
     """
     digits = start
     previous: list[Any] | UndefinedError
+    older: list[Any] | None = None
     try:
         previous = evaluate_at(function, digits)
     except UndefinedError as exc:
@@ -94,7 +109,7 @@ def certify(function: Callable[[], Sequence[Any]], start: int, ceiling: int,
         if isinstance(previous, UndefinedError) and isinstance(current, UndefinedError):
             raise current
         if not isinstance(previous, UndefinedError) and not isinstance(current, UndefinedError):
-            k = _disagreement(previous, current, digits)
+            k = _disagreement(previous, current, digits, older)
             if k is None:
                 return Certified(current, 2 * digits)
             name = names[k] if k < len(names) else f"value {k}"
@@ -102,6 +117,7 @@ def certify(function: Callable[[], Sequence[Any]], start: int, ceiling: int,
                       f"{mpmath.nstr(current[k], 8)} at {2 * digits}")
         else:
             reason = f"the point is undefined at one of {digits} and {2 * digits} digits only"
+        older = previous if not isinstance(previous, UndefinedError) else None
         previous, digits = current, 2 * digits
     raise UnresolvedError(f"the reference did not settle within its ceiling of {ceiling} "
                           f"digits: {reason}")

@@ -1,34 +1,45 @@
-"""``reference``: the exact SymPy gradient evaluated with mpmath, at a precision it certifies.
+"""``reference``: the loss as written and its exact gradient, evaluated with mpmath at a precision
+it certifies.
 
-This is the truth every other engine is graded against. The point's float64 values are taken
-exactly (every double is an mpmath number). Evaluation starts at ``DPS`` digits and doubles until
-two consecutive precisions agree (:mod:`~diffcmp.engines.certify`), up to the case's
-``[reference] max_digits``; the digits it needed are recorded with every point.
+This is the truth every other engine is graded against. The gradient is the vectorised symbolic
+one (:attr:`~diffcmp.symbolic.problem.Problem.array_gradient`): reverse mode over the loss as
+written, so the reference differentiates what the case wrote (not SymPy's rewriting of it), needs
+no element-by-element expansion at any size, and evaluates a ``where`` branch only where it is
+selected. The point's and the data's float64 values are taken exactly (every double is an mpmath
+number), and every operation is real-valued (outside its domain it gives ``nan``, never a complex
+number). Evaluation starts at ``DPS`` digits and doubles until two consecutive precisions agree
+(:mod:`~diffcmp.engines.certify`), up to the case's ``[reference] max_digits``; the digits it
+needed are recorded with every point. Its derivation is checked independently at every smooth
+point (:mod:`diffcmp.grading.crosscheck`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import mpmath
 import numpy as np
-import sympy as sp
 
-from ..errors import UndefinedError
+from ..errors import UndefinedError, UnsupportedError
+from ..matcalc.evaluate import Program
 from ..ops import mpmath as mpmath_ops
 from ..ops.mpmath import DPS
-from ..symbolic.graph import short
-from ..symbolic.lambdify import lambdify_cse, lambdify_renamed
+from ..symbolic.lambdify import lambdify_cse
 from ..symbolic.problem import Problem
 from .base import Engine, Prepared
-from .certify import MAX_DIGITS, Certified, certify
+from .certify import MAX_DIGITS, certify
 
 
-def _real(value: Any, what: str) -> float:
-    number = float(value)
-    if not np.isfinite(number):
-        raise UndefinedError(f"{what} is {mpmath.nstr(value, 8)}, beyond float64")
-    return number
+def flat(values: list[Any]) -> list[Any]:
+    """The loss and every gradient element as one list of scalars."""
+    out = []
+    for value in values:
+        if isinstance(value, np.ndarray):
+            out.extend(value.ravel().tolist())
+        else:
+            out.append(value)
+    return out
 
 
 def _beyond(values: list[Any], names: list[str]) -> str:
@@ -43,67 +54,37 @@ def _beyond(values: list[Any], names: list[str]) -> str:
 
 
 class ReferenceEngine(Engine):
-    """The SymPy gradient (shared ``cse``) evaluated in mpmath at a certified precision."""
+    """The exact gradient in mpmath, at a certified precision."""
 
     name = "reference"
 
     def prepare(self, problem: Problem) -> Prepared:
-        """Derive (shared), then compile ``[loss, *grad]`` to mpmath with ``lambdify``."""
-        prepared = Prepared(inputs=self._inputs, loss=None, grad=None, read=self._read)
-        names = ["the loss", *(f"the gradient's {c}" for c in problem.components)]
-        gradient = problem.gradient
-        args = [*problem.param_symbols, *problem.data_symbols]
-        with prepared.step("lambdify"):
-            function = lambdify_cse(args, gradient, "mpmath")
-            loss_only = lambdify_cse(args, gradient, "mpmath", loss_only=True)
-        prepared.prepare_s.update(gradient.steps())
-        data = [mpmath.mpf(float(v)) for name in problem.data_values
-                for v in problem.data_values[name].ravel()]
+        """Derive (shared with ``matcalc``), flatten the graphs for mpmath, convert the data; a
+        Python case whose SymPy loss holds a function diffcmp cannot translate is evaluated from
+        SymPy's scalar gradient instead (:func:`_scalar`)."""
+        prepared = Prepared(inputs=None, loss=None, grad=None, read=self._read)
+        try:
+            both, alone, inputs = _vectorised(problem, prepared)
+        except UnsupportedError:
+            both, alone, inputs = _scalar(problem, prepared)
         ceiling = int(problem.case.reference.get("max_digits", MAX_DIGITS))
+        names = ["the loss as written", *(f"the gradient's {c}" for c in problem.components)]
 
-        lazy: list[Any] = []  # without cse, compiled on first need (see _lazy below)
-        written = _WrittenLoss(problem)
-
-        def grad(x: list[Any]) -> Any:
+        def grad(args: Any) -> list[Any]:
             try:
-                certified = certify(lambda: function(*x, *data), DPS, ceiling, names)
+                certified = certify(lambda: flat(both(args)), DPS, ceiling, names)
             except UndefinedError as exc:
-                certified = self._lazy(problem, args, lazy, x, data, ceiling, names)
-                if certified is None:
-                    raise UndefinedError(str(exc), _loss_or_nan(loss_only, x, data, ceiling)) \
-                        from None
+                raise UndefinedError(str(exc), _loss_or_nan(alone, args, ceiling)) from None
             prepared.details["digits"] = certified.digits
             prepared.details["overflow"] = _beyond(certified.values, names)
-            written.check(x, certified)
             return certified.values
 
-        def loss(x: list[Any]) -> Any:
+        def loss(args: Any) -> Any:
             with mpmath.workdps(prepared.details.get("digits", DPS)):
-                return loss_only(*x, *data)
+                return flat(alone(args))[0]
 
-        prepared.grad, prepared.loss = grad, loss
+        prepared.inputs, prepared.grad, prepared.loss = inputs, grad, loss
         return prepared
-
-    @staticmethod
-    def _lazy(problem: Problem, args: list[Any], lazy: list[Any], x: list[Any], data: list[Any],
-              ceiling: int, names: list[str]) -> Certified | None:
-        """The values without the shared ``cse``, which hoists a branch's ``1/x`` out of its
-        ``where`` and divides by zero eagerly; unprinted ``where`` branches are evaluated only
-        where selected. ``None`` when the loss has no ``where`` or is undefined this way too."""
-        if not problem.loss.has(sp.Piecewise):
-            return None
-        if not lazy:
-            gradient = problem.gradient
-            lazy.append(lambdify_renamed(args, [gradient.loss, *gradient.components], "mpmath",
-                                         cse=False))
-        try:
-            return certify(lambda: lazy[0](*x, *data), DPS, ceiling, names)
-        except UndefinedError:
-            return None
-
-    @staticmethod
-    def _inputs(x: np.ndarray) -> list[Any]:
-        return [mpmath.mpf(float(v)) for v in x]
 
     @staticmethod
     def _read(values: list[Any]) -> tuple[float, np.ndarray]:
@@ -112,49 +93,48 @@ class ReferenceEngine(Engine):
         return float(values[0]), np.array([float(v) for v in values[1:]], dtype=np.float64)
 
 
-class _WrittenLoss:
-    """The loss as the case wrote it, evaluated at the reference's precision: SymPy rewrites
-    ``exp(log(w))`` and ``sqrt(w)**2`` to ``w``, which is defined at ``w = -1`` where the written
-    loss is not. Where they differ in domain the written form wins (``undefined``)."""
-
-    def __init__(self, problem: Problem) -> None:
-        self.problem = problem
-        self.seen: dict[bytes, None] = {}
-
-    def check(self, x: list[Any], certified: Certified) -> None:
-        """Raise :class:`UndefinedError` when the written loss is undefined at ``x``."""
-        problem = self.problem
-        key = np.array([float(v) for v in x]).tobytes()
-        if problem.expression is None or key in self.seen:
-            return
-        with mpmath.workdps(certified.digits):
-            function = problem.loss_function(mpmath_ops.OPS)  # literals at this precision
-            env = {name: _mp(value) for name, value in problem.data_values.items()}
-            env.update({name: _mp(part) for name, part in
-                        problem.split(np.array([float(v) for v in x])).items()})
-            value = function(env)
-            if not (isinstance(value, mpmath.mpf) and mpmath.isfinite(value)):
-                raise UndefinedError(
-                    f"the loss as written is {mpmath.nstr(value, 8)} here (SymPy's rewriting "
-                    f"of it, {short(problem.loss)}, is defined, but the written form wins)")
-            gap = abs(value - certified.values[0])
-            if gap > mpmath.mpf(10) ** -15 * max(abs(value), mpmath.mpf(10) ** -300):
-                raise RuntimeError(
-                    f"diffcmp bug: the loss as written is {mpmath.nstr(value, 17)} but SymPy's "
-                    f"form of it is {mpmath.nstr(certified.values[0], 17)}")
-        self.seen[key] = None
+Evaluation = Callable[[Any], Any]
 
 
-def _mp(value: np.ndarray) -> Any:
-    """A float64 array as mpmath numbers (an object array; a scalar for shape ())."""
-    if value.shape == ():
-        return mpmath.mpf(float(value))
-    return np.vectorize(lambda v: mpmath.mpf(float(v)), otypes=[object])(value)
+def _vectorised(problem: Problem, prepared: Prepared) -> tuple[Evaluation, Evaluation,
+                                                                 Callable[[np.ndarray], Any]]:
+    """``[loss, *grads]``, the loss alone, and the inputs, from the vectorised gradient."""
+    gradient = problem.array_gradient
+    prepared.prepare_s["derive"] = gradient.derive_s
+    with prepared.step("compile"):
+        both = Program(gradient.outputs).compile(mpmath_ops.OPS, fresh_constants=True)
+        alone = Program([gradient.loss]).compile(mpmath_ops.OPS, fresh_constants=True)
+    with prepared.step("convert data"):
+        data = {name: mpmath_ops.array(value) for name, value in problem.data_values.items()}
+
+    def inputs(x: np.ndarray) -> dict[str, Any]:
+        return {**data, **{n: mpmath_ops.array(v) for n, v in problem.split(x).items()}}
+
+    return both, alone, inputs
 
 
-def _loss_or_nan(function: Any, x: list[Any], data: list[Any], ceiling: int) -> float:
+def _scalar(problem: Problem, prepared: Prepared) -> tuple[Evaluation, Evaluation,
+                                                             Callable[[np.ndarray], Any]]:
+    """The same from SymPy's scalar gradient (``lambdify`` to mpmath), for a Python case whose
+    loss holds a SymPy function diffcmp has no translation for: its SymPy expression is the
+    loss as written."""
+    gradient = problem.gradient
+    args = [*problem.param_symbols, *problem.data_symbols]
+    with prepared.step("lambdify"):
+        function = lambdify_cse(args, gradient, "mpmath")
+        loss_only = lambdify_cse(args, gradient, "mpmath", loss_only=True)
+    prepared.prepare_s.update(gradient.steps())
+    data = [mpmath.mpf(float(v)) for values in problem.data_values.values()
+            for v in values.ravel()]
+    return (lambda x: function(*x, *data), lambda x: [loss_only(*x, *data)],
+            lambda x: [mpmath.mpf(float(v)) for v in x])
+
+
+def _loss_or_nan(function: Evaluation, args: Any, ceiling: int) -> float:
+    """The loss alone where only the gradient is undefined (``nan`` where it is too)."""
     try:
-        certified = certify(lambda: [function(*x, *data)], DPS, ceiling, ["the loss"])
-        return _real(certified.values[0], "the loss")
+        certified = certify(lambda: flat(function(args)), DPS, ceiling, ["the loss as written"])
     except Exception:  # the loss is undefined too, or did not settle: no loss to show
         return float("nan")
+    value = float(certified.values[0])
+    return value if np.isfinite(value) else float("nan")

@@ -1,4 +1,6 @@
-"""``sympy``: the exact SymPy gradient, compiled with ``lambdify`` (shared ``cse``) to NumPy."""
+"""``sympy``: the exact SymPy gradient, derived element by element and compiled with ``lambdify``
+(with ``cse``) to NumPy: the textbook symbolic baseline, whose expression swell the report shows.
+Above a size where it would take longer than ``BUDGET_S`` it is ``skipped``, with its estimate."""
 
 from __future__ import annotations
 
@@ -6,9 +8,22 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import SkippedError
 from ..symbolic.lambdify import lambdify_cse
 from ..symbolic.problem import Problem
 from .base import Engine, Prepared
+
+#: The scalar SymPy gradient is skipped when its estimated preparation is longer than this.
+BUDGET_S = 10.0
+#: Seconds per scalar operation to derive, ``cse`` and ``lambdify`` (measured on this project's
+#: reference machine; see :func:`estimated_seconds`).
+SECONDS_PER_OP = 6e-4
+
+
+def estimated_seconds(problem: Problem) -> float:
+    """The time SymPy's scalar gradient would take to prepare: about linear in the loss's scalar
+    operations (symbolic reverse mode above a few thousand), measured at ``SECONDS_PER_OP``."""
+    return problem.scalar_ops * SECONDS_PER_OP
 
 
 class SympyEngine(Engine):
@@ -17,7 +32,15 @@ class SympyEngine(Engine):
     name = "sympy"
 
     def prepare(self, problem: Problem) -> Prepared:
-        """Derive (shared with ``reference``), then ``lambdify`` to NumPy."""
+        """Derive element by element, then ``lambdify`` to NumPy; skipped (with the estimate)
+        where that would take more than ``BUDGET_S``."""
+        estimate = estimated_seconds(problem)
+        if estimate > BUDGET_S:
+            raise SkippedError(
+                f"SymPy's scalar gradient would take about {estimate:,.0f} s to derive and "
+                f"compile ({problem.scalar_ops:,} scalar operations written out element by "
+                f"element, {problem.point.size:,} parameters); skipped above {BUDGET_S:g} s. "
+                "The matcalc engine derives the same gradient at array level")
         prepared = Prepared(inputs=self._inputs, loss=None, grad=None, read=self._read)
         gradient = problem.gradient
         args = [*problem.param_symbols, *problem.data_symbols]

@@ -1,13 +1,17 @@
-"""An independent derivation: the symbolic gradient checked against difference quotients of the
-loss itself, at twice the reference's certified precision.
+"""An independent derivation: the reference's gradient checked against difference quotients of the
+loss as written, at twice the reference's certified precision.
 
-The reference's gradient comes from SymPy's derivative rules (``sympy.diff`` or reverse mode over
-``fdiff``) and the shared ``cse``; a bug there (or in a custom function's ``fdiff``) would move the
-reference and the ``sympy`` engine together, invisible to every other check. The loss alone does
-not go through any derivative rule, so its central differences at high precision (step
-``10**-(digits/2)``: truncation and rounding both far below float64) are an independent
-derivation. Where the point is smooth (no switch sits there) and they disagree, the row is a
-diffcmp bug, never an engine's fault.
+The reference's gradient comes from the vector-Jacobian rules (:mod:`diffcmp.matcalc.rules`); a
+wrong rule would move the reference and the ``matcalc`` engine together, invisible to every other
+check. The loss alone goes through no derivative rule, so its central differences at high
+precision (step ``10**-(digits/2)``: truncation and rounding both far below float64) are an
+independent derivation. Where the point is smooth (no switch sits there) and they disagree, the
+row is a diffcmp bug, never an engine's fault.
+
+Each check costs a few evaluations of the loss at high precision, so the number of components
+checked one by one shrinks with the size of the data (at most ``MAX_COMPONENTS``, a seeded
+sample); the rest are covered by one random direction, whose difference quotient must match the
+gradient's projection on it.
 """
 
 from __future__ import annotations
@@ -17,60 +21,99 @@ from typing import Any
 
 import mpmath
 import numpy as np
-import sympy as sp
 
-from ..symbolic.lambdify import lambdify_renamed
+from ..matcalc.evaluate import Program
+from ..ops import mpmath as mpmath_ops
+from ..symbolic.problem import Problem
 
-#: Components checked at most per point (a seeded sample of larger gradients).
+#: Components checked one by one at most per point (a seeded sample of larger gradients).
 MAX_COMPONENTS = 64
+#: Loss evaluations times elements the component checks may take (a million-element case: one).
+MAX_WORK = 4_000_000
 #: The gradient and the difference quotients agree when within this (relative to the larger).
 AGREE = 1e-12
 
 
 class CrossCheck:
-    """Checks one problem's symbolic gradient against difference quotients of its loss."""
+    """Checks one problem's gradient against difference quotients of its loss as written."""
 
-    def __init__(self, loss: sp.Expr, params: Sequence[sp.Symbol], data: Sequence[sp.Symbol],
-                 data_values: Sequence[float]) -> None:
-        self._loss = lambdify_renamed([*params, *data], loss, "mpmath", cse=True)
-        self._data = [mpmath.mpf(float(v)) for v in data_values]
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        self._loss = Program([problem.array_gradient.loss]).compile(mpmath_ops.OPS,
+                                                                     fresh_constants=True)
+        self._data = {name: mpmath_ops.array(v) for name, v in problem.data_values.items()}
+        size = sum(v.size for v in problem.data_values.values()) + problem.point.size
+        self._count = int(min(MAX_COMPONENTS, max(1, MAX_WORK // (4 * max(size, 1)))))
+
+    def _at(self, x: Sequence[Any]) -> Any:
+        """The loss at the flat point ``x`` (mpmath numbers)."""
+        parts = self.problem.split(np.array(x, dtype=object))
+        return self._loss({**self._data, **{name: part[()] for name, part in parts.items()}})[0]
 
     def disagreement(self, x: np.ndarray, grad: np.ndarray, digits: int,
                      components: Sequence[str]) -> str:
         """``""`` when the gradient agrees with the loss's difference quotients at ``x``, else
         what differs."""
-        indices = range(len(x)) if len(x) <= MAX_COMPONENTS else sorted(
-            np.random.default_rng(0).choice(len(x), MAX_COMPONENTS, replace=False))
+        n = len(x)
+        # the reference resolves values only down to its certified digits of the largest one
+        resolution = mpmath.mpf(float(np.max(np.abs(grad), initial=0.0))) * mpmath.mpf(10) ** (
+            10 - digits)
+        indices = list(range(n)) if n <= self._count else sorted(
+            np.random.default_rng(0).choice(n, self._count, replace=False).tolist())
         with mpmath.workdps(2 * digits):
             point = [mpmath.mpf(float(v)) for v in x]
             try:
-                here = self._loss(*point, *self._data)
+                here = self._at(point)
             except (ZeroDivisionError, ValueError, TypeError):
                 return ""
             for i in indices:
-                h = mpmath.mpf(10) ** -(digits // 2) * max(1, abs(point[i]))
-
-                def at(t: Any, i: int = i) -> Any:
-                    moved = list(point)
-                    moved[i] += t
-                    return self._loss(*moved, *self._data)
-
-                try:
-                    quotient = (at(h) - at(-h)) / (2 * h)
-                    half = (at(h / 2) - at(-h / 2)) / h
-                except (ZeroDivisionError, ValueError, TypeError):
-                    continue
-                if not all(isinstance(q, mpmath.mpf) and mpmath.isfinite(q)
-                           for q in (here, quotient, half)):
-                    continue
-                # the quotient's own error: truncation (from two steps) and rounding
-                slack = 10 * abs(quotient - half) + abs(here) * mpmath.mpf(10) ** -(
-                    2 * digits - 2) / h
-                value = float(half)
-                gap = abs(half - mpmath.mpf(float(grad[i])))
-                if gap > slack + AGREE * max(abs(value), abs(float(grad[i])), 1e-300):
-                    return (f"diffcmp bug: the symbolic gradient's {components[i]} is "
+                direction = [mpmath.mpf(0)] * n
+                direction[i] = mpmath.mpf(1)
+                scale = max(1, abs(point[i]))
+                bug = self._quotient(point, here, direction, scale, mpmath.mpf(float(grad[i])),
+                                     mpmath.mpf(abs(float(grad[i]))), digits, resolution)
+                if bug:
+                    return (f"diffcmp bug: the reference gradient's {components[i]} is "
                             f"{float(grad[i]):.15g}, but the loss's difference quotient at "
-                            f"{2 * digits} digits is {value:.15g} (an independent derivation): "
-                            "a derivative rule is wrong")
+                            f"{2 * digits} digits is {bug} (an independent derivation): a "
+                            "derivative rule is wrong")
+            if len(indices) < n:  # the rest: one random direction
+                signs = np.random.default_rng(1).choice([-1.0, 1.0], n)
+                direction = [mpmath.mpf(s) for s in signs]
+                projected = mpmath.fsum(mpmath.mpf(float(g)) * d for g, d in
+                                        zip(grad, direction, strict=True))
+                size = mpmath.fsum(abs(mpmath.mpf(float(g))) for g in grad)
+                scale = max(1, max(abs(p) for p in point))
+                bug = self._quotient(point, here, direction, scale, projected, size, digits,
+                                     resolution * n)
+                if bug:
+                    return (f"diffcmp bug: the reference gradient's projection on a random "
+                            f"direction is {float(projected):.15g}, but the loss's difference "
+                            f"quotient at {2 * digits} digits is {bug} (an independent "
+                            "derivation): a derivative rule is wrong")
+        return ""
+
+    def _quotient(self, point: list[Any], here: Any, direction: list[Any], scale: Any,
+                  expected: Any, size: Any, digits: int, resolution: Any) -> str:
+        """``""`` when the central difference quotient of the loss along ``direction`` agrees
+        with ``expected`` (the gradient's; ``size`` its magnitude, ``resolution`` how finely the
+        reference resolves it), else the quotient."""
+        h = mpmath.mpf(10) ** -(digits // 2) * scale
+
+        def at(t: Any) -> Any:
+            return self._at([p + t * d for p, d in zip(point, direction, strict=True)])
+
+        try:
+            quotient = (at(h) - at(-h)) / (2 * h)
+            half = (at(h / 2) - at(-h / 2)) / h
+        except (ZeroDivisionError, ValueError, TypeError):
+            return ""
+        if not all(isinstance(q, mpmath.mpf) and mpmath.isfinite(q)
+                   for q in (here, quotient, half)):
+            return ""
+        # the quotient's own error: truncation (from two steps) and rounding
+        slack = 10 * abs(quotient - half) + abs(here) * mpmath.mpf(10) ** -(2 * digits - 2) / h
+        gap = abs(half - expected)
+        if gap > slack + resolution + AGREE * max(abs(half), size, mpmath.mpf(10) ** -300):
+            return f"{float(half):.15g}"
         return ""

@@ -1,14 +1,15 @@
 """Non-smooth points: is the point on a kink, and what are the one-sided derivatives there?
 
 At a non-differentiable point engines legitimately differ: PyTorch and JAX pick a subgradient,
-SymPy's ``Heaviside(0)`` is 1/2, central differences average the two sides. So before grading,
-diffcmp looks for the loss's non-smooth nodes (an argument of ``abs``, ``sign`` or ``Heaviside``
-equal to 0, a ``max``/``min`` tie, a ``where`` condition on its boundary, the square root of a
-sum of squares, a norm, at 0), evaluates them at the point in high precision, and computes each
-component's one-sided partial derivatives there.
+central differences average the two sides. So before grading, diffcmp looks for the non-smooth
+nodes of the loss as written (its array graph, :mod:`diffcmp.matcalc.graph`): an argument of
+``abs``, ``sign``, ``relu`` or ``heaviside`` at 0, a tie in ``max``/``min`` (of two arrays, or
+within one), a ``where`` condition on its boundary, a norm at 0 or the square root of a sum of
+squares at 0. It evaluates their switch quantities at the point in high precision and computes
+each component's one-sided partial derivatives there.
 
 A node is on its switch when its switch quantity is within float64 rounding of zero, measured
-from the operands' magnitudes (``3*w - 1`` at ``w = 0.3333333333333333`` is 5.6e-17 from its
+from its operands' magnitudes (``3*w - 1`` at ``w = 0.3333333333333333`` is 5.6e-17 from its
 switch, and every float64 engine sees the tie). A condition on data alone is never a kink: no
 parameter can move it. The point is a kink only when some pair of one-sided derivatives differs:
 where every pair agrees (Huber at ``|r| = delta``, a tie inside a branch not taken) the loss is
@@ -17,17 +18,22 @@ differentiable there and is graded as usual.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import mpmath
 import numpy as np
-import sympy as sp
 
+from ..matcalc import graph as g
+from ..matcalc.derive import depends
+from ..matcalc.evaluate import Program
+from ..matcalc.graph import Node, topological
+from ..matcalc.printer import formula
+from ..ops import mpmath as mpmath_ops
 from ..ops.mpmath import DPS
 from ..symbolic.graph import short
-from ..symbolic.lambdify import lambdify_renamed
+from ..symbolic.problem import Problem
 
 #: A switch quantity at most this far from zero (at ``DPS`` digits) is on the switch, whatever
 #: the operands' size.
@@ -42,77 +48,132 @@ STEP = 2.0**-30
 #: One-sided derivatives closer than this (rho) agree.
 SAME_SIDES = 1e-12
 
+_ZERO_SWITCHES = {"abs": "has argument 0", "sign": "has argument 0", "relu": "has argument 0",
+                  "heaviside": "has argument 0"}
+_COMPARES = frozenset({"lt", "le", "gt", "ge", "eq", "ne"})
+
 
 @dataclass(frozen=True)
 class Switch:
-    """A non-smooth node: the SymPy node, the quantities whose zero (or tie) is its kink, and
-    the magnitudes of their operands (the scale float64 rounding works at)."""
+    """A non-smooth node: the values whose zero (``tie=False``) or tie (``tie=True``) is its
+    kink, and the magnitudes float64 rounding works at."""
 
-    node: sp.Basic
-    quantities: tuple[sp.Expr, ...]
-    tie: bool  # True: a kink where the two largest (max) or smallest (min) quantities tie
-    label: str = ""  # what is on its switch, for the message
-    scales: tuple[sp.Expr, ...] = ()
+    node: Node
+    #: Nodes evaluated at the point: the quantity and its scale, or the arguments that tie.
+    parts: tuple[Node, ...]
+    tie: bool
+    label: str
 
-    def describe(self, values: Sequence[Any], scales: Sequence[Any]) -> str | None:
-        """A description when the values put this node on its switch, else ``None``."""
+    def describe(self, values: list[Any]) -> str | None:
+        """A description when ``values`` (of :attr:`parts`) put this node on its switch."""
         if self.tie:
-            ordered = sorted(values, reverse=isinstance(self.node, sp.Max))
-            if len(ordered) > 1 and abs(ordered[0] - ordered[1]) <= ZERO + ROUNDING * max(
-                    abs(ordered[0]), abs(ordered[1])):
-                return f"{short(self.node)} has tied arguments ({mpmath.nstr(ordered[0], 8)})"
-            return None
-        if abs(values[0]) <= ZERO + ROUNDING * abs(scales[0]):
-            return self.label or f"{short(self.node)} has argument 0"
+            return self._tie(values)
+        quantity, scale = (_elements(v) for v in values)
+        for q, s in zip(quantity, np.broadcast_to(np.array(scale, dtype=object),
+                                                  np.shape(quantity)).ravel(), strict=True):
+            if _real(q) and _real(s) and abs(q) <= ZERO + ROUNDING * abs(s):
+                return self.label
+        return None
+
+    def _tie(self, values: list[Any]) -> str | None:
+        if len(values) == 2:  # max(a, b) / min(a, b), elementwise
+            a, b = np.broadcast_arrays(np.array(values[0], dtype=object),
+                                       np.array(values[1], dtype=object))
+            pairs = zip(a.ravel(), b.ravel(), strict=True)
+        else:  # max(a) / min(a) of one array: its two largest (smallest) elements
+            axis = self.node.raw[0] if self.node.raw else None
+            array = np.array(values[0], dtype=object)
+            slices = [array.ravel()] if axis is None else np.moveaxis(array, axis, -1).reshape(
+                -1, array.shape[axis])
+            pairs = []
+            for row in slices:
+                ordered = sorted((v for v in row if _real(v)), reverse=self.node.op == "amax")
+                if len(ordered) > 1:
+                    pairs.append((ordered[0], ordered[1]))
+        for a, b in pairs:
+            if _real(a) and _real(b) and abs(a - b) <= ZERO + ROUNDING * max(abs(a), abs(b)):
+                return f"{self.label} ({mpmath.nstr(a, 8)})"
         return None
 
 
-def _scale(quantity: sp.Expr) -> sp.Expr:
-    """The magnitude float64 rounding of ``quantity`` works at: the sum of its terms' sizes."""
-    terms = quantity.args if isinstance(quantity, sp.Add) else (quantity,)
-    return sp.Add(*[sp.Abs(t) for t in terms])
+def _elements(value: Any) -> list[Any]:
+    return np.ravel(np.array(value, dtype=object)).tolist()
 
 
-def _zero_switch(node: sp.Basic, quantity: sp.Expr, label: str = "") -> Switch:
-    return Switch(node, (quantity,), tie=False, label=label, scales=(_scale(quantity),))
+def _real(value: Any) -> bool:
+    return isinstance(value, mpmath.mpf) and bool(mpmath.isfinite(value))
 
 
-def switches(loss: sp.Expr, params: Sequence[sp.Symbol] = ()) -> list[Switch]:
-    """Every non-smooth node of ``loss`` that a parameter can move, with what puts it on its
-    switch (with no ``params`` given, every non-smooth node)."""
-    movable = set(params)
-    found: list[Switch] = []
-    for node in sp.preorder_traversal(loss):
-        if isinstance(node, sp.Abs | sp.sign | sp.Heaviside):
-            found.append(_zero_switch(node, node.args[0]))
-        elif isinstance(node, sp.Max | sp.Min):
-            found.append(Switch(node, tuple(node.args), tie=True))
-        elif isinstance(node, sp.Pow) and node.exp == sp.Rational(1, 2) \
-                and node.base.is_nonnegative and not node.base.is_number:
-            found.append(_zero_switch(node, node.base, f"{short(node)} (a norm) is at 0"))
-        elif isinstance(node, sp.Piecewise):
-            for _, condition in node.args:
-                if isinstance(condition, sp.logic.boolalg.Boolean):
-                    for relation in condition.atoms(sp.core.relational.Relational):
-                        found.append(_zero_switch(
-                            node, relation.lhs - relation.rhs,
-                            f"where() condition {short(relation)} is on its boundary"))
-    if not movable:
-        return found
-    return [s for s in found if any(q.free_symbols & movable for q in s.quantities)]
+def _nonnegative(node: Node) -> bool:
+    """Whether ``node`` is a sum of squares (or of other values that cannot be negative)."""
+    if node.op in ("abs", "exp", "norm", "relu", "sqrt", "sigmoid", "softplus", "cosh"):
+        return True
+    if node.op == "pow":
+        return bool(node.raw) and node.raw[0] % 2 == 0
+    if node.op == "const":
+        return float(mpmath_ops.OPS["const"](node.raw[0])) >= 0
+    if node.op in ("add", "mul", "sum", "mean", "div", "dot", "broadcast_to", "index",
+                   "transpose"):
+        return all(_nonnegative(a) for a in node.args)
+    return False
+
+
+def _switch(node: Node) -> Switch | None:
+    """The switch of one node, if it has one."""
+    text = short(formula(node))
+    op, args = node.op, node.args
+    if op in _ZERO_SWITCHES:
+        return Switch(node, (args[0], _scale(args[0])), False, f"{text} {_ZERO_SWITCHES[op]}")
+    if op in ("maximum", "minimum"):
+        return Switch(node, args, True, f"{text} has tied arguments")
+    if op in ("amax", "amin"):
+        return Switch(node, args, True, f"{text} has tied elements")
+    if op == "where" and args[0].op in _COMPARES:
+        left, right = args[0].args
+        quantity = g.sub(left, right)
+        return Switch(node, (quantity, g.add(_scale(left), _scale(right))), False,
+                      f"where() condition {short(formula(args[0]))} is on its boundary")
+    if op == "norm":
+        return Switch(node, (node, _scale(node)), False, f"{text} (a norm) is at 0")
+    if (op == "sqrt" or (op == "pow" and args[1:] and args[1].is_const
+                         and 0 < float(mpmath_ops.OPS["const"](args[1].raw[0])) < 1)) \
+            and _nonnegative(args[0]):
+        return Switch(node, (args[0], _scale(args[0])), False, f"{text} (a norm) is at 0")
+    return None
+
+
+def _movable(switch: Switch, params: tuple[Node, ...]) -> bool:
+    """Whether a parameter can move the switch (a condition on data alone is never a kink)."""
+    moved = depends(topological(list(switch.parts)), params)
+    return any(id(part) in moved for part in switch.parts)
+
+
+def _scale(node: Node) -> Node:
+    """The magnitude float64 rounding of ``node`` works at: the sum of its terms' sizes."""
+    absolute = g.elementwise
+    if node.op in ("add", "sub"):
+        return g.add(absolute("abs", node.args[0]), absolute("abs", node.args[1]))
+    return absolute("abs", node)
 
 
 class KinkDetector:
     """Checks points of one problem for kinks; built once per problem."""
 
-    def __init__(self, loss: sp.Expr, params: Sequence[sp.Symbol], data: Sequence[sp.Symbol],
-                 data_values: Sequence[float]) -> None:
-        self.switches = switches(loss, params)
-        self._args = [*params, *data]
-        self._data = [mpmath.mpf(float(v)) for v in data_values]
-        exprs = [e for s in self.switches for e in (*s.quantities, *s.scales)]
-        self._quantities = lambdify_renamed(self._args, exprs, "mpmath") if exprs else None
-        self._loss = lambdify_renamed(self._args, [loss], "mpmath") if self.switches else None
+    def __init__(self, problem: Problem) -> None:
+        self.problem = problem
+        loss = problem.array_gradient.loss
+        params = problem.array_gradient.params
+        self.switches = [s for node in topological([loss]) if (s := _switch(node)) is not None
+                         and _movable(s, params)]
+        parts = [p for s in self.switches for p in s.parts]
+        self._parts = (Program(parts).compile(mpmath_ops.OPS, fresh_constants=True)
+                       if parts else None)
+        self._loss = Program([loss]).compile(mpmath_ops.OPS, fresh_constants=True)
+        self._data = {name: mpmath_ops.array(v) for name, v in problem.data_values.items()}
+
+    def _env(self, point: list[Any]) -> dict[str, Any]:
+        parts = self.problem.split(np.array(point, dtype=object))
+        return {**self._data, **{name: part[()] for name, part in parts.items()}}
 
     def check(self, x: np.ndarray) -> tuple[str | None, np.ndarray, np.ndarray]:
         """``(description or None, left, right)``: the kink found at ``x`` and, if switches sit
@@ -120,23 +181,19 @@ class KinkDetector:
         above). A point where switches sit but every pair agrees is no kink: ``(None, left,
         right)``, the derivative."""
         empty = np.zeros(0)
-        if self._quantities is None:
+        if self._parts is None:
             return None, empty, empty
         point = [mpmath.mpf(float(v)) for v in x]
         with mpmath.workdps(DPS):
             try:
-                values = self._quantities(*point, *self._data)
+                values = self._parts(self._env(point))
             except (ZeroDivisionError, ValueError, TypeError):
                 return None, empty, empty
             described, k = [], 0
             for switch in self.switches:
-                n, m = len(switch.quantities), len(switch.scales)
-                own, scales = values[k:k + n], values[k + n:k + n + m]
-                k += n + m
-                if any(_complex(v) for v in [*own, *scales]):
-                    continue  # not real here: the loss is undefined, not kinked
-                text = switch.describe([mpmath.re(v) for v in own],
-                                       [mpmath.re(v) for v in scales])
+                n = len(switch.parts)
+                text = switch.describe(values[k:k + n])
+                k += n
                 if text:
                     described.append(text)
             if not described:
@@ -150,10 +207,10 @@ class KinkDetector:
 
     def _one_sided(self, point: list[Any]) -> tuple[np.ndarray, np.ndarray]:
         def f(p: list[Any]) -> Any:
-            value = self._loss(*p, *self._data)[0]
-            if _complex(value):
-                raise ValueError("complex")
-            return mpmath.re(value)
+            value = self._loss(self._env(p))[0]
+            if not isinstance(value, mpmath.mpf) or mpmath.isnan(value):
+                raise ValueError("not a real number")
+            return value
 
         left, right = [], []
         for i in range(len(point)):
@@ -164,29 +221,29 @@ class KinkDetector:
                 moved[i] += t
                 return f(moved)
 
+            sides = (float("nan"), float("nan"))
             try:
                 here = at(0)
-                right.append(_converged(
-                    lambda s, y=here: (-3 * y + 4 * at(s) - at(2 * s)) / (2 * s), h))
-                left.append(_converged(
-                    lambda s, y=here: (3 * y - 4 * at(-s) + at(-2 * s)) / (2 * s), h))
+                sides = (_converged(lambda s, y=here: (3 * y - 4 * at(-s) + at(-2 * s)) / (2 * s),
+                                    h),
+                         _converged(lambda s, y=here: (-3 * y + 4 * at(s) - at(2 * s)) / (2 * s),
+                                    h))
             except (ZeroDivisionError, ValueError, TypeError):
-                right.append(float("nan"))
-                left.append(float("nan"))
+                pass
+            left.append(sides[0])
+            right.append(sides[1])
         return np.array(left), np.array(right)
 
 
-def _converged(quotient: Any, h: Any) -> float:
+def _converged(quotient: Callable[[Any], Any], h: Any) -> float:
     """A one-sided difference quotient at step ``h``, checked at ``h / 4``: at a jump the
     quotient grows like 1/h and never converges, and the derivative on that side is infinite."""
     coarse, fine = quotient(h), quotient(h / 4)
+    if not (_real(coarse) and _real(fine)):
+        raise ValueError("not a real number")
     if abs(coarse - fine) > 1e-6 * max(1, abs(fine)):
         return float("inf") if fine > 0 else float("-inf")
     return float(fine)
-
-
-def _complex(value: Any) -> bool:
-    return isinstance(value, mpmath.mpc) and value.imag != 0
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 op table (:mod:`diffcmp.ops`)."""
 
 from .compile import (
+    MAX_ARRAY_OPS,
     MAX_LITERAL_BITS,
     MAX_SCALAR_OPS,
     Analysis,
@@ -23,6 +24,7 @@ from .parse import (
     parse,
 )
 
-__all__ = ["CONSTANTS", "ELEMENTWISE", "FUNCTION_NAMES", "MAX_DEPTH", "MAX_LITERAL_BITS",
+__all__ = ["CONSTANTS", "ELEMENTWISE", "FUNCTION_NAMES", "MAX_ARRAY_OPS", "MAX_DEPTH",
+           "MAX_LITERAL_BITS",
            "MAX_NODES", "MAX_SCALAR_OPS", "MAX_SOURCE_CHARS", "MULTI", "REDUCTIONS", "Analysis",
            "Expression", "analyze", "compile_expression", "parse", "result_shape"]

@@ -8,8 +8,10 @@ matrix is one call. :func:`analyze` runs the same checks without building anythi
 Limits: integer powers of literals are computed only when the result stays below
 ``MAX_LITERAL_BITS`` bits (other constant arithmetic that overflows is an error); a non-constant
 base takes integer powers up to ``MAX_POWER``; exponentials nest at most ``MAX_EXP_TOWER`` deep;
-and written out element by element (as the symbolic reference must), the loss takes at most
-``MAX_SCALAR_OPS`` scalar operations, counted from the shapes alone before anything is built.
+and the loss takes at most ``MAX_ARRAY_OPS`` operations on elements, counted from the shapes
+alone before anything is built (the reference computes each at high precision). Writing the loss
+out element by element, as SymPy's scalar form does, is limited separately, to
+``MAX_SCALAR_OPS`` (see :attr:`diffcmp.symbolic.problem.Problem.loss`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from .shapes import Shape, broadcast_shapes, shape_text, size
 
 MAX_LITERAL_BITS = 4096
 MAX_SCALAR_OPS = 100_000
+MAX_ARRAY_OPS = 100_000_000
 #: The largest integer power of a non-constant base.
 MAX_POWER = 1024
 #: The deepest nesting of exponentials (``exp``, ``sinh``, ``cosh``, a power with a non-constant
@@ -69,12 +72,12 @@ def compile_expression(expr: Expression, ops: Ops, shapes: Mapping[str, Shape]) 
 
     ``shapes`` gives the shape of every name (params and data); ``env`` at call time maps the
     same names to backend values. Shapes are checked here, once, with errors that name them;
-    so are unknown names and ``MAX_SCALAR_OPS``.
+    so are unknown names and ``MAX_ARRAY_OPS``.
     """
     _check_names(expr, shapes)
     compiler = _Compiler(expr, ops, shapes)
     node = compiler.visit(expr.tree)
-    _check_result(expr, node.shape, compiler.scalar_ops)
+    _check_result(expr, node.shape, compiler.array_ops)
     return _runner(node, ops)
 
 
@@ -87,19 +90,22 @@ class Analysis:
     #: of an ``(m, k)`` and a ``(k, n)`` matrix counts ``2 m k n``); ``prod``, ``max`` and
     #: ``min`` of ``n`` elements count ``n**2``, since their symbolic gradients grow so.
     scalar_ops: int
+    #: Operations on elements when evaluated as arrays (``prod``, ``max``, ``min`` of ``n``
+    #: elements count ``n``): what the reference and the array engine compute.
+    array_ops: int = 0
 
 
 def analyze(expr: Expression, shapes: Mapping[str, Shape]) -> Analysis:
     """Check ``expr`` against ``shapes`` without building anything: names, shapes, size.
 
     Raises :class:`ExpressionError` for an unknown name, shapes that do not fit, a loss that is
-    not a scalar, or one larger than ``MAX_SCALAR_OPS``.
+    not a scalar, or one larger than ``MAX_ARRAY_OPS``.
     """
     _check_names(expr, shapes)
     compiler = _Compiler(expr, _SHAPE_ONLY, shapes)
     node = compiler.visit(expr.tree)
-    _check_result(expr, node.shape, compiler.scalar_ops)
-    return Analysis(node.shape, compiler.scalar_ops)
+    _check_result(expr, node.shape, compiler.array_ops)
+    return Analysis(node.shape, compiler.scalar_ops, compiler.array_ops)
 
 
 def result_shape(expr: Expression, shapes: Mapping[str, Shape]) -> Shape:
@@ -114,10 +120,10 @@ def _check_names(expr: Expression, shapes: Mapping[str, Shape]) -> None:
         raise expr.error(f"unknown name '{node.id}' (not a param, data or constant)", node)
 
 
-def _check_result(expr: Expression, shape: Shape, scalar_ops: int) -> None:
-    if scalar_ops > MAX_SCALAR_OPS:
-        raise expr.error(f"takes about {scalar_ops:,} scalar operations when written out "
-                         f"element by element; the limit is {MAX_SCALAR_OPS:,}")
+def _check_result(expr: Expression, shape: Shape, array_ops: int) -> None:
+    if array_ops > MAX_ARRAY_OPS:
+        raise expr.error(f"takes about {array_ops:,} operations on elements; the limit is "
+                         f"{MAX_ARRAY_OPS:,}")
     if shape != ():
         raise expr.error(f"must reduce to a scalar, but has shape {shape_text(shape)}; "
                          "wrap it in sum() or mean()")
@@ -157,6 +163,7 @@ class _Compiler:
     def __init__(self, expr: Expression, ops: Ops, shapes: Mapping[str, Shape]) -> None:
         self.expr, self.ops, self.shapes = expr, ops, shapes
         self.scalar_ops = 0
+        self.array_ops = 0
 
     def visit(self, node: ast.AST) -> _Node:
         match node:
@@ -215,17 +222,19 @@ class _Compiler:
                      tower=tower)
 
     def count(self, op: str, shape: Shape, args: tuple[_Node, ...]) -> None:
-        """Add the scalar operations of one op to ``scalar_ops`` (see :class:`Analysis`)."""
+        """Add the operations of one op to ``scalar_ops`` and ``array_ops`` (see
+        :class:`Analysis`)."""
         if op in ("index", "transpose"):
             return
         if op == "matmul":
-            self.scalar_ops += 2 * size(shape) * args[0].shape[-1]
-        elif op in _QUADRATIC:
-            self.scalar_ops += size(args[0].shape) ** 2
+            array = scalar = 2 * size(shape) * args[0].shape[-1]
         elif op in _REDUCING:  # one operation per element read
-            self.scalar_ops += sum(size(arg.shape) for arg in args)
+            array = sum(size(arg.shape) for arg in args)
+            scalar = size(args[0].shape) ** 2 if op in _QUADRATIC else array
         else:
-            self.scalar_ops += size(shape)
+            array = scalar = size(shape)
+        self.array_ops += array
+        self.scalar_ops += scalar
 
     def broadcast(self, node: ast.AST, op: str, *args: _Node) -> Shape:
         shapes = [arg.shape for arg in args]

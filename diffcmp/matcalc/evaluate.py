@@ -66,16 +66,18 @@ class Program:
         return [(k, ops["const"](1 if node.op == "seed" else node.raw[0]))
                 for k, node in enumerate(self.order) if node.op in ("const", "seed")]
 
-    def compile(self, ops: Ops) -> Callable[[Mapping[str, Any]], list[Any]]:
+    def compile(self, ops: Ops, fresh_constants: bool = False) -> Callable[
+            [Mapping[str, Any]], list[Any]]:
         """``run(env) -> [value of each output]`` over ``ops``; ``env`` maps leaf names to the
-        backend's arrays."""
-        steps, constants, leaves, outputs = (self.steps(ops), self.constants(ops), self.leaves,
-                                             self.outputs)
+        backend's arrays. Literals are converted once, or at every call with
+        ``fresh_constants`` (mpmath: ``pi`` and ``1/3`` at the precision of the call)."""
+        steps, leaves, outputs = self.steps(ops), self.leaves, self.outputs
+        fixed = [] if fresh_constants else self.constants(ops)
         size = len(self.order)
 
         def run(env: Mapping[str, Any]) -> list[Any]:
             memory: list[Any] = [None] * size
-            for k, value in constants:
+            for k, value in fixed or self.constants(ops):
                 memory[k] = value
             for k, name in leaves:
                 memory[k] = env[name]

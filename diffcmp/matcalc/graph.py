@@ -238,6 +238,14 @@ def _sink(where_node: Node, combine: Callable[[Node], Node]) -> Node | None:
     return None
 
 
+def _signed(op: Callable[[Node, Node], Node], a: Node, b: Node) -> Node:
+    """``op`` of ``a`` and ``b`` with their negations taken out: ``(-a) * b`` is ``-(a * b)``,
+    ``(-a) * (-b)`` is ``a * b`` (exact in IEEE arithmetic, which negates exactly)."""
+    flips = (a.op == "neg") + (b.op == "neg")
+    inner = op(a.args[0] if a.op == "neg" else a, b.args[0] if b.op == "neg" else b)
+    return neg(inner) if flips % 2 else inner
+
+
 def add(a: Node, b: Node) -> Node:
     """``a + b`` (broadcast); ``a + -b`` is ``a - b``."""
     if a.is_const and b.is_const and (value := _fold("add", a.raw[0], b.raw[0])) is not None:
@@ -273,7 +281,7 @@ def mul(a: Node, b: Node) -> Node:
     if is_one(b) and a.shape == shape:
         return a
     if a.op == "neg" or b.op == "neg":  # signs out: (-a) * b is -(a * b), exactly
-        return neg(mul(a.args[0] if a.op == "neg" else a, b.args[0] if b.op == "neg" else b))
+        return _signed(mul, a, b)
     if a.is_const and b.op == "mul" and b.args[0].is_const:  # c1 * (c2 * x) -> (c1 c2) * x
         folded = _fold("mul", a.raw[0], b.args[0].raw[0])
         if folded is not None:
@@ -293,7 +301,7 @@ def div(a: Node, b: Node) -> Node:
     if is_one(b) and a.shape == shape:
         return a
     if a.op == "neg" or b.op == "neg":
-        return neg(div(a.args[0] if a.op == "neg" else a, b.args[0] if b.op == "neg" else b))
+        return _signed(div, a, b)
     if a.shape == shape and (sunk := _sink(a, lambda x: div(x, b))) is not None:
         return sunk
     return elementwise("div", a, b)

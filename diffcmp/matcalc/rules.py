@@ -115,7 +115,9 @@ def _mean(k: Namespace, g: Any, ans: Any, a: Any, axis: int | None = None) -> tu
 
 
 def _norm(k: Namespace, g: Any, ans: Any, a: Any, axis: int | None = None) -> tuple[Any]:
-    return (_expand(k, g, axis, len(a.shape)) * (a / _expand(k, ans, axis, len(a.shape))),)
+    """``a / norm(a)``; at the tip of the cone (``a = 0``) the subgradient 0, as PyTorch gives."""
+    length = _expand(k, ans, axis, len(a.shape))
+    return (_expand(k, g, axis, len(a.shape)) * k.where(k.eq(length, 0), 0, a / length),)
 
 
 def _logsumexp(k: Namespace, g: Any, ans: Any, a: Any, axis: int | None = None) -> tuple[Any]:

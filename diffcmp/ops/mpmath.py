@@ -15,6 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 import mpmath
+import numpy as np
 
 from .objects import ARITHMETIC, elementwise, flat, scatter
 from .spec import Literal
@@ -113,6 +114,16 @@ def _heaviside(x: Any, h0: Any) -> Any:
 
 def _dirac_delta(x: Any) -> Any:
     return mpmath.mpf(0) if x != 0 else mpmath.nan
+
+
+_MPF = np.frompyfunc(mpmath.mpf, 1, 1)
+
+
+def array(value: Any) -> Any:
+    """A float64 value or array as mpmath numbers, exactly (every double is an mpmath number): an
+    object array, or a scalar for shape ()."""
+    value = np.asarray(value, dtype=np.float64)
+    return mpmath.mpf(float(value)) if value.shape == () else _MPF(value)
 
 
 #: The language's operations in mpmath (one line each).

@@ -104,8 +104,8 @@ def summary_table(result: Tables) -> list[dict[str, object]]:
                                   "n": counts.get(case, "?")}
         for engine in _engines(result):
             row[engine] = cells.get(engine, "-")
-        if sizes is not None and case in sizes.index:
-            size = sizes.loc[case]
+        size = sizes.loc[case] if sizes is not None and case in sizes.index else None
+        if size is not None and pd.notna(size.get("grad_ops")):
             row["grad ops → cse"] = f"{int(size['grad_ops'])} → {int(size['grad_cse_ops'])}"
         else:
             row["grad ops → cse"] = "-"
@@ -226,9 +226,14 @@ def _case_section(result: Tables, case: str, costs: pd.DataFrame, n: int | None,
         s = sizes.iloc[0]
         how = {"reverse": "by symbolic reverse mode", "diff": "with sympy.diff per parameter"}
         method = how.get(str(s.get("method", "")), "")
-        facts.append(f"Expression sizes (operations): loss {int(s['loss_ops'])}, gradient "
-                     f"{int(s['grad_ops'])}, gradient after `cse` {int(s['grad_cse_ops'])}; "
-                     f"derived {method} in {seconds(float(s['derive_s']))}.".replace("  ", " "))
+        if pd.notna(s.get("grad_ops")):
+            facts.append(f"SymPy's scalar gradient (operations): loss {int(s['loss_ops'])}, "
+                         f"gradient {int(s['grad_ops'])}, after `cse` "
+                         f"{int(s['grad_cse_ops'])}; derived {method} in "
+                         f"{seconds(float(s['derive_s']))}.".replace("  ", " "))
+        if isinstance(s.get("formula"), str) and s["formula"]:
+            facts.append(f"The vectorised gradient (derived in "
+                         f"{seconds(float(s['array_derive_s']))}): `{s['formula']}`.")
     points = result.agreement[result.agreement["case"] == case]["point"].nunique()
     if points > 1:
         facts.append(f"{points} points: the case's own (shown) and {points - 1} sampled.")

@@ -14,12 +14,19 @@ import numpy as np
 
 from ..cases import Case
 from ..engines.base import Engine, Prepared
-from ..errors import DiffcmpError, UndefinedError, UnresolvedError, UnsupportedError
+from ..errors import (
+    DiffcmpError,
+    SkippedError,
+    UndefinedError,
+    UnresolvedError,
+    UnsupportedError,
+)
 from ..grading import grade as grading
 from ..grading.crosscheck import CrossCheck
 from ..grading.diagnose import Diagnosis
 from ..grading.floors import FloorFinder
 from ..grading.kinks import KinkDetector
+from ..matcalc.printer import formulas
 from ..registry import get_engine
 from ..status import Status
 from ..symbolic.problem import Problem, lower
@@ -37,6 +44,8 @@ def _attempt(call: Callable[[], Any]) -> Any:
         return grading.Outcome(loss=exc.loss, status=Status.UNDEFINED, message=str(exc))
     except UnsupportedError as exc:
         return grading.Outcome(status=Status.UNSUPPORTED, message=str(exc))
+    except SkippedError as exc:
+        return grading.Outcome(status=Status.SKIPPED, message=str(exc))
     except UnresolvedError as exc:
         return grading.Outcome(status=Status.UNRESOLVED, message=str(exc))
     except Exception as exc:
@@ -81,38 +90,18 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
     outcomes = {name: [p if isinstance(p, grading.Outcome) else _outcome(p, x) for x in points]
                 for name, p in prepared.items()}
     declared = case.expect.get("status", {})
-    detector = KinkDetector(problem.loss, problem.param_symbols, problem.data_symbols,
-                            [v for values in problem.data_values.values() for v in values.ravel()])
-    diagnosis = Diagnosis(problem.loss, [*problem.param_symbols, *problem.data_symbols])
-    data = [v for values in problem.data_values.values() for v in values.ravel()]
-    crosscheck = CrossCheck(problem.loss, problem.param_symbols, problem.data_symbols, data)
+    detector, diagnosis, crosscheck = _graders(problem)
     finder = FloorFinder(problem)
     first_floors: grading.Floors | None = None
     for index, x in enumerate(points):
         floors = finder.at(x)
         first_floors = first_floors or floors
-        reference = outcomes["reference"][index]
         cause_here: str | None = None  # diagnosed once per point, on the first nan
-        kink, left, right = detector.check(x)
+        kink, left, right = detector.check(x) if detector else (None, np.zeros(0), np.zeros(0))
         if kink:
             result.add_one_sided(index, problem.components, left, right)
-        elif not left.size and reference.status is None and reference.digits \
-                and not reference.overflow:
-            # smooth here: check the symbolic gradient against an independent derivation
-            bug = crosscheck.disagreement(x, reference.grad, reference.digits,
-                                          problem.components)
-            if bug:
-                reference = outcomes["reference"][index] = grading.Outcome(
-                    loss=reference.loss, status=Status.ERROR, message=bug,
-                    digits=reference.digits)
-        elif left.size and reference.status == Status.UNDEFINED and np.isfinite(reference.loss) \
-                and np.all(np.isfinite(left)):
-            # differentiable across its switches, though SymPy's gradient is not finite here
-            # (a DiracDelta times 0): the agreeing one-sided derivatives are the derivative
-            reference = outcomes["reference"][index] = grading.Outcome(
-                loss=reference.loss, grad=(left + right) / 2, digits=reference.digits,
-                message="the symbolic gradient is not finite here, but both one-sided "
-                        "derivatives agree at every component: the reference takes them")
+        reference = outcomes["reference"][index] = _settle(
+            outcomes["reference"][index], x, kink, left, right, crosscheck, problem.components)
         for name in options.engines:
             outcome = outcomes[name][index]
             tolerance = tolerance_for(case, name)
@@ -127,7 +116,7 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
             cause = ""
             if verdict.status == Status.NAN:
                 if cause_here is None:
-                    cause_here = diagnosis.cause([*x, *data])
+                    cause_here = diagnosis.cause(x) if diagnosis else ""
                 cause = cause_here
             result.add_agreement(index, name, verdict, outcome.loss, tolerance,
                                  declared.get(name), reference.digits, cause)
@@ -144,15 +133,58 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
             seen = sorted({row["status"] for row in result.agreement if row["engine"] == name})
             result.add_expectation("status", name, declared[name], ", ".join(seen),
                                    seen == [declared[name]])
-    if "reference" in prepared and isinstance(prepared["reference"], Prepared):
-        gradient = problem.gradient
-        result.expressions = {**gradient.sizes(), "derive_s": gradient.derive_s,
-                              "method": gradient.method}
+    result.expressions = _expressions(problem, prepared)
     if options.timing:
         for name, p in prepared.items():
             if isinstance(p, Prepared) and outcomes[name][0].status is None:
                 _time(result, name, p, problem.point, options.min_time)
     return result
+
+
+def _graders(problem: Problem) -> tuple[KinkDetector | None, Diagnosis | None,
+                                        CrossCheck | None]:
+    """The kink detector, the NaN diagnosis and the independent derivation of ``problem``
+    (``None`` where the loss's graph cannot be built: the reference says why)."""
+    try:
+        return KinkDetector(problem), Diagnosis(problem), CrossCheck(problem)
+    except DiffcmpError:
+        return None, None, None
+
+
+def _settle(reference: grading.Outcome, x: np.ndarray, kink: str | None, left: np.ndarray,
+            right: np.ndarray, crosscheck: CrossCheck | None,
+            components: list[str]) -> grading.Outcome:
+    """The reference at one point, after the independent derivation (at a smooth point) or the
+    one-sided derivatives (where switches sit but both sides agree) have had their say."""
+    if not kink and not left.size and reference.status is None and reference.digits \
+            and not reference.overflow and crosscheck is not None:
+        bug = crosscheck.disagreement(x, reference.grad, reference.digits, components)
+        if bug:
+            return grading.Outcome(loss=reference.loss, status=Status.ERROR, message=bug,
+                                   digits=reference.digits)
+    elif not kink and left.size and reference.status in (Status.UNDEFINED, Status.UNRESOLVED) \
+            and np.isfinite(reference.loss) and np.all(np.isfinite(left)):
+        # differentiable across its switches, though the exact gradient is not finite or did
+        # not settle here: the agreeing one-sided derivatives are the derivative
+        return grading.Outcome(
+            loss=reference.loss, grad=(left + right) / 2, digits=reference.digits,
+            message="the gradient formula does not settle here, but both one-sided "
+                    "derivatives agree at every component: the reference takes them")
+    return reference
+
+
+def _expressions(problem: Problem, prepared: dict[str, Any]) -> dict[str, Any] | None:
+    """Sizes of the symbolic gradients: the scalar SymPy one where the ``sympy`` engine derived
+    it (its expression swell), and the vectorised one's formulas."""
+    row: dict[str, Any] = {}
+    if isinstance(prepared.get("sympy"), Prepared):
+        gradient = problem.gradient
+        row.update(gradient.sizes(), derive_s=gradient.derive_s, method=gradient.method)
+    if isinstance(prepared.get("matcalc") or prepared.get("reference"), Prepared):
+        array = problem.array_gradient
+        names = {f"dL/d{v.name}": d for v, d in zip(problem.params, array.grads, strict=True)}
+        row.update(formula="; ".join(formulas(names)), array_derive_s=array.derive_s)
+    return row or None
 
 
 def _check_expect(case: Case, problem: Problem, reference: grading.Outcome,

@@ -1,16 +1,19 @@
-"""A case lowered for the engines: symbols, shapes, the SymPy loss and its exact gradient.
+"""A case lowered for the engines: shapes, the loss as written as an array graph, and, on demand,
+the loss in SymPy with its exact scalar gradient.
 
 :func:`lower` turns a :class:`~diffcmp.cases.Case` into a :class:`Problem`. Every engine builds its
 loss from the problem with its own op table (:meth:`Problem.loss_function`): from the case's
 expression when it came from a TOML file (array code stays array code), otherwise by translating
-the SymPy expression node by node.
+the SymPy expression node by node. The SymPy form of a TOML loss, one scalar expression per
+element, is built only when something asks for it (the ``sympy`` engine): the reference, the
+array engine and the graders work on the array graph (:attr:`Problem.array_gradient`), whatever
+the size of the data.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -19,7 +22,7 @@ import sympy as sp
 
 from .. import lang
 from ..cases import Case
-from ..errors import CaseError, ExpressionError
+from ..errors import CaseError, ExpressionError, UnsupportedError
 from ..matcalc import graph
 from ..matcalc.derive import ArrayGradient
 from ..matcalc.derive import derive as derive_arrays
@@ -27,6 +30,7 @@ from ..matcalc.table import GRAPH_OPS
 from ..ops import sympy as sympy_ops
 from . import translate
 from .derive import Gradient, derive
+from .graph import tree_ops
 
 
 def component_names(name: str, shape: tuple[int, ...]) -> list[str]:
@@ -47,13 +51,25 @@ def matrix(name: str, rows: int, cols: int) -> sp.Matrix:
     return sp.Matrix(rows, cols, [sp.Symbol(c, real=True) for c in names])
 
 
-@dataclass(frozen=True)
 class Variable:
-    """A param or data entry: its name, shape and the SymPy symbol of each element."""
+    """A param or data entry: its name, shape and (made on first use) the SymPy symbol of each
+    element."""
 
-    name: str
-    shape: tuple[int, ...]
-    symbols: tuple[sp.Symbol, ...]
+    def __init__(self, name: str, shape: tuple[int, ...],
+                 symbols: tuple[sp.Symbol, ...] | None = None) -> None:
+        self.name, self.shape = name, tuple(shape)
+        if symbols is not None:
+            self.__dict__["symbols"] = symbols
+
+    @cached_property
+    def symbols(self) -> tuple[sp.Symbol, ...]:
+        """One real symbol per element, named like :func:`component_names`."""
+        return tuple(sp.Symbol(c, real=True) for c in self.components)
+
+    @property
+    def size(self) -> int:
+        """The number of elements."""
+        return int(np.prod(self.shape))
 
     @property
     def components(self) -> list[str]:
@@ -71,20 +87,57 @@ class Problem:
     """A case ready for the engines (built by :func:`lower`)."""
 
     def __init__(self, case: Case, params: list[Variable], data: list[Variable],
-                 loss: sp.Expr, expression: lang.Expression | None) -> None:
+                 loss: sp.Expr | None, expression: lang.Expression | None) -> None:
         self.case = case
         self.params = params
         self.data = data
-        self.loss = loss
         self.expression = expression
+        if loss is not None:
+            self.__dict__["loss"] = loss
         self.point = np.concatenate([case.params[v.name].ravel() for v in params])
         self.data_values = {v.name: case.data[v.name] for v in data}
         self.components = [c for v in params for c in v.components]
-        self.param_symbols = tuple(s for v in params for s in v.symbols)
-        self.data_symbols = tuple(s for v in data for s in v.symbols)
-        self._sizes = list(itertools.accumulate([int(np.prod(v.shape)) for v in params]))
+        self._sizes = list(itertools.accumulate([v.size for v in params]))
         #: Index of each parameter's first component in the flat point and gradient.
         self.offsets = dict(zip([v.name for v in params], [0, *self._sizes[:-1]], strict=True))
+
+    @cached_property
+    def loss(self) -> sp.Expr:
+        """The loss in SymPy, one scalar expression over every element's symbol (built on first
+        use). Raises :class:`ExpressionError` when SymPy cannot build it, or when it would take
+        more than ``MAX_SCALAR_OPS`` scalar operations."""
+        if self.scalar_ops > lang.MAX_SCALAR_OPS:
+            raise ExpressionError(
+                f"takes about {self.scalar_ops:,} scalar operations written out element by "
+                f"element (SymPy's scalar form); the limit is {lang.MAX_SCALAR_OPS:,}",
+                self.case.where)
+        env = {v.name: v.as_sympy() for v in [*self.params, *self.data]}
+        try:
+            loss = sp.sympify(self.loss_function(sympy_ops.OPS)(env))
+        except (ZeroDivisionError, OverflowError, ValueError, TypeError) as exc:
+            raise ExpressionError(f"cannot be built symbolically: {exc}", self.case.where) \
+                from None
+        _check_depends(self.case, loss, self.params, written=True)
+        return loss
+
+    @cached_property
+    def param_symbols(self) -> tuple[sp.Symbol, ...]:
+        """Every parameter element's symbol, in the order of the flat point."""
+        return tuple(s for v in self.params for s in v.symbols)
+
+    @cached_property
+    def data_symbols(self) -> tuple[sp.Symbol, ...]:
+        """Every data element's symbol."""
+        return tuple(s for v in self.data for s in v.symbols)
+
+    @cached_property
+    def scalar_ops(self) -> int:
+        """Operations the loss takes written out element by element (what the SymPy form
+        costs): counted from the shapes for a loss string, from the expression otherwise."""
+        if self.expression is not None:
+            shapes = {v.name: v.shape for v in [*self.params, *self.data]}
+            return lang.analyze(self.expression, shapes).scalar_ops
+        return tree_ops([self.loss])
 
     @property
     def name(self) -> str:
@@ -96,15 +149,26 @@ class Problem:
         """The exact SymPy gradient (derived once, shared by ``reference`` and ``sympy``)."""
         return derive(self.loss, self.param_symbols)
 
-    @cached_property
+    @property
     def array_gradient(self) -> ArrayGradient:
         """The loss as written, as an array graph, and its vectorised gradient (matrix calculus,
-        :mod:`diffcmp.matcalc`): derived once, whatever the size of the data."""
+        :mod:`diffcmp.matcalc`): derived once, whatever the size of the data. Raises
+        :class:`UnsupportedError` (every time, derived once) for a SymPy function diffcmp cannot
+        translate (a Python case's own)."""
+        if isinstance(self._array_gradient, Exception):
+            raise self._array_gradient
+        return self._array_gradient
+
+    @cached_property
+    def _array_gradient(self) -> ArrayGradient | UnsupportedError:
         leaves = {v.name: graph.var(v.name, v.shape, role)
                   for role, variables in (("param", self.params), ("data", self.data))
                   for v in variables}
-        loss = self.loss_function(GRAPH_OPS)(leaves)
-        return derive_arrays(loss, [leaves[v.name] for v in self.params])
+        try:
+            loss = self.loss_function(GRAPH_OPS)(leaves)
+            return derive_arrays(loss, [leaves[v.name] for v in self.params])
+        except UnsupportedError as exc:
+            return exc
 
     def environment(self, x: Any) -> dict[str, np.ndarray]:
         """Every param (from the flat point ``x``) and data array by name, float64."""
@@ -162,26 +226,12 @@ def lower(case: Case) -> Problem:
 
 
 def _variables(values: Mapping[str, np.ndarray]) -> list[Variable]:
-    return [Variable(name, array.shape,
-                     tuple(sp.Symbol(c, real=True) for c in component_names(name, array.shape)))
-            for name, array in values.items()]
+    return [Variable(name, array.shape) for name, array in values.items()]
 
 
 def _lower_expression(case: Case) -> Problem:
     expression = lang.parse(case.loss, case.where)
-    params, data = _variables(case.params), _variables(case.data)
-    env = {v.name: v.as_sympy() for v in [*params, *data]}
-    shapes = {v.name: v.shape for v in [*params, *data]}
-    function = lang.compile_expression(expression, sympy_ops.OPS, shapes)
-    try:
-        loss = function(env)
-    except (ZeroDivisionError, OverflowError, ValueError, TypeError) as exc:
-        raise ExpressionError(f"cannot be built symbolically: {exc}", case.where) from None
-    loss = sp.sympify(loss)
-    # the written loss uses a parameter (checked with the case); SymPy's rewriting of it may not
-    # (exp(a) * exp(-a) is 1): its gradient is then zero where the written loss is defined
-    _check_depends(case, loss, params, written=True)
-    return Problem(case, params, data, loss, expression)
+    return Problem(case, _variables(case.params), _variables(case.data), None, expression)
 
 
 def _lower_sympy(case: Case) -> Problem:
