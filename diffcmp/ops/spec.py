@@ -33,7 +33,7 @@ from typing import Any
 
 #: Kinds of op: how the language writes them.
 OPERATOR = "operator"  # + - * / ** @ and unary minus
-STRUCTURE = "structure"  # constants, indexing, transposition, stacking scalars into an array
+STRUCTURE = "structure"  # constants, indexing, transposition, reshape, stacking scalars
 COMPARE = "compare"  # < <= > >= == != (only as where()'s condition)
 ELEMENTWISE = "elementwise"  # applied to each element (with NumPy broadcasting)
 REDUCTION = "reduction"  # an array to a scalar, or along an axis to one dimension fewer
