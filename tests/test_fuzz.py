@@ -78,10 +78,20 @@ NUMPY = {"exp": np.exp, "log": np.log, "log1p": np.log1p, "sqrt": np.sqrt, "sin"
          "erf": np.vectorize(math.erf, otypes=[float]), "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
          "softplus": lambda x: np.log1p(np.exp(x)), "relu": lambda x: np.maximum(x, 0.0)}
 
-REDUCE = {"sum": np.sum, "mean": np.mean, "prod": np.prod,
-          "norm": lambda x: np.sqrt(np.sum(x * x)),
-          "logsumexp": lambda x: np.log(np.sum(np.exp(x))), "max": np.max, "min": np.min}
+REDUCE: dict[str, Callable[..., np.ndarray]] = {
+    "sum": np.sum, "mean": np.mean, "prod": np.prod,
+    "norm": lambda x, axis=None: np.sqrt(np.sum(x * x, axis)),
+    "logsumexp": lambda x, axis=None: np.log(np.sum(np.exp(x), axis)), "max": np.max,
+    "min": np.min}
 assert set(REDUCE) == set(language.REDUCTIONS)
+
+
+def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    return x - np.log(np.sum(np.exp(x), axis, keepdims=True))
+
+
+ALONG = {"softmax": lambda x, axis: np.exp(_log_softmax(x, axis)), "log_softmax": _log_softmax}
+assert set(ALONG) == set(language.ALONG_AXIS)
 
 
 def _clear_extreme(x: np.ndarray) -> bool:
@@ -137,7 +147,7 @@ class Grammar:
         if depth <= 0 or self.draw(st.integers(0, 9)) == 0:
             return self.leaf(shape)
         kind = self.draw(st.sampled_from(["unary", "unary", "binary", "binary", "neg",
-                                          "special", "reduce"]))
+                                          "special", "reduce", "structure", "unary"]))
         candidate = getattr(self, kind)(shape, depth - 1)
         if candidate is not None and _ok(candidate[1]):
             return candidate
@@ -222,6 +232,15 @@ class Grammar:
         return None
 
     def reduce(self, shape: tuple[int, ...], depth: int) -> Drawn | None:
+        if shape in ((3,), (2,)) and self.draw(st.booleans()):  # along an axis of a matrix
+            axis = 0 if shape == (3,) else 1
+            written = self.draw(st.sampled_from([axis, axis - 2]))
+            name = self.draw(st.sampled_from(sorted(REDUCE)))
+            xt, xv = self.expr((2, 3), depth)
+            lines = np.moveaxis(xv, axis, -1).reshape(-1, 2 if axis == 0 else 3)
+            if not self.reducible(name, lines):
+                return None
+            return f"{name}({xt}, axis={written})", REDUCE[name](xv, axis=axis)
         if shape == (3,):  # a row of a matrix expression
             xt, xv = self.expr((2, 3), depth)
             i = self.draw(st.integers(0, 1))
@@ -230,13 +249,57 @@ class Grammar:
             return None
         name = self.draw(st.sampled_from(sorted(REDUCE)))
         xt, xv = self.expr(self.draw(st.sampled_from([(3,), (2,), (2, 3)])), depth)
-        if name in ("max", "min") and not _clear_extreme(xv):
-            return None
-        if name == "norm" and not np.sqrt(np.sum(xv * xv)) > 0.2:
-            return None
-        if name == "logsumexp" and not np.all(xv < 3):
+        if not self.reducible(name, xv.reshape(1, -1)):
             return None
         return f"{name}({xt})", np.array(REDUCE[name](xv))
+
+    @staticmethod
+    def reducible(name: str, lines: np.ndarray) -> bool:
+        """Each line is smooth for the reduction: a clear extreme, a norm away from 0."""
+        if name in ("max", "min"):
+            return all(_clear_extreme(line) for line in lines)
+        if name == "norm":
+            return bool(np.all(np.sqrt(np.sum(lines * lines, axis=1)) > 0.2))
+        return name != "logsumexp" or bool(np.all(lines < 3))
+
+    def structure(self, shape: tuple[int, ...], depth: int) -> Drawn | None:
+        """softmax and log_softmax along an axis, slices, reshape."""
+        kind = self.draw(st.sampled_from(["softmax", "log_softmax", "slice", "reshape"]))
+        if shape == ():  # one element of a structured vector or matrix
+            if kind in ALONG:
+                axis = self.draw(st.sampled_from([0, 1, -1]))
+                xt, xv = self.expr((2, 3), depth)
+                i, j = self.draw(st.integers(-2, 1)), self.draw(st.integers(-3, 2))
+                return f"{kind}({xt}, axis={axis})[{i}, {j}]", ALONG[kind](xv, axis % 2)[i, j]
+            if kind == "slice":
+                xt, xv = self.expr((3,), depth)
+                return f"({xt})[1:][0]", xv[1]
+            xt, xv = self.expr((2, 3), depth)
+            return f"reshape({xt}, (3, -1))[2, 1]", xv.reshape(3, 2)[2, 1]
+        if kind in ALONG:
+            axis = self.draw(st.integers(-len(shape), len(shape) - 1))
+            xt, xv = self.expr(shape, depth)
+            written = "" if axis == -1 and self.draw(st.booleans()) else f", axis={axis}"
+            return f"{kind}({xt}{written})", ALONG[kind](xv, axis % len(shape))
+        if kind == "slice" and shape == (2,):
+            if self.draw(st.booleans()):
+                xt, xv = self.expr((3,), depth)
+                return f"({xt})[1:]", xv[1:]
+            xt, xv = self.expr((2, 3), depth)
+            return f"({xt})[:, -1]", xv[:, -1]
+        if kind == "slice" and shape == (3,):
+            xt, xv = self.expr((2, 3), depth)
+            return f"({xt})[-1, :]", xv[-1, :]
+        if kind == "reshape" and shape == (2, 3):
+            xt, xv = self.expr((2, 3), depth)
+            return f"reshape(({xt}).T, (2, -1))", xv.T.reshape(2, 3)
+        if kind == "reshape" and shape == (3,):
+            xt, xv = self.expr((2, 3), depth)
+            return f"reshape({xt}, 6)[::2]", xv.reshape(6)[::2]
+        if kind == "reshape" and shape == (2,):
+            xt, xv = self.expr((2,), depth)
+            return f"reshape(reshape({xt}, (1, 2)), -1)", xv
+        return None
 
 
 @st.composite
@@ -301,7 +364,7 @@ def test_the_grammar_reaches_every_function() -> None:
     collect()
     called = {name for text in texts for name in re.findall(r"([a-z0-9_]+)\(", text)}
     assert called >= language.FUNCTION_NAMES
-    for operator in ("@", ".T", "**", " / ", "where(", "pi", "E", "[-"):
+    for operator in ("@", ".T", "**", " / ", "where(", "pi", "E", "[-", "axis=-", "[1:]"):
         assert any(operator in text for text in texts), operator
     assert max(len(text) for text in texts) > 200  # deep ones too
 

@@ -17,6 +17,8 @@ HOSTILE = Path(__file__).resolve().parent / "hostile"
 
 #: Every file of ``tests/hostile`` and the whole message it must give after ``<file>: ``.
 EXPECTED = {
+    "axis_out_of_range": "loss (column 17): axis 2 is out of range for shape (2, 2) (axes -2 "
+                         "to 1)",
     "attribute_call": "loss (column 4): attribute '.system' is not allowed (only .T)",
     "attribute_class": "loss (column 7): attribute '.__class__' is not allowed (only .T)",
     "bad_status": "expect.status.torch = 'fine' is not a status (one of ok, mismatch, nan, "
@@ -32,16 +34,21 @@ EXPECTED = {
     "empty_file": "is empty: a case needs at least 'loss' and [params]",
     "empty_list": "params.w is an empty list",
     "empty_loss": "'loss' is empty",
-    "float_index": "loss (column 3): indices must be integer literals, like w[0] or X[1, 2]",
+    "float_index": "loss (column 3): indices must be integer literals or slices of them, like "
+                   "w[0], X[1, 2], w[1:3] or X[:, 0]",
     "floor_division": "loss (column 5): operator '//' is not part of the language",
     "fstring": "loss (column 1): an f-string is not part of the language",
     "generator": "loss (column 4): a generator expression is not part of the language",
     "huge_integer": "invalid TOML: Exceeds the limit (4300 digits) for integer string "
                     "conversion",
-    "index_out_of_range": "loss (column 1): index 3 is out of range for shape (3)",
+    "index_out_of_range": "loss (column 3): index 3 is out of range for axis 0 of shape (3) "
+                          "(indices lie in -3 to 2)",
     "inf_value": "data.y[2] is -inf: values must be finite numbers",
     "invalid_toml": "invalid TOML: Illegal character '\\n' (at line 1, column 15)",
-    "keyword_argument": "loss (column 8): sum() takes no keyword arguments",
+    "keyword_argument": "loss (column 8): sum() takes no keyword argument 'keepdims' (only "
+                        "axis)",
+    "keyword_typo": "loss (column 8): sum() takes no keyword argument 'axes' (only axis); did "
+                    "you mean 'axis'?",
     "lambda": "loss (column 2): lambda is not part of the language",
     "list_comprehension": "loss (column 5): a list comprehension is not part of the language",
     "loss_not_string": "'loss' must be a string, not a number",
@@ -50,6 +57,8 @@ EXPECTED = {
     "multiline_attribute": "loss: line 2, column 7: attribute '.real' is not allowed (only .T)",
     "name_in_params_and_data": "'x' is in both [params] and [data]",
     "name_os": "loss (column 10): unknown name 'os' (not a param, data or constant)",
+    "name_typo": "loss (column 5): unknown name 'ww' (not a param, data or constant); did you "
+                 "mean 'w'?",
     "nan_value": "params.w[1] is nan: values must be finite numbers",
     "nested_brackets": "loss: brackets nest 10000 deep; the limit is 100",
     "no_parameter": "the loss uses no parameter (none of w): its gradient is identically zero",
@@ -64,8 +73,13 @@ EXPECTED = {
     "ragged_list": "data.X is ragged: data.X[0] has shape (2) but data.X[1] has shape (1)",
     "reserved_name": "[params] name 'sum' is reserved (a function or constant of the "
                      "language)",
-    "slice_index": "loss (column 7): slicing is not part of the language (index single "
-                   "elements, or use sum() and friends)",
+    "reshape_mismatch": "loss (column 16): cannot reshape shape (3) (3 elements) into (2, 2) "
+                        "(4 elements)",
+    "slice_bound": "loss (column 8): slice bound 4 is out of range for axis 0 of shape (3) "
+                   "(bounds lie in -3 to 3)",
+    "slice_empty": "loss (column 7): the slice 2:1 of axis 0 of shape (3) is empty",
+    "slice_index": "loss (column 9): slice bounds must be integer literals, like w[1:3] or "
+                   "X[:, 0]",
     "starred_argument": "loss (column 7): atan2() takes no starred arguments",
     "string_literal": "loss (column 10): strings are not part of the language",
     "string_value": "params.w must be a number, not a string",
@@ -74,7 +88,7 @@ EXPECTED = {
     "three_dimensions": "params.w has more than two dimensions",
     "unknown_engine": "tolerance.torchh: unknown engine 'torchh' (known: reference, sympy, "
                       "matcalc, torch, jax, fd-central, fd-complex)",
-    "unknown_function": "loss (column 1): unknown function 'softmax'",
+    "unknown_function": "loss (column 1): unknown function 'tahn'; did you mean 'tanh'?",
     "unknown_key": "unknown key 'los' (allowed: data, description, expect, loss, name, params, "
                    "reference, sample, tags, tolerance)",
     "walrus": "loss (column 2): the walrus operator ':=' is not part of the language",

@@ -24,7 +24,7 @@ from diffcmp.ops import numpy as numpy_ops
 from diffcmp.ops import sympy as sympy_ops
 from diffcmp.ops import torch as torch_ops
 from diffcmp.ops.numpy import NO_COMPLEX_FORM
-from diffcmp.ops.spec import NOT_ANALYTIC, SPEC, TRANSLATION
+from diffcmp.ops.spec import ALONG, AXIS_OPS, NOT_ANALYTIC, SPEC, TRANSLATION
 from diffcmp.symbolic.lambdify import PRINTED
 from diffcmp.symbolic.translate import SYMPY_OPS
 
@@ -193,3 +193,77 @@ def test_literals_are_exact_where_the_backend_is() -> None:
     with mpmath.workdps(40):
         assert mpmath.almosteq(mpmath_ops.OPS["const"](Fraction(1, 3)), mpmath.mpf(1) / 3,
                                rel_eps=mpmath.mpf(10) ** -39)
+
+
+_R = [[0.5, -1.0, 0.3], [2.0, 0.25, -0.7]]
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("name", AXIS_OPS)
+def test_every_axis_op_takes_every_axis(backend: str, name: str) -> None:
+    """Reductions over every element (``None``) and along each axis, softmax along each axis:
+    every backend agrees with mpmath at 30 digits (the spec row checks one axis only)."""
+    ops, array = BACKENDS[backend]
+    axes = (0, 1) if SPEC[name].kind == ALONG else (None, 0, 1)
+    for axis in axes:
+        with jax.enable_x64(True), mpmath.workdps(30):
+            value = ops[name](array(_R), axis)
+            expected = mpmath_ops.OPS[name](_object_array(mpmath.mpf)(_R), axis)
+            np.testing.assert_allclose(_to_float(value), _to_float(expected), rtol=1e-12,
+                                       atol=1e-15, err_msg=f"{backend}.{name} axis={axis}")
+            assert np.shape(value) == np.shape(expected)
+
+
+def test_mpmath_reductions_give_the_values_computed_by_hand() -> None:
+    """The reference backend itself, against sums and products of ``_R`` written out."""
+    r = _object_array(mpmath.mpf)(_R)
+    ops = mpmath_ops.OPS
+    assert _to_float(ops["sum"](r, 0)).tolist() == pytest.approx([2.5, -0.75, -0.4], rel=1e-15)
+    assert _to_float(ops["sum"](r, None)) == pytest.approx(1.35, rel=1e-15)
+    assert _to_float(ops["mean"](r, 1)).tolist() == pytest.approx([-0.2 / 3, 1.55 / 3],
+                                                                   rel=1e-15)
+    assert _to_float(ops["prod"](r, 0)).tolist() == pytest.approx([1.0, -0.25, -0.21],
+                                                                  rel=1e-15)
+    assert _to_float(ops["amax"](r, 1)).tolist() == [0.5, 2.0]
+    assert _to_float(ops["amin"](r, None)) == -1.0
+    assert _to_float(ops["norm"](r, 0)).tolist() == pytest.approx(
+        [17**0.5 / 2, (1 + 0.0625)**0.5, (0.09 + 0.49)**0.5], rel=1e-15)
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_softmax_is_stable_at_logits_near_1000_in_every_backend(backend: str) -> None:
+    """softmax and log_softmax of rows near +1000 and -1000 are those of the rows shifted to
+    0: no overflow, no underflow to 0/0, in every backend."""
+    ops, array = BACKENDS[backend]
+    big = [[1000.0, 1001.0, 999.5], [-1000.0, -999.0, -1000.5]]
+    shifted = np.array([[0.0, 1.0, -0.5], [0.0, 1.0, -0.5]])
+    expected_log = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    with jax.enable_x64(True), mpmath.workdps(30):
+        np.testing.assert_allclose(_to_float(ops["softmax"](array(big), 1)),
+                                   np.exp(expected_log), rtol=1e-12)
+        np.testing.assert_allclose(_to_float(ops["log_softmax"](array(big), 1)), expected_log,
+                                   rtol=1e-12)
+        np.testing.assert_allclose(_to_float(ops["logsumexp"](array(big), 1)),
+                                   np.array([1000.0, -1000.0]) + np.log(np.exp(shifted[0]).sum()),
+                                   rtol=1e-14)
+
+
+def test_complex_step_through_softmax_moves_one_element_near_1000() -> None:
+    """Complex step through the analytic softmax (a real max shift): d softmax_k / dz_j =
+    s_k (delta_kj - s_j), for one element of a row near 1000, along axis 0 and 1."""
+    z = np.array([[1000.0, 1001.0, 999.5], [2.0, -1.0, 0.5]])
+    h = 1e-30
+    for axis in (0, 1):
+        stepped = z.astype(np.complex128)
+        stepped[0, 1] += 1j * h
+        s = numpy_ops.OPS["softmax"](z, axis)
+        line = s[0] if axis == 1 else s[:, 1]
+        j = 1 if axis == 1 else 0  # the stepped element's place in its line
+        expected = line * ((np.arange(line.size) == j) - line[j])
+        got = numpy_ops.COMPLEX_OPS["softmax"](stepped, axis).imag / h
+        got_line = got[0] if axis == 1 else got[:, 1]
+        np.testing.assert_allclose(got_line, expected, rtol=1e-12, atol=1e-300)
+        log_got = numpy_ops.COMPLEX_OPS["log_softmax"](stepped, axis).imag / h
+        log_line = log_got[0] if axis == 1 else log_got[:, 1]
+        np.testing.assert_allclose(log_line, (np.arange(line.size) == j) - line[j],
+                                   rtol=1e-12)

@@ -12,9 +12,12 @@ from .compile import (
     result_shape,
 )
 from .parse import (
+    ALONG_AXIS,
+    AXIS_FUNCTIONS,
     CONSTANTS,
     ELEMENTWISE,
     FUNCTION_NAMES,
+    LITERAL_ARGUMENT,
     MAX_DEPTH,
     MAX_NODES,
     MAX_SOURCE_CHARS,
@@ -24,7 +27,7 @@ from .parse import (
     parse,
 )
 
-__all__ = ["CONSTANTS", "ELEMENTWISE", "FUNCTION_NAMES", "MAX_ARRAY_OPS", "MAX_DEPTH",
-           "MAX_LITERAL_BITS",
-           "MAX_NODES", "MAX_SCALAR_OPS", "MAX_SOURCE_CHARS", "MULTI", "REDUCTIONS", "Analysis",
-           "Expression", "analyze", "compile_expression", "parse", "result_shape"]
+__all__ = ["ALONG_AXIS", "AXIS_FUNCTIONS", "CONSTANTS", "ELEMENTWISE", "FUNCTION_NAMES",
+           "LITERAL_ARGUMENT", "MAX_ARRAY_OPS", "MAX_DEPTH", "MAX_LITERAL_BITS", "MAX_NODES",
+           "MAX_SCALAR_OPS", "MAX_SOURCE_CHARS", "MULTI", "REDUCTIONS", "Analysis", "Expression", "analyze",
+           "compile_expression", "parse", "result_shape"]

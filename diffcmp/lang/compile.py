@@ -23,19 +23,22 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from ..ops.spec import REDUCTION, SPEC
+from ..ops.spec import ALONG, REDUCTION, SPEC
 from .parse import (
+    ALONG_AXIS,
+    AXIS_FUNCTIONS,
     BINARY,
     COMPARE,
     CONSTANTS,
     ELEMENTWISE,
     FUNCTION_NAMES,
+    LITERAL_ARGUMENT,
     MULTI,
     REDUCTIONS,
     Expression,
-    int_literal,
+    did_you_mean,
 )
-from .shapes import Shape, broadcast_shapes, shape_text, size
+from .shapes import Shape, axis_of, broadcast_shapes, index_key, reshaped, shape_text, size
 
 MAX_LITERAL_BITS = 4096
 MAX_SCALAR_OPS = 100_000
@@ -86,9 +89,13 @@ class Analysis:
     """What the shapes alone say about an expression: its result shape and its size."""
 
     shape: Shape
-    #: Scalar operations the expression takes when written out element by element (a ``@ b``
-    #: of an ``(m, k)`` and a ``(k, n)`` matrix counts ``2 m k n``); ``prod``, ``max`` and
-    #: ``min`` of ``n`` elements count ``n**2``, since their symbolic gradients grow so.
+    #: Scalar operations the expression takes when written out element by element: one per
+    #: element an elementwise op writes or a reduction reads (``sum(A, axis=1)`` of a
+    #: ``(m, n)`` matrix counts ``m n``, like ``sum(A)``); ``a @ b`` of an ``(m, k)`` and a
+    #: ``(k, n)`` matrix ``2 m k n``; ``prod``, ``max``, ``min``, ``softmax`` and
+    #: ``log_softmax`` ``n**2`` per line of ``n`` elements along their axis (every element for
+    #: ``axis=None``), since each result depends on every element of its line and their
+    #: symbolic gradients grow so; indexing, slicing, ``.T`` and ``reshape`` count nothing.
     scalar_ops: int
     #: Operations on elements when evaluated as arrays (``prod``, ``max``, ``min`` of ``n``
     #: elements count ``n``): what the reference and the array engine compute.
@@ -117,7 +124,8 @@ def _check_names(expr: Expression, shapes: Mapping[str, Shape]) -> None:
     unknown = expr.names - set(shapes) - set(CONSTANTS) - FUNCTION_NAMES
     if unknown:
         node = next(n for n in ast.walk(expr.tree) if isinstance(n, ast.Name) and n.id in unknown)
-        raise expr.error(f"unknown name '{node.id}' (not a param, data or constant)", node)
+        hint = did_you_mean(node.id, [*shapes, *CONSTANTS])
+        raise expr.error(f"unknown name '{node.id}' (not a param, data or constant){hint}", node)
 
 
 def _check_result(expr: Expression, shape: Shape, array_ops: int) -> None:
@@ -146,17 +154,17 @@ def _runner(node: _Node, ops: Ops) -> Compiled:
 
 
 
-
-
 #: How errors name an op: the operator or the language's function.
 _OP_TEXT = {**{op: f"'{symbol}'" for op, symbol in (
     ("add", "+"), ("sub", "-"), ("mul", "*"), ("div", "/"), ("pow", "**"), ("lt", "<"),
     ("le", "<="), ("gt", ">"), ("ge", ">="), ("eq", "=="), ("ne", "!="))},
     **{op: f"{name}()" for (name, _), op in MULTI.items()}}
 
-#: Reductions whose symbolic gradient grows as the square of their input's size.
-_QUADRATIC = frozenset({"prod", "amax", "amin"})
+#: Ops along an axis whose symbolic gradient grows as the square of the line's length.
+_QUADRATIC = frozenset({"prod", "amax", "amin", *(n for n, op in SPEC.items() if op.kind == ALONG)})
 _REDUCING = frozenset(name for name, op in SPEC.items() if op.kind == REDUCTION)
+#: Ops that move elements without computing: they count no scalar operation.
+_STRUCTURE = frozenset({"index", "transpose", "reshape"})
 
 
 class _Compiler:
@@ -190,10 +198,12 @@ class _Compiler:
             case ast.Attribute(value=value):
                 inner = self.visit(value)
                 return self.apply("transpose", node, inner, shape=inner.shape[::-1])
-            case ast.Subscript(value=value, slice=index):
-                return self.index(node, self.visit(value), index)
-            case ast.Call(func=ast.Name(id=name), args=args):
-                return self.call(node, name, [self.visit(arg) for arg in args])
+            case ast.Subscript(value=value):
+                inner = self.visit(value)
+                key, shape = index_key(self.expr, node, inner.shape)
+                return self.apply("index", node, inner, shape=shape, raw=(key,))
+            case ast.Call(func=ast.Name(id=name), args=args, keywords=keywords):
+                return self.call(node, name, args, keywords)
         raise self.expr.error("unexpected construct", node)  # unreachable after _check
 
     # -- helpers --
@@ -201,7 +211,7 @@ class _Compiler:
               raw: tuple[Any, ...] = ()) -> _Node:
         if shape is None:
             shape = self.broadcast(node, op, *args)
-        self.count(op, shape, args)
+        self.count(op, shape, args, raw)
         tower = max((arg.tower for arg in args), default=0)
         if op in _GROWING or (op == "pow" and len(args) == 2 and args[1].literal is None):
             tower += 1
@@ -221,16 +231,19 @@ class _Compiler:
         return _Node(shape, run=lambda env: function(*(r(env) for r in runs), *raw),
                      tower=tower)
 
-    def count(self, op: str, shape: Shape, args: tuple[_Node, ...]) -> None:
+    def count(self, op: str, shape: Shape, args: tuple[_Node, ...],
+              raw: tuple[Any, ...] = ()) -> None:
         """Add the operations of one op to ``scalar_ops`` and ``array_ops`` (see
         :class:`Analysis`)."""
-        if op in ("index", "transpose"):
+        if op in _STRUCTURE:
             return
         if op == "matmul":
             array = scalar = 2 * size(shape) * args[0].shape[-1]
+        elif op in _QUADRATIC:  # raw is (axis,): lines of args[0].shape[axis] elements
+            line = size(args[0].shape) if raw[0] is None else args[0].shape[raw[0]]
+            array, scalar = size(args[0].shape), size(args[0].shape) * line
         elif op in _REDUCING:  # one operation per element read
-            array = sum(size(arg.shape) for arg in args)
-            scalar = size(args[0].shape) ** 2 if op in _QUADRATIC else array
+            array = scalar = sum(size(arg.shape) for arg in args)
         else:
             array = scalar = size(shape)
         self.array_ops += array
@@ -315,26 +328,17 @@ class _Compiler:
             raise self.expr.error("division by zero in a constant", node)
         return float(a) ** float(b)
 
-    def index(self, node: ast.Subscript, value: _Node, index: ast.AST) -> _Node:
-        parts = index.elts if isinstance(index, ast.Tuple) else [index]
-        ints = tuple(int_literal(part) for part in parts)
-        if not value.shape:
-            raise self.expr.error("a scalar cannot be indexed", node)
-        if len(ints) > len(value.shape):
-            raise self.expr.error(
-                f"{len(ints)} indices for a value of shape {shape_text(value.shape)}", node)
-        for i, n in zip(ints, value.shape, strict=False):
-            if not -n <= i < n:
-                raise self.expr.error(
-                    f"index {i} is out of range for shape {shape_text(value.shape)}", node)
-        key = ints if len(ints) > 1 else ints[0]
-        return self.apply("index", node, value, shape=value.shape[len(ints):], raw=(key,))
-
-    def call(self, node: ast.Call, name: str, args: list[_Node]) -> _Node:
+    def call(self, node: ast.Call, name: str, arg_nodes: list[ast.expr],
+             keywords: list[ast.keyword]) -> _Node:
+        if name in LITERAL_ARGUMENT:  # reshape(a, (2, 3))
+            value = self.visit(arg_nodes[0])
+            shape = reshaped(self.expr, arg_nodes[1], value.shape)
+            return self.apply(LITERAL_ARGUMENT[name], node, value, shape=shape, raw=(shape,))
+        args = [self.visit(arg) for arg in arg_nodes]
         if name in ELEMENTWISE:
             return self.apply(name, node, *args)
-        if len(args) == 1 and name in REDUCTIONS:
-            return self.apply(REDUCTIONS[name], node, *args, shape=())
+        if len(args) == 1 and name in AXIS_FUNCTIONS:
+            return self.along(node, name, args[0], keywords[0].value if keywords else None)
         op = MULTI[(name, len(args))]
         if op == "dot":
             if args[0].shape != args[1].shape or len(args[0].shape) != 1:
@@ -343,3 +347,17 @@ class _Compiler:
                     f"{shape_text(args[0].shape)} and {shape_text(args[1].shape)}", node)
             return self.apply(op, node, *args, shape=())
         return self.apply(op, node, *args)
+
+    def along(self, node: ast.Call, name: str, arg: _Node, axis: ast.expr | None) -> _Node:
+        """A reduction (over every element, or along ``axis``) or softmax (along ``axis``,
+        the last by default), the axis normalised to a non-negative int."""
+        if name in REDUCTIONS:
+            if axis is None or (isinstance(axis, ast.Constant) and axis.value is None):
+                return self.apply(REDUCTIONS[name], node, arg, shape=(), raw=(None,))
+            k = axis_of(self.expr, name, arg.shape, axis)
+            return self.apply(REDUCTIONS[name], node, arg, shape=arg.shape[:k] + arg.shape[k + 1:],
+                              raw=(k,))
+        if not arg.shape:
+            raise self.expr.error(f"{name}() takes a vector or matrix, not a scalar", node)
+        k = len(arg.shape) - 1 if axis is None else axis_of(self.expr, name, arg.shape, axis)
+        return self.apply(ALONG_AXIS[name], node, arg, shape=arg.shape, raw=(k,))

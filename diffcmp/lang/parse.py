@@ -11,12 +11,14 @@ expression is at most ``MAX_SOURCE_CHARS`` characters, ``MAX_NODES`` syntax node
 from __future__ import annotations
 
 import ast
+import difflib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import ExpressionError
+from ..ops.spec import ALONG, AXIS_OPS, REDUCTION, SPEC, STRUCTURE
 from ..ops.spec import ELEMENTWISE as _ELEMENTWISE_KIND
-from ..ops.spec import REDUCTION, SPEC
 
 MAX_SOURCE_CHARS = 100_000
 MAX_NODES = 20_000
@@ -29,14 +31,28 @@ CONSTANTS = ("pi", "E")
 ELEMENTWISE = [op.call for op in SPEC.values()
                if op.kind == _ELEMENTWISE_KIND and op.arity == 1 and op.call]
 
-#: Reductions of one array to a scalar: language name -> op name.
+#: Reductions of one array, over every element or along ``axis=``: language name -> op name.
 REDUCTIONS = {op.call: op.name for op in SPEC.values()
-              if op.kind == REDUCTION and op.arity == 1 and op.call}
+              if op.kind == REDUCTION and op.name in AXIS_OPS and op.call}
 
-#: Functions of two or three arguments: (language name, arity) -> op name.
-MULTI = {(op.call, op.arity): op.name for op in SPEC.values() if op.call and op.arity > 1}
+#: Functions of one array computed along ``axis=`` (default -1), keeping its shape: softmax.
+ALONG_AXIS = {op.call: op.name for op in SPEC.values() if op.kind == ALONG and op.call}
 
-FUNCTION_NAMES = frozenset(ELEMENTWISE) | frozenset(REDUCTIONS) | {name for name, _ in MULTI}
+#: The functions that take the keyword argument ``axis=`` (the only keyword of the language).
+AXIS_FUNCTIONS = frozenset(REDUCTIONS) | frozenset(ALONG_AXIS)
+
+#: Functions of an array and a literal: ``reshape(a, (2, 3))``: language name -> op name.
+LITERAL_ARGUMENT = {op.call: op.name for op in SPEC.values() if op.kind == STRUCTURE and op.call}
+
+#: Functions of two or three arrays: (language name, arity) -> op name.
+MULTI = {(op.call, op.arity): op.name for op in SPEC.values()
+         if op.call and op.arity > 1 and op.name not in AXIS_OPS and op.kind != STRUCTURE}
+
+FUNCTION_NAMES = (frozenset(ELEMENTWISE) | AXIS_FUNCTIONS | frozenset(LITERAL_ARGUMENT)
+                  | {name for name, _ in MULTI})
+
+#: The most dimensions a value has (the case model's limit).
+MAX_DIMENSIONS = 2
 
 BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",
           ast.MatMult: "matmul"}
@@ -48,7 +64,7 @@ _DESCRIBE = {
     ast.DictComp: "a comprehension", ast.GeneratorExp: "a generator expression",
     ast.JoinedStr: "an f-string", ast.NamedExpr: "the walrus operator ':='",
     ast.Starred: "starred arguments", ast.IfExp: "an 'if' expression (use where)",
-    ast.BoolOp: "'and'/'or' (use where)", ast.Slice: "slicing", ast.Dict: "a dict",
+    ast.BoolOp: "'and'/'or' (use where)", ast.Slice: "a slice", ast.Dict: "a dict",
     ast.Set: "a set", ast.List: "a list literal", ast.Tuple: "a tuple",
     ast.Await: "await", ast.Yield: "yield", ast.YieldFrom: "yield",
     ast.Subscript: "indexing", ast.FormattedValue: "an f-string",
@@ -189,12 +205,7 @@ def _check(expr: Expression) -> set[str]:
                 children = [value]
             case ast.Subscript(value=value, slice=index):
                 for part in index.elts if isinstance(index, ast.Tuple) else [index]:
-                    if isinstance(part, ast.Slice):
-                        raise expr.error("slicing is not part of the language (index single "
-                                         "elements, or use sum() and friends)", part)
-                    if int_literal(part) is None:
-                        raise expr.error("indices must be integer literals, like w[0] or "
-                                         "X[1, 2]", part)
+                    _check_index(expr, part)
                 children = [value]
             case ast.Call(func=func, args=args, keywords=keywords):
                 if isinstance(func, ast.Attribute) and func.attr != "T":
@@ -205,18 +216,18 @@ def _check(expr: Expression) -> set[str]:
                     raise expr.error(f"{what} is not part of the language" if what else
                                      "only the language's functions can be called, by name",
                                      func)
-                if func.id not in FUNCTION_NAMES:
-                    raise expr.error(f"unknown function '{func.id}'", node)
-                if keywords:
-                    raise expr.error(f"{func.id}() takes no keyword arguments", keywords[0])
                 starred = [arg for arg in args if isinstance(arg, ast.Starred)]
-                if starred:
+                if starred and func.id in FUNCTION_NAMES:
                     raise expr.error(f"{func.id}() takes no starred arguments", starred[0])
                 _check_call(expr, node, func.id, len(args))
+                _check_keywords(expr, node, func.id, keywords)
                 children = list(args)
                 if func.id == "where":
                     stack.append((args[0], depth + 1, True))
                     children = list(args[1:])
+                elif func.id in LITERAL_ARGUMENT:
+                    _check_shape(expr, func.id, args[1])
+                    children = [args[0]]
             case _:
                 what = _DESCRIBE.get(type(node), f"'{type(node).__name__}'")
                 raise expr.error(f"{what} is not part of the language", node)
@@ -224,15 +235,108 @@ def _check(expr: Expression) -> set[str]:
     return names
 
 
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'tanh'?"`` for the closest of ``candidates`` to ``word``, or ``""``.
+
+    Close means what :func:`difflib.get_close_matches` finds; among those, the fewest typing
+    edits win (a swap of two neighbours is one edit, so ``tahn`` is ``tanh``, not ``tan``),
+    then the same length, then difflib's ratio.
+    """
+    close = difflib.get_close_matches(word, sorted(candidates), n=5)
+    if not close:
+        return ""
+    best = min(close, key=lambda c: (_edits(word, c), abs(len(c) - len(word)),
+                                     -difflib.SequenceMatcher(None, word, c).ratio()))
+    return f"; did you mean '{best}'?"
+
+
+def _edits(a: str, b: str) -> int:
+    """Insertions, deletions, substitutions and swaps of neighbours from ``a`` to ``b``."""
+    rows = [list(range(len(b) + 1))]
+    for i, x in enumerate(a, 1):
+        row = [i]
+        for j, y in enumerate(b, 1):
+            row.append(min(rows[-1][j] + 1, row[j - 1] + 1, rows[-1][j - 1] + (x != y)))
+            if i > 1 and j > 1 and x == b[j - 2] and a[i - 2] == y:
+                row[j] = min(row[j], rows[-2][j - 2] + 1)
+        rows.append(row)
+    return rows[-1][-1]
+
+
 def _check_call(expr: Expression, node: ast.Call, name: str, nargs: int) -> None:
     if name not in FUNCTION_NAMES:
-        raise expr.error(f"unknown function '{name}'", node)
-    one = {1} if name in ELEMENTWISE or name in REDUCTIONS else set()
-    arities = sorted(one | {arity for fname, arity in MULTI if fname == name})
+        raise expr.error(f"unknown function '{name}'{did_you_mean(name, FUNCTION_NAMES)}", node)
+    one = {1} if name in ELEMENTWISE or name in AXIS_FUNCTIONS else set()
+    two = {2} if name in LITERAL_ARGUMENT else set()
+    arities = sorted(one | two | {arity for fname, arity in MULTI if fname == name})
     if nargs not in arities:
         expected = " or ".join(str(a) for a in arities)
         plural = "" if arities == [1] else "s"
-        raise expr.error(f"{name}() takes {expected} argument{plural}, got {nargs}", node)
+        hint = ""
+        if name in AXIS_FUNCTIONS and nargs == 2 and 2 not in arities:
+            hint = f" (an axis is given by name: {name}(a, axis=1))"
+        elif name in LITERAL_ARGUMENT and nargs > 2:
+            hint = f" (the shape is one tuple: {name}(a, (2, 3)))"
+        raise expr.error(f"{name}() takes {expected} argument{plural}, got {nargs}{hint}", node)
+
+
+def _check_keywords(expr: Expression, node: ast.Call, name: str,
+                    keywords: list[ast.keyword]) -> None:
+    """``axis=`` is the only keyword argument, on reductions of one array and softmax: an
+    integer literal (negative counts from the end) or, for reductions, ``None``."""
+    for i, keyword in enumerate(keywords):
+        if keyword.arg is None:
+            raise expr.error(f"{name}() takes no ** arguments", keyword)
+        if any(keyword.arg == earlier.arg for earlier in keywords[:i]):
+            raise expr.error(f"{name}() is given {keyword.arg}= twice", keyword)
+        if name not in AXIS_FUNCTIONS:
+            raise expr.error(f"{name}() takes no keyword arguments", keyword)
+        if keyword.arg != "axis":
+            raise expr.error(f"{name}() takes no keyword argument '{keyword.arg}' (only axis)"
+                             f"{did_you_mean(keyword.arg, ['axis'])}", keyword)
+        if len(node.args) > 1:
+            raise expr.error(f"{name}() of {len(node.args)} arguments is elementwise and takes "
+                             f"no axis (the reduction is {name}(a, axis=...))", keyword)
+        value = keyword.value
+        none = isinstance(value, ast.Constant) and value.value is None
+        if name in ALONG_AXIS and (none or int_literal(value) is None):
+            raise expr.error(f"{name}()'s axis must be an integer literal, like axis=-1 (the "
+                             "default)", value)
+        if not none and int_literal(value) is None:
+            raise expr.error("an axis must be an integer literal or None, like axis=1", value)
+
+
+def _check_index(expr: Expression, part: ast.AST) -> None:
+    """One part of a subscript: an integer literal, or a slice of integer literals with a
+    positive step."""
+    if not isinstance(part, ast.Slice):
+        if int_literal(part) is None:
+            raise expr.error("indices must be integer literals or slices of them, like w[0], "
+                             "X[1, 2], w[1:3] or X[:, 0]", part)
+        return
+    for bound in (part.lower, part.upper, part.step):
+        if bound is not None and int_literal(bound) is None:
+            raise expr.error("slice bounds must be integer literals, like w[1:3] or X[:, 0]",
+                             bound)
+    step = None if part.step is None else int_literal(part.step)
+    if step is not None and step < 1:
+        raise expr.error(f"a slice's step must be a positive integer, not {step} (PyTorch "
+                         "slices have no negative step)", part.step)
+
+
+def _check_shape(expr: Expression, name: str, node: ast.AST) -> None:
+    """``reshape``'s shape: one or two integer literals, positive or ``-1`` (once)."""
+    parts = node.elts if isinstance(node, ast.Tuple) else [node]
+    sizes = [int_literal(part) for part in parts]
+    if not 1 <= len(sizes) <= MAX_DIMENSIONS or any(n is None for n in sizes):
+        raise expr.error(f"{name}()'s shape must be one or two integer literals, like "
+                         f"{name}(a, (2, 3)) or {name}(a, 6)", node)
+    for part, n in zip(parts, sizes, strict=True):
+        if n is not None and n < 1 and n != -1:
+            raise expr.error(f"{name}()'s sizes must be positive, or -1 (once) for the size "
+                             f"that fits, not {n}", part)
+    if sizes.count(-1) > 1:
+        raise expr.error(f"{name}() takes -1 for at most one size", node)
 
 
 def _op_text(op: ast.AST) -> str:

@@ -142,6 +142,13 @@ def _bound(node: Node, value: Any, args: list[Any], errors: list[Any]) -> Any:
         if op == "stack":
             return np.stack(errors)
         return numpy_ops.OPS[op](*errors, *node.raw)
+    if op in ("softmax", "log_softmax"):  # every output element mixes its whole line
+        axis, ndim = node.raw[0], np.ndim(value)
+        weights = np.exp(value) if op == "log_softmax" else value
+        spread = np.expand_dims(np.sum(weights * errors[0], axis=axis), axis) \
+            if ndim else np.sum(weights * errors[0])
+        carried = errors[0] + spread
+        return np.abs(value) + (carried if op == "log_softmax" else np.abs(value) * carried)
     if op in ("matmul", "dot"):  # each output element is a sum of products: it rounds each
         a, b = (np.abs(x) for x in args)
         product = numpy_ops.OPS[op]

@@ -57,7 +57,7 @@ def _expand(k: Namespace, x: Any, axis: int | None, ndim: int) -> Any:
 
 
 def _sum(k: Namespace, x: Any, axis: int | None) -> Any:
-    return k.raw("sum")(x) if axis is None else k.raw("sum")(x, axis)
+    return k.raw("sum")(x, axis)
 
 
 def _broadcast(k: Namespace, g: Any, a: Any, axis: int | None) -> Any:
@@ -95,8 +95,7 @@ def _prod(k: Namespace, g: Any, ans: Any, a: Any, axis: int | None = None) -> tu
     ndim = len(a.shape)
     zero = k.eq(a, 0)
     safe = k.where(zero, 1, a)
-    rest = _expand(k, k.raw("prod")(safe) if axis is None else k.raw("prod")(safe, axis), axis,
-                   ndim)
+    rest = _expand(k, k.raw("prod")(safe, axis), axis, ndim)
     zeros = _expand(k, _sum(k, k.where(zero, 1, 0), axis), axis, ndim)
     others = k.where(zero, k.where(k.eq(zeros, 1), rest, 0),
                      k.where(k.eq(zeros, 0), rest / safe, 0))
@@ -124,6 +123,16 @@ def _logsumexp(k: Namespace, g: Any, ans: Any, a: Any, axis: int | None = None) 
     return (_expand(k, g, axis, len(a.shape)) * k.exp(a - _expand(k, ans, axis, len(a.shape))),)
 
 
+def _softmax(k: Namespace, g: Any, ans: Any, a: Any, axis: int) -> tuple[Any]:
+    """``y (g - sum(g y))`` along the axis, ``y = softmax(a)``."""
+    return (ans * (g - _expand(k, _sum(k, g * ans, axis), axis, len(a.shape))),)
+
+
+def _log_softmax(k: Namespace, g: Any, ans: Any, a: Any, axis: int) -> tuple[Any]:
+    """``g - softmax(a) sum(g)`` along the axis."""
+    return (g - k.exp(ans) * _expand(k, _sum(k, g, axis), axis, len(a.shape)),)
+
+
 def _stack(k: Namespace, g: Any, ans: Any, *parts: Any) -> tuple[Any, ...]:
     return tuple(k.raw("index")(g, i) for i in range(len(parts)))
 
@@ -139,6 +148,7 @@ VJP: dict[str, Rule] = {
     "matmul": _matmul,
     "transpose": lambda k, g, ans, a: (k.transpose(g),),
     "index": lambda k, g, ans, a, key: (k.raw("scatter")(g, a.shape, key),),
+    "reshape": lambda k, g, ans, a, shape: (k.raw("reshape")(g, a.shape),),
     "stack": _stack,
     "exp": lambda k, g, ans, a: (g * ans,),
     "log": lambda k, g, ans, a: (g / a,),
@@ -170,6 +180,8 @@ VJP: dict[str, Rule] = {
     "logsumexp": _logsumexp,
     "amax": _ties,
     "amin": _ties,
+    "softmax": _softmax,
+    "log_softmax": _log_softmax,
     "dot": lambda k, g, ans, a, b: (g * b, g * a),
     "loggamma": lambda k, g, ans, a: (g * k.polygamma(0, a),),
     "heaviside": lambda k, g, ans, x, h0: (None, k.where(k.eq(x, 0), g, 0)),

@@ -70,10 +70,23 @@ def scatter(g: Node, shape: Shape, key: Any) -> Node:
 def reduction(op: str, a: Node, axis: int | None = None) -> Node:
     """A reduction (``sum``, ``mean``, ``prod``, ``norm``, ``logsumexp``, ``amax``, ``amin``)
     over every element (``axis=None``) or one axis."""
-    if axis is None:
-        return Node(op, (a,), (), ())
-    shape = a.shape[:axis] + a.shape[axis + 1:]
+    shape = () if axis is None else a.shape[:axis] + a.shape[axis + 1:]
     return Node(op, (a,), (axis,), shape)
+
+
+def along(op: str, a: Node, axis: int) -> Node:
+    """An operation along one axis that keeps the shape (``softmax``, ``log_softmax``)."""
+    return Node(op, (a,), (axis,), a.shape)
+
+
+def reshape(a: Node, shape: Shape) -> Node:
+    """``a`` with the same elements in ``shape`` (row-major)."""
+    shape = tuple(shape)
+    if a.shape == shape:
+        return a
+    if a.op == "reshape":
+        return reshape(a.args[0], shape)
+    return Node("reshape", (a,), (shape,), shape)
 
 
 def function(op: str) -> Callable[..., Node]:
@@ -102,6 +115,7 @@ GRAPH_OPS: dict[str, Callable[..., Any]] = {
     "matmul": matmul,
     "transpose": transpose,
     "index": index,
+    "reshape": reshape,
     "stack": stack,
     **{name: compare(name) for name in ("lt", "le", "gt", "ge", "eq", "ne")},
     **{name: function(name) for name in (
@@ -111,6 +125,8 @@ GRAPH_OPS: dict[str, Callable[..., Any]] = {
     "where": where,
     **{name: (lambda op: lambda a, axis=None: reduction(op, a, axis))(name) for name in (
         "sum", "mean", "prod", "norm", "logsumexp", "amax", "amin")},
+    "softmax": lambda a, axis: along("softmax", a, axis),
+    "log_softmax": lambda a, axis: along("log_softmax", a, axis),
     "dot": _dot,
     "broadcast_to": broadcast_to,
     "sum_to": sum_to,

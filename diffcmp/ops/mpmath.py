@@ -17,7 +17,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from .objects import ARITHMETIC, elementwise, flat, scatter
+from .objects import ARITHMETIC, elementwise, flat, map_along, reduce_along, scatter
 from .spec import Literal
 
 #: The reference's working precision, in significant decimal digits.
@@ -102,10 +102,32 @@ def _pow(a: Any, b: Any) -> Any:
     return a ** b
 
 
-def _logsumexp(values: Any) -> Any:
-    values = flat(values)
+def _logsumexp(values: list[Any]) -> Any:
     top = max(values)
     return top + mpmath.log(mpmath.fsum(mpmath.exp(v - top) for v in values))
+
+
+def _norm(values: list[Any]) -> Any:
+    return mpmath.sqrt(mpmath.fsum(x * x for x in values))
+
+
+def _softmax(values: list[Any]) -> list[Any]:
+    """``exp(v_i - max) / sum(exp(v - max))``: shifted by the maximum, like every framework."""
+    top = max(values)
+    shifted = [mpmath.exp(v - top) for v in values]
+    total = mpmath.fsum(shifted)
+    return [s / total for s in shifted]
+
+
+def _log_softmax(values: list[Any]) -> list[Any]:
+    top = max(values)
+    total = top + mpmath.log(mpmath.fsum(mpmath.exp(v - top) for v in values))
+    return [v - total for v in values]
+
+
+def _extreme(pick: Callable[..., Any]) -> Callable[[list[Any]], Any]:
+    """``max``/``min`` of a list, ``nan`` if any element is (Python's would depend on order)."""
+    return lambda values: _real(pick)(*values) if len(values) > 1 else values[0]
 
 
 def _heaviside(x: Any, h0: Any) -> Any:
@@ -161,14 +183,16 @@ OPS: dict[str, Callable[..., Any]] = {
     "minimum": elementwise(_real(min), 2),
     "atan2": elementwise(mpmath.atan2, 2),
     "where": elementwise(lambda c, a, b: a if c else b, 3),
-    "sum": lambda a: mpmath.fsum(flat(a)),
-    "mean": lambda a: mpmath.fsum(flat(a)) / len(flat(a)),
-    "prod": lambda a: mpmath.fprod(flat(a)),
-    "norm": lambda a: mpmath.sqrt(mpmath.fsum(x * x for x in flat(a))),
-    "logsumexp": _logsumexp,
-    "amax": lambda a: _real(max)(*flat(a)) if len(flat(a)) > 1 else flat(a)[0],
-    "amin": lambda a: _real(min)(*flat(a)) if len(flat(a)) > 1 else flat(a)[0],
+    "sum": lambda a, axis: reduce_along(mpmath.fsum, a, axis),
+    "mean": lambda a, axis: reduce_along(lambda v: mpmath.fsum(v) / len(v), a, axis),
+    "prod": lambda a, axis: reduce_along(mpmath.fprod, a, axis),
+    "norm": lambda a, axis: reduce_along(_norm, a, axis),
+    "logsumexp": lambda a, axis: reduce_along(_logsumexp, a, axis),
+    "amax": lambda a, axis: reduce_along(_extreme(max), a, axis),
+    "amin": lambda a, axis: reduce_along(_extreme(min), a, axis),
     "dot": lambda a, b: mpmath.fdot(flat(a), flat(b)),
+    "softmax": lambda a, axis: map_along(_softmax, a, axis),
+    "log_softmax": lambda a, axis: map_along(_log_softmax, a, axis),
     "loggamma": elementwise(_real(lambda x: mpmath.loggamma(x) if x > 0 else _NAN)),
     "heaviside": elementwise(_heaviside, 2),
     "dirac_delta": elementwise(_dirac_delta),

@@ -31,6 +31,7 @@ OPS: dict[str, Callable[..., Any]] = {
     "matmul": np.matmul,
     "transpose": np.transpose,
     "index": lambda a, key: a[key],
+    "reshape": lambda a, shape: np.reshape(a, shape),
     "stack": np.stack,
     "lt": np.less,
     "le": np.less_equal,
@@ -61,14 +62,16 @@ OPS: dict[str, Callable[..., Any]] = {
     "minimum": np.minimum,
     "atan2": np.arctan2,
     "where": np.where,
-    "sum": np.sum,
-    "mean": np.mean,
-    "prod": np.prod,
-    "norm": lambda a: np.sqrt(np.sum(a * a)),
-    "logsumexp": scipy.special.logsumexp,
-    "amax": np.max,
-    "amin": np.min,
+    "sum": lambda a, axis: np.sum(a, axis),
+    "mean": lambda a, axis: np.mean(a, axis),
+    "prod": lambda a, axis: np.prod(a, axis),
+    "norm": lambda a, axis: np.sqrt(np.sum(a * a, axis)),
+    "logsumexp": lambda a, axis: scipy.special.logsumexp(a, axis),
+    "amax": lambda a, axis: np.max(a, axis),
+    "amin": lambda a, axis: np.min(a, axis),
     "dot": lambda a, b: np.sum(a * b),
+    "softmax": lambda a, axis: scipy.special.softmax(a, axis),
+    "log_softmax": lambda a, axis: scipy.special.log_softmax(a, axis),
     "loggamma": scipy.special.gammaln,
     "heaviside": lambda x, h0: np.heaviside(x, np.float64(h0)),
     "dirac_delta": lambda x: np.where(np.equal(x, 0), np.nan, 0.0),
@@ -79,9 +82,20 @@ OPS: dict[str, Callable[..., Any]] = {
 }
 
 
-def _complex_logsumexp(v: np.ndarray) -> Any:
-    shift = np.max(v.real)  # any real constant shift is exact, so the step passes through
-    return shift + np.log(np.sum(np.exp(v - shift)))
+def _complex_logsumexp(v: np.ndarray, axis: int | None) -> Any:
+    # any real constant shift is exact, so the step passes through
+    shift = np.max(np.real(v), axis, keepdims=True)
+    return np.squeeze(shift, axis) + np.log(np.sum(np.exp(v - shift), axis))
+
+
+def _complex_log_softmax(v: np.ndarray, axis: int) -> Any:
+    shifted = v - np.max(np.real(v), axis, keepdims=True)  # a real shift, as in logsumexp
+    return shifted - np.log(np.sum(np.exp(shifted), axis, keepdims=True))
+
+
+def _complex_softmax(v: np.ndarray, axis: int) -> Any:
+    e = np.exp(v - np.max(np.real(v), axis, keepdims=True))
+    return e / np.sum(e, axis, keepdims=True)
 
 
 def _complex_log1p(z: Any) -> Any:
@@ -102,6 +116,8 @@ _ANALYTIC = {
     "softplus": lambda x: np.log1p(np.exp(x)),
     "logsumexp": _complex_logsumexp,
     "log1p": _complex_log1p,
+    "softmax": _complex_softmax,
+    "log_softmax": _complex_log_softmax,
     "loggamma": scipy.special.loggamma,
     "atan2": _complex_atan2,
 }

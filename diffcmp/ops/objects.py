@@ -29,6 +29,31 @@ def stack(parts: list[Any]) -> np.ndarray:
     return array
 
 
+def reduce_along(reduce: Callable[[list[Any]], Any], value: Any, axis: int | None) -> Any:
+    """``reduce`` (a list of elements to one) over ``axis`` of an object array: an array without
+    that axis, or a scalar for a vector. ``axis=None`` reduces every element to a scalar."""
+    if axis is None or not isinstance(value, np.ndarray):
+        return reduce(flat(value))
+    moved = np.moveaxis(value, axis, -1)
+    if moved.ndim == 1:
+        return reduce(list(moved))
+    out = np.empty(moved.shape[:-1], dtype=object)
+    for index in np.ndindex(*out.shape):
+        out[index] = reduce(list(moved[index]))
+    return out
+
+
+def map_along(function: Callable[[list[Any]], list[Any]], value: np.ndarray,
+              axis: int) -> np.ndarray:
+    """``function`` (a list of elements to as many) applied to each line of an object array
+    along ``axis`` (softmax of each row): an array of ``value``'s shape."""
+    moved = np.moveaxis(value, axis, -1)
+    out = np.empty(moved.shape, dtype=object)
+    for index in np.ndindex(*moved.shape[:-1]):
+        out[index] = stack(function(list(moved[index])))
+    return np.moveaxis(out, -1, axis)
+
+
 def transpose(value: Any) -> Any:
     """The transpose of a matrix (a scalar or vector: itself)."""
     return value.T if isinstance(value, np.ndarray) else value
@@ -67,6 +92,7 @@ ARITHMETIC: dict[str, Callable[..., Any]] = {
     "matmul": lambda a, b: np.matmul(a, b),
     "transpose": transpose,
     "index": lambda a, key: a[key],
+    "reshape": lambda a, shape: np.reshape(a, shape),
     "stack": stack,
     "broadcast_to": lambda a, shape: np.broadcast_to(np.asarray(a, dtype=object), shape),
     "sum_to": sum_to,

@@ -9,7 +9,19 @@ value at the row's ``example``. Adding a function to the language is one row her
 the name the language calls it by) and one row per backend.
 
 Arities count every positional argument, raw ones too: ``pow(a, 2)`` takes an int exponent,
-``index(a, key)`` a literal key, ``const(value)`` a literal, ``stack(parts)`` a list.
+``const(value)`` a literal, ``stack(parts)`` a list, and
+
+- ``index(a, key)`` a literal key, NumPy's basic indexing: a non-negative int, a ``slice`` with
+  non-negative ``start``, ``stop`` and ``step`` (none of them ``None``, ``step >= 1``), or a tuple
+  of them, one per leading axis (``X[1:, 0]`` is ``index(X, (slice(1, 3, 1), 0))``);
+- ``reshape(a, shape)`` a tuple of one or two positive ints whose product is ``a``'s size;
+- every op of ``AXIS_OPS`` an axis, its last argument: ``None`` (every element: a scalar) or a
+  non-negative int (along that axis: a result without it, no kept dimension; ``softmax`` and
+  ``log_softmax`` keep the shape and take an int only).
+
+The language's compiler normalises what users write (negative indices and axes, ``-1`` in a
+shape, omitted slice bounds) before any backend sees it, so the raw arguments above are all a
+backend (or a derivative rule) needs to handle.
 """
 
 from __future__ import annotations
@@ -21,10 +33,11 @@ from typing import Any
 
 #: Kinds of op: how the language writes them.
 OPERATOR = "operator"  # + - * / ** @ and unary minus
-STRUCTURE = "structure"  # constants, indexing, transposition, stacking scalars into an array
+STRUCTURE = "structure"  # constants, indexing, transposition, reshape, stacking scalars
 COMPARE = "compare"  # < <= > >= == != (only as where()'s condition)
 ELEMENTWISE = "elementwise"  # applied to each element (with NumPy broadcasting)
-REDUCTION = "reduction"  # an array to a scalar
+REDUCTION = "reduction"  # an array to a scalar, or along an axis to one dimension fewer
+ALONG = "along"  # an array to one of its shape, computed along an axis (softmax)
 TRANSLATION = "translation"  # appears only in SymPy expressions (Python cases, derivatives)
 DERIVATIVE = "derivative"  # appears only in vectorised gradients (the adjoints of structure)
 
@@ -57,6 +70,7 @@ def _op(name: str, arity: int, analytic: bool, smooth: bool, kind: str, call: st
 
 _V = [0.3, -0.7, 1.1]
 _M = [[0.5, -1.0], [2.0, 0.25]]
+_R = [[0.5, -1.0, 0.3], [2.0, 0.25, -0.7]]  # two rows, three columns: the axes differ
 
 #: Every operation, one row each: name, arity, analytic, smooth, kind, language name, example.
 SPEC: dict[str, Op] = {op.name: op for op in (
@@ -69,7 +83,8 @@ SPEC: dict[str, Op] = {op.name: op for op in (
     _op("neg", 1, True, True, OPERATOR, None, 0.3),
     _op("matmul", 2, True, True, OPERATOR, None, _M, [1.5, -0.5]),
     _op("transpose", 1, True, True, STRUCTURE, None, _M),
-    _op("index", 2, True, True, STRUCTURE, None, _M, (1, 0)),
+    _op("index", 2, True, True, STRUCTURE, None, _R, (1, slice(0, 3, 2))),
+    _op("reshape", 2, True, True, STRUCTURE, "reshape", _R, (3, 2)),
     _op("stack", 1, True, True, STRUCTURE, None, [0.3, -0.7, 1.1]),
     _op("lt", 2, False, False, COMPARE, None, 0.3, 0.5),
     _op("le", 2, False, False, COMPARE, None, 0.3, 0.5),
@@ -100,14 +115,16 @@ SPEC: dict[str, Op] = {op.name: op for op in (
     _op("minimum", 2, False, False, ELEMENTWISE, "min", 0.3, 0.5),
     _op("atan2", 2, True, True, ELEMENTWISE, "atan2", 0.3, 0.5),
     _op("where", 3, False, False, ELEMENTWISE, "where", [True, False], [0.3, 0.5], [-1.0, 2.0]),
-    _op("sum", 1, True, True, REDUCTION, "sum", _M),
-    _op("mean", 1, True, True, REDUCTION, "mean", _M),
-    _op("prod", 1, True, True, REDUCTION, "prod", _M),
-    _op("norm", 1, True, False, REDUCTION, "norm", _V),
-    _op("logsumexp", 1, True, True, REDUCTION, "logsumexp", _V),
-    _op("amax", 1, False, False, REDUCTION, "max", _V),
-    _op("amin", 1, False, False, REDUCTION, "min", _V),
+    _op("sum", 2, True, True, REDUCTION, "sum", _R, 1),
+    _op("mean", 2, True, True, REDUCTION, "mean", _R, 0),
+    _op("prod", 2, True, True, REDUCTION, "prod", _R, 1),
+    _op("norm", 2, True, False, REDUCTION, "norm", _R, 0),
+    _op("logsumexp", 2, True, True, REDUCTION, "logsumexp", _R, 1),
+    _op("amax", 2, False, False, REDUCTION, "max", _R, 0),
+    _op("amin", 2, False, False, REDUCTION, "min", _R, 1),
     _op("dot", 2, True, True, REDUCTION, "dot", _V, [2.0, 0.5, -1.0]),
+    _op("softmax", 2, True, True, ALONG, "softmax", _R, 1),
+    _op("log_softmax", 2, True, True, ALONG, "log_softmax", _R, 0),
     _op("loggamma", 1, True, True, TRANSLATION, None, 0.3),
     _op("heaviside", 2, False, False, TRANSLATION, None, -0.3, 0.5),
     _op("dirac_delta", 1, False, False, TRANSLATION, None, 0.3),
@@ -116,6 +133,10 @@ SPEC: dict[str, Op] = {op.name: op for op in (
     _op("sum_to", 2, True, True, DERIVATIVE, None, _M, (2,)),
     _op("scatter", 3, True, True, DERIVATIVE, None, 0.5, (2, 2), (1, 0)),
 )}
+
+#: Ops whose last argument is a raw axis (see the module's docstring); the language writes it
+#: ``axis=``.
+AXIS_OPS = ("sum", "mean", "prod", "norm", "logsumexp", "amax", "amin", "softmax", "log_softmax")
 
 #: Ops complex step cannot pass through (no analytic form).
 NOT_ANALYTIC = tuple(name for name, op in SPEC.items() if not op.analytic)

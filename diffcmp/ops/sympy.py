@@ -1,7 +1,9 @@
 """The language's operations on SymPy values: exact, symbolic, one line each.
 
 Arrays are NumPy object arrays of SymPy expressions (:mod:`~diffcmp.ops.objects`); reductions
-build one flat ``Add``/``Mul``/``Max``.
+build one flat ``Add``/``Mul``/``Max`` per line along the axis (or over every element).
+``softmax`` and ``log_softmax`` are written with :class:`LogSumExp` (``exp(z_i - LogSumExp(z))``,
+``z_i - LogSumExp(z)``), so SymPy's derivative and every printed form stay stable.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
 
-from .objects import ARITHMETIC, elementwise, flat, scatter
+from .objects import ARITHMETIC, elementwise, flat, map_along, reduce_along, scatter
 from .spec import Literal
 from .sympy_functions import LogSumExp, Sigmoid, Softplus
 
@@ -32,8 +34,19 @@ def _where(condition: Any, a: Any, b: Any) -> Any:
     return elementwise(lambda c, x, y: sp.Piecewise((x, c), (y, True)), 3)(condition, a, b)
 
 
-def _sum(value: Any) -> sp.Expr:
-    return sp.Add(*flat(value))
+def _norm(values: list[sp.Expr]) -> sp.Expr:
+    return sp.sqrt(sp.Add(*[x**2 for x in values]))
+
+
+def _softmax(row: list[sp.Expr]) -> list[sp.Expr]:
+    """``exp(z_i - logsumexp(z))``: stable, and so are its derivative and its printed form."""
+    total = LogSumExp(*row)
+    return [sp.exp(z - total) for z in row]
+
+
+def _log_softmax(row: list[sp.Expr]) -> list[sp.Expr]:
+    total = LogSumExp(*row)
+    return [z - total for z in row]
 
 
 #: The language's operations on SymPy values (one line each).
@@ -69,14 +82,16 @@ OPS: dict[str, Callable[..., Any]] = {
     "minimum": elementwise(sp.Min, 2),
     "atan2": elementwise(sp.atan2, 2),
     "where": _where,
-    "sum": _sum,
-    "mean": lambda a: _sum(a) / len(flat(a)),
-    "prod": lambda a: sp.Mul(*flat(a)),
-    "norm": lambda a: sp.sqrt(sp.Add(*[x**2 for x in flat(a)])),
-    "logsumexp": lambda a: LogSumExp(*flat(a)),
-    "amax": lambda a: sp.Max(*flat(a)),
-    "amin": lambda a: sp.Min(*flat(a)),
+    "sum": lambda a, axis: reduce_along(lambda v: sp.Add(*v), a, axis),
+    "mean": lambda a, axis: reduce_along(lambda v: sp.Add(*v) / len(v), a, axis),
+    "prod": lambda a, axis: reduce_along(lambda v: sp.Mul(*v), a, axis),
+    "norm": lambda a, axis: reduce_along(_norm, a, axis),
+    "logsumexp": lambda a, axis: reduce_along(lambda v: LogSumExp(*v), a, axis),
+    "amax": lambda a, axis: reduce_along(lambda v: sp.Max(*v), a, axis),
+    "amin": lambda a, axis: reduce_along(lambda v: sp.Min(*v), a, axis),
     "dot": lambda a, b: sp.Add(*[x * y for x, y in zip(flat(a), flat(b), strict=True)]),
+    "softmax": lambda a, axis: map_along(_softmax, a, axis),
+    "log_softmax": lambda a, axis: map_along(_log_softmax, a, axis),
     "loggamma": elementwise(sp.loggamma),
     "heaviside": elementwise(sp.Heaviside, 2),
     "dirac_delta": elementwise(sp.DiracDelta),

@@ -54,7 +54,7 @@ def modules(backend: str) -> list[Any]:
     ops, module, fixes = BACKENDS[backend]
     logsumexp, stack = ops["logsumexp"], ops["stack"]
     functions = {name: ops[op] for name, op in PRINTED.items()}
-    functions["LogSumExp"] = lambda *args: logsumexp(stack(list(args)))
+    functions["LogSumExp"] = lambda *args: logsumexp(stack(list(args)), None)
     return [{**functions, **fixes}, module]
 
 

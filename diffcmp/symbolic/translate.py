@@ -118,7 +118,7 @@ def compile_sympy(expr: sp.Expr, ops: Mapping[str, Callable[..., Any]],
             slots[node] = _piecewise(node, slots, emit, ops)
         elif isinstance(node, LogSumExp):
             stacked = emit(lambda *a: ops["stack"](list(a)), [slots[a] for a in node.args])
-            slots[node] = emit(_op(ops, "logsumexp", node), [stacked])
+            slots[node] = emit(_op(ops, "logsumexp", node), [stacked], (None,))
         elif isinstance(node, sp.Pow) and node.exp.is_Integer:
             slots[node] = emit(_op(ops, "pow", node), [slots[node.base]], (int(node.exp),))
         elif isinstance(node, sp.logic.boolalg.BooleanAtom | ExprCondPair):
