@@ -149,3 +149,37 @@ def test_negations_come_out_of_products_with_their_signs() -> None:
     gradient = _gradient("sum((-w) * (-x)) + sum((-w) / (-x))", {"w": (2,), "x": (2,)}, ["w"])
     _, grad = _run(gradient, {"w": [1.0, 2.0], "x": [4.0, 8.0]})
     np.testing.assert_array_equal(grad, [4.25, 8.125])
+
+
+#: Losses exercising every structural, reduction and along-an-axis rule (A is 2 x 3, v has 3).
+_STRUCTURED = [
+    "sum(softmax(A, axis=1) * C)", "sum(log_softmax(A, axis=0) * C)", "sum(softmax(v) * c)",
+    "sum(sum(A, axis=0) ** 2)", "sum(mean(A, axis=1) ** 3)", "sum(prod(A, axis=0))",
+    "sum(norm(A, axis=1))", "sum(logsumexp(A, axis=0))", "sum(max(A, axis=1) * 2)",
+    "sum(min(A, axis=0) ** 2)", "prod(v) + norm(v) + logsumexp(v) + max(v)",
+    "sum(reshape(A, (3, 2)) @ v[0:2])", "sum(A[:, 1:] ** 2) + A[1, 0]", "sum(A.T @ A)",
+    "dot(v, c) + sum(A @ v)", "mean(v ** 2) + sum(where(v > 0, v, -v))",
+]
+
+
+@pytest.mark.parametrize("loss", _STRUCTURED)
+def test_each_structural_rule_agrees_with_high_precision_difference_quotients(loss: str) -> None:
+    rng = np.random.default_rng(3)
+    values = {"A": rng.normal(size=(2, 3)), "v": rng.normal(size=3) + 0.5,
+              "C": rng.normal(size=(2, 3)), "c": rng.normal(size=3)}
+    shapes = {k: v.shape for k, v in values.items()}
+    gradient = _gradient(loss, shapes, ["A", "v"])
+    with mpmath.workdps(80):
+        run = Program(gradient.outputs).compile(mpmath_ops.OPS, fresh_constants=True)
+        env = {k: mpmath_ops.array(v) for k, v in values.items()}
+        _, d_a, d_v = run(env)
+        h = mpmath.mpf(10) ** -25
+        for name, exact in (("A", d_a), ("v", d_v)):
+            exact = np.broadcast_to(np.array(exact, dtype=object), values[name].shape)
+            for index in np.ndindex(*values[name].shape):
+                up, down = dict(env), dict(env)
+                up[name], down[name] = env[name].copy(), env[name].copy()
+                up[name][index] += h
+                down[name][index] -= h
+                quotient = (run(up)[0] - run(down)[0]) / (2 * h)
+                assert abs(exact[index] - quotient) <= mpmath.mpf(10) ** -35, (name, index)

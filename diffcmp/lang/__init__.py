@@ -29,5 +29,5 @@ from .parse import (
 
 __all__ = ["ALONG_AXIS", "AXIS_FUNCTIONS", "CONSTANTS", "ELEMENTWISE", "FUNCTION_NAMES",
            "LITERAL_ARGUMENT", "MAX_ARRAY_OPS", "MAX_DEPTH", "MAX_LITERAL_BITS", "MAX_NODES",
-           "MAX_SCALAR_OPS", "MAX_SOURCE_CHARS", "MULTI", "REDUCTIONS", "Analysis", "Expression", "analyze",
-           "compile_expression", "parse", "result_shape"]
+           "MAX_SCALAR_OPS", "MAX_SOURCE_CHARS", "MULTI", "REDUCTIONS", "Analysis", "Expression",
+           "analyze", "compile_expression", "parse", "result_shape"]

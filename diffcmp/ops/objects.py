@@ -91,7 +91,7 @@ ARITHMETIC: dict[str, Callable[..., Any]] = {
     "neg": elementwise(operator.neg),
     "matmul": lambda a, b: np.matmul(a, b),
     "transpose": transpose,
-    "index": lambda a, key: a[key],
+    "index": lambda a, key: (a if isinstance(a, np.ndarray) else np.array(a, dtype=object))[key],
     "reshape": lambda a, shape: np.reshape(a, shape),
     "stack": stack,
     "broadcast_to": lambda a, shape: np.broadcast_to(np.asarray(a, dtype=object), shape),
