@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from typing import Any
 
@@ -56,10 +56,17 @@ def _prepare(engine: Engine, problem: Problem) -> Prepared | grading.Outcome:
     return _attempt(lambda: engine.prepare(problem))
 
 
-def evaluate(case: Case, options: Options | None = None) -> CaseResult:
-    """Run every engine of ``options`` on ``case``: agreement, gradients, expect, timing."""
+def evaluate(case: Case, options: Options | None = None,
+             extra_engines: Mapping[str, Engine] | None = None) -> CaseResult:
+    """Run every engine of ``options`` on ``case``: agreement, gradients, expect, timing.
+
+    ``extra_engines`` are engine instances that are not registered (the user's own code, see
+    :func:`diffcmp.check`), run and graded after the others under their own names; their
+    tolerance comes from ``options.tolerance``.
+    """
     options = options or Options()
     engines = {name: get_engine(name, threads=options.threads) for name in options.engines}
+    engines.update(extra_engines or {})
     with ExitStack() as stack:
         for engine in engines.values():
             stack.enter_context(engine.running())
@@ -105,9 +112,9 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
                 loss=reference.loss, grad=(left + right) / 2, digits=reference.digits,
                 message="the symbolic gradient is not finite here, but both one-sided "
                         "derivatives agree at every component: the reference takes them")
-        for name in options.engines:
+        for name in engines:
             outcome = outcomes[name][index]
-            tolerance = tolerance_for(case, name)
+            tolerance = tolerance_for(case, name, options)
             if kink and (outcome.status is None or outcome.status == Status.UNDEFINED):
                 verdict = grading.kink_verdict(name, outcome, kink, problem.components, left,
                                                right)
