@@ -218,3 +218,15 @@ def test_richardson_and_the_complex_step_are_within_their_error_estimates() -> N
     assert np.all(estimate.error <= 1e-9 * np.abs(exact))
     np.testing.assert_allclose(complex_step(f, x), exact, rtol=1e-15)
 
+
+def test_a_result_shows_itself_in_a_notebook_and_plots() -> None:
+    result = diffcmp.check(wrong_softplus, {"w": torch.tensor(W3)})
+    html = result._repr_html_()
+    assert html.startswith("<div class='diffcmp-result'><p><strong>FAIL.</strong>")
+    assert "<td class='diffcmp-fail'" in html and ">mismatch</td>" in html
+    assert "<td class='diffcmp-pass'" in html  # the reference's row
+    assert "w[2]: wrong_softplus 0.119202922022 vs reference 0.880797077978" in html
+    assert "<table" in html and "DataFrame" not in html
+    figures = result.plot()
+    assert [figure.axes[0].get_title() for figure in figures] == [
+        "Error against the high-precision reference, per case and engine"]
