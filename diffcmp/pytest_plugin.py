@@ -1,4 +1,6 @@
-"""The pytest plugin (entry point ``pytest11``: ``diffcmp``): case files as test items.
+"""The pytest plugin (``pytest11`` entry point ``diffcmp.pytest_plugin``, named like the module so
+that ``-p diffcmp.pytest_plugin`` also works once installed; ``-p no:diffcmp.pytest_plugin``
+turns it off): case files as test items.
 
 ``pytest cases/`` or ``pytest path/to/case.toml`` collects every case as one test item, which
 fails with the same few lines as :func:`diffcmp.assert_gradients_agree` (engine, status, worst

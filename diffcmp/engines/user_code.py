@@ -143,14 +143,15 @@ class UserCodeEngine(Engine):
         return self.prepare_at(Layout.of_problem(problem))
 
     def prepare_at(self, layout: Layout) -> Prepared:
-        """The function on ``layout``: its first call decides autograd or hand-written."""
+        """The function on ``layout``: its first call (on inputs that track no gradient) decides
+        autograd or hand-written; a hand-written function always gets such inputs."""
         prepared = Prepared(inputs=None, loss=None, grad=None, read=None)
         with prepared.step("build"):
             self._data = {k: self._convert(v, grad=False, param=False)
                           for k, v in layout.data.items()}
-        with prepared.step("first call"):
+        with prepared.step("first call"):  # on plain inputs: hand-written code may want them
             with self._context():
-                first = self._call(self._inputs(layout, layout.point, grad=True))
+                first = self._call(self._inputs(layout, layout.point, grad=False))
             handwritten = _is_pair(first)
         if not handwritten and self.framework == "numpy":
             raise DiffcmpError(
