@@ -230,3 +230,12 @@ def test_a_result_shows_itself_in_a_notebook_and_plots() -> None:
     figures = result.plot()
     assert [figure.axes[0].get_title() for figure in figures] == [
         "Error against the high-precision reference, per case and engine"]
+
+
+def test_hand_written_torch_code_gets_tensors_that_track_no_gradient() -> None:
+    def cubes(w):  # d/dw sum(w^3) = 3 w^2 = [3, 12]; .numpy() fails on a tensor with grad
+        return (w**3).sum(), {"w": (3 * w**2).numpy()}
+
+    result = diffcmp.check(cubes, {"w": [1.0, 2.0]}, framework="torch")
+    assert _row(result, "cubes")["status"] == "ok"
+    np.testing.assert_array_equal(_grad(result, "cubes"), [3.0, 12.0])
