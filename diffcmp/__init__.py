@@ -15,6 +15,7 @@ mpmath reference that certifies its own digits, timed, and tabulated.
 from ._version import __version__
 from .api import Options, compare, run_cases, run_suite
 from .cases import Case, Sample, load_case, load_cases
+from .checking import assert_gradients_agree, check
 from .errors import CaseError, DiffcmpError, ExpressionError, UndefinedError, UnsupportedError
 from .registry import ENGINE_NAMES
 from .report.folder import write_report
@@ -33,6 +34,8 @@ __all__ = [
     "UndefinedError",
     "UnsupportedError",
     "__version__",
+    "assert_gradients_agree",
+    "check",
     "compare",
     "load_case",
     "load_cases",

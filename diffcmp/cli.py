@@ -19,6 +19,7 @@ from typing import Any
 from ._version import __version__
 from .api import Options, run_suite
 from .cases import discover, load_cases
+from .config import resolve
 from .errors import DiffcmpError
 from .explain import explain
 from .registry import ENGINE_NAMES
@@ -72,23 +73,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"diffcmp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run cases and write a report")
-    run.add_argument("paths", nargs="+", metavar="PATH", help="case files or folders of them")
-    run.add_argument("--out", metavar="DIR", help="report folder (default: a new timestamped "
-                     "folder under reports/, with reports/latest pointing to it)")
+    run = sub.add_parser("run", help="run cases and write a report", description="Run cases "
+                         "and write a report. Defaults come from [tool.diffcmp] in the nearest "
+                         "pyproject.toml (paths, engines, tolerance, timeout, min_time, out); "
+                         "flags override it, and the report says where each setting came from.")
+    run.add_argument("paths", nargs="*", metavar="PATH", help="case files or folders of them "
+                     "(default: [tool.diffcmp] paths)")
+    run.add_argument("--out", metavar="DIR", help="report folder (default: [tool.diffcmp] out, "
+                     "else a new timestamped folder under reports/, with reports/latest pointing "
+                     "to it)")
     run.add_argument("--force", action="store_true", help="replace an earlier diffcmp report "
                      "in --out (a folder holding anything else is never touched)")
-    run.add_argument("--timeout", type=_positive, default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+    run.add_argument("--timeout", type=_positive, default=None, metavar="SECONDS",
                      help="stop a case that takes longer, loading to timing, and report it as "
                      f"'timeout' (default {DEFAULT_TIMEOUT_S:g}); every case runs in a worker "
                      "process, so a case that crashes it is reported as 'error'")
-    run.add_argument("--engines", type=_engines, default=ENGINE_NAMES, metavar="A,B",
+    run.add_argument("--engines", type=_engines, default=None, metavar="A,B",
                      help=f"engines to run (default: all: {','.join(ENGINE_NAMES)}); the "
                      "reference always runs")
     run.add_argument("--tag", action="append", default=[], metavar="TAG",
                      help="only cases with this tag (repeatable)")
     run.add_argument("--no-timing", action="store_true", help="agreement only")
-    run.add_argument("--min-time", type=_positive, default=MIN_TIME_S, metavar="SECONDS",
+    run.add_argument("--min-time", type=_positive, default=None, metavar="SECONDS",
                      help=f"minimum measured time per phase (default {MIN_TIME_S})")
     run.add_argument("--threads", type=_threads, default=1, metavar="N",
                      help="PyTorch intra-op threads (default 1; the report says which)")
@@ -166,18 +172,27 @@ def _terminate_as_interrupt() -> Iterator[None]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    options = Options(engines=args.engines, timing=not args.no_timing, min_time=args.min_time,
-                      threads=args.threads, tags=tuple(args.tag))
-    if args.out:
-        check_out(args.out, force=args.force)  # fail now, not after a long run
-    progress = _Progress(args.paths, options.tags, enabled=not args.quiet and _is_tty())
+    settings = resolve({"paths": args.paths, "engines": args.engines, "timeout": args.timeout,
+                        "min_time": args.min_time, "out": args.out})
+    paths = settings["paths"]
+    if not paths:
+        where = f" in {settings.path}" if settings.path else ""
+        raise DiffcmpError(f"no PATH given, and no [tool.diffcmp] paths{where}")
+    options = Options(engines=tuple(settings["engines"]), timing=not args.no_timing,
+                      min_time=settings["min_time"], threads=args.threads, tags=tuple(args.tag),
+                      tolerance=settings["tolerance"])
+    out = settings["out"]
+    if out:
+        check_out(out, force=args.force)  # fail now, not after a long run
+    progress = _Progress(paths, options.tags, enabled=not args.quiet and _is_tty())
     with _terminate_as_interrupt():
         try:
-            result = run_suite(args.paths, options, progress=progress, timeout=args.timeout)
+            result = run_suite(paths, options, progress=progress, timeout=settings["timeout"])
         finally:
             progress.close()
-        if args.out:
-            written = write_report(result, args.out, force=args.force)
+        result.meta["settings"] = settings.describe()
+        if out:
+            written = write_report(result, out, force=args.force)
         else:
             written = write_new_report(result, REPORTS)
             if not point_latest(written):

@@ -21,7 +21,7 @@ LAYERS = [
     {"run"},
     {"results"},
     {"report"},
-    {"result", "api", "explain", "cli", "__init__"},
+    {"result", "api", "checking", "config", "explain", "cli", "pytest_plugin", "__init__"},
 ]
 
 MAX_LINES = 400
@@ -112,7 +112,8 @@ def test_every_module_has_a_layer_and_stays_small() -> None:
 
 def test_the_package_exports_the_public_api_only() -> None:
     public = {"Case", "CaseError", "DiffcmpError", "ENGINE_NAMES", "ExpressionError", "Options",
-              "Result", "Sample", "UndefinedError", "UnsupportedError", "__version__", "compare",
+              "Result", "Sample", "UndefinedError", "UnsupportedError", "__version__",
+              "assert_gradients_agree", "check", "compare",
               "load_case", "load_cases", "matrix", "run_cases", "run_suite", "vector",
               "write_report"}
     assert set(diffcmp.__all__) == public

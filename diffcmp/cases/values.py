@@ -1,5 +1,9 @@
 """Case values: numbers, vectors and matrices checked and converted to float64 arrays, with
-errors that name the key (``params.w[2] is nan``), and sizes refused before anything is walked."""
+errors that name the key (``params.w[2] is nan``), and sizes refused before anything is walked.
+
+Values may also be arrays of other libraries: PyTorch tensors (``requires_grad``, on any device),
+JAX arrays, or anything with ``__array__``; they are read as NumPy arrays by duck typing
+(:func:`as_numpy`), without importing those libraries here."""
 
 from __future__ import annotations
 
@@ -14,10 +18,40 @@ from ..errors import CaseError
 MAX_ARRAY_ELEMENTS = 5_000_000
 
 
+def as_numpy(value: Any, key: str, where: str) -> Any:
+    """``value`` as a NumPy array when it is another library's array, else unchanged.
+
+    A PyTorch tensor is read with ``.detach().cpu()`` (gradient tracking and device left behind),
+    a JAX array or anything else with ``__array__`` with :func:`numpy.asarray`. Complex values are
+    refused: a parameter is a point in real space.
+    """
+    if isinstance(value, np.ndarray | list | tuple | str | bytes | int | float | np.generic) \
+            or value is None or isinstance(value, sp.Basic | sp.MatrixBase):
+        return value
+    if all(hasattr(value, name) for name in ("detach", "cpu", "numpy")):  # a torch.Tensor
+        tensor = value.detach().cpu()
+        if getattr(tensor, "is_complex", lambda: False)():
+            raise CaseError(f"{key} is a complex tensor: values must be real", where)
+        if tensor.is_floating_point():
+            tensor = tensor.double()  # bfloat16 and float16 have no NumPy reading of their own
+        return tensor.numpy()
+    if hasattr(value, "__array__"):  # a JAX array, a pandas Series...
+        try:
+            array = np.asarray(value)
+        except Exception as exc:
+            raise CaseError(f"{key} cannot be read as an array: {exc}", where) from None
+        if array.dtype.kind == "c":
+            raise CaseError(f"{key} is complex: values must be real", where)
+        return array
+    return value
+
+
 def to_array(value: Any, key: str, where: str) -> np.ndarray:
-    """A number, list or list of lists as a float64 array, with errors that name ``key``."""
+    """A number, list or list of lists (or a NumPy array, a PyTorch tensor, a JAX array) as a
+    float64 array, with errors that name ``key``."""
     if isinstance(value, sp.MatrixBase):
         value = value.tolist()
+    value = as_numpy(value, key, where)
     if isinstance(value, np.ndarray):
         if value.size > MAX_ARRAY_ELEMENTS:
             raise CaseError(f"{key} has {value.size:,} elements; the limit is "

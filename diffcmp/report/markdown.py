@@ -20,7 +20,13 @@ from ..results.tables import Tables
 from ..status import NO_VERDICT, Status
 from .blocks import anchor, fmt, table, text
 from .plots import PLOTS
-from .sections import environment_section, timing_section, tolerance_section
+from .sections import (
+    environment_section,
+    reference_section,
+    settings_section,
+    timing_section,
+    tolerance_section,
+)
 
 DECLARED_MARK = "†"
 
@@ -128,6 +134,7 @@ def render_markdown(result: Tables, plots: Sequence[str] = ()) -> str:
                   "## Status by engine", "", "One count per engine and point.", "",
                   table(status_counts(result).astype(str),
                          right=[s for s in Status.names()]), ""]
+    parts += reference_section(result)
     titles = dict(PLOTS)
     if plots:
         parts += ["## Plots", ""]
@@ -136,6 +143,7 @@ def render_markdown(result: Tables, plots: Sequence[str] = ()) -> str:
     if options.get("timing", True) and not result.timing.empty:
         parts += timing_section(result)
     parts += tolerance_section(result)
+    parts += settings_section(result)
     parts += environment_section(result)
     if not result.errors.empty:
         parts += ["## Cases that could not be loaded", "",

@@ -136,3 +136,38 @@ def environment_section(result: Tables) -> list[str]:
         lines.append(f"- Load average when the run ended: {load[0]:g} / {load[1]:g} / "
                      f"{load[2]:g} (1 / 5 / 15 minutes)")
     return [*lines, ""]
+
+
+def reference_section(result: Tables) -> list[str]:
+    """When no symbolic loss was given (:func:`diffcmp.check` without ``loss``): what the
+    reference is, and the rule that turns its error estimate into grading floors."""
+    fd = result.meta.get("fd_reference")
+    if not fd:
+        return []
+    note = fd["note"]
+    parts = ["## Reference", "",
+             f"**Finite differences of your function, not a symbolic reference.** "
+             f"{note[0].upper()}{note[1:]}.", "",
+             f"Grading rule: {fd['rule']} (safety factor {fd['safety']:g}). A difference "
+             "within the reference's own error is therefore never a mismatch; anything beyond it "
+             "is graded as usual.", ""]
+    if fd["tolerance_used"] > fd["tolerance"]:
+        parts += [f"The tolerance was raised from {fd['tolerance']:g} to "
+                  f"{fd['tolerance_used']:.3g}: the finite-difference reference is accurate "
+                  f"only to {fd['max_error']:.2g} in some component, so a tighter verdict would "
+                  "blame your gradient for the reference's error. Pass `loss=` for a certified "
+                  "symbolic reference.", ""]
+    return parts
+
+
+def settings_section(result: Tables) -> list[str]:
+    """Where each setting of the run came from: the command line, a ``pyproject.toml``'s
+    ``[tool.diffcmp]`` table, or diffcmp's default (``meta["settings"]``, written by the CLI)."""
+    settings = result.meta.get("settings")
+    if not settings:
+        return []
+    rows = [{"setting": f"`{key}`", "value": fmt(entry["value"]), "from": entry["source"]}
+            for key, entry in settings.items()]
+    return ["## Settings", "", "Command-line flags override `[tool.diffcmp]` in the nearest "
+            "`pyproject.toml` (searched upward from the working directory), which overrides "
+            "diffcmp's defaults.", "", table(rows), ""]

@@ -28,6 +28,9 @@ FORMAT_VERSION = 2
 #: Versions this diffcmp reads (version 1 lacks the agreement's ``rho_adbench`` and ``floor``).
 READS_VERSIONS = (1, 2)
 
+#: Where a tolerance set for the run (``Options.tolerance``) comes from, in the report.
+RUN_TOLERANCE = "set for this run (see Settings)"
+
 COLUMNS = {
     "agreement": ["case", "point", "engine", "status", "loss", "error", "rel_error", "tolerance",
                   "message", "digits", "cause", "rho_adbench", "floor"],
@@ -75,8 +78,10 @@ class Tables:
         meta = {
             "format": FORMAT, "format_version": FORMAT_VERSION,
             "environment": environment(options.threads),
-            "engines": {name: {"tolerance": engine_info(name).tolerance,
-                               "source": engine_info(name).tolerance_source,
+            "engines": {name: {"tolerance": options.tolerance.get(name,
+                                                                  engine_info(name).tolerance),
+                               "source": RUN_TOLERANCE if name in options.tolerance
+                               else engine_info(name).tolerance_source,
                                "summary": engine_info(name).summary}
                         for name in options.engines},
             "options": {"engines": list(options.engines), "timing": options.timing,

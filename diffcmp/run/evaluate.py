@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from typing import Any
 
@@ -68,10 +68,17 @@ def _prepare(engine: Engine, problem: Problem) -> Prepared | grading.Outcome:
     return _attempt(lambda: engine.prepare(problem))
 
 
-def evaluate(case: Case, options: Options | None = None) -> CaseResult:
-    """Run every engine of ``options`` on ``case``: agreement, gradients, expect, timing."""
+def evaluate(case: Case, options: Options | None = None,
+             extra_engines: Mapping[str, Engine] | None = None) -> CaseResult:
+    """Run every engine of ``options`` on ``case``: agreement, gradients, expect, timing.
+
+    ``extra_engines`` are engine instances that are not registered (the user's own code, see
+    :func:`diffcmp.check`), run and graded after the others under their own names; their
+    tolerance comes from ``options.tolerance``.
+    """
     options = options or Options()
     engines = {name: get_engine(name, threads=options.threads) for name in options.engines}
+    engines.update(extra_engines or {})
     with ExitStack() as stack:
         for engine in engines.values():
             stack.enter_context(engine.running())
@@ -102,9 +109,9 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
             result.add_one_sided(index, problem.components, left, right)
         reference = outcomes["reference"][index] = _settle(
             outcomes["reference"][index], x, kink, left, right, crosscheck, problem.components)
-        for name in options.engines:
+        for name in engines:
             outcome = outcomes[name][index]
-            tolerance = tolerance_for(case, name)
+            tolerance = tolerance_for(case, name, options)
             if kink and (outcome.status is None or outcome.status == Status.UNDEFINED):
                 verdict = grading.kink_verdict(name, outcome, kink, problem.components, left,
                                                right)

@@ -320,7 +320,7 @@ def _serve_file(connection: Connection, path: Path, skip: int, options: Options)
             continue
         case = cases[index]
         declared = dict(case.expect.get("status", {}))
-        tolerances = {name: tolerance_for(case, name) for name in options.engines}
+        tolerances = {name: tolerance_for(case, name, options) for name in options.engines}
         source = case.source or str(path)
         connection.send(("start", index, selected[-1], case.name, source, declared, tolerances))
         try:

@@ -1,31 +1,52 @@
-"""How a run runs: which engines, whether and how long to time, PyTorch threads, tags."""
+"""How a run runs: which engines, whether and how long to time, PyTorch threads, tags, and
+default tolerances."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..cases import Case
+from ..errors import DiffcmpError
 from ..registry import ENGINE_NAMES, engine_info
 from .timing import MIN_TIME_S
 
 
 @dataclass(frozen=True)
 class Options:
-    """How to run: which engines, whether and how long to time, PyTorch threads."""
+    """How to run: which engines, whether and how long to time, PyTorch threads.
+
+    ``tolerance`` maps engine names to the tolerance graded by default in this run (a case's own
+    ``[tolerance]`` still wins), e.g. from ``[tool.diffcmp] tolerance``; it may also name an
+    extra engine that is not registered (the user's code in :func:`diffcmp.check`).
+    """
 
     engines: tuple[str, ...] = ENGINE_NAMES
     timing: bool = True
     min_time: float = MIN_TIME_S
     threads: int = 1
     tags: tuple[str, ...] = field(default=())
+    tolerance: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name, value in self.tolerance.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or \
+                    not 0 <= value < math.inf:
+                raise DiffcmpError(f"the tolerance of {name} must be a non-negative number, not "
+                                   f"{value!r}")
+        object.__setattr__(self, "tolerance", {k: float(v) for k, v in self.tolerance.items()})
         for name in self.engines:
             engine_info(name)  # raises for an unknown engine; imports nothing
         if "reference" not in self.engines:
             object.__setattr__(self, "engines", ("reference", *self.engines))
 
 
-def tolerance_for(case: Case, engine: str) -> float:
-    """The tolerance graded for ``engine`` on ``case``: the case's override or the default."""
-    return case.tolerance.get(engine, engine_info(engine).tolerance)
+def tolerance_for(case: Case, engine: str, options: Options | None = None) -> float:
+    """The tolerance graded for ``engine`` on ``case``: the case's override, else the run's
+    (``options.tolerance``), else the registry's default."""
+    if engine in case.tolerance:
+        return case.tolerance[engine]
+    if options is not None and engine in options.tolerance:
+        return options.tolerance[engine]
+    return engine_info(engine).tolerance

@@ -1,0 +1,186 @@
+"""Check your own gradient: :func:`check` grades a function you wrote (PyTorch, JAX, or a
+hand-written gradient) and :func:`assert_gradients_agree` turns the verdict into an assertion
+for a pytest test.
+
+With ``loss=`` (the same function as a language string or SymPy expression), your gradient is one
+more engine row, graded against the certified reference beside the built-in engines. Without it
+there is no symbolic reference: your gradient is graded against the best finite-difference
+estimate of your function itself (:mod:`diffcmp.run.selfcheck`), and the result says so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import sympy as sp
+
+from .api import compare
+from .cases import Case
+from .cases.values import to_array
+from .engines.user_code import HAND_WRITTEN, Layout, UserCodeEngine, detect_framework
+from .errors import CaseError, DiffcmpError
+from .registry import ENGINE_NAMES
+from .report.short import failure_message
+from .result import Result
+from .run.evaluate import evaluate
+from .run.options import Options
+from .run.selfcheck import self_check
+
+#: The tolerance of your gradient's row unless you give one: float64 reverse mode and a
+#: hand-written gradient are exact up to rounding, like the built-in autograd engines.
+DEFAULT_TOLERANCE = 1e-10
+#: The row's name when the function has no usable name (a lambda).
+DEFAULT_NAME = "user"
+
+__all__ = ["assert_gradients_agree", "check"]
+
+
+def check(fn: Callable[..., Any], params: Mapping[str, Any], data: Mapping[str, Any] | None = None,
+          *, loss: str | sp.Expr | None = None, engines: Sequence[str] | None = None,
+          tolerance: float | Mapping[str, float] | None = None, name: str | None = None,
+          timing: bool = False, framework: str | None = None) -> Result:
+    """Grade the gradient of your own function ``fn`` at ``params``.
+
+    ``fn`` is called with keyword arguments named like ``params`` and ``data`` (NumPy arrays,
+    PyTorch tensors, JAX arrays or numbers) and returns the loss, or ``(loss, grads)`` with
+    ``grads`` a dict of arrays by param name (a hand-written gradient, used as is). The
+    framework is ``framework`` or the one the values belong to: PyTorch tensors mean float64
+    tensors and ``torch.autograd.grad``, JAX arrays float64 arrays (local x64) and
+    ``jax.value_and_grad``; with NumPy values ``fn`` must return ``(loss, grads)``.
+
+    With ``loss``, your gradient is the row ``name`` (default ``fn.__name__``) graded against the
+    certified symbolic reference, beside ``engines`` (default: all registered). Without it, it
+    is graded against finite differences of ``fn`` itself (complex step or Richardson
+    extrapolation, with an error estimate that sets the grading floor: see
+    :mod:`diffcmp.run.selfcheck`). ``tolerance`` is your row's (a number; default 1e-10) or a
+    dict by engine name. Raises :class:`~diffcmp.errors.DiffcmpError` for bad arguments; your
+    function raising is an ``error`` row.
+    """
+    start = time.perf_counter()
+    if not callable(fn):
+        raise DiffcmpError(f"check() needs a function as its first argument, not "
+                           f"{type(fn).__name__} (for a loss string use compare())")
+    data = dict(data or {})
+    if not isinstance(params, Mapping) or not params:
+        raise DiffcmpError("params must be a non-empty dict of names and values")
+    row = _row_name(fn, name)
+    tolerances = _tolerances(tolerance, row)
+    found = detect_framework([*params.values(), *data.values()])
+    if framework is not None and framework not in ("torch", "jax", "numpy"):
+        raise DiffcmpError(f"unknown framework {framework!r} (known: torch, jax, numpy)")
+    engine = UserCodeEngine(fn, framework or found or "numpy")
+    if loss is not None:
+        result = _with_loss(fn, params, data, loss, row, engine, engines, tolerances, timing)
+    else:
+        if engines:
+            raise DiffcmpError("engines= needs loss=: without a symbolic loss the built-in "
+                               "engines have nothing to differentiate")
+        result = _without_loss(params, data, row, engine, tolerances[row], timing)
+    result.meta["wall_s"] = time.perf_counter() - start
+    return result
+
+
+def assert_gradients_agree(fn_or_loss: Callable[..., Any] | str | sp.Expr, *args: Any,
+                           **kwargs: Any) -> Result:
+    """:func:`check` (for a function) or :func:`~diffcmp.compare` (for a loss string or SymPy
+    expression, timing off unless asked) and raise :class:`AssertionError` unless every engine
+    agrees; the message fits on a few lines (engine, status, worst component, both values,
+    error and tolerance). Returns the :class:`Result` when they agree."""
+    __tracebackhide__ = True  # pytest shows the caller's line, not ours
+    if isinstance(fn_or_loss, str | sp.Basic):
+        kwargs.setdefault("timing", False)
+        result = compare(fn_or_loss, *args, **kwargs)
+    else:
+        result = check(fn_or_loss, *args, **kwargs)
+    if not result.ok:
+        raise AssertionError(failure_message(result))
+    return result
+
+
+def _row_name(fn: Callable[..., Any], name: str | None) -> str:
+    if name is None:
+        name = getattr(fn, "__name__", "")
+        if not isinstance(name, str) or not name.isidentifier():
+            name = DEFAULT_NAME
+    if not isinstance(name, str) or not name.strip():
+        raise DiffcmpError("name must be a non-empty string")
+    if name in ENGINE_NAMES:
+        raise DiffcmpError(f"'{name}' is the name of a built-in engine: pass name='...' for your "
+                           "function's row")
+    return name
+
+
+def _tolerances(tolerance: float | Mapping[str, float] | None, row: str) -> dict[str, float]:
+    if tolerance is None:
+        return {row: DEFAULT_TOLERANCE}
+    if isinstance(tolerance, Mapping):
+        unknown = sorted(set(tolerance) - {row, *ENGINE_NAMES})
+        if unknown:
+            raise DiffcmpError(f"tolerance names '{unknown[0]}', which is neither your function's "
+                               f"row '{row}' nor an engine ({', '.join(ENGINE_NAMES)})")
+        values = dict(tolerance)
+        values.setdefault(row, DEFAULT_TOLERANCE)
+    else:
+        values = {row: tolerance}
+    Options(tolerance=values)  # validates the numbers
+    return {k: float(v) for k, v in values.items()}
+
+
+def _with_loss(fn: Callable[..., Any], params: Mapping[str, Any], data: dict[str, Any],
+               loss: str | sp.Expr, row: str, engine: UserCodeEngine,
+               engines: Sequence[str] | None, tolerances: dict[str, float],
+               timing: bool) -> Result:
+    case = Case(name=row, loss=loss, params=params, data=data)
+    options = Options(engines=tuple(engines) if engines else ENGINE_NAMES, timing=timing,
+                      tolerance=tolerances)
+    case_result = evaluate(case, options, extra_engines={row: engine})
+    if case_result.load_error is not None:
+        raise CaseError(case_result.load_error)
+    result = Result.from_cases([case_result], options, 0.0)
+    _describe(result, row, engine, tolerances[row], "the certified symbolic reference")
+    return result
+
+
+def _without_loss(params: Mapping[str, Any], data: dict[str, Any], row: str,
+                  engine: UserCodeEngine, tolerance: float, timing: bool) -> Result:
+    where = f"check({row})"
+    values = {_name(k, "params", where): to_array(v, f"params.{k}", where)
+              for k, v in params.items()}
+    fixed = {_name(k, "data", where): to_array(v, f"data.{k}", where) for k, v in data.items()}
+    both = sorted(set(values) & set(fixed))
+    if both:
+        raise CaseError(f"'{both[0]}' is in both params and data", where)
+    layout = Layout.of(values, fixed)
+    case_result, reference = self_check(row, row, engine, layout, tolerance, timing)
+    options = Options(engines=("reference",), timing=timing)
+    result = Result.from_cases([case_result], options, 0.0)
+    result.meta["engines"]["reference"] = {
+        "tolerance": 0.0, "source": "the truth the other rows are graded against, to within "
+        "its own error estimate", "summary": reference["note"]}
+    result.meta["fd_reference"] = reference
+    _describe(result, row, engine, reference["tolerance_used"],
+              "finite differences of your function (see the reference's note)")
+    return result
+
+
+def _name(name: Any, key: str, where: str) -> str:
+    if not isinstance(name, str) or not name.isidentifier():
+        raise CaseError(f"{key} name {name!r} is not a valid identifier (the function is called "
+                        "with keyword arguments)", where)
+    return name
+
+
+def _describe(result: Result, row: str, engine: UserCodeEngine, tolerance: float,
+              graded: str) -> None:
+    """Add your function's row to the result's metadata (report, tolerance table, plots)."""
+    source = ("hand-written gradients are exact up to rounding, like reverse mode"
+              if engine.gradient == HAND_WRITTEN else "reverse mode is exact up to float64 "
+              "rounding")
+    result.meta["engines"][row] = {"tolerance": tolerance, "source": f"{source}; graded against "
+                                   f"{graded}", "summary": engine.describe()}
+    result.meta["options"]["engines"] = [*result.meta["options"]["engines"], row]
+    result.meta["check"] = {"row": row, "framework": engine.framework,
+                            "gradient": engine.gradient}
+

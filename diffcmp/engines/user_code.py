@@ -1,0 +1,295 @@
+"""The user's own code as an engine: a Python function that returns the loss (differentiated by
+PyTorch autograd or ``jax.value_and_grad``) or ``(loss, grads)``, a hand-written gradient used as
+is.
+
+:class:`UserCodeEngine` is not in the registry: it wraps a function object, so it is handed to
+:func:`diffcmp.run.evaluate.evaluate` as an extra engine (or graded without a symbolic reference,
+:mod:`diffcmp.run.selfcheck`). The function is called with keyword arguments named like the params
+and data:
+
+* ``"torch"``: params as float64 tensors with ``requires_grad``, data as float64 tensors (numbers
+  as Python floats), on the CPU; a returned loss is differentiated with ``torch.autograd.grad``;
+* ``"jax"``: float64 JAX arrays inside a local ``jax.enable_x64(True)`` (the user's own JAX
+  configuration is never changed); a returned loss is differentiated with
+  ``jax.value_and_grad`` (not jitted: the function is the user's, as written);
+* ``"numpy"``: float64 NumPy arrays (numbers as NumPy floats); the function must return
+  ``(loss, grads)``.
+
+``grads`` is a dict by param name of arrays (NumPy, PyTorch, JAX) or numbers shaped like the
+params. :func:`detect_framework` picks the framework from the values' types without importing
+PyTorch or JAX.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import DiffcmpError
+from ..symbolic.problem import Problem, component_names
+from .base import Engine, Prepared
+
+FRAMEWORKS = ("torch", "jax", "numpy")
+#: How each framework's gradient is taken when the function returns only its loss.
+AUTOGRAD = {"torch": "PyTorch autograd (torch.autograd.grad)", "jax": "jax.value_and_grad",
+            "numpy": ""}
+HAND_WRITTEN = "hand-written (the (loss, grads) the function returns, used as is)"
+
+
+def detect_framework(values: Iterable[Any]) -> str | None:
+    """``"torch"`` when some value is a PyTorch tensor, ``"jax"`` for a JAX array, ``None`` for
+    neither; :class:`DiffcmpError` for both. Imports neither library (a tensor means its library
+    is imported already)."""
+    torch, jax = sys.modules.get("torch"), sys.modules.get("jax")
+    found = set()
+    for value in values:
+        if torch is not None and isinstance(value, torch.Tensor):
+            found.add("torch")
+        elif jax is not None and isinstance(value, jax.Array):
+            found.add("jax")
+    if len(found) > 1:
+        raise DiffcmpError("the params and data mix PyTorch tensors and JAX arrays: pass "
+                           "framework='torch' or framework='jax'")
+    return found.pop() if found else None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where the function is evaluated: its params' names and shapes (in order) and its data."""
+
+    shapes: dict[str, tuple[int, ...]]
+    data: dict[str, np.ndarray]
+    point: np.ndarray
+
+    @classmethod
+    def of(cls, params: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray]) -> Layout:
+        """The layout of float64 ``params`` (their values are the point) and ``data``."""
+        point = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in params.values()])
+        return cls({k: np.shape(v) for k, v in params.items()}, dict(data), point)
+
+    @classmethod
+    def of_problem(cls, problem: Problem) -> Layout:
+        """The layout of a lowered case (the same order as its flat point and gradient)."""
+        return cls.of({v.name: problem.case.params[v.name] for v in problem.params},
+                      problem.data_values)
+
+    @property
+    def components(self) -> list[str]:
+        """Component names, like the symbolic engines': ``w``, ``w[0]``, ``W[1,2]``."""
+        return [c for name, shape in self.shapes.items() for c in component_names(name, shape)]
+
+    def split(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """A flat vector as ``{name: array of the param's shape}`` (its dtype kept)."""
+        sizes = np.cumsum([int(np.prod(s)) for s in self.shapes.values()])[:-1]
+        return {name: part.reshape(shape) for (name, shape), part in
+                zip(self.shapes.items(), np.split(np.asarray(x), sizes), strict=True)}
+
+
+def _plain(value: Any) -> np.ndarray:
+    """A PyTorch, JAX or NumPy value (or number) as a NumPy array, complex kept."""
+    if all(hasattr(value, name) for name in ("detach", "cpu", "numpy")):
+        tensor = value.detach().cpu()
+        return tensor.resolve_conj().numpy() if tensor.is_complex() else tensor.double().numpy()
+    return np.asarray(value)
+
+
+def _scalar(value: Any, what: str) -> np.ndarray:
+    array = _plain(value)
+    if array.size != 1:
+        raise DiffcmpError(f"{what} must be a scalar loss, not an array of shape {array.shape}")
+    if array.dtype.kind not in "fiuc":
+        raise DiffcmpError(f"{what} must be a number, not {array.dtype}")
+    return array.reshape(())
+
+
+def _is_pair(out: Any) -> bool:
+    if isinstance(out, tuple | list):
+        if len(out) == 2 and isinstance(out[1], Mapping):
+            return True
+        raise DiffcmpError(f"the function returned a {type(out).__name__} of {len(out)}: return "
+                           "the loss, or (loss, grads) with grads a dict by param name")
+    return False
+
+
+class UserCodeEngine(Engine):
+    """A user's function: its loss and gradient, taken by its framework or written by hand."""
+
+    name = "user code"
+
+    def __init__(self, function: Callable[..., Any], framework: str, threads: int = 1) -> None:
+        super().__init__(threads)
+        if framework not in FRAMEWORKS:
+            raise DiffcmpError(f"unknown framework {framework!r} (known: {', '.join(FRAMEWORKS)})")
+        self.function = function
+        self.framework = framework
+        #: How the gradient was taken (set by :meth:`prepare_at`: autograd or hand-written).
+        self.gradient = ""
+        self._data: dict[str, Any] = {}
+
+    def describe(self) -> str:
+        """One line for the report: whose function, which framework, how its gradient came."""
+        name = getattr(self.function, "__qualname__", type(self.function).__name__)
+        return (f"your function {name} ({self.framework}, float64); gradient: "
+                f"{self.gradient or 'not taken'}")
+
+    def prepare(self, problem: Problem) -> Prepared:
+        """The function on a lowered case's params and data."""
+        return self.prepare_at(Layout.of_problem(problem))
+
+    def prepare_at(self, layout: Layout) -> Prepared:
+        """The function on ``layout``: its first call (on inputs that track no gradient) decides
+        autograd or hand-written; a hand-written function always gets such inputs."""
+        prepared = Prepared(inputs=None, loss=None, grad=None, read=None)
+        with prepared.step("build"):
+            self._data = {k: self._convert(v, grad=False, param=False)
+                          for k, v in layout.data.items()}
+        with prepared.step("first call"):  # on plain inputs: hand-written code may want them
+            with self._context():
+                first = self._call(self._inputs(layout, layout.point, grad=False))
+            handwritten = _is_pair(first)
+        if not handwritten and self.framework == "numpy":
+            raise DiffcmpError(
+                "the function returned only its loss, and its inputs are NumPy arrays: diffcmp "
+                "cannot differentiate NumPy code. Return (loss, grads) with a hand-written "
+                "gradient, or pass PyTorch tensors or JAX arrays (or framework='torch'/'jax')")
+        self.gradient = HAND_WRITTEN if handwritten else AUTOGRAD[self.framework]
+        grad = self._handwritten if handwritten else self._autograd(layout)
+
+        def inputs(x: np.ndarray) -> dict[str, Any]:
+            with self._context():
+                return self._inputs(layout, x, grad=not handwritten)
+
+        def loss(params: dict[str, Any]) -> Any:
+            with self._context():
+                out = self._call(params)
+                return self._wait(out[0] if handwritten else out)
+
+        def read(out: tuple[Any, Mapping[str, Any]]) -> tuple[float, np.ndarray]:
+            value, grads = out
+            return float(_scalar(value, "the function's value").real), _flat(grads, layout)
+
+        prepared.inputs, prepared.loss, prepared.grad, prepared.read = inputs, loss, grad, read
+        return prepared
+
+    def value_at(self, layout: Layout) -> Callable[[np.ndarray], np.ndarray]:
+        """``f(x)``: the function's loss at a flat point, float64 or complex128 (for finite
+        differences and the complex step, which passes the data as complex too, so that the
+        framework does not refuse to mix them), with no gradient tracking; a 0-d array."""
+        real = {k: self._convert(v, grad=False, param=False) for k, v in layout.data.items()}
+        data: dict[bool, dict[str, Any]] = {False: real}
+
+        def f(x: np.ndarray) -> np.ndarray:
+            complex_ = bool(np.iscomplexobj(x))
+            if complex_ not in data:
+                data[complex_] = {k: self._convert(np.asarray(v, dtype=np.complex128),
+                                                   grad=False, param=False)
+                                  for k, v in layout.data.items()}
+            with self._context(), self._no_grad():
+                params = {k: self._convert(v, grad=False) for k, v in layout.split(x).items()}
+                out = self.function(**params, **data[complex_])
+                if isinstance(out, tuple | list):
+                    out = out[0]
+                return _scalar(out, "the function's value")
+
+        return f
+
+    # -- the framework's side --
+    def _call(self, params: Mapping[str, Any]) -> Any:
+        return self.function(**params, **self._data)
+
+    def _inputs(self, layout: Layout, x: np.ndarray, grad: bool) -> dict[str, Any]:
+        return {k: self._convert(v, grad) for k, v in layout.split(x).items()}
+
+    def _convert(self, value: np.ndarray, grad: bool, param: bool = True) -> Any:
+        """One value in the framework's type: a float64 (or complex128) array or tensor; a data
+        number as a plain number for PyTorch and NumPy."""
+        array = np.array(value, dtype=np.complex128 if np.iscomplexobj(value) else np.float64)
+        if self.framework == "torch":
+            if array.ndim == 0 and not param:
+                return complex(array) if array.dtype.kind == "c" else float(array)
+            torch = importlib.import_module("torch")
+            return torch.from_numpy(array).requires_grad_(grad)
+        if self.framework == "jax":
+            with self._context():
+                return importlib.import_module("jax.numpy").asarray(array)
+        return array[()] if array.ndim == 0 else array
+
+    def _context(self) -> AbstractContextManager[Any]:
+        if self.framework == "jax":
+            return importlib.import_module("jax").enable_x64(True)
+        return nullcontext()
+
+    def _no_grad(self) -> AbstractContextManager[Any]:
+        if self.framework == "torch":
+            return importlib.import_module("torch").no_grad()
+        return nullcontext()
+
+    def _wait(self, value: Any) -> Any:
+        if self.framework == "jax":
+            return importlib.import_module("jax").block_until_ready(value)
+        return value
+
+    def _handwritten(self, params: dict[str, Any]) -> Any:
+        with self._context():
+            return self._wait(tuple(self._call(params)))
+
+    def _autograd(self, layout: Layout) -> Callable[[dict[str, Any]], Any]:
+        if self.framework == "torch":
+            torch = importlib.import_module("torch")
+
+            def torch_grad(leaves: dict[str, Any]) -> Any:
+                value = self._call(leaves)
+                if not isinstance(value, torch.Tensor):
+                    raise DiffcmpError(f"the function returned a {type(value).__name__}, not a "
+                                       "tensor: PyTorch cannot differentiate it")
+                _scalar(value, "the function's value")
+                if not value.requires_grad:  # no path from the params to the loss
+                    return value.detach(), {k: torch.zeros_like(v) for k, v in leaves.items()}
+                grads = torch.autograd.grad(value, list(leaves.values()), allow_unused=True,
+                                            materialize_grads=True)
+                return value.detach(), dict(zip(leaves, grads, strict=True))
+
+            return torch_grad
+        jax = importlib.import_module("jax")
+        with jax.enable_x64(True):
+            value_and_grad = jax.value_and_grad(lambda params: self._call(params))
+
+        def jax_grad(params: dict[str, Any]) -> Any:
+            with jax.enable_x64(True):
+                return jax.block_until_ready(value_and_grad(params))
+
+        return jax_grad
+
+
+def _flat(grads: Mapping[str, Any], layout: Layout) -> np.ndarray:
+    """The gradient dict as one flat float64 vector in the layout's order, checked."""
+    if not isinstance(grads, Mapping):
+        raise DiffcmpError(f"the gradient must be a dict by param name, not "
+                           f"{type(grads).__name__}")
+    extra = sorted(set(map(str, grads)) - set(layout.shapes))
+    if extra:
+        raise DiffcmpError(f"the gradient has an entry '{extra[0]}', which is no param (params: "
+                           f"{', '.join(layout.shapes)})")
+    parts = []
+    for name, shape in layout.shapes.items():
+        if name not in grads:
+            raise DiffcmpError(f"the gradient has no entry for the param '{name}' (it has: "
+                               f"{', '.join(map(str, grads)) or 'none'})")
+        if grads[name] is None:
+            raise DiffcmpError(f"the gradient of '{name}' is None")
+        array = _plain(grads[name])
+        size = int(np.prod(shape))
+        if array.shape != shape and not (array.size == size == 1):
+            raise DiffcmpError(f"the gradient of '{name}' has shape {array.shape}, but the param "
+                               f"has shape {shape}")
+        parts.append(np.real(array).astype(np.float64).ravel())
+    return np.concatenate(parts)
+
+
+__all__ = ["FRAMEWORKS", "HAND_WRITTEN", "Layout", "UserCodeEngine", "detect_framework"]
