@@ -22,6 +22,8 @@ from ..errors import CaseError
 from ..lang import CONSTANTS, FUNCTION_NAMES, analyze, parse
 from ..registry import ENGINE_NAMES
 from ..status import Status
+from .generate import Generated, parse_generated
+from .sweep import Sweep, check_size, parse_sweep
 from .values import MAX_ARRAY_ELEMENTS, to_array
 
 MAX_CASE_ELEMENTS = 5_000_000
@@ -54,6 +56,12 @@ class Case:
     ``data`` map names to numbers, vectors (lists) or matrices (lists of lists). ``expect`` may
     hold ``loss``, ``grad`` (a mapping like ``params``), ``status`` (engine -> declared status) and
     ``tolerance``; ``tolerance`` maps engine names to graded tolerances.
+
+    A value may also be a generator table (``{"random": "normal", "shape": ["n", 2], "seed":
+    0}``, see :mod:`~diffcmp.cases.generate`); ``sweep`` (a mapping with ``size``, ``sizes``,
+    ``run``, see :mod:`~diffcmp.cases.sweep`) names the size generated shapes may use, and
+    ``size`` the size to generate at (default ``sweep["run"]``). :meth:`at_size` makes the case
+    again at another size.
     """
 
     name: str
@@ -67,6 +75,10 @@ class Case:
     sample: Sample | Mapping[str, Any] | None = None
     source: str | None = None
     reference: Mapping[str, Any] = field(default_factory=dict)
+    sweep: Sweep | Mapping[str, Any] | None = None
+    size: int | None = None
+    #: The generated values (``"params.X"`` -> how), made at ``size``.
+    generated: dict[str, Generated] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         where = self.source or f"case {self.name!r}"
@@ -88,17 +100,29 @@ class Case:
         elif not isinstance(self.loss, sp.Basic):
             raise CaseError(f"'loss' must be a string or a SymPy expression, not "
                             f"{type(self.loss).__name__}", where)
-        self.params = _values(self.params, "params", where)
-        self.data = _values(self.data, "data", where)
-        if not self.params:
+        self.sweep = None if self.sweep is None else parse_sweep(self.sweep, where)
+        if self.size is not None:
+            if self.sweep is None:
+                raise CaseError("'size' is given, but the case has no [sweep] table", where)
+            check_size(self.size, "size", where)
+        elif self.sweep is not None:
+            self.size = self.sweep.run
+        names = [self.sweep.size] if self.sweep is not None else []
+        params = _values(self.params, "params", where, names)
+        data = _values(self.data, "data", where, names)
+        if not params:
             raise CaseError("'params' is empty: there is nothing to differentiate", where)
-        both = sorted(set(self.params) & set(self.data))
+        both = sorted(set(params) & set(data))
         if both:
             raise CaseError(f"'{both[0]}' is in both [params] and [data]", where)
-        total = sum(v.size for v in [*self.params.values(), *self.data.values()])
-        if total > MAX_CASE_ELEMENTS:
-            raise CaseError(f"the case holds {total:,} numbers; the limit is "
-                            f"{MAX_CASE_ELEMENTS:,}", where)
+        self.generated = {f"{section}.{name}": value
+                          for section, values in (("params", params), ("data", data))
+                          for name, value in values.items() if isinstance(value, Generated)}
+        _check_sizes(self, [*params.values(), *data.values()], where)
+        sizes = {self.sweep.size: self.size} if self.sweep is not None else {}
+        self.params, self.data = ({name: _made(value, f"{section}.{name}", sizes, where)
+                                   for name, value in values.items()}
+                                  for section, values in (("params", params), ("data", data)))
         self.tolerance = _tolerances(self.tolerance, where)
         self.expect = _expect(self.expect, self.params, where)
         self.sample = _sample(self.sample, where)
@@ -110,6 +134,28 @@ class Case:
     def where(self) -> str:
         """The file (or the case name) that errors about this case name."""
         return self.source or f"case {self.name!r}"
+
+    def at_size(self, size: int) -> Case:
+        """This case made again with its sweep's size at ``size``: generated values drawn anew
+        (the same seeds), the rest as they are. ``[expect]`` values hold at the case's ``run``
+        size only, so elsewhere only ``expect.status`` and ``expect.tolerance`` are kept.
+        Raises :class:`CaseError` for a case without ``[sweep]`` or a size over the limits."""
+        if self.sweep is None:
+            raise CaseError("has no [sweep] table: it has no size to change", self.where)
+        check_size(size, "size", self.where)
+
+        def written(section: str, values: Mapping[str, Any]) -> dict[str, Any]:
+            return {name: self.generated[f"{section}.{name}"].spec
+                    if f"{section}.{name}" in self.generated else value
+                    for name, value in values.items()}
+
+        expect = dict(self.expect) if size == self.sweep.run else \
+            {k: v for k, v in self.expect.items() if k in ("status", "tolerance")}
+        return Case(name=self.name, loss=self.loss, params=written("params", self.params),
+                    data=written("data", self.data), description=self.description,
+                    tags=self.tags, expect=expect, tolerance=self.tolerance,
+                    sample=self.sample, source=self.source, reference=self.reference,
+                    sweep=self.sweep, size=size)
 
 
 def _check_loss(loss: str, params: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray],
@@ -123,16 +169,50 @@ def _check_loss(loss: str, params: Mapping[str, np.ndarray], data: Mapping[str, 
                         "): its gradient is identically zero", where)
 
 
-def _values(values: Any, key: str, where: str) -> dict[str, np.ndarray]:
+def _values(values: Any, key: str, where: str,
+            size_names: list[str]) -> dict[str, np.ndarray | Generated]:
+    """Each value as an array, or (a generator table) how to make it."""
     if values is None:
         return {}
     if not isinstance(values, Mapping):
         raise CaseError(f"[{key}] must be a table of names and values", where)
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, np.ndarray | Generated] = {}
     for name, value in values.items():
         _check_name(name, key, where)
-        out[name] = to_array(value, f"{key}.{name}", where)
+        out[name] = parse_generated(value, f"{key}.{name}", where, size_names) \
+            if isinstance(value, Mapping) else to_array(value, f"{key}.{name}", where)
     return out
+
+
+def _check_sizes(case: Case, values: list[np.ndarray | Generated], where: str) -> None:
+    """The case's limits at its size and at every size of its sweep, from the shapes alone
+    (nothing is drawn); a sweep size no generated shape uses is an error."""
+    fixed = sum(v.size for v in values if isinstance(v, np.ndarray))
+    sweep = case.sweep
+    if sweep is not None and not any(sweep.size in g.shape for g in case.generated.values()):
+        raise CaseError(f"sweep.size is {sweep.size!r}, but no generated shape uses it: "
+                        f"e.g. X = {{ random = \"normal\", shape = [\"{sweep.size}\", 2], "
+                        "seed = 0 }", where)
+    checked = [None] if sweep is None else sorted({case.size, *sweep.sizes, sweep.run})
+    for size in checked:
+        sizes = {} if sweep is None else {sweep.size: size}
+        at = "" if sweep is None else f" at {sweep.size} = {size:,}"
+        listed = "" if sweep is None or size == case.size else " (sweep.sizes)"
+        for name, generated in case.generated.items():
+            count = generated.elements_at(sizes)
+            if count > MAX_ARRAY_ELEMENTS:
+                raise CaseError(f"{name} has {count:,} elements{at}; the limit is "
+                                f"{MAX_ARRAY_ELEMENTS:,}{listed}", where)
+        total = fixed + sum(g.elements_at(sizes) for g in case.generated.values())
+        if total > MAX_CASE_ELEMENTS:
+            raise CaseError(f"the case holds {total:,} numbers{at}; the limit is "
+                            f"{MAX_CASE_ELEMENTS:,}{listed}", where)
+
+
+def _made(value: np.ndarray | Generated, key: str, sizes: dict[str, int],
+          where: str) -> np.ndarray:
+    return to_array(value.generate(sizes), key, where) if isinstance(value, Generated) \
+        else value
 
 
 def _check_name(name: Any, key: str, where: str) -> None:
