@@ -13,7 +13,7 @@ mpmath reference that certifies its own digits, timed, and tabulated.
 """
 
 from ._version import __version__
-from .api import Options, compare, run_cases, run_suite
+from .api import Options, compare, run_cases, run_suite, sweep
 from .cases import Case, Sample, load_case, load_cases
 from .checking import assert_gradients_agree, check
 from .errors import CaseError, DiffcmpError, ExpressionError, UndefinedError, UnsupportedError
@@ -42,6 +42,7 @@ __all__ = [
     "matrix",
     "run_cases",
     "run_suite",
+    "sweep",
     "vector",
     "write_report",
 ]

@@ -1,5 +1,6 @@
-"""diffcmp from Python: :func:`compare` one loss, :func:`run_cases` in this process, and
-:func:`run_suite` over case files, each case isolated in a worker process."""
+"""diffcmp from Python: :func:`compare` one loss, :func:`run_cases` in this process,
+:func:`run_suite` over case files, each case isolated in a worker process, and :func:`sweep`
+of one case over the sizes of its ``[sweep]``."""
 
 from __future__ import annotations
 
@@ -13,13 +14,17 @@ import sympy as sp
 from .cases import Case, discover
 from .errors import CaseError, DiffcmpError
 from .registry import ENGINE_NAMES
+from .report.folder import check_out
+from .report.sweep import write_sweep_report
 from .result import Result
+from .results.sweep import SweepResult
 from .run.evaluate import evaluate
 from .run.isolation import DEFAULT_TIMEOUT_S, Interrupted, default_memory_limit, run_files
 from .run.options import Options
+from .run.sweep import OnSize, sweep_case, sweep_case_of, sweep_file, sweep_sizes
 from .run.timing import MIN_TIME_S
 
-__all__ = ["Options", "compare", "run_cases", "run_suite"]
+__all__ = ["Options", "compare", "run_cases", "run_suite", "sweep"]
 
 
 def run_cases(cases: Iterable[Case], options: Options | None = None,
@@ -81,4 +86,41 @@ def compare(loss: sp.Expr | str, params: Mapping[str, Any], data: Mapping[str, A
     result = run_cases([case], options)
     if not result.errors.empty:
         raise CaseError(result.errors["message"].iloc[0])
+    return result
+
+
+def sweep(case: Case | str | Path, sizes: Sequence[int] | None = None,
+          options: Options | None = None, *, timeout: float = DEFAULT_TIMEOUT_S,
+          memory_limit: int | Literal["default"] | None = "default",
+          out: str | Path | None = None, force: bool = False,
+          on_size: OnSize | None = None) -> SweepResult:
+    """Run one case with a ``[sweep]`` table at each of ``sizes`` (default: its own), every
+    engine at every size, and gather time against size and agreement at each size.
+
+    ``case`` is a case file (each size then runs in a worker process, as in :func:`run_suite`:
+    a size that runs past ``timeout`` seconds gets ``timeout`` rows and the sweep goes on) or a
+    :class:`~diffcmp.cases.Case` (run in this process, no limits). With ``out`` the report
+    folder (``sweep.md``, ``sweep.csv``, plots) is written there, whole, under ``diffcmp run``'s
+    rules (``force`` replaces an earlier report). ``on_size`` is called after each size. Raises
+    :class:`~diffcmp.errors.CaseError` for a case without ``[sweep]`` or a size beyond the
+    limits, before anything runs.
+    """
+    if not timeout > 0:
+        raise DiffcmpError(f"the timeout must be a positive number of seconds, not {timeout}")
+    options = options or Options()
+    loaded = case if isinstance(case, Case) else sweep_case_of(case)
+    chosen = sweep_sizes(loaded, sizes)
+    if out is not None:
+        check_out(out, force)  # fail now, not after a long sweep
+    start = time.perf_counter()
+    if isinstance(case, Case):
+        runs = sweep_case(case, chosen, options, on_size)
+    else:
+        limit = default_memory_limit() if memory_limit == "default" else memory_limit
+        runs = sweep_file(case, chosen, options, timeout=timeout, memory_limit=limit,
+                          on_size=on_size, name=loaded.sweep.size if loaded.sweep else "size")
+    result = SweepResult.from_runs(loaded, runs, options, time.perf_counter() - start,
+                                   None if isinstance(case, Case) else timeout)
+    if out is not None:
+        write_sweep_report(result, out, force)
     return result

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .api import Options, run_suite
+from .api import Options, run_suite, sweep
 from .cases import discover, load_cases
 from .config import resolve
 from .errors import DiffcmpError
@@ -25,9 +25,11 @@ from .explain import explain
 from .registry import ENGINE_NAMES
 from .report.folder import LATEST, check_out, point_latest, write_new_report, write_report
 from .report.markdown import verdict
+from .report.sweep import size_line, sweep_summary, write_sweep_report
 from .result import Result
 from .results.rundiff import MIN_CHANGE, compare_results, load_results
 from .run.isolation import DEFAULT_TIMEOUT_S, Interrupted
+from .run.sweep import SizeRun
 from .run.timing import MIN_TIME_S
 
 EXIT_USAGE = 2
@@ -65,6 +67,13 @@ _threads = _number(int, lambda v: v >= 1, "must be 1 or more")
 _fraction = _number(float, lambda v: 0 <= v < float("inf"), "must be zero or more (0.05 is 5%)")
 
 
+def _sizes(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of whole numbers: '{text}'") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -100,6 +109,31 @@ def build_parser() -> argparse.ArgumentParser:
                      help="PyTorch intra-op threads (default 1; the report says which)")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors (and no "
                      "progress bar; the bar is also off when stderr is not a terminal)")
+
+    sweeping = sub.add_parser(
+        "sweep", help="run one case at each size of its [sweep]: time against size per engine",
+        description="Run every engine at each size of a case's [sweep] (each size in a worker "
+        "process), check agreement at every size, and write sweep.md, sweep.csv and log-log "
+        "plots of time against size with each engine's fitted exponent. Engines, timeout and "
+        "min_time default to [tool.diffcmp].")
+    sweeping.add_argument("case", metavar="CASE", help="a case file with a [sweep] table")
+    sweeping.add_argument("--sizes", type=_sizes, default=None, metavar="N,N,...",
+                          help="sizes to run (default: the case's [sweep] sizes)")
+    sweeping.add_argument("--out", metavar="DIR", help="report folder (default: a new "
+                          "reports/sweep-YYYYmmdd-HHMMSS)")
+    sweeping.add_argument("--force", action="store_true", help="replace an earlier diffcmp "
+                          "report in --out")
+    sweeping.add_argument("--engines", type=_engines, default=None, metavar="A,B",
+                          help="engines to run (the reference always runs)")
+    sweeping.add_argument("--no-timing", action="store_true", help="agreement only")
+    sweeping.add_argument("--min-time", type=_positive, default=None, metavar="SECONDS",
+                          help=f"minimum measured time per phase (default {MIN_TIME_S})")
+    sweeping.add_argument("--timeout", type=_positive, default=None, metavar="SECONDS",
+                          help="stop a size that takes longer and report it as 'timeout' "
+                          f"(default {DEFAULT_TIMEOUT_S:g}); the sweep goes on")
+    sweeping.add_argument("--threads", type=_threads, default=1, metavar="N",
+                          help="PyTorch intra-op threads (default 1)")
+    sweeping.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
     explaining = sub.add_parser(
         "explain", help="walk one case's backward pass node by node against PyTorch")
@@ -317,7 +351,34 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"explain": _explain, "run": _run, "list": _list, "report": _report, "diff": _diff}
+def _sweep(args: argparse.Namespace) -> int:
+    settings = resolve({"engines": args.engines, "timeout": args.timeout,
+                        "min_time": args.min_time})
+    options = Options(engines=tuple(settings["engines"]), timing=not args.no_timing,
+                      min_time=settings["min_time"], threads=args.threads,
+                      tolerance=settings["tolerance"])
+    if args.out:
+        check_out(args.out, force=args.force)
+
+    def on_size(run: SizeRun) -> None:
+        worst: dict[str, str] = {}
+        for row in run.result.agreement:
+            if worst.get(row["engine"], "ok") == "ok":
+                worst[row["engine"]] = row["status"]
+        line = size_line(run.name, run.size, worst, run.wall_s)
+        print(run.result.load_error or line, file=sys.stderr, flush=True)
+
+    with _terminate_as_interrupt():
+        result = sweep(args.case, args.sizes, options, timeout=settings["timeout"],
+                       on_size=None if args.quiet else on_size)
+        written = write_sweep_report(result, args.out, args.force, parent=REPORTS)
+    if not args.quiet:
+        print(sweep_summary(result, written))
+    return result.exit_code
+
+
+COMMANDS = {"explain": _explain, "run": _run, "list": _list, "report": _report, "diff": _diff,
+            "sweep": _sweep}
 
 if __name__ == "__main__":
     sys.exit(main())

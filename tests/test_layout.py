@@ -114,7 +114,7 @@ def test_the_package_exports_the_public_api_only() -> None:
     public = {"Case", "CaseError", "DiffcmpError", "ENGINE_NAMES", "ExpressionError", "Options",
               "Result", "Sample", "UndefinedError", "UnsupportedError", "__version__",
               "assert_gradients_agree", "check", "compare",
-              "load_case", "load_cases", "matrix", "run_cases", "run_suite", "vector",
+              "load_case", "load_cases", "matrix", "run_cases", "run_suite", "sweep", "vector",
               "write_report"}
     assert set(diffcmp.__all__) == public
     assert all(hasattr(diffcmp, name) for name in public)

@@ -26,7 +26,7 @@ import secrets
 import shutil
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,14 @@ def write_report(result: Tables, out: str | Path, force: bool = False) -> Path:
     else than the files it lists) with ``force`` given. Raises :class:`OutputError`; an error
     while writing the files (a full disk) propagates, and ``out`` is left as it was.
     """
+    return write_folder(out, lambda folder: _write_files(result, folder), force)
+
+
+def write_folder(out: str | Path, write: Callable[[Path], list[str]],
+                 force: bool = False) -> Path:
+    """Write a folder of diffcmp's whole, or not at all: ``write(folder)`` writes the files
+    into a staging folder and returns their names; the folder is then moved to ``out`` as
+    :func:`write_report` says (the same checks, the same swap)."""
     given = Path(out)
     out = check_out(out, force)
     try:
@@ -115,7 +123,7 @@ def write_report(result: Tables, out: str | Path, force: bool = False) -> Path:
     except OSError as exc:
         raise OutputError(f"{out}: cannot write in {out.parent} ({exc.strerror})") from None
     try:
-        names = _write_files(result, staging)
+        names = write(staging)
         (staging / MARKER).write_text("\n".join(names) + "\n", encoding="utf-8")
         check_out(out, force)  # again: another run, or the user, may have written there since
         with _interrupts_held():
@@ -222,12 +230,19 @@ def write_new_report(result: Tables, parent: str | Path = "reports") -> Path:
     Names are reserved by creating the folder, so runs finishing in the same second get
     ``-02``, ``-03``... and never share a folder. :func:`point_latest` then marks it newest.
     """
+    return write_new_folder(parent, "run", lambda target: write_report(result, target))
+
+
+def write_new_folder(parent: str | Path, prefix: str,
+                     write: Callable[[Path], Path]) -> Path:
+    """Reserve a new folder ``parent/PREFIX-YYYYmmdd-HHMMSS`` (see :func:`write_new_report`)
+    and have ``write(folder)`` write it whole; return what ``write`` returns."""
     parent = Path(parent)
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{parent}: cannot be created ({exc.strerror})") from None
-    stamp = datetime.now().strftime("run-%Y%m%d-%H%M%S")
+    stamp = datetime.now().strftime(f"{prefix}-%Y%m%d-%H%M%S")
     for number in range(1, 1000):
         target = parent / (stamp if number == 1 else f"{stamp}-{number:02d}")
         try:
@@ -240,7 +255,7 @@ def write_new_report(result: Tables, parent: str | Path = "reports") -> Path:
     else:
         raise OutputError(f"{parent}: no free name for {stamp}")
     try:
-        written = write_report(result, target)
+        written = write(target)
     except BaseException:
         with contextlib.suppress(OSError):
             target.rmdir()  # only while it is still the empty folder reserved above

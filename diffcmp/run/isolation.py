@@ -206,33 +206,67 @@ def run_files(files: Iterable[Path], options: Options, timeout: float = DEFAULT_
     :class:`Interrupted` on Ctrl-C, with the results so far.
     """
     results: list[CaseResult] = []
-    worker: Worker | None = None
     try:
-        for path in files:
-            skip = 0
-            while skip is not None:
-                if worker is None:
-                    worker = Worker(options, memory_limit)
-                skip, failed = _run_file(worker, path, skip, options, timeout, progress, results)
-                if failed:
-                    worker.stop()
-                    worker = None
+        with Runner(options, timeout, memory_limit, progress) as runner:
+            for path in files:
+                runner.run(path, results=results)
     except KeyboardInterrupt:
         raise Interrupted(results) from None
-    finally:
-        if worker is not None:  # idle: nothing to lose by killing it
-            worker.stop()
     return results
 
 
+class Runner:
+    """Runs case files one after another in one worker process, started on first use and
+    replaced only when a case fails it (see the module docstring); closed with the block."""
+
+    def __init__(self, options: Options, timeout: float = DEFAULT_TIMEOUT_S,
+                 memory_limit: int | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
+        self.options, self.timeout, self.memory_limit = options, timeout, memory_limit
+        self.progress = progress
+        self.worker: Worker | None = None
+
+    def start(self) -> None:
+        """Start the worker now (it imports the engines' libraries), not during the first case."""
+        if self.worker is None:
+            self.worker = Worker(self.options, self.memory_limit)
+
+    def run(self, path: Path, size: int | None = None,
+            results: list[CaseResult] | None = None) -> list[CaseResult]:
+        """Run ``path``'s cases (made at ``size``, their sweep's size, when given); append one
+        :class:`CaseResult` per case to ``results`` (as each finishes) and return it."""
+        results = [] if results is None else results
+        skip: int | None = 0
+        while skip is not None:
+            self.start()
+            skip, failed = _run_file(self.worker, path, skip, self.options, self.timeout,
+                                     self.progress, results, size)
+            if failed:
+                self.worker.stop()
+                self.worker = None
+        return results
+
+    def close(self) -> None:
+        """Stop the worker (idle between cases: nothing to lose by killing it)."""
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _run_file(worker: Worker, path: Path, skip: int, options: Options, timeout: float,
-              progress: Callable[[str], None] | None,
-              results: list[CaseResult]) -> tuple[int | None, bool]:
+              progress: Callable[[str], None] | None, results: list[CaseResult],
+              size: int | None = None) -> tuple[int | None, bool]:
     """Run ``path``'s cases from index ``skip``; return (where to resume or None, worker lost)."""
     current: _Current | None = None
     deadline = time.monotonic() + timeout
     try:
-        worker.send(("file", str(path), skip))
+        worker.send(("file", str(path), skip, size))
         while True:
             message = worker.receive(deadline)
             if message is None:
@@ -297,13 +331,16 @@ def _serve(connection: Connection) -> None:
             return
         if message[0] == "stop":
             return
-        _, path, skip = message
-        _serve_file(connection, Path(path), skip, options)
+        _, path, skip, size = message
+        _serve_file(connection, Path(path), skip, options, size)
 
 
-def _serve_file(connection: Connection, path: Path, skip: int, options: Options) -> None:
+def _serve_file(connection: Connection, path: Path, skip: int, options: Options,
+                size: int | None) -> None:
     try:
         cases = load_cases(path)
+        if size is not None:
+            cases = [case.at_size(size) for case in cases]
     except DiffcmpError as exc:
         connection.send(("load_error", CaseResult(path.stem, source=str(path),
                                                   load_error=str(exc))))
