@@ -108,6 +108,18 @@ def test_the_sweep_table_has_one_row_per_size_engine_and_phase() -> None:
     assert result.sizes == [10, 100, 1000]
 
 
+def test_the_top_exponent_is_the_slope_between_the_two_largest_sizes() -> None:
+    ok = {"reference": "ok", "torch": "ok"}
+    # a fixed cost of 1e-4 s up to 100, then linear: 0.5 over all three sizes, 1 at the top
+    result = _toy([_size(10, ok, {"torch": 1e-4}), _size(100, ok, {"torch": 1e-4}),
+                   _size(1000, ok, {"torch": 1e-3})])
+    exponents = result.exponents.set_index(["engine", "phase"])
+    assert exponents.loc[("torch", "grad"), "exponent"] == pytest.approx(0.5)
+    assert exponents.loc[("torch", "grad"), "top"] == pytest.approx(1.0)
+    assert "| torch     |      0.00 | 0.50 (1.00) | 0.50 (1.00) | 10, 100, 1,000" in \
+        render_sweep_markdown(result)
+
+
 def test_a_disagreement_at_one_size_exits_1_and_a_size_not_made_exits_2() -> None:
     runs = [_size(10, {"reference": "ok", "torch": "ok"}, {}),
             _size(100, {"reference": "ok", "torch": "mismatch"}, {})]
@@ -151,7 +163,7 @@ def test_the_report_folder_is_written_whole_and_never_over_a_users_files(
     assert list(csv.columns) == SWEEP_COLUMNS and len(csv) == 12
     assert pd.read_csv(out / "agreement.csv")["size"].tolist() == [10, 10, 100, 100]
     markdown = (out / "sweep.md").read_text()
-    assert "| torch     |      0.00 |   1.30 |   1.30 | 10, 100" in markdown
+    assert "| torch     |      0.00 |   1.30 |   1.30 | 10, 100" in markdown  # two sizes: no top
     assert "![sweep_grad.png](sweep_grad.png)" in markdown
     with pytest.raises(OutputError, match="pass --force"):
         write_sweep_report(result, out)

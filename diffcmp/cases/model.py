@@ -197,7 +197,8 @@ def _check_sizes(case: Case, values: list[np.ndarray | Generated], where: str) -
     for size in checked:
         sizes = {} if sweep is None else {sweep.size: size}
         at = "" if sweep is None else f" at {sweep.size} = {size:,}"
-        listed = "" if sweep is None or size == case.size else " (sweep.sizes)"
+        listed = "" if sweep is None or size == case.size else \
+            " (sweep.run)" if size == sweep.run and size not in sweep.sizes else " (sweep.sizes)"
         for name, generated in case.generated.items():
             count = generated.elements_at(sizes)
             if count > MAX_ARRAY_ELEMENTS:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from tabulate import tabulate
@@ -36,9 +37,16 @@ def plot_name(phase: str) -> str:
     return f"sweep_{phase}.png"
 
 
-def exponent_text(exponent: float) -> str:
-    """An exponent as the legend and tables show it: ``n^1.02``, or ``-`` when not fitted."""
-    return "-" if math.isnan(exponent) else f"{round(exponent, 2) + 0.0:.2f}"
+def exponent_text(exponent: float, top: float = math.nan) -> str:
+    """An exponent as the legend and tables show it: ``1.02``, with the slope between the two
+    largest sizes in brackets when there are more than two (``0.23 (0.81)``); ``-`` when not
+    fitted."""
+    if math.isnan(exponent):
+        return "-"
+    text = f"{round(exponent, 2) + 0.0:.2f}"
+    if not math.isnan(top) and f"{round(top, 2) + 0.0:.2f}" != text:
+        text += f" ({round(top, 2) + 0.0:.2f})"
+    return text
 
 
 def sweep_figure(result: SweepResult, phase: str) -> Figure | None:
@@ -57,8 +65,7 @@ def sweep_figure(result: SweepResult, phase: str) -> Figure | None:
         if rows.empty:
             continue
         fitted = exponents[(exponents["engine"] == engine) & (exponents["phase"] == phase)]
-        exponent = float(fitted["exponent"].iloc[0]) if not fitted.empty else math.nan
-        label = f"{engine}  (exponent {exponent_text(exponent)})"
+        label = f"{engine}  {exponent_text(*_exponents(fitted))}"
         median = rows["median_s"].to_numpy(dtype=float)
         spread = 1 + np.nan_to_num(rows["iqr_s"].to_numpy(dtype=float)) / median
         axes.errorbar(rows["size"].to_numpy(dtype=float), median,
@@ -73,7 +80,7 @@ def sweep_figure(result: SweepResult, phase: str) -> Figure | None:
                     else "seconds (log)")
     axes.set_title(f"{result.case}: {PHASE_TITLES[phase]} against {result.size_name}")
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8,
-                title="engine (exponent)")
+                title="engine  exponent\n(between the two\nlargest sizes)")
     return figure
 
 
@@ -122,7 +129,8 @@ def render_sweep_markdown(result: SweepResult, plots: Sequence[str] = ()) -> str
     lines += ["## Exponents", "",
               f"The slope of log time against log {n}, fitted over the sizes where the engine "
               f"was timed: 1 is a cost linear in {n}, 2 quadratic. At small sizes a call's "
-              "fixed overhead dominates, which flattens the slope.", "",
+              "fixed overhead dominates, which flattens the slope; in brackets, the slope "
+              "between the two largest of those sizes, where it weighs least.", "",
               table(_exponent_rows(result), right=PHASES), ""]
     lines += ["## Agreement per size", "",
               "Each engine's worst status over the points at each size, with its worst error "
@@ -158,7 +166,8 @@ def write_sweep_report(result: SweepResult, out: str | Path | None = None,
 def sweep_summary(result: SweepResult, folder: Path | None = None) -> str:
     """What the command line prints: the verdict, the exponent table, the report's path."""
     lines = [sweep_verdict(result).replace("**", ""), "",
-             f"exponents (slope of log time against log {result.size_name}):",
+             f"exponents (slope of log time against log {result.size_name}; in brackets, "
+             "between the two largest sizes):",
              tabulate(_exponent_rows(result), headers="keys", tablefmt="plain",
                       disable_numparse=True)]
     lines += [f"  {line}" for line in _notes(result)]
@@ -194,11 +203,18 @@ def _exponent_rows(result: SweepResult) -> list[dict[str, object]]:
         fitted: list[int] = []
         for phase in PHASES:
             part = exponents[(exponents["engine"] == engine) & (exponents["phase"] == phase)]
-            row[phase] = exponent_text(float(part["exponent"].iloc[0]))
+            row[phase] = exponent_text(*_exponents(part))
             fitted = max(fitted, list(part["sizes"].iloc[0]), key=len)
         row[f"timed at {result.size_name}"] = _sizes_text(fitted)
         rows.append(row)
     return rows
+
+
+def _exponents(part: pd.DataFrame) -> tuple[float, float]:
+    """(exponent, top) of one engine and phase's row of :attr:`SweepResult.exponents`."""
+    if part.empty:
+        return math.nan, math.nan
+    return float(part["exponent"].iloc[0]), float(part["top"].iloc[0])
 
 
 def _sizes_text(sizes: Sequence[int]) -> str:

@@ -4,7 +4,8 @@ size, and the exponent of its cost in the size.
 The exponent of a phase is the slope of the least-squares line through ``(log size, log time)``
 over the sizes where the engine ran (:func:`fit_exponent`): 1 for a cost linear in the size, 2
 for a quadratic one. ADBench's and GradBench's plots show time against size on log-log axes; the
-slope is what those plots show by eye.
+slope is what those plots show by eye. At small sizes a call's fixed overhead dominates and
+flattens it, so the slope between the two largest sizes is given beside it (``top``).
 """
 
 from __future__ import annotations
@@ -104,8 +105,9 @@ class SweepResult:
 
     @property
     def exponents(self) -> pd.DataFrame:
-        """One row per engine and phase: the fitted exponent, and the sizes it was fitted over
-        (those where the engine was timed)."""
+        """One row per engine and phase: the fitted exponent, the slope between the two largest
+        of those sizes (``top``), and the sizes it was fitted over (where the engine was
+        timed)."""
         table = self.table
         rows = []
         for engine in self.engines:
@@ -113,10 +115,11 @@ class SweepResult:
                 part = table[(table["engine"] == engine) & (table["phase"] == phase)
                              & (table["median_s"] > 0)]
                 fitted = [int(s) for s in part["size"]]
+                times = list(part["median_s"])
                 rows.append({"engine": engine, "phase": phase,
-                             "exponent": fit_exponent(fitted, list(part["median_s"])),
-                             "sizes": fitted})
-        return pd.DataFrame(rows, columns=["engine", "phase", "exponent", "sizes"])
+                             "exponent": fit_exponent(fitted, times),
+                             "top": fit_exponent(fitted[-2:], times[-2:]), "sizes": fitted})
+        return pd.DataFrame(rows, columns=["engine", "phase", "exponent", "top", "sizes"])
 
     @property
     def statuses(self) -> pd.DataFrame:
