@@ -8,7 +8,8 @@ by its own enclosure (:mod:`diffcmp.engines.certify`). Arrays are NumPy object a
 (:mod:`~diffcmp.ops.objects`). Like float64, nothing raises outside a function's domain: Arb
 gives ``nan`` (``log(-1)``, ``sqrt(-1)``, ``1/0``), so that ``where`` can discard a branch it does
 not select. A comparison whose balls overlap cannot be decided at this precision: it raises
-:class:`~diffcmp.errors.UndecidedError`, and the reference raises its precision.
+:class:`~diffcmp.errors.UndecidedError`, and the reference raises its precision (a comparison with
+``nan`` is false, as in IEEE arithmetic: what it guards is not finite anyway).
 """
 
 from __future__ import annotations
