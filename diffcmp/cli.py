@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     explaining = sub.add_parser(
         "explain", help="walk one case's backward pass node by node against PyTorch")
     explaining.add_argument("case", metavar="CASE", help="a case file")
+    explaining.add_argument("--format", choices=("text", "mermaid"), default="text",
+                            help="text: the three steps (default); mermaid: a flowchart of the "
+                            "graph, with values and local gradients, for any markdown viewer")
     explaining.add_argument("--point", type=int, default=0, metavar="N",
                             help="which point: 0 is the case's own (default), 1.. sampled")
 
@@ -313,7 +316,8 @@ def _diff(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     cases = load_cases(args.case)
     for case in cases:
-        print(explain(case, args.point).to_text())
+        explanation = explain(case, args.point)
+        print(explanation.to_mermaid() if args.format == "mermaid" else explanation.to_text())
     return 0
 
 
