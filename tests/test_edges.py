@@ -200,3 +200,13 @@ def test_the_cross_check_passes_correct_gradients() -> None:
     result = diffcmp.compare("sigmoid(w) * exp(w)", {"w": 0.5}, timing=False,
                              engines=["sympy", "torch"])
     assert set(_statuses(result).values()) == {"ok"}
+
+
+def test_a_power_of_a_value_that_is_zero_to_within_its_ball_is_defined() -> None:
+    # sin(pi w) at w = 1 is 0 to within rounding (a ball around 0 in the reference's arithmetic);
+    # its square plus 1 is 1, the loss sqrt(1) = 1, the gradient pi sin(pi w) cos(pi w) / 1 ~ 0
+    result = diffcmp.compare("sqrt(sin(pi * w)**2 + 1)", {"w": 1.0}, timing=False)
+    loss, grad, _ = _reference(result)
+    assert loss == 1.0
+    assert abs(grad[0]) < 1e-15
+    assert set(_statuses(result).values()) == {"ok"}

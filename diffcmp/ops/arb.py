@@ -158,6 +158,23 @@ def _heaviside(x: Any, h0: Any) -> Any:
     return arb(1) if _GT(x, 0) else h0 if _EQ(x, 0) else arb(0)
 
 
+def _pow(a: Any, b: Any) -> Any:
+    """``a ** b``: an integer exponent by repeated products (Arb's own power of a ball around 0
+    is ``nan``), a real one as Arb's (``nan`` for a negative base)."""
+    if isinstance(b, arb) and b.is_exact() and b.is_integer() and abs(float(b)) <= 2**31:
+        b = int(float(b))
+    if not isinstance(b, int):
+        return a ** b
+    if b < 0:
+        return 1 / _pow(a, -b)
+    out, base = arb(1), a
+    while b:
+        if b & 1:
+            out = out * base
+        base, b = base * base, b >> 1
+    return out
+
+
 def _polygamma(n: Any, x: Any) -> Any:
     """``psi^(n)(x)``: digamma for ``n = 0``, else ``(-1)**(n+1) n! zeta(n + 1, x)``."""
     order = int(float(n.mid())) if isinstance(n, arb) else int(n)
@@ -170,6 +187,7 @@ def _polygamma(n: Any, x: Any) -> Any:
 OPS: dict[str, Callable[..., Any]] = {
     "const": const,
     **ARITHMETIC,
+    "pow": elementwise(_pow, 2),
     "lt": elementwise(_LT, 2),
     "le": elementwise(_LE, 2),
     "gt": elementwise(_GT, 2),
