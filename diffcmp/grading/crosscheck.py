@@ -59,13 +59,13 @@ class CrossCheck:
         return arb_ops.to_mpmath(value)
 
     def disagreement(self, x: np.ndarray, grad: np.ndarray, digits: int,
-                     components: Sequence[str]) -> str:
+                     components: Sequence[str], loss: float = 0.0) -> str:
         """``""`` when the gradient agrees with the loss's difference quotients at ``x``, else
-        what differs."""
+        what differs (``loss``: the reference's loss, part of the scale it certifies against)."""
         n = len(x)
         # the reference resolves values only down to its certified digits of the largest one
-        resolution = mpmath.mpf(float(np.max(np.abs(grad), initial=0.0))) * mpmath.mpf(10) ** (
-            10 - digits)
+        largest = max(float(np.max(np.abs(grad), initial=0.0)), abs(loss))
+        resolution = mpmath.mpf(largest) * mpmath.mpf(10) ** (10 - digits)
         indices = list(range(n)) if n <= self._count else sorted(
             np.random.default_rng(0).choice(n, self._count, replace=False).tolist())
         with mpmath.workdps(2 * digits), arb_ops.precision(2 * digits):

@@ -165,7 +165,8 @@ def _settle(reference: grading.Outcome, x: np.ndarray, kink: str | None, left: n
     one-sided derivatives (where switches sit but both sides agree) have had their say."""
     if not kink and not left.size and reference.status is None and reference.digits \
             and not reference.overflow and crosscheck is not None:
-        bug = crosscheck.disagreement(x, reference.grad, reference.digits, components)
+        bug = crosscheck.disagreement(x, reference.grad, reference.digits, components,
+                                      reference.loss)
         if bug:
             return grading.Outcome(loss=reference.loss, status=Status.ERROR, message=bug,
                                    digits=reference.digits)
