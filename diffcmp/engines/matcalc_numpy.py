@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..matcalc.evaluate import Program
+from ..matcalc.optimise import optimise
 from ..ops.numpy import OPS
 from ..symbolic.problem import Problem
 from .base import Engine, Prepared
@@ -31,8 +32,8 @@ class MatcalcEngine(Engine):
         gradient = problem.array_gradient  # derived once per case, shared with the reference
         prepared.prepare_s["derive"] = gradient.derive_s
         with prepared.step("compile"):
-            both = Program(gradient.outputs).compile(OPS)
-            alone = Program([gradient.loss]).compile(OPS)
+            both = Program(optimise(gradient.outputs)).compile(OPS)
+            alone = Program(optimise([gradient.loss])).compile(OPS)
 
         def grad(env: dict[str, np.ndarray]) -> list[Any]:
             with np.errstate(all="ignore"):
