@@ -19,7 +19,8 @@ def test_seed_case_reproduces_the_tutorial(tmp_path: Path) -> None:
     assert main(["run", str(SEED), "--out", str(out), "--no-timing", "--quiet"]) == 0
     agreement = pd.read_csv(out / "agreement.csv")
     assert list(agreement.columns) == ["case", "point", "engine", "status", "loss", "error",
-                                       "rel_error", "tolerance", "message", "digits", "cause"]
+                                       "rel_error", "tolerance", "message", "digits", "cause",
+                                       "rho_adbench", "floor"]
     assert agreement["engine"].tolist() == list(ENGINE_NAMES)
     assert set(agreement["status"]) == {"ok"}
     assert agreement["loss"].tolist() == [1.0] * 6
