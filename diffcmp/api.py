@@ -50,8 +50,9 @@ def run_suite(paths: Sequence[str | Path], options: Options | None = None,
     Each case (loading a Python case file included) runs in a worker process (see
     :mod:`diffcmp.run.isolation`), one at a time: one that takes longer than ``timeout`` seconds is
     stopped and reported as ``timeout``, one that crashes its process as ``error``, and the run
-    goes on. ``memory_limit`` caps the worker's memory in bytes (``"default"``: half the
-    machine's memory, at least 2 GiB; ``None``: no limit). A file that cannot be loaded becomes
+    goes on. ``memory_limit`` caps the memory a case may take in bytes, beyond what the worker
+    holds once its libraries are loaded (``"default"``: half the machine's memory, at least
+    2 GiB; ``None``: no limit). A file that cannot be loaded becomes
     an entry of ``Result.errors``; the others still run. Raises
     :class:`~diffcmp.run.isolation.Interrupted` on Ctrl-C, with the cases that finished.
     """

@@ -153,13 +153,40 @@ def test_hangs_and_crashes_are_rows_and_the_run_goes_on(tmp_path: Path) -> None:
     assert elapsed < 300  # each hang was cut off at its limit, not left to run
 
 
-def test_normal_cases_run_under_the_default_limits_with_every_engine(tmp_path: Path) -> None:
-    (tmp_path / "one.toml").write_text(OK_TOML)
-    result = run_suite([tmp_path], Options(timing=False))
+def test_a_worker_with_every_engine_starts_under_a_small_memory_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """256 MiB is a quarter of what a worker holds once PyTorch, JAX and their thread pools are
+    loaded: the limit counts from there, and BLAS/OpenMP pools are capped at one thread unless
+    the user set them (the case's name shows what the worker saw)."""
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "threads.py").write_text(textwrap.dedent("""
+        import os
+        import sympy as sp
+        import diffcmp
+
+        seen = "_".join(os.environ.get(name, "unset") for name in
+                        ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"))
+        w = sp.Symbol("w", real=True)
+        CASE = diffcmp.Case(name=f"threads_{seen}", loss=(w - 2)**2, params={"w": 1.0})
+    """))
+    result = run_suite([tmp_path], Options(timing=False), memory_limit=256 * 2**20)
+    assert result.errors.empty
+    assert set(result.agreement["case"]) == {"threads_1_1_3"}
     assert set(result.agreement["status"]) == {"ok"}
     assert list(result.agreement["engine"]) == list(diffcmp.ENGINE_NAMES)
     limit = isolation.default_memory_limit()
     assert limit is None or limit >= isolation.MIN_MEMORY
+
+
+def test_the_worker_environment_caps_thread_pools_unless_set() -> None:
+    env = isolation.worker_environment({"PATH": "/bin", "OMP_NUM_THREADS": "4"})
+    assert env["OMP_NUM_THREADS"] == "4"
+    assert {name: env[name] for name in isolation.THREAD_CAPS if name != "OMP_NUM_THREADS"} \
+        == dict.fromkeys(set(isolation.THREAD_CAPS) - {"OMP_NUM_THREADS"}, "1")
+    assert env["PATH"] == "/bin"
+    assert env["PYTHONPATH"].split(os.pathsep)[0] == str(Path(diffcmp.__file__).parents[1])
 
 
 def test_a_python_case_file_is_loaded_in_the_worker(tmp_path: Path) -> None:

@@ -25,6 +25,13 @@ class JaxEngine(Engine):
 
     name = "jax"
 
+    @classmethod
+    def start(cls) -> None:
+        """Start XLA's CPU client and its thread pools (a few threads per core) with one tiny
+        compiled call."""
+        with jax.enable_x64(True):
+            jax.block_until_ready(jax.jit(lambda a: a + 1)(jnp.zeros(2)))
+
     def prepare(self, problem: Problem) -> Prepared:
         """Trace and compile ``loss`` and ``value_and_grad`` ahead of time, each step timed."""
         prepared = Prepared(inputs=None, loss=None, grad=None, read=self._read)

@@ -25,10 +25,12 @@ def timing_section(result: Tables) -> list[str]:
              "tables give the median over blocks and the interquartile range (IQR) as a share of "
              "it, and the number of calls. The garbage collector is paused during blocks (as "
              "`timeit` does), JAX results are waited for (`block_until_ready`), and PyTorch runs "
-             f"on {threads} thread{'s' if threads != 1 else ''} (`--threads`); NumPy and XLA use "
-             "their own defaults. `prepare` is every step before the first timed call (SymPy "
-             "derivation from a cleared cache and `cse`, `lambdify`, building the op graph, JAX "
-             "trace and XLA compile, the first call) and is never part of `loss` or `grad`.", "",
+             f"on {threads} thread{'s' if threads != 1 else ''} (`--threads`); XLA uses its own "
+             "defaults, and NumPy's BLAS one thread in `diffcmp run`'s workers (unless "
+             "`OMP_NUM_THREADS` or its kin say otherwise). `prepare` is every step before the "
+             "first timed call (SymPy derivation from a cleared cache and `cse`, `lambdify`, "
+             "building the op graph, JAX trace and XLA compile, the first call) and is never "
+             "part of `loss` or `grad`.", "",
              "**What `grad / loss` should be.** Reverse mode (`torch`, `jax`) costs a small "
              "constant times the loss, at most about 5 in theory (the cheap gradient principle: "
              "Baur & Strassen 1983; Griewank & Walther, *Evaluating Derivatives*, 2nd ed., "

@@ -12,10 +12,18 @@ fails it:
   every engine;
 * a case that kills its process (a segfault, an abort, ``os._exit``) gets an ``error`` row for
   every engine, naming the signal or exit code;
-* memory is limited with ``RLIMIT_DATA`` (``memory_limit`` bytes): an allocation beyond it
-  raises ``MemoryError``, which becomes an ``error`` row, or kills the worker, which is the case
-  above. ``RLIMIT_DATA`` counts memory actually mapped for writing, not the address space that
-  PyTorch and XLA reserve but never touch (``RLIMIT_AS`` at 4 GiB already breaks JAX).
+* memory is limited with ``RLIMIT_DATA``: a case may map ``memory_limit`` bytes beyond what the
+  worker holds once it has started (diffcmp and the engines' libraries imported, their thread
+  pools created), so that a small limit never stops a worker from starting, however many cores
+  the machine has. An allocation beyond it raises ``MemoryError``, which becomes an ``error``
+  row, or kills the worker, which is the case above. ``RLIMIT_DATA`` counts memory mapped for
+  writing (thread stacks and BLAS buffers included), not the address space that PyTorch and XLA
+  reserve but never touch (``RLIMIT_AS`` at 4 GiB already breaks JAX).
+
+Workers run with the BLAS and OpenMP thread pools capped at one thread (``OMP_NUM_THREADS``,
+``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` and kin, unless the user set them): OpenBLAS
+otherwise maps a buffer of tens of MB per core at import, and a pool per core competes with the
+single-threaded timings.
 
 The other cases run on. Ctrl-C stops the worker and raises :class:`Interrupted`, which carries
 the cases that finished.
@@ -53,6 +61,20 @@ STARTUP_TIMEOUT_S = 300.0
 #: The default memory limit is this fraction of the machine's memory (at least ``MIN_MEMORY``).
 MEMORY_FRACTION = 0.5
 MIN_MEMORY = 2 * 2**30
+#: Thread-pool sizes set to 1 in a worker's environment unless the user set them.
+THREAD_CAPS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def worker_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a worker starts with: ``base`` (default ``os.environ``), with this
+    diffcmp first on ``PYTHONPATH`` and each of :data:`THREAD_CAPS` 1 unless ``base`` sets it."""
+    env = dict(os.environ if base is None else base)
+    package_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [env.get("PYTHONPATH")])])
+    for name in THREAD_CAPS:
+        env.setdefault(name, "1")
+    return env
 
 
 def default_memory_limit() -> int | None:
@@ -126,14 +148,10 @@ class Worker:
 
     def __init__(self, options: Options, memory_limit: int | None) -> None:
         parent, child = socket.socketpair()
-        package_root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [package_root, *filter(None, [env.get("PYTHONPATH")])])
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _WORKER_MAIN, str(child.fileno()), str(memory_limit or 0)],
-                pass_fds=[child.fileno()], env=env, start_new_session=True)
+                pass_fds=[child.fileno()], env=worker_environment(), start_new_session=True)
         except OSError as exc:
             parent.close()
             raise DiffcmpError(f"cannot start a worker process: {exc}") from None
@@ -278,17 +296,34 @@ def _die_with_parent() -> None:
         pass
 
 
+def data_in_use() -> int | None:
+    """Bytes this process has mapped for writing (what ``RLIMIT_DATA`` counts: Linux's
+    ``VmData``), or ``None`` where ``/proc`` does not say."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def _limit_memory(limit: int) -> None:
+    """Let the process map ``limit`` more bytes than it holds now (``RLIMIT_DATA``)."""
+    limit += data_in_use() or 0
     _, hard = resource.getrlimit(resource.RLIMIT_DATA)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
 
 
-def _serve(connection: Connection) -> None:
+def _serve(connection: Connection, memory_limit: int) -> None:
     options = connection.recv()
     for name in options.engines:  # import PyTorch and JAX now, not during the first case
-        engine_class(name)
+        engine_class(name).start()
+    if memory_limit:  # on top of the libraries and their thread pools (module docstring)
+        _limit_memory(memory_limit)
     connection.send(("ready",))
     while True:
         try:
@@ -338,11 +373,9 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _die_with_parent()
     fd, memory_limit = int(argv[1]), int(argv[2])
-    if memory_limit:
-        _limit_memory(memory_limit)
     connection = Connection(fd)
     try:
-        _serve(connection)
+        _serve(connection, memory_limit)
     except (EOFError, BrokenPipeError, ConnectionResetError):
         pass  # the parent went away
     return 0
