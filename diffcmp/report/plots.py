@@ -12,17 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from ..registry import ENGINE_NAMES
 from ..results.derived import cost_table, param_counts, worst_status
 from ..results.tables import Tables
+
+if TYPE_CHECKING:  # matplotlib is imported when a plot is drawn: workers never draw
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 #: File name and title of each plot, in report order.
 PLOTS: tuple[tuple[str, str], ...] = (
@@ -57,11 +58,19 @@ def _case_layout(frame: pd.DataFrame) -> tuple[list[str], list[str], dict[str, i
     return cases, engines, {c: i for i, c in enumerate(cases)}, _offsets(engines)
 
 
-def _case_figure(n_cases: int) -> tuple[Figure, Axes]:
-    figure = Figure(figsize=(10, max(3.5, 0.26 * n_cases + 1.8)), dpi=DPI, layout="constrained")
+def _figure(width: float, height: float) -> Figure:
+    """A figure on its own Agg canvas (no pyplot, no global state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    return figure, axes
+    return figure
+
+
+def _case_figure(n_cases: int) -> tuple[Figure, Axes]:
+    figure = _figure(10, max(3.5, 0.26 * n_cases + 1.8))
+    return figure, figure.add_subplot()
 
 
 def _offsets(engines: Sequence[str]) -> dict[str, float]:
@@ -83,6 +92,7 @@ def _case_axis(axes: Axes, cases: Sequence[str]) -> None:
 
 def error_figure(result: Tables) -> Figure | None:
     """Worst error over the points of each case, per engine, with the tolerances drawn."""
+    from matplotlib.lines import Line2D
 
     worst = worst_status(result)
     worst = worst[worst["engine"] != "reference"]
@@ -182,8 +192,7 @@ def ratio_figure(result: Tables) -> Figure | None:
     costs = costs[(costs["ratio"] > 0) & costs["case"].isin(counts)]
     if costs.empty:
         return None
-    figure = Figure(figsize=(10, 6), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(figure)
+    figure = _figure(10, 6)
     axes = figure.add_subplot()
     engines = list(dict.fromkeys(costs["engine"]))
     # spread engines sideways a little: many cases share a parameter count
