@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -80,3 +83,52 @@ def test_timing_phases(tmp_path: Path) -> None:
     assert {"loss", "grad", "prepare: trace", "prepare: compile"} <= set(jax.index)
     assert (jax["median_s"] > 0).all()
     assert jax.loc["grad", "runs"] > 1
+
+
+def _progress_suite(folder: Path) -> Path:
+    """Four files, run with ``--engines fd-central`` (a worker without PyTorch and JAX): one
+    agrees but fails its [expect], one mismatches, one declares that mismatch, one is broken."""
+    folder.mkdir()
+    (folder / "a_ok.toml").write_text(SEED.read_text().replace("loss = 1.0", "loss = 2.0"))
+    off = 'loss = "w**3"\n[params]\nw = 1.3\n[tolerance]\nfd-central = 1e-30\n'
+    (folder / "b_off.toml").write_text(off)
+    (folder / "c_declared.toml").write_text(off + '[expect.status]\nfd-central = "mismatch"\n')
+    (folder / "d_broken.toml").write_text('loss = "w +"\n[params]\nw = 1.0\n')
+    return folder
+
+
+def test_without_a_terminal_each_finished_case_is_a_line_on_stderr(tmp_path: Path) -> None:
+    """As in a CI log: a real process whose stderr is a pipe."""
+    folder = _progress_suite(tmp_path / "cases")
+    process = subprocess.run(
+        [sys.executable, "-m", "diffcmp.cli", "run", str(folder), "--out", str(tmp_path / "r"),
+         "--no-timing", "--engines", "fd-central"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600, check=False)
+    assert process.returncode == 2, process.stderr
+    lines = [line for line in process.stderr.splitlines() if line.startswith("[")]
+    expected = [r"\[1/4\] seed_linear_regression: ok, 1 expectation\(s\) failed",
+                r"\[2/4\] b_off: mismatch", r"\[3/4\] c_declared: mismatch \(declared\)",
+                r"\[4/4\] d_broken: not loaded"]
+    assert len(lines) == len(expected), process.stderr
+    for line, pattern in zip(lines, expected, strict=True):
+        assert re.fullmatch(pattern + r" \(\d+\.\d s\)", line), line
+    assert "error: " in process.stderr  # the broken file is still named after the run
+
+
+def test_progress_is_a_bar_on_a_terminal_and_nothing_with_quiet(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    (folder / "one.toml").write_text(SEED.read_text())
+    light = ["--no-timing", "--engines", "sympy"]
+    monkeypatch.setattr("diffcmp.cli._is_tty", lambda: True)
+    assert main(["run", str(folder), "--out", str(tmp_path / "a"), *light]) == 0
+    err = capsys.readouterr().err
+    assert "seed_linear_regression" in err and "1/1" in err
+    assert "[1/1]" not in err  # a bar, not lines
+    for tty in (True, False):
+        monkeypatch.setattr("diffcmp.cli._is_tty", lambda tty=tty: tty)
+        assert main(["run", str(folder), "--out", str(tmp_path / f"q{tty}"), *light,
+                     "--quiet"]) == 0
+        assert capsys.readouterr().err == ""

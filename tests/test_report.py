@@ -234,20 +234,3 @@ def test_a_run_without_timing_has_no_timing_plots_or_tables(tmp_path: Path) -> N
     assert re.findall(r"!\[[^\]]+\]\(([^)]+)\)", text) == ["errors.png"]
     assert "## Timing" not in text and "grad / loss" not in text
     assert not (out / "grad_time.png").exists()
-
-
-def test_the_progress_bar_is_silent_unless_stderr_is_a_terminal(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    case = tmp_path / "cases" / "one.toml"
-    case.parent.mkdir()
-    case.write_text('loss = "(w*x - y)**2"\n[params]\nw = 1.0\n[data]\nx = 1.0\ny = 2.0\n')
-    assert cli.main(["run", str(case.parent), "--out", str(tmp_path / "a"), "--no-timing"]) == 0
-    assert capsys.readouterr().err == ""  # captured stderr is not a terminal
-    monkeypatch.setattr(cli, "_is_tty", lambda: True)
-    assert cli.main(["run", str(case.parent), "--out", str(tmp_path / "b"), "--no-timing"]) == 0
-    err = capsys.readouterr().err
-    assert "one" in err and "1/1" in err
-    assert cli.main(["run", str(case.parent), "--out", str(tmp_path / "c"), "--no-timing",
-                     "--quiet"]) == 0
-    assert capsys.readouterr().err == ""

@@ -52,6 +52,7 @@ from ..registry import engine_class, engine_info
 from ..status import Status
 from .evaluate import evaluate
 from .options import Options, tolerance_for
+from .progress import Finished, Progress, as_progress
 from .rows import CaseResult
 
 #: Seconds a case may take, from loading its file to its last timing (``--timeout``).
@@ -217,13 +218,16 @@ class Worker:
 
 def run_files(files: Iterable[Path], options: Options, timeout: float = DEFAULT_TIMEOUT_S,
               memory_limit: int | None = None,
-              progress: Callable[[str], None] | None = None) -> list[CaseResult]:
+              progress: Progress | Callable[[str], None] | None = None) -> list[CaseResult]:
     """Run every case of ``files`` in a worker process; one :class:`CaseResult` per case.
 
-    A file that cannot be loaded gives a result with ``load_error`` set. Raises
-    :class:`Interrupted` on Ctrl-C, with the results so far.
+    A file that cannot be loaded gives a result with ``load_error`` set. ``progress`` hears each
+    case start and, if it is a :class:`~diffcmp.run.progress.Progress`, end (a plain callable:
+    called with the name of each case that starts). Raises :class:`Interrupted` on Ctrl-C, with
+    the results so far.
     """
     results: list[CaseResult] = []
+    listener = as_progress(progress)
     worker: Worker | None = None
     try:
         for path in files:
@@ -231,7 +235,7 @@ def run_files(files: Iterable[Path], options: Options, timeout: float = DEFAULT_
             while skip is not None:
                 if worker is None:
                     worker = Worker(options, memory_limit)
-                skip, failed = _run_file(worker, path, skip, options, timeout, progress, results)
+                skip, failed = _run_file(worker, path, skip, options, timeout, listener, results)
                 if failed:
                     worker.stop()
                     worker = None
@@ -244,11 +248,16 @@ def run_files(files: Iterable[Path], options: Options, timeout: float = DEFAULT_
 
 
 def _run_file(worker: Worker, path: Path, skip: int, options: Options, timeout: float,
-              progress: Callable[[str], None] | None,
-              results: list[CaseResult]) -> tuple[int | None, bool]:
+              progress: Progress, results: list[CaseResult]) -> tuple[int | None, bool]:
     """Run ``path``'s cases from index ``skip``; return (where to resume or None, worker lost)."""
     current: _Current | None = None
-    deadline = time.monotonic() + timeout
+    since = time.monotonic()  # the file's loading, then each case's start
+
+    def record(result: CaseResult) -> None:
+        results.append(result)
+        progress.finished(Finished.of(result, time.monotonic() - since))
+
+    deadline = since + timeout
     try:
         worker.send(("file", str(path), skip))
         while True:
@@ -258,17 +267,17 @@ def _run_file(worker: Worker, path: Path, skip: int, options: Options, timeout: 
             kind = message[0]
             if kind == "start":
                 current = _Current(*message[1:])
-                deadline = time.monotonic() + timeout
-                if progress:
-                    progress(current.name)
+                since = time.monotonic()
+                deadline = since + timeout
+                progress.started(current.name)
             elif kind == "result":
-                results.append(message[1])
+                record(message[1])
                 if current is not None:
                     skip = current.index + 1
                 current = None
                 deadline = time.monotonic() + timeout
             elif kind == "load_error":
-                results.append(message[1])
+                record(message[1])
                 return None, False
             elif kind == "done":
                 return None, False
@@ -276,11 +285,10 @@ def _run_file(worker: Worker, path: Path, skip: int, options: Options, timeout: 
     except _WorkerDiedError:
         what, status = f"crashed its worker process ({worker.exit_text()})", "error"
     if current is None:  # the file itself hung or crashed while loading
-        results.append(CaseResult(path.stem, source=str(path),
-                                  load_error=f"{path}: loading {what}"))
+        record(CaseResult(path.stem, source=str(path), load_error=f"{path}: loading {what}"))
         return None, True
-    results.append(failed_result(current.name, current.source, options.engines, status,
-                                 f"the case {what}", current.declared, current.tolerances))
+    record(failed_result(current.name, current.source, options.engines, status,
+                         f"the case {what}", current.declared, current.tolerances))
     return (current.index + 1 if current.index < current.last else None), True
 
 
