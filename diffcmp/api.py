@@ -14,6 +14,7 @@ from .cases import Case, discover
 from .errors import CaseError, DiffcmpError
 from .registry import ENGINE_NAMES
 from .result import Result
+from .results.environment import usage
 from .run.evaluate import evaluate
 from .run.isolation import DEFAULT_TIMEOUT_S, Interrupted, default_memory_limit, run_files
 from .run.options import Options
@@ -31,7 +32,7 @@ def run_cases(cases: Iterable[Case], options: Options | None = None,
     start and end (see :mod:`diffcmp.run.progress`). Raises
     :class:`~diffcmp.run.isolation.Interrupted` on Ctrl-C, with the cases that finished.
     """
-    start = time.perf_counter()
+    start, since = time.perf_counter(), usage()
     listener = as_progress(progress)
     results = []
     try:
@@ -42,7 +43,7 @@ def run_cases(cases: Iterable[Case], options: Options | None = None,
             listener.finished(Finished.of(results[-1], time.perf_counter() - began))
     except KeyboardInterrupt:
         raise Interrupted(results) from None
-    return Result.from_cases(results, options or Options(), time.perf_counter() - start)
+    return Result.from_cases(results, options or Options(), time.perf_counter() - start, since)
 
 
 def run_suite(paths: Sequence[str | Path], options: Options | None = None,
@@ -63,12 +64,12 @@ def run_suite(paths: Sequence[str | Path], options: Options | None = None,
     """
     if not timeout > 0:
         raise DiffcmpError(f"the timeout must be a positive number of seconds, not {timeout}")
-    start = time.perf_counter()
+    start, since = time.perf_counter(), usage()
     options = options or Options()
     files = discover(paths)
     limit = default_memory_limit() if memory_limit == "default" else memory_limit
     results = run_files(files, options, timeout=timeout, memory_limit=limit, progress=progress)
-    return Result.from_cases(results, options, time.perf_counter() - start)
+    return Result.from_cases(results, options, time.perf_counter() - start, since)
 
 
 def compare(loss: sp.Expr | str, params: Mapping[str, Any], data: Mapping[str, Any] | None = None,

@@ -16,7 +16,7 @@ import pandas as pd
 from ..grading.grade import fails
 from ..results.derived import cost_table, param_counts, status_counts, worst_status
 from ..results.format import number, seconds
-from ..results.tables import Tables
+from ..results.tables import Tables, time_spent
 from ..status import NO_VERDICT, Status
 from .blocks import anchor, fmt, table, text
 from .plots import PLOTS
@@ -46,8 +46,7 @@ def verdict(result: Tables, links: bool = True) -> str:
     if not cases:
         text = "No case ran."
     else:
-        text = (f"All {len(engines)} engines ({', '.join(engines)}) agree with the reference on "
-                f"{len(cases) - len(bad_cases)} of {len(cases)} cases")
+        text = agreement_sentence(engines, len(cases), len(cases) - len(bad_cases))
         # engines off on the same cases in the same way are named together
         groups: dict[tuple[tuple[str, ...], str], list[str]] = {}
         for engine in engines:
@@ -59,8 +58,9 @@ def verdict(result: Tables, links: bool = True) -> str:
         for (off_cases, statuses), names in groups.items():
             who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
             named = ", ".join(f"[`{c}`](#{anchor(c)})" if links else c for c in off_cases)
+            where = named if len(off_cases) == 1 else f"{len(off_cases)}: {named}"
             offs.append(f"{who} {'is' if len(names) == 1 else 'are'} off ({statuses}) on "
-                        f"{len(off_cases)}: {named}")
+                        f"{where}")
         text += ("; " + "; ".join(offs) if offs else "") + "."
     silent = [s for s in Status.names() if s in NO_VERDICT]
     unsupported = result.agreement[result.agreement["status"].isin(silent)]
@@ -84,6 +84,33 @@ def verdict(result: Tables, links: bool = True) -> str:
     if not result.errors.empty:
         text += f" {len(result.errors)} case file(s) could not be loaded."
     return f"**{status}.** {text}"
+
+
+def agreement_sentence(engines: Sequence[str], cases: int, agreed: int) -> str:
+    """How many of ``cases`` every one of ``engines`` agrees on (``agreed``), worded for one
+    case, all, none or some of them, and for one engine or several."""
+    if not engines:
+        return f"Only the reference ran, on {_count(cases, 'case')}"
+    if len(engines) == 1:
+        every, agree, not_all = engines[0], "agrees", f"{engines[0]} does not agree"
+    elif len(engines) == 2:
+        pair = " and ".join(engines)
+        every, agree, not_all = f"Both {pair}", "agree", f"{pair} do not both agree"
+    else:
+        names = f"{len(engines)} engines ({', '.join(engines)})"
+        every, agree, not_all = f"All {names}", "agree", f"Not all {names} agree"
+    if cases == 1:
+        return f"{every if agreed else not_all}{' ' + agree if agreed else ''} with the " \
+               "reference on the one case"
+    if agreed == cases:
+        return f"{every} {agree} with the reference on all {cases} cases"
+    if agreed == 0:
+        return f"{not_all} with the reference on any of the {cases} cases"
+    return f"{every} {agree} with the reference on {agreed} of {cases} cases"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 def _status_cell(row: Any) -> str:
@@ -149,13 +176,25 @@ def render_markdown(result: Tables, plots: Sequence[str] = ()) -> str:
         worst = worst_status(result)
         for case in cases:
             parts += _case_section(result, case, costs, counts.get(case), worst)
-    parts += ["---", "",
-              f"Run took {seconds(result.meta['wall_s'])}, of which "
-              f"{seconds(result.meta['measured_s'])} in timed measurements "
-              f"(min-time {options['min_time']} s per phase; PyTorch on {options['threads']} "
-              f"thread(s)). Results format {result.meta['format']} v"
+    parts += ["---", "", f"{footer(result)} Results format {result.meta['format']} v"
               f"{result.meta['format_version']}.", ""]
     return "\n".join(parts)
+
+
+def footer(result: Tables) -> str:
+    """How long the run took, and how much of it went to timed calls and to preparing engines
+    (from the timing table, so that re-rendered reports of older runs say it right too)."""
+    options = result.meta["options"]
+    took = f"Run took {seconds(result.meta['wall_s'])}"
+    if result.timing.empty:
+        return took + ("; nothing was timed (`--no-timing`)." if not options.get("timing", True)
+                       else "; nothing was timed.")
+    measured, prepared = time_spent(result.timing)
+    threads = options["threads"]
+    return (f"{took}, of which {seconds(measured)} in timed calls of `loss` and `grad` "
+            f"(min-time {options['min_time']} s per phase; PyTorch on {threads} "
+            f"thread{'s' if threads != 1 else ''}) and {seconds(prepared)} preparing engines "
+            "(the derivation `reference` and `sympy` share counted once).")
 
 
 def _agreement_rows(result: Tables, case: str, worst: pd.DataFrame) -> list[dict[str, object]]:
@@ -252,4 +291,5 @@ def _case_section(result: Tables, case: str, costs: pd.DataFrame, n: int | None,
     return parts
 
 
-__all__ = ["DECLARED_MARK", "render_markdown", "summary_table", "verdict"]
+__all__ = ["DECLARED_MARK", "agreement_sentence", "footer", "render_markdown", "summary_table",
+           "verdict"]

@@ -144,8 +144,8 @@ def error_figure(result: Tables) -> Figure | None:
     axes.set_xscale("log")
     axes.set_xlim(ERROR_FLOOR / 3, top * 3)
     _case_axis(axes, cases)
-    axes.set_xlabel(f"error rho = |a - b| / max(1, |a| + |b|), worst component and point "
-                    f"(log; 0 drawn at {ERROR_FLOOR:g})")
+    axes.set_xlabel(f"error rho = |a - b| / max(1, |a| + |b|), worst component and point\n"
+                    f"(log scale; 0 drawn at {ERROR_FLOOR:g})")
     axes.set_ylabel("case")
     axes.set_title(PLOTS[0][1])
     engine_handles, _ = axes.get_legend_handles_labels()
@@ -175,9 +175,10 @@ def grad_time_figure(result: Tables) -> Figure | None:
     axes.set_xscale("log")
     _case_axis(axes, cases)
     threads = result.meta["options"].get("threads", 1)
-    axes.set_xlabel("grad time per call in seconds (log; median over blocks; bar: "
-                    "median / (1 + r) to median * (1 + r), r = IQR / median; "
-                    f"PyTorch on {threads} thread{'s' if threads != 1 else ''})")
+    # two lines: under the axes alone (the legend takes the right), one would be cut off
+    axes.set_xlabel("grad time per call in seconds (log scale; median over blocks)\n"
+                    "bar: median / (1 + r) to median * (1 + r), r = IQR / median; "
+                    f"PyTorch on {threads} thread{'s' if threads != 1 else ''}")
     axes.set_ylabel("case")
     axes.set_title(PLOTS[1][1])
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="engine")
