@@ -7,31 +7,45 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from ..grading.grade import fails
-from ..status import SEVERITY, Status
+from ..grading.grade import rank
+from ..status import Status
 from .tables import Tables
 
 
 def worst_status(result: Tables) -> pd.DataFrame:
     """One row per case and engine: the worst status over its points, and whether it fails.
 
-    A failing status the case does not declare outranks everything; then by severity.
+    A failing status the case does not declare outranks everything; then by severity
+    (:func:`~diffcmp.grading.grade.rank`); among equals, the first point's.
     """
-    rows = []
-    for (case, engine), group in result.agreement.groupby(["case", "engine"], sort=False):
-        declared = result.declared.get(case, {}).get(engine)
-        statuses = list(group["status"])
-        worst = max(statuses, key=lambda s: (fails(s, declared), SEVERITY.get(s, 5)))
-        rows.append({"case": case, "engine": engine, "status": worst,
-                     "fails": fails(worst, declared), "declared": declared == worst,
-                     "error": float(np.nanmax(group["error"])) if group["error"].notna().any()
-                     else math.nan, "tolerance": float(group["tolerance"].iloc[0]),
-                     "points": len(group), "ok": int((group["status"] == Status.OK).sum())})
-    return pd.DataFrame(rows, columns=["case", "engine", "status", "fails", "declared", "error",
-                                       "tolerance", "points", "ok"])
+    columns = ["case", "engine", "status", "fails", "declared", "error", "tolerance", "points",
+               "ok"]
+    agreement = result.agreement
+    if agreement.empty:
+        return pd.DataFrame(columns=columns)
+    declared = [result.declared.get(c, {}).get(e)
+                for c, e in zip(agreement["case"], agreement["engine"], strict=True)]
+    ranks = [rank(s, d) for s, d in zip(agreement["status"], declared, strict=True)]
+    rows = pd.DataFrame({
+        "case": agreement["case"].to_numpy(), "engine": agreement["engine"].to_numpy(),
+        "status": agreement["status"].to_numpy(), "fails": [r[0] for r in ranks],
+        "severity": [r[1] for r in ranks], "declared": declared,
+        "error": agreement["error"].to_numpy(dtype=float),
+        "tolerance": agreement["tolerance"].to_numpy(dtype=float),
+        "ok": (agreement["status"] == Status.OK).to_numpy()})
+    keys = ["case", "engine"]
+    worst = rows.sort_values(["fails", "severity"], ascending=False, kind="stable") \
+        .drop_duplicates(keys).set_index(keys)
+    groups = rows.groupby(keys, sort=False)
+    summary = pd.DataFrame({"error": groups["error"].max(),
+                            "tolerance": groups["tolerance"].first(), "points": groups.size(),
+                            "ok": groups["ok"].sum().astype(int)})
+    table = summary.join(worst[["status", "fails", "declared"]]).reset_index()
+    table["fails"] = table["fails"].astype(bool)
+    table["declared"] = table["declared"] == table["status"]
+    return table[columns]
 
 
 def param_counts(result: Tables) -> dict[str, int]:
