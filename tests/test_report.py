@@ -36,6 +36,12 @@ def small_suite() -> list[diffcmp.Case]:
 
 
 @pytest.fixture(scope="module")
+def untimed() -> Result:
+    """One case, not timed: a report with one plot, quick to write again and again."""
+    return run_cases(small_suite()[:1], Options(timing=False))
+
+
+@pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path]:
     result = run_cases(small_suite(), Options(min_time=0.01))
     out = write_report(result, tmp_path_factory.mktemp("reports") / "run")
@@ -157,10 +163,9 @@ def test_report_rerenders_the_same_report_without_recomputing(
     assert cli.main(["report", str(out), "--out", str(again), "--force"]) == 0
 
 
-def test_report_in_place_replaces_the_folder_whole(run: tuple[Result, Path],
-                                                   tmp_path: Path) -> None:
+def test_report_in_place_replaces_the_folder_whole(untimed: Result, tmp_path: Path) -> None:
     folder = tmp_path / "copy"
-    write_report(run[0], folder)
+    write_report(untimed, folder)
     original = (folder / "report.md").read_text()
     (folder / "report.md").write_text("stale")
     (folder / "errors.png").unlink()
@@ -170,11 +175,11 @@ def test_report_in_place_replaces_the_folder_whole(run: tuple[Result, Path],
     assert [p.name for p in tmp_path.iterdir()] == ["copy"]  # no staging folder left behind
 
 
-def test_a_failed_rerender_keeps_the_old_report(run: tuple[Result, Path], tmp_path: Path,
+def test_a_failed_rerender_keeps_the_old_report(untimed: Result, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     folder = tmp_path / "copy"
-    write_report(run[0], folder)
+    write_report(untimed, folder)
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
 
     def broken(*args: object) -> list[str]:
@@ -256,9 +261,9 @@ def test_the_environment_records_the_load_before_and_other_work(
     assert other_cpu(Usage(0.0, 5.0, None, None), Usage(10.0, 14.0, None, None)) is None
 
 
-def test_a_run_without_timing_has_no_timing_plots_or_tables(tmp_path: Path) -> None:
-    result = run_cases(small_suite()[:1], Options(timing=False))
-    out = write_report(result, tmp_path / "r")
+def test_a_run_without_timing_has_no_timing_plots_or_tables(untimed: Result,
+                                                           tmp_path: Path) -> None:
+    out = write_report(untimed, tmp_path / "r")
     text = (out / "report.md").read_text()
     assert re.findall(r"!\[[^\]]+\]\(([^)]+)\)", text) == ["errors.png"]
     assert "## Timing" not in text and "grad / loss" not in text
