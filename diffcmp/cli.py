@@ -226,6 +226,7 @@ class _Progress(Progress):
         """Step the bar, or print the case's line."""
         self.done += 1
         self.bar.update(1)
+        self.bar.refresh()  # now, not at tqdm's next interval: a case may be the last
         if self.lines:
             print(progress_line(done, self.done, self.total), file=sys.stderr, flush=True)
 
