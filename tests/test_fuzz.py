@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -274,8 +275,9 @@ def check_loss(text: str, env: dict[str, np.ndarray]) -> None:
 FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.filter_too_much])
-#: Random losses graded by every engine: about 0.15 s each.
-LOSSES_FAST, LOSSES_SLOW = 20, 1000
+#: Random losses graded by every engine: about 0.25 s each (the slow run's count is sized for CI,
+#: which runs it on two cores within its 20 minutes).
+LOSSES_FAST, LOSSES_SLOW = 20, 600
 
 
 @settings(FUZZ, max_examples=LOSSES_FAST)
@@ -319,7 +321,7 @@ _POINT = {"a": -1.29, "v": [1.81, 0.6, 0.89], "M": [[1.79, -1.45, 0.5], [0.98, -
           "d": 0.58, "y": [-0.19, 1.81]}
 
 #: (loss, point) pairs the fuzzer found failing, kept as regression tests.
-REGRESSIONS: list[tuple[str, dict[str, object]]] = [
+REGRESSIONS: list[Any] = [
     # torch: the params reach the loss only through where()'s condition, so the result has no
     # grad_fn and torch.autograd.grad raised; the gradient is zero (fixed in the torch engine)
     ("(where((1.5) < (logsumexp(relu(M))), tanh(sin(E)), 0.5)) * (tan(E))", _POINT),
@@ -339,6 +341,14 @@ REGRESSIONS: list[tuple[str, dict[str, object]]] = [
     # derive now differentiates both as functions of a real argument (fixed in symbolic.py)
     ("sign(acos(tanh(a) * 0.7))", {**_POINT, "a": -1.0}),
     ("sign(acos(a)) * a + abs(log(a)) + abs(acos(a))", {**_POINT, "a": 0.5}),
+    # reference: SymPy evaluates a function of a float literal at float64 precision
+    # (exp(0.5) = 1.64872127070012819...: 5e-17 off), so the reference's loss is off by that
+    # much, which cancellation near a = exp(0.5) makes a relative 2e-15; the written-form check
+    # catches it and reports a diffcmp bug (found by the slow fuzz; open: literals are lowered
+    # in ops.sympy.const)
+    pytest.param("(-(exp(0.5))) + a", {**_POINT, "a": 1.625}, marks=pytest.mark.xfail(
+        strict=True, reason="functions of float literals are evaluated at float64 precision "
+                            "by SymPy")),
 ]
 
 
