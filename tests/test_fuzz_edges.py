@@ -110,7 +110,7 @@ def check_edge(text: str, env: dict[str, np.ndarray], kind: str) -> None:
 
 #: Losses at the edges, each graded twice (by the engines and independently at 120 digits):
 #: about 0.35 s each.
-EDGES_FAST, EDGES_SLOW = 10, 300
+EDGES_FAST, EDGES_SLOW = 10, 400
 
 
 @settings(FUZZ, max_examples=EDGES_FAST)
