@@ -277,7 +277,7 @@ FUZZ = settings(deadline=None, derandomize=True, database=None, print_blob=True,
                                        HealthCheck.filter_too_much])
 #: Random losses graded by every engine: about 0.25 s each (the slow run's count is sized for CI,
 #: which runs it on two cores within its 20 minutes).
-LOSSES_FAST, LOSSES_SLOW = 20, 600
+LOSSES_FAST, LOSSES_SLOW = 15, 600
 
 
 @settings(FUZZ, max_examples=LOSSES_FAST)
