@@ -256,6 +256,32 @@ def test_the_library_runs_in_process_without_a_worker() -> None:
     assert set(result.agreement["status"]) == {"ok"}
 
 
+def test_run_cases_tells_progress_each_case_start_and_end() -> None:
+    heard: list[tuple[str, str]] = []
+
+    class Listener(Progress):
+        def started(self, name: str) -> None:
+            heard.append(("started", name))
+
+        def finished(self, done: Finished) -> None:
+            heard.append((done.name, f"{done.status}, fails {done.fails}"))
+
+    cases = [diffcmp.Case(name="fine", loss="w**2", params={"w": 3.0}),
+             diffcmp.Case(name="off", loss="w**3", params={"w": 1.3},
+                          tolerance={"fd-central": 1e-30}),
+             diffcmp.Case(name="known", loss="w**3", params={"w": 1.3},
+                          tolerance={"fd-central": 1e-30},
+                          expect={"status": {"fd-central": "mismatch"}})]
+    diffcmp.run_cases(cases, Options(engines=("fd-central",), timing=False), progress=Listener())
+    assert heard == [("started", "fine"), ("fine", "ok, fails False"), ("started", "off"),
+                     ("off", "mismatch, fails True"), ("started", "known"),
+                     ("known", "mismatch, fails False")]
+    seen: list[str] = []  # a plain callable still hears each start
+    diffcmp.run_cases(cases[:1], Options(engines=("fd-central",), timing=False),
+                      progress=seen.append)
+    assert seen == ["fine"]
+
+
 def test_failed_result_gives_every_engine_a_row() -> None:
     result = isolation.failed_result("c", "c.toml", ["reference", "torch"], "timeout", "slow",
                                      declared={"torch": "timeout", "jax": "ok"})
