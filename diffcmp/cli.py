@@ -28,7 +28,9 @@ from .report.markdown import verdict
 from .result import Result
 from .results.rundiff import MIN_CHANGE, compare_results, load_results
 from .run.isolation import DEFAULT_TIMEOUT_S, Interrupted
+from .run.progress import Finished, Progress
 from .run.timing import MIN_TIME_S
+from .status import Status
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -187,7 +189,7 @@ def _run(args: argparse.Namespace) -> int:
     out = settings["out"]
     if out:
         check_out(out, force=args.force)  # fail now, not after a long run
-    progress = _Progress(paths, options.tags, enabled=not args.quiet and _is_tty())
+    progress = _Progress(paths, options.tags, quiet=args.quiet, bar=_is_tty())
     with _terminate_as_interrupt():
         try:
             result = run_suite(paths, options, progress=progress, timeout=settings["timeout"])
@@ -215,32 +217,51 @@ def _is_tty() -> bool:
         return False
 
 
-class _Progress:
-    """A tqdm bar on stderr, one step per case, the current case's name beside it.
+class _Progress(Progress):
+    """Progress on stderr: on a terminal a tqdm bar, one step per case, the current case's name
+    beside it; elsewhere (a CI log, a pipe) one line per finished case: its name, worst status
+    and seconds. Nothing with ``quiet``.
 
-    Disabled (and silent) unless ``enabled``. The total is counted from TOML files only (Python
-    case files are user code and run once, by the runner); it is left open when any is present.
+    The total is counted from TOML files only (Python case files are user code and run once, by
+    the runner); it is left open when any is present.
     """
 
-    def __init__(self, paths: Sequence[str], tags: Sequence[str], enabled: bool) -> None:
+    def __init__(self, paths: Sequence[str], tags: Sequence[str], quiet: bool,
+                 bar: bool) -> None:
         from tqdm import tqdm
 
-        self.enabled = enabled
-        self.started = 0
-        self.bar = tqdm(total=_count_cases(paths, tags) if enabled else None, unit="case",
-                        file=sys.stderr, disable=not enabled, leave=False, dynamic_ncols=True)
+        self.lines = not quiet and not bar
+        self.done = 0
+        self.total = _count_cases(paths, tags) if not quiet else None
+        self.bar = tqdm(total=self.total, unit="case", file=sys.stderr,
+                        disable=quiet or not bar, leave=False, dynamic_ncols=True)
 
-    def __call__(self, name: str) -> None:
-        if self.started:
-            self.bar.update(1)
-        self.started += 1
+    def started(self, name: str) -> None:
+        """Show ``name`` beside the bar."""
         self.bar.set_postfix_str(name, refresh=True)
 
+    def finished(self, done: Finished) -> None:
+        """Step the bar, or print the case's line."""
+        self.done += 1
+        self.bar.update(1)
+        self.bar.refresh()  # now, not at tqdm's next interval: a case may be the last
+        if self.lines:
+            print(progress_line(done, self.done, self.total), file=sys.stderr, flush=True)
+
     def close(self) -> None:
-        """Count the last case and take the bar off the terminal."""
-        if self.started:
-            self.bar.update(1)
+        """Take the bar off the terminal."""
         self.bar.close()
+
+
+def progress_line(done: Finished, count: int, total: int | None) -> str:
+    """One finished case as a line of a log: ``[3/62] name: status (1.2 s)``."""
+    status = done.status
+    if not done.fails and status in Status.names() and Status(status).fails:
+        status += " (declared)"
+    if done.expectations_failed:
+        status += f", {done.expectations_failed} expectation(s) failed"
+    where = f"{count}/{total}" if total else str(count)
+    return f"[{where}] {done.name}: {status} ({done.seconds:.1f} s)"
 
 
 def _count_cases(paths: Sequence[str], tags: Sequence[str]) -> int | None:
@@ -255,6 +276,7 @@ def _count_cases(paths: Sequence[str], tags: Sequence[str]) -> int | None:
         try:
             cases = load_cases(path)
         except DiffcmpError:
+            count += 1  # its line says it was not loaded
             continue
         count += sum(1 for case in cases if not tags or set(tags) & set(case.tags))
     return count

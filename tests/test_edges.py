@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import math
 
+import mpmath
 import pytest
 
 import diffcmp
 from diffcmp.engines.certify import certify
 from diffcmp.errors import UnresolvedError
+from diffcmp.ops import mpmath as mpmath_ops
 
 
 def _statuses(result: diffcmp.Result) -> dict[str, str]:
@@ -210,3 +212,15 @@ def test_a_power_of_a_value_that_is_zero_to_within_its_ball_is_defined() -> None
     assert loss == 1.0
     assert abs(grad[0]) < 1e-15
     assert set(_statuses(result).values()) == {"ok"}
+
+
+def test_a_complex_intermediate_is_nan_in_the_reference_without_computing_it() -> None:
+    """A negative base's real power is complex in mpmath; a function of it is nan (undefined),
+    returned at once: erf of a huge complex argument took minutes (found by the slow edge
+    fuzz)."""
+    calls: list[object] = []
+    spy = mpmath_ops._real(lambda z: calls.append(z) or mpmath.erf(z))
+    assert mpmath.isnan(spy(mpmath.mpc(-1e6, 3e6)))
+    assert calls == []
+    assert mpmath.isnan(mpmath_ops.OPS["erf"](mpmath.mpf(-2) ** mpmath.mpf("1861.3")))
+    assert spy(mpmath.mpf(1)) == mpmath.erf(1)

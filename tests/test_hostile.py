@@ -203,9 +203,9 @@ def test_a_hostile_file_is_never_executed(tmp_path: Path,
                        Options(timing=False))
     assert set(result.agreement["status"]) == {"ok"}
     assert not marker.exists()
-    # and the command line, which loads each file in a worker process
+    # and the command line, which loads each file in a worker process (the engines ran above)
     assert cli.main(["run", str(folder), "--out", str(tmp_path / "r"), "--no-timing",
-                     "--quiet"]) == 2
+                     "--quiet", "--engines", "sympy"]) == 2
     assert capsys.readouterr().err.count("error: ") == len(errors)
     assert not marker.exists()
 

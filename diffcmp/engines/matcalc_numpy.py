@@ -30,7 +30,7 @@ class MatcalcEngine(Engine):
         into lists of NumPy calls."""
         prepared = Prepared(inputs=problem.environment, loss=None, grad=None, read=self._read)
         gradient = problem.array_gradient  # derived once per case, shared with the reference
-        prepared.prepare_s["derive"] = gradient.derive_s
+        prepared.prepare_s["derive arrays"] = gradient.derive_s
         with prepared.step("compile"):
             both = Program(optimise(gradient.outputs)).compile(OPS)
             alone = Program(optimise([gradient.loss])).compile(OPS)

@@ -104,7 +104,7 @@ def _vectorised(problem: Problem, prepared: Prepared) -> tuple[Evaluation, Evalu
                                                                  Callable[[np.ndarray], Any]]:
     """``[loss, *grads]``, the loss alone, and the inputs, from the vectorised gradient."""
     gradient = problem.array_gradient
-    prepared.prepare_s["derive"] = gradient.derive_s
+    prepared.prepare_s["derive arrays"] = gradient.derive_s
     with prepared.step("compile"):
         both = Program(gradient.outputs).compile(arb_ops.OPS, fresh_constants=True)
         alone = Program([gradient.loss]).compile(arb_ops.OPS, fresh_constants=True)
