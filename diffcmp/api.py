@@ -17,10 +17,12 @@ from .registry import ENGINE_NAMES
 from .report.folder import check_out
 from .report.sweep import write_sweep_report
 from .result import Result
+from .results.environment import usage
 from .results.sweep import SweepResult
 from .run.evaluate import evaluate
 from .run.isolation import DEFAULT_TIMEOUT_S, Interrupted, default_memory_limit, run_files
 from .run.options import Options
+from .run.progress import Finished, Progress, as_progress
 from .run.sweep import OnSize, sweep_case, sweep_case_of, sweep_file, sweep_sizes
 from .run.timing import MIN_TIME_S
 
@@ -28,26 +30,29 @@ __all__ = ["Options", "compare", "run_cases", "run_suite", "sweep"]
 
 
 def run_cases(cases: Iterable[Case], options: Options | None = None,
-              progress: Callable[[str], None] | None = None) -> Result:
+              progress: Progress | Callable[[str], None] | None = None) -> Result:
     """Evaluate each case in turn, in this process, and gather one :class:`Result`.
 
-    No time or memory limit applies here (see :func:`run_suite`). Raises
+    No time or memory limit applies here (see :func:`run_suite`). ``progress`` hears each case
+    start and end (see :mod:`diffcmp.run.progress`). Raises
     :class:`~diffcmp.run.isolation.Interrupted` on Ctrl-C, with the cases that finished.
     """
-    start = time.perf_counter()
+    start, since = time.perf_counter(), usage()
+    listener = as_progress(progress)
     results = []
     try:
         for case in cases:
-            if progress:
-                progress(case.name)
+            listener.started(case.name)
+            began = time.perf_counter()
             results.append(evaluate(case, options))
+            listener.finished(Finished.of(results[-1], time.perf_counter() - began))
     except KeyboardInterrupt:
         raise Interrupted(results) from None
-    return Result.from_cases(results, options or Options(), time.perf_counter() - start)
+    return Result.from_cases(results, options or Options(), time.perf_counter() - start, since)
 
 
 def run_suite(paths: Sequence[str | Path], options: Options | None = None,
-              progress: Callable[[str], None] | None = None, *,
+              progress: Progress | Callable[[str], None] | None = None, *,
               timeout: float = DEFAULT_TIMEOUT_S,
               memory_limit: int | Literal["default"] | None = "default") -> Result:
     """Load every case under ``paths`` (files or folders) and run them, each in a worker process.
@@ -55,19 +60,21 @@ def run_suite(paths: Sequence[str | Path], options: Options | None = None,
     Each case (loading a Python case file included) runs in a worker process (see
     :mod:`diffcmp.run.isolation`), one at a time: one that takes longer than ``timeout`` seconds is
     stopped and reported as ``timeout``, one that crashes its process as ``error``, and the run
-    goes on. ``memory_limit`` caps the worker's memory in bytes (``"default"``: half the
-    machine's memory, at least 2 GiB; ``None``: no limit). A file that cannot be loaded becomes
+    goes on. ``progress`` hears each case start and end (see :mod:`diffcmp.run.progress`).
+    ``memory_limit`` caps the memory a case may take in bytes, beyond what the worker
+    holds once its libraries are loaded (``"default"``: half the machine's memory, at least
+    2 GiB; ``None``: no limit). A file that cannot be loaded becomes
     an entry of ``Result.errors``; the others still run. Raises
     :class:`~diffcmp.run.isolation.Interrupted` on Ctrl-C, with the cases that finished.
     """
     if not timeout > 0:
         raise DiffcmpError(f"the timeout must be a positive number of seconds, not {timeout}")
-    start = time.perf_counter()
+    start, since = time.perf_counter(), usage()
     options = options or Options()
     files = discover(paths)
     limit = default_memory_limit() if memory_limit == "default" else memory_limit
     results = run_files(files, options, timeout=timeout, memory_limit=limit, progress=progress)
-    return Result.from_cases(results, options, time.perf_counter() - start)
+    return Result.from_cases(results, options, time.perf_counter() - start, since)
 
 
 def compare(loss: sp.Expr | str, params: Mapping[str, Any], data: Mapping[str, Any] | None = None,

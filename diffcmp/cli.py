@@ -29,6 +29,7 @@ from .report.sweep import size_line, sweep_summary, write_sweep_report
 from .result import Result
 from .results.rundiff import MIN_CHANGE, compare_results, load_results
 from .run.isolation import DEFAULT_TIMEOUT_S, Interrupted
+from .run.progress import Finished, Progress
 from .run.sweep import SizeRun
 from .run.timing import MIN_TIME_S
 
@@ -138,6 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     explaining = sub.add_parser(
         "explain", help="walk one case's backward pass node by node against PyTorch")
     explaining.add_argument("case", metavar="CASE", help="a case file")
+    explaining.add_argument("--format", choices=("text", "mermaid"), default="text",
+                            help="text: the three steps (default); mermaid: a flowchart of the "
+                            "graph, with values and local gradients, for any markdown viewer")
     explaining.add_argument("--point", type=int, default=0, metavar="N",
                             help="which point: 0 is the case's own (default), 1.. sampled")
 
@@ -218,7 +222,7 @@ def _run(args: argparse.Namespace) -> int:
     out = settings["out"]
     if out:
         check_out(out, force=args.force)  # fail now, not after a long run
-    progress = _Progress(paths, options.tags, enabled=not args.quiet and _is_tty())
+    progress = _Progress(paths, options.tags, quiet=args.quiet, bar=_is_tty())
     with _terminate_as_interrupt():
         try:
             result = run_suite(paths, options, progress=progress, timeout=settings["timeout"])
@@ -246,31 +250,39 @@ def _is_tty() -> bool:
         return False
 
 
-class _Progress:
-    """A tqdm bar on stderr, one step per case, the current case's name beside it.
+class _Progress(Progress):
+    """Progress on stderr: on a terminal a tqdm bar, one step per case, the current case's name
+    beside it; elsewhere (a CI log, a pipe) one line per finished case: its name, worst status
+    and seconds. Nothing with ``quiet``.
 
-    Disabled (and silent) unless ``enabled``. The total is counted from TOML files only (Python
-    case files are user code and run once, by the runner); it is left open when any is present.
+    The total is counted from TOML files only (Python case files are user code and run once, by
+    the runner); it is left open when any is present.
     """
 
-    def __init__(self, paths: Sequence[str], tags: Sequence[str], enabled: bool) -> None:
+    def __init__(self, paths: Sequence[str], tags: Sequence[str], quiet: bool,
+                 bar: bool) -> None:
         from tqdm import tqdm
 
-        self.enabled = enabled
-        self.started = 0
-        self.bar = tqdm(total=_count_cases(paths, tags) if enabled else None, unit="case",
-                        file=sys.stderr, disable=not enabled, leave=False, dynamic_ncols=True)
+        self.lines = not quiet and not bar
+        self.done = 0
+        self.total = _count_cases(paths, tags) if not quiet else None
+        self.bar = tqdm(total=self.total, unit="case", file=sys.stderr,
+                        disable=quiet or not bar, leave=False, dynamic_ncols=True)
 
-    def __call__(self, name: str) -> None:
-        if self.started:
-            self.bar.update(1)
-        self.started += 1
+    def started(self, name: str) -> None:
+        """Show ``name`` beside the bar."""
         self.bar.set_postfix_str(name, refresh=True)
 
+    def finished(self, done: Finished) -> None:
+        """Step the bar, or print the case's line."""
+        self.done += 1
+        self.bar.update(1)
+        self.bar.refresh()  # now, not at tqdm's next interval: a case may be the last
+        if self.lines:
+            print(done.line(self.done, self.total), file=sys.stderr, flush=True)
+
     def close(self) -> None:
-        """Count the last case and take the bar off the terminal."""
-        if self.started:
-            self.bar.update(1)
+        """Take the bar off the terminal."""
         self.bar.close()
 
 
@@ -286,6 +298,7 @@ def _count_cases(paths: Sequence[str], tags: Sequence[str]) -> int | None:
         try:
             cases = load_cases(path)
         except DiffcmpError:
+            count += 1  # its line says it was not loaded
             continue
         count += sum(1 for case in cases if not tags or set(tags) & set(case.tags))
     return count
@@ -347,7 +360,8 @@ def _diff(args: argparse.Namespace) -> int:
 def _explain(args: argparse.Namespace) -> int:
     cases = load_cases(args.case)
     for case in cases:
-        print(explain(case, args.point).to_text())
+        explanation = explain(case, args.point)
+        print(explanation.to_mermaid() if args.format == "mermaid" else explanation.to_text())
     return 0
 
 
@@ -361,12 +375,7 @@ def _sweep(args: argparse.Namespace) -> int:
         check_out(args.out, force=args.force)
 
     def on_size(run: SizeRun) -> None:
-        worst: dict[str, str] = {}
-        for row in run.result.agreement:
-            if worst.get(row["engine"], "ok") == "ok":
-                worst[row["engine"]] = row["status"]
-        line = size_line(run.name, run.size, worst, run.wall_s)
-        print(run.result.load_error or line, file=sys.stderr, flush=True)
+        print(size_line(run), file=sys.stderr, flush=True)
 
     with _terminate_as_interrupt():
         result = sweep(args.case, args.sizes, options, timeout=settings["timeout"],

@@ -53,6 +53,11 @@ class SkippedError(DiffcmpError):
     scalar SymPy gradient of a large array loss); the message gives the estimate."""
 
 
+class UndecidedError(DiffcmpError):
+    """A comparison of two balls that overlap (ball arithmetic): at this precision neither
+    ``a < b`` nor ``a >= b`` can be proven, so a ``where`` cannot pick its branch."""
+
+
 class UnresolvedError(DiffcmpError):
     """The reference did not settle: at the precision ceiling its last two evaluations still
     differ, so no engine can be graded at this point."""

@@ -27,6 +27,7 @@ off; each item then reports its case.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,9 +140,14 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
         return None
     if file_path.suffix == ".toml":
         wanted = (itself and path.name != "pyproject.toml") or _is_case_toml(path)
-    else:
-        wanted = under and _defines_cases(path)
+    else:  # a test module (test_*.py, per pytest's python_files) is pytest's, never a case file
+        wanted = under and not _is_test_module(config, path) and _defines_cases(path)
     return CaseFile.from_parent(parent, path=file_path) if wanted else None
+
+
+def _is_test_module(config: pytest.Config, path: Path) -> bool:
+    patterns = config.getini("python_files") or ["test_*.py", "*_test.py"]
+    return any(fnmatch.fnmatch(path.name, pattern) for pattern in patterns)
 
 
 class CaseFile(pytest.File):

@@ -35,9 +35,9 @@ class EngineInfo:
 #: Engine name -> what it is, in report order (one entry per engine).
 REGISTRY: dict[str, EngineInfo] = {
     "reference": EngineInfo(
-        "reference_mpmath:ReferenceEngine",
-        "SymPy's exact gradient evaluated with mpmath from 50 significant digits, doubled until "
-        "two precisions agree",
+        "reference_arb:ReferenceEngine",
+        "the loss as written and its exact vectorised gradient in ball arithmetic (Arb) from 50 "
+        "significant digits, doubled until every value is proven",
         0.0, "the truth the other engines are graded against"),
     "sympy": EngineInfo(
         "sympy_lambdify:SympyEngine",

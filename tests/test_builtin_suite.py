@@ -67,26 +67,51 @@ EXPECTED: dict[str, dict[str, str]] = {
 }
 
 
+#: The default run grades the cases whose statuses the table spells out (every kink, edge and
+#: declared failure; one of the cases that only complex step cannot express) and the two
+#: below; the slow run grades the whole suite.
+QUICK = {*EXPECTED, "seed_linear_regression", "num_logsumexp_stable"} - {
+    "kink_heaviside_away", "kink_max_away", "kink_relu_away", "kink_where_away", "ml_hinge_svm",
+    "ml_huber_regression", "ml_lasso"}
+
+
+def builtin_cases(names: set[str] | None = None) -> list[diffcmp.Case]:
+    """The built-in suite's cases (those named in ``names``, if given)."""
+    return [case for path in discover([CASES]) for case in load_cases(path)
+            if names is None or case.name in names]
+
+
 @pytest.fixture(scope="module")
 def suite() -> diffcmp.Result:
-    cases = [case for path in discover([CASES]) for case in load_cases(path)]
-    return diffcmp.run_cases(cases, diffcmp.Options(timing=False))
+    return diffcmp.run_cases(builtin_cases(QUICK), diffcmp.Options(timing=False))
 
 
-def test_the_suite_passes_and_is_large_enough(suite: diffcmp.Result) -> None:
-    assert suite.errors.empty
-    assert suite.agreement["case"].nunique() >= 30
-    assert suite.exit_code == 0
-    assert suite.expectations["holds"].all()
-
-
-def test_every_case_has_the_statuses_the_table_expects(suite: diffcmp.Result) -> None:
-    for case, rows in suite.agreement.groupby("case"):
+def assert_statuses_as_the_table_expects(result: diffcmp.Result) -> None:
+    """Every engine's statuses on every case are those of ``EXPECTED`` (``ok`` elsewhere)."""
+    for case, rows in result.agreement.groupby("case"):
         expected = {engine: EXPECTED.get(case, {}).get(engine, "ok") for engine in ENGINE_NAMES}
         seen = {engine: "/".join(sorted(set(group["status"])))
                 for engine, group in rows.groupby("engine")}
         assert seen == expected, case
-    assert set(EXPECTED) <= set(suite.agreement["case"])
+
+
+def test_the_cases_the_table_names_have_its_statuses_and_pass(suite: diffcmp.Result) -> None:
+    assert suite.errors.empty
+    assert set(suite.agreement["case"]) == QUICK
+    assert_statuses_as_the_table_expects(suite)
+    assert suite.exit_code == 0
+    assert suite.expectations["holds"].all()
+
+
+@pytest.mark.slow
+def test_the_whole_suite_passes_with_the_statuses_the_table_expects() -> None:
+    result = diffcmp.run_cases(builtin_cases(), diffcmp.Options(timing=False))
+    assert result.errors.empty
+    assert result.agreement["case"].nunique() >= 30
+    assert_statuses_as_the_table_expects(result)
+    assert set(EXPECTED) <= set(result.agreement["case"])
+    assert result.exit_code == 0
+    assert result.expectations["holds"].all()
 
 
 def test_seed_case_gives_minus_two_in_every_engine(suite: diffcmp.Result) -> None:

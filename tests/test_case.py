@@ -17,7 +17,7 @@ CASES = Path(__file__).resolve().parent.parent / "cases"
 def test_seed_case_file() -> None:
     case = diffcmp.load_case(CASES / "seed_linear_regression.toml")
     assert case.name == "seed_linear_regression"
-    assert case.loss == "(w*x - y)**2"
+    assert case.loss == "s**2" and case.nodes == {"yhat": "w*x", "s": "yhat - y"}
     assert case.params["w"] == 1.0
     assert case.expect["loss"] == 1.0
     assert case.expect["grad"]["w"] == -2.0

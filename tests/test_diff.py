@@ -125,13 +125,22 @@ def test_cases_only_in_one_run_and_environment_changes_are_reported(
 def test_a_busy_machine_is_named(runs: tuple[Path, Path]) -> None:
     old = Result.from_json(runs[0].read_text())
     busy = Result.from_json(runs[0].read_text())
-    old.meta["environment"].update(load_avg=[0.9, 0.5, 0.4], cpu_count=2)
-    busy.meta["environment"].update(load_avg=[3.1, 2.5, 2.0], cpu_count=2)
+    old.meta["environment"].update(load_avg=[2.9, 0.5, 0.4], cpu_count=2, other_cpu=0.2)
+    busy.meta["environment"].update(load_avg=[3.1, 2.5, 2.0], cpu_count=2, other_cpu=1.3)
     comparison = compare_results(old, busy)
-    assert comparison.busy == {"new": [3.1, 2.5, 2.0]}
-    assert "Busy machine: the new run ended at load average 3.1 / 2.5 / 2." in \
-        comparison.to_text()
+    assert comparison.busy == {"new": "other processes kept 1.3 of the 2 logical cores busy "
+                                      "during the run (diffcmp's own work not counted)"}
+    assert "Busy machine: new run: other processes kept 1.3 of the 2" in comparison.to_text()
     assert compare_results(old, old).busy == {}
+    # results written before other_cpu was recorded: the load when the run ended
+    for result in (old, busy):
+        for key in ("other_cpu", "load_avg_before"):
+            result.meta["environment"].pop(key, None)
+    assert compare_results(old, busy).busy == {
+        "old": "the load average was 2.9 / 0.5 / 0.4 (1 / 5 / 15 minutes) on 2 logical cores "
+               "when the run ended",
+        "new": "the load average was 3.1 / 2.5 / 2 (1 / 5 / 15 minutes) on 2 logical cores "
+               "when the run ended"}
 
 
 def test_diff_of_a_missing_or_foreign_file_is_an_error(

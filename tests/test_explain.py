@@ -1,9 +1,11 @@
-"""Explain: the tutorial's forward pass, local gradients and backward pass, against PyTorch."""
+"""Explain: the tutorial's forward pass, local gradients and backward pass on the loss as written
+(its array graph, named as the case names it), against PyTorch; and as a Mermaid flowchart."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import diffcmp
@@ -15,31 +17,61 @@ SEED = Path(__file__).resolve().parent.parent / "cases" / "seed_linear_regressio
 
 def test_seed_walks_the_tutorials_backward_pass() -> None:
     table = explain(diffcmp.load_case(SEED)).table().set_index("node")
-    # forward: y_hat = w x = 1, s = y_hat - y = -1, loss = s^2 = 1 (the tutorial's numbers)
-    assert table.loc["n1", "operation"] == "w * x" and table.loc["n1", "value"] == 1.0
-    assert table.loc["n3", "value"] == -1.0
-    assert table.loc["loss", "value"] == 1.0
-    # local gradient dloss/ds = 2 s = -2; backward: dLoss/ds = dLoss/dy_hat = dLoss/dw = -2
-    assert table.loc["loss", "local gradients"] == "dloss/dn3 = -2"
-    assert table.loc[["n3", "n1", "w"], "dloss/dnode"].tolist() == [-2.0, -2.0, -2.0]
-    assert table.loc[["n3", "n1", "w"], "torch"].tolist() == [-2.0, -2.0, -2.0]
+    # forward: yhat = w x = 1, s = yhat - y = -1, loss = s^2 = 1 (the tutorial's numbers)
+    assert table.loc["yhat", "operation"] == "w * x" and table.loc["yhat", "value"] == 1.0
+    assert table.loc["s", "operation"] == "yhat - y" and table.loc["s", "value"] == -1.0
+    assert table.loc["loss", "operation"] == "s**2" and table.loc["loss", "value"] == 1.0
+    # local gradients: dloss/ds = 2 s, ds/dyhat = 1, dyhat/dw = x (dyhat/dx, ds/dy: data)
+    assert table.loc["loss", "local gradients"] == "dloss/ds = 2 * s"
+    assert table.loc["s", "local gradients"] == "ds/dyhat = 1"
+    assert table.loc["yhat", "local gradients"] == "dyhat/dw = x"
+    # backward: dLoss/ds = dLoss/dyhat = dLoss/dw = -2, as PyTorch's retained gradients
+    assert table.loc[["s", "yhat", "w"], "dloss/dnode"].tolist() == [-2.0, -2.0, -2.0]
+    assert table.loc[["s", "yhat", "w"], "torch"].tolist() == [-2.0, -2.0, -2.0]
     assert table["agrees"].all()
 
 
-def test_every_node_agrees_with_torch_on_an_ml_case() -> None:
-    case = diffcmp.Case(name="logistic", loss="sum(softplus(-y * (X @ w)))",
-                        params={"w": [0.4, -0.3]},
-                        data={"X": [[1.0, -2.0], [0.5, 1.5]], "y": [1.0, -1.0]})
-    table = explain(case).table()
-    assert len(table) > 8
-    assert table["agrees"].all()
-
-
-def test_cli_explain_prints_three_steps(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_text_reads_as_the_tutorial(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["explain", str(SEED)]) == 0
     out = capsys.readouterr().out
-    assert "1. Forward pass" in out and "2. Local gradients" in out
-    assert "dLoss/dw = -2   torch -2   agrees" in out
+    for line in ("   yhat = w * x   = 1", "   s = yhat - y   = -1", "   loss = s**2    = 1",
+                 "   dloss/ds = 2 * s = -2", "   ds/dyhat = 1", "   dyhat/dw = x = 1",
+                 "   dLoss/dw = -2   torch -2   agrees", "   dLoss/dw = 2 * (w * x - y) * x"):
+        assert line in out.splitlines(), line
+    assert "(x, y are data: not needed)" in out
+
+
+def test_mermaid_draws_the_same_graph(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["explain", str(SEED), "--format", "mermaid"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "flowchart BT"
+    assert '    n2["yhat = w * x<br/>= 1<br/>dLoss/dyhat = -2"]' in out
+    assert '    n0 -->|"x = 1"| n2' in out  # w -> yhat, local gradient x = 1
+    assert "    n1 -.-> n2" in out  # x is data: a dashed edge
+    assert '    n4 -->|"2 * s = -2"| n5' in out
+
+
+def test_array_nodes_are_the_cases_own_subexpressions() -> None:
+    # sum((X @ w - y)**2): nodes X @ w, - y, **2, sum; dLoss/dw = 2 X^T (X w - y) = [224, 284]
+    case = diffcmp.Case(name="lsq", loss="sum((X @ w - y)**2)", params={"w": [1.0, 2.0]},
+                        data={"X": [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], "y": [1.0, 0.0, 2.0]})
+    explanation = explain(case)
+    table = explanation.table().set_index("node")
+    assert table.loc["n1", "operation"] == "X @ w"
+    assert table.loc["n1", "local gradients"] == "dn1/dw = g -> X.T @ g"
+    np.testing.assert_array_equal(table.loc["w", "dloss/dnode"], [224.0, 284.0])
+    assert table["agrees"].all()
+    assert explanation.formulas == ["dLoss/dw = 2 * X.T @ (X @ w - y)"]
+
+
+def test_a_mlp_of_21_parameters_on_8_points_is_explained() -> None:
+    rng = np.random.default_rng(0)
+    case = diffcmp.Case(name="mlp", loss="mean((tanh(X @ W1 + b1) @ w2 - y)**2)",
+                        params={"W1": rng.normal(size=(2, 5)), "b1": rng.normal(size=5),
+                                "w2": rng.normal(size=5)},
+                        data={"X": rng.normal(size=(8, 2)), "y": rng.normal(size=8)})
+    table = explain(case).table()
+    assert len(table) < 20 and table["agrees"].all()
 
 
 def test_explain_refuses_a_point_the_case_does_not_have() -> None:

@@ -16,7 +16,9 @@ from diffcmp import cases as case_module
 from diffcmp import lang as language
 from diffcmp.symbolic.problem import lower
 
-#: Wall-clock budget for refusing one bomb (the issue asks for well under a second).
+#: Budget for refusing one bomb (the issue asks for well under a second), in this process's CPU
+#: time, which other work on a shared machine does not inflate as it does the wall clock; a
+#: bomb that is not refused takes minutes or all the memory.
 BUDGET_S = 1.0
 #: Python memory a refusal may allocate, on top of the bomb's own text.
 MEMORY_BYTES = 100 * 2**20
@@ -25,7 +27,7 @@ MEMORY_BYTES = 100 * 2**20
 def refused(build: Callable[[], object], match: str, traced: bool = True) -> tuple[float, int]:
     """Run ``build`` (and lower what it builds); it must raise CaseError matching ``match``.
 
-    Returns the seconds it took, and the peak Python memory of a second, traced run (0 when
+    Returns the CPU seconds it took, and the peak Python memory of a second, traced run (0 when
     not ``traced``: tracing slows the TOML parser tenfold).
     """
     def attempt() -> None:
@@ -34,9 +36,9 @@ def refused(build: Callable[[], object], match: str, traced: bool = True) -> tup
             if isinstance(result, diffcmp.Case):
                 lower(result)
 
-    start = time.perf_counter()
+    start = time.process_time()
     attempt()
-    seconds = time.perf_counter() - start
+    seconds = time.process_time() - start
     if not traced:
         return seconds, 0
     tracemalloc.start()
@@ -159,9 +161,9 @@ def test_a_case_at_the_limits_still_loads_quickly(tmp_path: Path) -> None:
     values = ", ".join(repr(float(v)) for v in rng.normal(size=case_module.MAX_TOML_VALUES - 1))
     path = tmp_path / "big.toml"
     path.write_text(f'loss = "w * sum(y)"\n[params]\nw = 1.0\n[data]\ny = [{values}]\n')
-    start = time.perf_counter()
+    start = time.process_time()
     case = diffcmp.load_case(path)
-    assert time.perf_counter() - start < BUDGET_S
+    assert time.process_time() - start < BUDGET_S
     assert case.data["y"].size == case_module.MAX_TOML_VALUES - 1
 
 

@@ -15,6 +15,7 @@ from diffcmp import lang
 from diffcmp.matcalc import graph as g
 from diffcmp.matcalc.derive import derive
 from diffcmp.matcalc.evaluate import Program
+from diffcmp.matcalc.graph import topological
 from diffcmp.matcalc.printer import formula, formulas
 from diffcmp.matcalc.rules import NO_ADJOINT, VJP
 from diffcmp.matcalc.table import GRAPH_OPS
@@ -183,3 +184,21 @@ def test_each_structural_rule_agrees_with_high_precision_difference_quotients(lo
                 down[name][index] -= h
                 quotient = (run(up)[0] - run(down)[0]) / (2 * h)
                 assert abs(exact[index] - quotient) <= mpmath.mpf(10) ** -35, (name, index)
+
+
+def test_the_engines_rewrites_keep_the_values() -> None:
+    # sum(r**2) of a vector runs as dot(r, r), r**2 as r * r: the same loss and gradient
+    from diffcmp.matcalc.optimise import optimise
+
+    rng = np.random.default_rng(4)
+    x, y, w = rng.normal(size=(9, 3)), rng.normal(size=9), rng.normal(size=3)
+    gradient = _gradient("sum((X @ w - y)**2) + sum(w**2)", {"X": (9, 3), "w": (3,), "y": (9,)},
+                         ["w"])
+    rewritten = optimise(gradient.outputs)
+    assert "dot" in {n.op for n in topological(rewritten)}
+    assert "pow" not in {n.op for n in topological(rewritten)}
+    env = {"X": x, "w": w, "y": y}
+    plain = Program(gradient.outputs).compile(numpy_ops.OPS)(env)
+    fast = Program(rewritten).compile(numpy_ops.OPS)(env)
+    assert fast[0] == pytest.approx(plain[0], rel=1e-14)
+    np.testing.assert_allclose(fast[1], plain[1], rtol=1e-14)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from fractions import Fraction
 from typing import Any
 
+import flint
 import jax
 import jax.numpy as jnp
 import mpmath
@@ -18,6 +19,7 @@ import sympy as sp
 import torch
 
 from diffcmp.errors import UnsupportedError
+from diffcmp.ops import arb as arb_ops
 from diffcmp.ops import jax as jax_ops
 from diffcmp.ops import mpmath as mpmath_ops
 from diffcmp.ops import numpy as numpy_ops
@@ -64,6 +66,8 @@ def _to_float(value: Any) -> Any:
             bool(value))
     if isinstance(value, mpmath.mpf | mpmath.mpc):
         return float(mpmath.re(value))
+    if isinstance(value, flint.arb):
+        return float(value)
     return np.asarray(value, dtype=float)
 
 
@@ -74,6 +78,7 @@ KNOWN_INACCURATE = {("torch", "polygamma"): 1e-9}
 BACKENDS: dict[str, tuple[Mapping[str, Callable[..., Any]], Callable[[Any], Any]]] = {
     "sympy": (sympy_ops.OPS, _object_array(_sympy_scalar)),
     "mpmath": (mpmath_ops.OPS, _object_array(mpmath.mpf)),
+    "arb": (arb_ops.OPS, _object_array(flint.arb)),
     "numpy": (numpy_ops.OPS, lambda v: np.array(v, dtype=bool if isinstance(v, bool) or (
         isinstance(v, list) and isinstance(v[0], bool)) else np.float64)),
     "torch": (torch_ops.OPS, lambda v: torch.tensor(v, dtype=torch.bool if isinstance(v, bool)

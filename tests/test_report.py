@@ -14,8 +14,12 @@ from diffcmp import Result, cli
 from diffcmp.api import Options, run_cases
 from diffcmp.report.blocks import anchor
 from diffcmp.report.folder import MARKER, write_report
+from diffcmp.report.markdown import agreement_sentence, footer, verdict
+from diffcmp.report.plots import error_figure, grad_time_figure, ratio_figure
 from diffcmp.report.sections import noise_note
 from diffcmp.results.derived import cost_table
+from diffcmp.results.environment import Usage, other_cpu
+from diffcmp.results.tables import time_spent
 
 PLOTS = ["errors.png", "grad_time.png", "grad_loss_ratio.png"]
 
@@ -32,6 +36,12 @@ def small_suite() -> list[diffcmp.Case]:
 
 
 @pytest.fixture(scope="module")
+def untimed() -> Result:
+    """One case, not timed: a report with one plot, quick to write again and again."""
+    return run_cases(small_suite()[:1], Options(timing=False))
+
+
+@pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Result, Path]:
     result = run_cases(small_suite(), Options(min_time=0.01))
     out = write_report(result, tmp_path_factory.mktemp("reports") / "run")
@@ -45,8 +55,7 @@ def test_the_report_opens_with_the_verdict_and_the_summary(run: tuple[Result, Pa
     assert lines[0] == "# diffcmp report"
     assert lines[2].startswith("**FAIL.** All 6 engines (sympy, matcalc, torch, jax, fd-central, "
                                "fd-complex) agree with the reference on 2 of 3 cases; "
-                               "fd-central is off (mismatch) on 1: "
-                               "[`cubic_tight`](#cubic_tight).")
+                               "fd-central is off (mismatch) on [`cubic_tight`](#cubic_tight).")
     assert "unsupported 1" in lines[2]
     summary = text.index("## Summary")
     assert summary < text.index("## Status by engine") < text.index("## Plots") \
@@ -96,8 +105,9 @@ def test_tolerances_environment_timing_and_footer(run: tuple[Result, Path]) -> N
     assert "PyTorch runs on 1 thread (`--threads`)" in text
     assert "**What `grad / loss` should be.** Reverse mode" in text
     assert "2n + 1 loss calls" in text
-    assert re.search(r"^Run took .+, of which .+ in timed measurements \(min-time 0.01 s per "
-                     r"phase; PyTorch on 1 thread\(s\)\)", text, re.M)
+    assert re.search(r"^Run took .+, of which .+ in timed calls of `loss` and `grad` \(min-time "
+                     r"0.01 s per phase; PyTorch on 1 thread\) and .+ preparing engines \(the "
+                     r"derivation `reference` and `sympy` share counted once\)\.", text, re.M)
 
 
 def test_case_sections_hold_agreement_timing_and_expression_sizes(
@@ -155,10 +165,9 @@ def test_report_rerenders_the_same_report_without_recomputing(
     assert cli.main(["report", str(out), "--out", str(again), "--force"]) == 0
 
 
-def test_report_in_place_replaces_the_folder_whole(run: tuple[Result, Path],
-                                                   tmp_path: Path) -> None:
+def test_report_in_place_replaces_the_folder_whole(untimed: Result, tmp_path: Path) -> None:
     folder = tmp_path / "copy"
-    write_report(run[0], folder)
+    write_report(untimed, folder)
     original = (folder / "report.md").read_text()
     (folder / "report.md").write_text("stale")
     (folder / "errors.png").unlink()
@@ -168,11 +177,11 @@ def test_report_in_place_replaces_the_folder_whole(run: tuple[Result, Path],
     assert [p.name for p in tmp_path.iterdir()] == ["copy"]  # no staging folder left behind
 
 
-def test_a_failed_rerender_keeps_the_old_report(run: tuple[Result, Path], tmp_path: Path,
+def test_a_failed_rerender_keeps_the_old_report(untimed: Result, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     folder = tmp_path / "copy"
-    write_report(run[0], folder)
+    write_report(untimed, folder)
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
 
     def broken(*args: object) -> list[str]:
@@ -205,51 +214,135 @@ def test_report_of_a_file_that_is_not_results_is_an_error(
     assert cli.main(["report", str(tmp_path / "missing.json")]) == 2
 
 
-def test_noisy_timings_are_flagged_with_the_load(run: tuple[Result, Path]) -> None:
+def test_noisy_timings_are_flagged_with_other_work_not_diffcmps_own(
+        run: tuple[Result, Path]) -> None:
     result = run[0]
     quiet = Result.from_json(result.to_json())
     timed = quiet.timing["phase"].isin(["loss", "grad"])
     quiet.timing.loc[timed, "iqr_s"] = quiet.timing.loc[timed, "median_s"] * 0.05
-    quiet.meta["environment"]["load_avg"] = [1.2, 1.0, 0.8]
-    quiet.meta["environment"]["cpu_count"] = 2
+    env = quiet.meta["environment"]
+    # the run itself kept the load at 2.07 on 2 cores (the user trial): not other work
+    env.update(cpu_count=2, load_avg=[2.07, 1.2, 0.8], load_avg_before=[0.1, 0.2, 0.3],
+               other_cpu=0.1)
     assert noise_note(quiet) == ""
     assert "Noisy timings" not in quiet.to_markdown()
-    quiet.meta["environment"]["load_avg"] = [2.5, 1.0, 0.8]  # busy, even with tight IQRs
-    assert noise_note(quiet).startswith("**Noisy timings.** The load average was 2.5 / "
-                                               "1 / 0.8 (1 / 5 / 15 minutes) on 2 logical")
+    env["other_cpu"] = 1.3  # busy, even with tight IQRs
+    assert noise_note(quiet).startswith("**Noisy timings.** Other processes kept 1.3 of the 2 "
+                                        "logical cores busy during the run (diffcmp's own work "
+                                        "not counted): other work shared the CPU.")
+    env["other_cpu"] = None  # unknown (not Linux): the load before the run decides
+    assert noise_note(quiet) == ""
+    env["load_avg_before"] = [1.5, 1.0, 0.5]
+    assert "The load average was 1.5 / 1 / 0.5 (1 / 5 / 15 minutes) on 2 logical cores when " \
+           "the run started" in noise_note(quiet)
     noisy = Result.from_json(result.to_json())
     timed = noisy.timing["phase"].isin(["loss", "grad"])
     noisy.timing.loc[timed, "iqr_s"] = noisy.timing.loc[timed, "median_s"] * 0.8
-    noisy.meta["environment"]["load_avg"] = [3.5, 3.0, 2.0]
-    noisy.meta["environment"]["cpu_count"] = 2
+    noisy.meta["environment"].update(cpu_count=2, other_cpu=1.0)
     note = noise_note(noisy)
     assert note.startswith("**Noisy timings.** The typical measurement's IQR is 80% of its "
                            "median")
-    assert "load average was 3.5 / 3 / 2 (1 / 5 / 15 minutes) on 2 logical cores" in note
+    assert "other processes kept 1.0 of the 2 logical cores busy" in note
     assert note in noisy.to_markdown()
 
 
-def test_a_run_without_timing_has_no_timing_plots_or_tables(tmp_path: Path) -> None:
-    result = run_cases(small_suite()[:1], Options(timing=False))
-    out = write_report(result, tmp_path / "r")
+def test_the_environment_records_the_load_before_and_other_work(
+        run: tuple[Result, Path]) -> None:
+    result, out = run
+    env = result.meta["environment"]
+    assert len(env["load_avg_before"]) == len(env["load_avg"]) == 3
+    assert env["other_cpu"] is None or env["other_cpu"] >= 0
+    text = (out / "report.md").read_text()
+    assert re.search(r"^- Load average \(1 / 5 / 15 minutes\): [\d.]+ / [\d.]+ / [\d.]+ before "
+                     r"the run, [\d.]+ / [\d.]+ / [\d.]+ when it ended, the run's own work "
+                     r"included$", text, re.M)
+    start = Usage(wall=0.0, own_cpu=5.0, busy_cpu=100.0, load_avg=None)
+    assert other_cpu(start, Usage(10.0, 14.0, 112.0, None)) == 0.3  # 12 s busy, 9 s ours
+    assert other_cpu(start, Usage(10.0, 14.0, 108.0, None)) == 0.0  # never below zero
+    assert other_cpu(start, Usage(0.5, 5.4, 101.0, None)) is None  # too short to tell
+    assert other_cpu(Usage(0.0, 5.0, None, None), Usage(10.0, 14.0, None, None)) is None
+
+
+def test_a_run_without_timing_has_no_timing_plots_or_tables(untimed: Result,
+                                                           tmp_path: Path) -> None:
+    out = write_report(untimed, tmp_path / "r")
     text = (out / "report.md").read_text()
     assert re.findall(r"!\[[^\]]+\]\(([^)]+)\)", text) == ["errors.png"]
     assert "## Timing" not in text and "grad / loss" not in text
     assert not (out / "grad_time.png").exists()
 
 
-def test_the_progress_bar_is_silent_unless_stderr_is_a_terminal(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    case = tmp_path / "cases" / "one.toml"
-    case.parent.mkdir()
-    case.write_text('loss = "(w*x - y)**2"\n[params]\nw = 1.0\n[data]\nx = 1.0\ny = 2.0\n')
-    assert cli.main(["run", str(case.parent), "--out", str(tmp_path / "a"), "--no-timing"]) == 0
-    assert capsys.readouterr().err == ""  # captured stderr is not a terminal
-    monkeypatch.setattr(cli, "_is_tty", lambda: True)
-    assert cli.main(["run", str(case.parent), "--out", str(tmp_path / "b"), "--no-timing"]) == 0
-    err = capsys.readouterr().err
-    assert "one" in err and "1/1" in err
-    assert cli.main(["run", str(case.parent), "--out", str(tmp_path / "c"), "--no-timing",
-                     "--quiet"]) == 0
-    assert capsys.readouterr().err == ""
+def test_the_verdict_reads_well_for_one_case_and_for_all_or_none(
+        run: tuple[Result, Path]) -> None:
+    one = Result.from_json(run[0].to_json())
+    one.agreement = one.agreement[one.agreement["case"] == "cubic_tight"]
+    assert verdict(one, links=False).startswith(
+        "**FAIL.** Not all 6 engines (sympy, matcalc, torch, jax, fd-central, fd-complex) agree "
+        "with the reference on the one case; fd-central is off (mismatch) on cubic_tight.")
+    engines = ["sympy", "torch", "jax"]
+    assert agreement_sentence(engines, 1, 1) == ("All 3 engines (sympy, torch, jax) agree with "
+                                                 "the reference on the one case")
+    assert agreement_sentence(engines, 4, 4).endswith("agree with the reference on all 4 cases")
+    assert agreement_sentence(engines, 4, 0) == ("Not all 3 engines (sympy, torch, jax) agree "
+                                                 "with the reference on any of the 4 cases")
+    assert agreement_sentence(engines, 4, 3).endswith("on 3 of 4 cases")
+    assert agreement_sentence(["torch"], 1, 0) == ("torch does not agree with the reference on "
+                                                   "the one case")
+    assert agreement_sentence(["torch", "jax"], 2, 2) == ("Both torch and jax agree with the "
+                                                          "reference on all 2 cases")
+
+
+def test_the_footer_counts_each_second_once(run: tuple[Result, Path]) -> None:
+    """Prepare steps are not timed measurements, and the derivation that reference and sympy
+    share is one derivation."""
+    result = run[0]
+    measured, prepared = time_spent(result.timing)
+    assert 0 < measured and 0 < prepared
+    assert measured + prepared <= result.meta["wall_s"]
+    assert (result.meta["measured_s"], result.meta["prepare_s"]) == (measured, prepared)
+    rows = [("c", "reference", "prepare: derive", 2.0, 1),
+            ("c", "reference", "prepare: cse", 1.0, 1),
+            ("c", "reference", "prepare: lambdify", 0.5, 1),
+            ("c", "sympy", "prepare: derive", 2.0, 1), ("c", "sympy", "prepare: cse", 1.0, 1),
+            ("c", "sympy", "prepare: lambdify", 0.25, 1), ("c", "torch", "loss", 1e-3, 100),
+            ("c", "torch", "grad", 2e-3, 50), ("d", "sympy", "prepare: derive", 4.0, 1)]
+    timing = pd.DataFrame([dict(zip(["case", "engine", "phase", "median_s", "runs"], r,
+                                    strict=True)) for r in rows])
+    assert time_spent(timing) == pytest.approx((0.2, 2 + 1 + 0.5 + 0.25 + 4))
+    no_timing = Result.from_json(result.to_json())
+    no_timing.timing = no_timing.timing.iloc[0:0]
+    no_timing.meta["options"]["timing"] = False
+    assert footer(no_timing).endswith("; nothing was timed (`--no-timing`).")
+
+
+def test_ok_rows_carry_no_message_and_the_report_shows_none(run: tuple[Result, Path]) -> None:
+    result, out = run
+    rows = result.agreement
+    assert (rows[rows["status"] == "ok"]["message"] == "").all()
+    text = (out / "report.md").read_text()
+    section = text[text.index("### `line`"):text.index("### `with_abs`")]
+    agreement = section[section.index("| engine"):]
+    agreement = agreement[:agreement.index("\n\n")]  # the first table: agreement
+    table_rows = agreement.splitlines()[2:]
+    assert len(table_rows) == 7  # the reference and six engines
+    for line in table_rows:
+        assert line.split("|")[2].strip() == "ok"
+        assert line.split("|")[-2].strip() == ""  # the message column
+    assert " vs reference " not in section
+
+
+def test_axis_labels_fit_inside_their_figures(run: tuple[Result, Path]) -> None:
+    """Long case names push the axes right; a one-line x label under them was cut off."""
+    result = Result.from_json(run[0].to_json())
+    for frame in (result.agreement, result.timing, result.gradients):
+        frame["case"] = frame["case"] + "_" + "x" * 30
+    for make in (error_figure, grad_time_figure, ratio_figure):
+        figure = make(result)
+        figure.canvas.draw()
+        renderer = figure.canvas.get_renderer()
+        for axes in figure.axes:
+            for label in (axes.xaxis.label, axes.yaxis.label, axes.title):
+                box = label.get_window_extent(renderer)
+                assert 0 <= box.x0 and box.x1 <= figure.bbox.width, (make.__name__,
+                                                                     label.get_text())
+                assert 0 <= box.y0 and box.y1 <= figure.bbox.height, make.__name__

@@ -143,3 +143,19 @@ def test_torch_runs_on_the_threads_asked_for_and_the_report_says_so() -> None:
         assert "- PyTorch threads: 2;" in text
     finally:
         torch.set_num_threads(before)
+
+
+def test_jax_compiles_the_loss_alone_only_when_it_is_timed() -> None:
+    """Grading needs only ``value_and_grad``; the loss alone is compiled on its first call (the
+    timer's warm-up), into the same prepare step."""
+    from diffcmp.engines.jax_autograd import JaxEngine
+    from diffcmp.symbolic.problem import lower
+
+    problem = lower(diffcmp.Case(name="q", loss="sum(w**2)", params={"w": [1.0, 2.0]}))
+    prepared = JaxEngine().prepare(problem)
+    compiled = prepared.prepare_s["compile"]
+    inputs = prepared.inputs(problem.point)
+    assert prepared.read(prepared.grad(inputs))[0] == 5.0
+    assert prepared.prepare_s["compile"] == compiled
+    assert float(prepared.loss(inputs)) == 5.0
+    assert prepared.prepare_s["compile"] > compiled

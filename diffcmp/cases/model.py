@@ -19,7 +19,8 @@ import numpy as np
 import sympy as sp
 
 from ..errors import CaseError
-from ..lang import CONSTANTS, FUNCTION_NAMES, analyze, parse
+from ..lang import CONSTANTS, FUNCTION_NAMES, analyze, parse, result_shape
+from ..lang.nodes import inline, parse_nodes
 from ..registry import ENGINE_NAMES
 from ..status import Status
 from .generate import Generated, parse_generated
@@ -75,6 +76,9 @@ class Case:
     sample: Sample | Mapping[str, Any] | None = None
     source: str | None = None
     reference: Mapping[str, Any] = field(default_factory=dict)
+    #: Named intermediate nodes, in order: name -> expression over params, data and earlier
+    #: nodes (see :mod:`diffcmp.lang.nodes`); the loss may use their names.
+    nodes: Mapping[str, str] = field(default_factory=dict)
     sweep: Sweep | Mapping[str, Any] | None = None
     size: int | None = None
     #: The generated values (``"params.X"`` -> how), made at ``size``.
@@ -127,8 +131,9 @@ class Case:
         self.expect = _expect(self.expect, self.params, where)
         self.sample = _sample(self.sample, where)
         self.reference = _reference(self.reference, where)
+        self.nodes = _nodes(self.nodes, self.params, self.data, self.loss, where)
         if isinstance(self.loss, str):
-            _check_loss(self.loss, self.params, self.data, where)
+            _check_loss(self.loss, self.params, self.data, where, self.nodes)
 
     @property
     def where(self) -> str:
@@ -155,18 +160,41 @@ class Case:
                     data=written("data", self.data), description=self.description,
                     tags=self.tags, expect=expect, tolerance=self.tolerance,
                     sample=self.sample, source=self.source, reference=self.reference,
-                    sweep=self.sweep, size=size)
+                    nodes=self.nodes, sweep=self.sweep, size=size)
 
 
 def _check_loss(loss: str, params: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray],
-                where: str) -> None:
+                where: str, nodes: Mapping[str, str]) -> None:
     """Parse and check a loss string against the case's shapes before anything is built."""
-    expression = parse(loss, where)
+    expression = inline(parse(loss, where), parse_nodes(nodes, where))
     shapes = {name: value.shape for name, value in [*params.items(), *data.items()]}
     analyze(expression, shapes)
     if not expression.names & set(params):
         raise CaseError("the loss uses no parameter (none of " + ", ".join(sorted(params)) +
                         "): its gradient is identically zero", where)
+
+
+def _nodes(values: Any, params: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray],
+           loss: Any, where: str) -> dict[str, str]:
+    """Named nodes, checked: identifiers that are no param, datum or function, expressions of
+    the language over what comes before them, with shapes that fit."""
+    if not isinstance(values, Mapping):
+        raise CaseError("[nodes] must be a table of names and expressions", where)
+    if values and not isinstance(loss, str):
+        raise CaseError("[nodes] name parts of a loss string; a SymPy loss has none", where)
+    out: dict[str, str] = {}
+    shapes = {name: value.shape for name, value in [*params.items(), *data.items()]}
+    for name, source in values.items():
+        _check_name(name, "nodes", where)
+        if name in shapes:
+            raise CaseError(f"[nodes] name '{name}' is already a param or datum", where)
+        if not isinstance(source, str):
+            raise CaseError(f"nodes.{name} must be an expression string", where)
+        parsed = parse_nodes({**out, name: source}, where)
+        expression = inline(parsed[name], {k: v for k, v in parsed.items() if k != name})
+        shapes[name] = result_shape(expression, shapes)
+        out[name] = source
+    return out
 
 
 def _values(values: Any, key: str, where: str,

@@ -30,7 +30,8 @@ def load_python(path: Path) -> list[Case]:
     found = getattr(module, "CASES", None)
     if found is None and hasattr(module, "CASE"):
         found = [module.CASE]
-    if not found or not all(isinstance(c, Case) for c in found):
+    if not isinstance(found, list | tuple) or not found or \
+            not all(isinstance(c, Case) for c in found):
         raise CaseError("defines no CASE = diffcmp.Case(...) or CASES = [...]", where)
     for case in found:
         case.source = case.source or where

@@ -15,7 +15,7 @@ MAX_FILE_BYTES = 2_000_000
 MAX_TOML_VALUES = 50_000
 
 TOP_LEVEL_KEYS = {"name", "description", "tags", "loss", "params", "data", "expect", "tolerance",
-                  "sample", "reference", "sweep"}
+                  "sample", "reference", "nodes", "sweep"}
 
 
 def load_toml(path: Path) -> Case:
@@ -62,4 +62,5 @@ def load_toml(path: Path) -> Case:
                 data=table.get("data", {}), description=table.get("description", ""),
                 tags=tuple(tags), expect=table.get("expect", {}),
                 tolerance=table.get("tolerance", {}), sample=table.get("sample"), source=where,
-                reference=table.get("reference", {}), sweep=table.get("sweep"))
+                reference=table.get("reference", {}), nodes=table.get("nodes", {}),
+                sweep=table.get("sweep"))

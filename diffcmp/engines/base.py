@@ -66,6 +66,13 @@ class Engine(ABC):
     def __init__(self, threads: int = 1) -> None:
         self.threads = threads
 
+    @classmethod
+    def start(cls) -> None:
+        """Create what the engine's library makes once per process (thread pools), as a worker
+        starts: before its memory limit applies and outside any case's timings. Nothing by
+        default."""
+        return
+
     def running(self) -> AbstractContextManager[None]:
         """Settings in force while this engine prepares, evaluates and is timed (restored after);
         none by default."""

@@ -2,9 +2,11 @@
 
 Fifty digits are not enough for every point: ``(1 - cos(w)) / w**2`` at ``w = 1e-26`` cancels to
 0 at 50 digits (the true loss is 0.5). :func:`certify` evaluates at ``start`` digits, then at
-twice as many, and so on, until the loss and every gradient component agree between two
-consecutive precisions to ``AGREE_DIGITS`` significant digits (or, for a value that is zero up to
-rounding, to within the rounding of the larger precision's scale). A point is undefined only when
+twice as many, and so on. With ball arithmetic (Arb, the reference's backend) each value comes
+with a rigorous radius, and a value is certified when its radius is below ``AGREE_DIGITS``
+significant digits (or, for a value that is zero up to rounding, below the rounding of the
+largest value): one evaluation often proves everything. Without radii (mpmath), two consecutive
+precisions must agree to that many digits. A point is undefined only when
 two consecutive precisions both find it undefined (``log(1 - tanh(60))`` is a ``log(0)`` at 50
 digits and -119.3 at 100). Past ``ceiling`` digits without agreement,
 :class:`~diffcmp.errors.UnresolvedError`: no verdict at this point, and the reason why.
@@ -17,8 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import mpmath
+from flint import arb
 
-from ..errors import UndefinedError, UnresolvedError
+from ..errors import UndecidedError, UndefinedError, UnresolvedError
+from ..ops import arb as arb_ops
 
 #: Significant digits two consecutive evaluations must share (float64 needs 15.95).
 AGREE_DIGITS = 17
@@ -28,25 +32,46 @@ MAX_DIGITS = 800
 
 @dataclass(frozen=True)
 class Certified:
-    """Values (mpmath numbers at ``digits`` digits) that agree with those at half the digits."""
+    """Values (mpmath numbers at ``digits`` digits) proven by their enclosures, or that agree
+    with those at half the digits."""
 
     values: list[Any]
     digits: int
 
 
-def evaluate_at(function: Callable[[], Sequence[Any]], digits: int) -> list[Any]:
-    """``function()`` at ``digits`` digits as real mpmath numbers, or :class:`UndefinedError`
-    (a division by zero, a domain error, a complex or non-finite value)."""
-    with mpmath.workdps(digits):
+@dataclass(frozen=True)
+class _Evaluation:
+    """One evaluation's values (midpoints, as mpmath numbers) and whether every ball proves
+    its value to the digits needed (``False`` for plain mpmath numbers, which carry no bound)."""
+
+    values: list[Any]
+    proven: bool
+
+
+def evaluate_at(function: Callable[[], Sequence[Any]], digits: int) -> _Evaluation:
+    """``function()`` at ``digits`` digits (mpmath's and Arb's working precision) as real
+    numbers, or :class:`UndefinedError` (a division by zero, a domain error, a complex or
+    non-finite value). Balls (Arb) come back as their exact midpoints, and as proven when every
+    radius is below ``AGREE_DIGITS`` significant digits of its value or ``10**-(digits - 10)``
+    of the largest value. :class:`UndecidedError` when a comparison of balls cannot be
+    decided at this precision."""
+    with mpmath.workdps(digits), arb_ops.precision(digits):
         try:
             values = list(function())
         except ZeroDivisionError:
             raise UndefinedError("a division by zero in the loss or its gradient") from None
         except (ValueError, TypeError) as exc:  # TypeError: max() of a complex number
             raise UndefinedError(f"outside the domain: {exc}") from None
-        out = []
+        out, radii = [], []
         for k, value in enumerate(values):
             what = "the loss as written" if k == 0 else "the gradient"
+            if isinstance(value, arb):
+                if not value.is_finite():
+                    raise UndefinedError(f"{what} is not finite ({value.str(6)})")
+                radii.append(arb_ops.to_mpmath(value.rad()))
+                value = arb_ops.to_mpmath(value)
+            else:
+                radii.append(None)
             if isinstance(value, mpmath.mpc):
                 if value.imag != 0:
                     raise UndefinedError(f"{what} is complex ({mpmath.nstr(value, 6)})")
@@ -55,7 +80,11 @@ def evaluate_at(function: Callable[[], Sequence[Any]], digits: int) -> list[Any]
             if not mpmath.isfinite(value):
                 raise UndefinedError(f"{what} is {mpmath.nstr(value, 6)}")
             out.append(value)
-        return out
+        scale = max((abs(v) for v in out), default=mpmath.mpf(0))
+        floor = scale * mpmath.mpf(10) ** -(digits - 10)
+        proven = all(r is not None and (r <= abs(v) * mpmath.mpf(10) ** -AGREE_DIGITS
+                                        or r <= floor) for v, r in zip(out, radii, strict=True))
+        return _Evaluation(out, proven)
 
 
 def _disagreement(low: list[Any], high: list[Any], digits: int,
@@ -86,38 +115,46 @@ def _disagreement(low: list[Any], high: list[Any], digits: int,
 
 def certify(function: Callable[[], Sequence[Any]], start: int, ceiling: int,
             names: Sequence[str]) -> Certified:
-    """Evaluate ``function`` at ``start``, ``2 start``, ... digits until two consecutive
-    precisions agree (see the module docstring and :func:`_disagreement`); ``names`` name the
-    values in messages.
+    """Evaluate ``function`` at ``start``, ``2 start``, ... digits until its balls prove every
+    value or two consecutive precisions agree (see the module docstring and
+    :func:`_disagreement`); ``names`` name the values in messages.
 
     Raises :class:`UndefinedError` (with the loss, when only the gradient is undefined) when two
     consecutive precisions find the point undefined, :class:`UnresolvedError` past ``ceiling``.
     """
     digits = start
-    previous: list[Any] | UndefinedError
+    previous = _attempt(function, digits)
+    if isinstance(previous, _Evaluation) and previous.proven:
+        return Certified(previous.values, digits)
     older: list[Any] | None = None
-    try:
-        previous = evaluate_at(function, digits)
-    except UndefinedError as exc:
-        previous = exc
     reason = "no two consecutive precisions agree"
     while 2 * digits <= ceiling:
-        try:
-            current: list[Any] | UndefinedError = evaluate_at(function, 2 * digits)
-        except UndefinedError as exc:
-            current = exc
+        current = _attempt(function, 2 * digits)
         if isinstance(previous, UndefinedError) and isinstance(current, UndefinedError):
             raise current
-        if not isinstance(previous, UndefinedError) and not isinstance(current, UndefinedError):
-            k = _disagreement(previous, current, digits, older)
+        if isinstance(current, _Evaluation) and current.proven:
+            return Certified(current.values, 2 * digits)
+        if isinstance(previous, _Evaluation) and isinstance(current, _Evaluation):
+            k = _disagreement(previous.values, current.values, digits, older)
             if k is None:
-                return Certified(current, 2 * digits)
+                return Certified(current.values, 2 * digits)
             name = names[k] if k < len(names) else f"value {k}"
-            reason = (f"{name} is {mpmath.nstr(previous[k], 8)} at {digits} digits and "
-                      f"{mpmath.nstr(current[k], 8)} at {2 * digits}")
+            reason = (f"{name} is {mpmath.nstr(previous.values[k], 8)} at {digits} digits and "
+                      f"{mpmath.nstr(current.values[k], 8)} at {2 * digits}")
+        elif isinstance(current, UndecidedError) or isinstance(previous, UndecidedError):
+            reason = (f"a where() or max() condition is on its boundary to within "
+                      f"{2 * digits} digits and cannot be decided")
         else:
             reason = f"the point is undefined at one of {digits} and {2 * digits} digits only"
-        older = previous if not isinstance(previous, UndefinedError) else None
+        older = previous.values if isinstance(previous, _Evaluation) else None
         previous, digits = current, 2 * digits
     raise UnresolvedError(f"the reference did not settle within its ceiling of {ceiling} "
                           f"digits: {reason}")
+
+
+def _attempt(function: Callable[[], Sequence[Any]],
+             digits: int) -> _Evaluation | UndefinedError | UndecidedError:
+    try:
+        return evaluate_at(function, digits)
+    except (UndefinedError, UndecidedError) as exc:
+        return exc

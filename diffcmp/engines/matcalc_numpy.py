@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..matcalc.evaluate import Program
+from ..matcalc.optimise import optimise
 from ..ops.numpy import OPS
 from ..symbolic.problem import Problem
 from .base import Engine, Prepared
@@ -29,10 +30,10 @@ class MatcalcEngine(Engine):
         into lists of NumPy calls."""
         prepared = Prepared(inputs=problem.environment, loss=None, grad=None, read=self._read)
         gradient = problem.array_gradient  # derived once per case, shared with the reference
-        prepared.prepare_s["derive"] = gradient.derive_s
+        prepared.prepare_s["derive arrays"] = gradient.derive_s
         with prepared.step("compile"):
-            both = Program(gradient.outputs).compile(OPS)
-            alone = Program([gradient.loss]).compile(OPS)
+            both = Program(optimise(gradient.outputs)).compile(OPS)
+            alone = Program(optimise([gradient.loss])).compile(OPS)
 
         def grad(env: dict[str, np.ndarray]) -> list[Any]:
             with np.errstate(all="ignore"):

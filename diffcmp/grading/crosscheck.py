@@ -22,8 +22,9 @@ from typing import Any
 import mpmath
 import numpy as np
 
+from ..errors import UndecidedError
 from ..matcalc.evaluate import Program
-from ..ops import mpmath as mpmath_ops
+from ..ops import arb as arb_ops
 from ..symbolic.problem import Problem
 
 #: Components checked one by one at most per point (a seeded sample of larger gradients).
@@ -39,28 +40,35 @@ class CrossCheck:
 
     def __init__(self, problem: Problem) -> None:
         self.problem = problem
-        self._loss = Program([problem.array_gradient.loss]).compile(mpmath_ops.OPS,
+        self._loss = Program([problem.array_gradient.loss]).compile(arb_ops.OPS,
                                                                      fresh_constants=True)
-        self._data = {name: mpmath_ops.array(v) for name, v in problem.data_values.items()}
+        self._data = {name: arb_ops.array(v) for name, v in problem.data_values.items()}
         size = sum(v.size for v in problem.data_values.values()) + problem.point.size
         self._count = int(min(MAX_COMPONENTS, max(1, MAX_WORK // (4 * max(size, 1)))))
 
     def _at(self, x: Sequence[Any]) -> Any:
-        """The loss at the flat point ``x`` (mpmath numbers)."""
-        parts = self.problem.split(np.array(x, dtype=object))
-        return self._loss({**self._data, **{name: part[()] for name, part in parts.items()}})[0]
+        """The loss at the flat point ``x`` (mpmath numbers), in ball arithmetic: its midpoint
+        (``nan`` where a comparison cannot be decided)."""
+        balls = np.empty(len(x), dtype=object)
+        balls[:] = [arb_ops.from_mpmath(v) for v in x]
+        parts = self.problem.split(balls)
+        try:
+            value = self._loss({**self._data, **{n: p[()] for n, p in parts.items()}})[0]
+        except UndecidedError:
+            return mpmath.mpf("nan")
+        return arb_ops.to_mpmath(value)
 
     def disagreement(self, x: np.ndarray, grad: np.ndarray, digits: int,
-                     components: Sequence[str]) -> str:
+                     components: Sequence[str], loss: float = 0.0) -> str:
         """``""`` when the gradient agrees with the loss's difference quotients at ``x``, else
-        what differs."""
+        what differs (``loss``: the reference's loss, part of the scale it certifies against)."""
         n = len(x)
         # the reference resolves values only down to its certified digits of the largest one
-        resolution = mpmath.mpf(float(np.max(np.abs(grad), initial=0.0))) * mpmath.mpf(10) ** (
-            10 - digits)
+        largest = max(float(np.max(np.abs(grad), initial=0.0)), abs(loss))
+        resolution = mpmath.mpf(largest) * mpmath.mpf(10) ** (10 - digits)
         indices = list(range(n)) if n <= self._count else sorted(
             np.random.default_rng(0).choice(n, self._count, replace=False).tolist())
-        with mpmath.workdps(2 * digits):
+        with mpmath.workdps(2 * digits), arb_ops.precision(2 * digits):
             point = [mpmath.mpf(float(v)) for v in x]
             try:
                 here = self._at(point)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..status import Status
+from ..status import SEVERITY, Status
 
 #: Tolerance on the error for ``[expect]`` values checked against the reference.
 EXPECT_TOLERANCE = 1e-9
@@ -186,3 +186,9 @@ def fails(status: str, declared: str | None) -> bool:
     if declared:
         return status != declared
     return Status(status).fails
+
+
+def rank(status: str, declared: str | None) -> tuple[bool, int]:
+    """How bad a row is, for picking the worst of several: failing the run outranks
+    everything, then :data:`~diffcmp.status.SEVERITY`."""
+    return fails(status, declared), SEVERITY.get(Status(status), 5)

@@ -133,6 +133,7 @@ def formulas(outputs: Mapping[str, Node], limit: int = MAX_CHARS) -> list[str]:
     return [line if len(line) <= limit else line[:limit - 3] + "..." for line in lines]
 
 
-def formula(node: Node) -> str:
-    """One node as a formula, shared work inline."""
-    return _Printer({}).text(node, top=True)[0]
+def formula(node: Node, names: Mapping[int, str] | None = None) -> str:
+    """One node as a formula, shared work inline; nodes in ``names`` (by id) print as their
+    name (a named intermediate of ``diffcmp explain``)."""
+    return _Printer(names or {}).text(node, top=True)[0]

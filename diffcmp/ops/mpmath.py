@@ -41,8 +41,10 @@ _NAN = mpmath.mpf("nan")
 def _real(function: Callable[..., Any]) -> Callable[..., Any]:
     """``function`` with a real result or ``nan``, and IEEE's infinities for a pole."""
     def real(*args: Any) -> Any:
-        if any(isinstance(a, mpmath.mpf) and mpmath.isnan(a) for a in args):
-            return _NAN
+        if _complex_input(args) or any(isinstance(a, mpmath.mpf) and mpmath.isnan(a)
+                                       for a in args):
+            return _NAN  # not computed: of a complex argument (a negative base's power,
+            # say), erf and kin can take minutes, and the result would be nan anyway
         try:
             value = function(*args)
         except ZeroDivisionError:
@@ -50,7 +52,7 @@ def _real(function: Callable[..., Any]) -> Callable[..., Any]:
         except (ValueError, TypeError):
             return _NAN
         if isinstance(value, mpmath.mpc):
-            return value.real if value.imag == 0 and not _complex_input(args) else _NAN
+            return value.real if value.imag == 0 else _NAN
         return value
     return real
 

@@ -25,8 +25,8 @@ def const(value: Literal) -> sp.Expr:
         return sp.pi
     if value == "E":
         return sp.E
-    if isinstance(value, float):
-        return sp.Float(value)
+    if isinstance(value, float):  # the double exactly, with digits for what is computed from it
+        return sp.Float(value, 50)
     return sp.Rational(value)
 
 

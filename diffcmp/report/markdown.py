@@ -8,7 +8,8 @@ agreement table, its timing table (with the ``grad / loss`` cost ratio) and its 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
@@ -16,7 +17,7 @@ import pandas as pd
 from ..grading.grade import fails
 from ..results.derived import cost_table, param_counts, status_counts, worst_status
 from ..results.format import number, seconds
-from ..results.tables import Tables
+from ..results.tables import Tables, time_spent
 from ..status import NO_VERDICT, Status
 from .blocks import anchor, fmt, table, text
 from .plots import PLOTS
@@ -52,8 +53,7 @@ def verdict(result: Tables, links: bool = True) -> str:
     if not cases:
         text = "No case ran."
     else:
-        text = (f"All {len(engines)} engines ({', '.join(engines)}) agree with the reference on "
-                f"{len(cases) - len(bad_cases)} of {len(cases)} cases")
+        text = agreement_sentence(engines, len(cases), len(cases) - len(bad_cases))
         # engines off on the same cases in the same way are named together
         groups: dict[tuple[tuple[str, ...], str], list[str]] = {}
         for engine in engines:
@@ -65,8 +65,9 @@ def verdict(result: Tables, links: bool = True) -> str:
         for (off_cases, statuses), names in groups.items():
             who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
             named = ", ".join(f"[`{c}`](#{anchor(c)})" if links else c for c in off_cases)
+            where = named if len(off_cases) == 1 else f"{len(off_cases)}: {named}"
             offs.append(f"{who} {'is' if len(names) == 1 else 'are'} off ({statuses}) on "
-                        f"{len(off_cases)}: {named}")
+                        f"{where}")
         text += ("; " + "; ".join(offs) if offs else "") + "."
     silent = [s for s in Status.names() if s in NO_VERDICT]
     unsupported = result.agreement[result.agreement["status"].isin(silent)]
@@ -92,37 +93,70 @@ def verdict(result: Tables, links: bool = True) -> str:
     return f"**{status}.** {text}"
 
 
-def _status_cell(row: Any) -> str:
-    text = row.status + (DECLARED_MARK if row.declared else "")
-    return f"**{text}**" if row.fails else text
+def agreement_sentence(engines: Sequence[str], cases: int, agreed: int) -> str:
+    """How many of ``cases`` every one of ``engines`` agrees on (``agreed``), worded for one
+    case, all, none or some of them, and for one engine or several."""
+    if not engines:
+        return f"Only the reference ran, on {_count(cases, 'case')}"
+    if len(engines) == 1:
+        every, agree, not_all = engines[0], "agrees", f"{engines[0]} does not agree"
+    elif len(engines) == 2:
+        pair = " and ".join(engines)
+        every, agree, not_all = f"Both {pair}", "agree", f"{pair} do not both agree"
+    else:
+        names = f"{len(engines)} engines ({', '.join(engines)})"
+        every, agree, not_all = f"All {names}", "agree", f"Not all {names} agree"
+    if cases == 1:
+        return f"{every if agreed else not_all}{' ' + agree if agreed else ''} with the " \
+               "reference on the one case"
+    if agreed == cases:
+        return f"{every} {agree} with the reference on all {cases} cases"
+    if agreed == 0:
+        return f"{not_all} with the reference on any of the {cases} cases"
+    return f"{every} {agree} with the reference on {agreed} of {cases} cases"
 
 
-def summary_table(result: Tables) -> list[dict[str, object]]:
-    """One row per case: parameter count, each engine's worst status, expression sizes."""
-    worst = worst_status(result)
-    sizes = result.expressions.set_index("case") if not result.expressions.empty else None
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
+def _status_cell(row: dict[str, Any]) -> str:
+    text = row["status"] + (DECLARED_MARK if row["declared"] else "")
+    return f"**{text}**" if row["fails"] else text
+
+
+def summary_table(result: Tables, worst: pd.DataFrame | None = None) -> list[dict[str, object]]:
+    """One row per case: parameter count, each engine's worst status, expression sizes
+    (``worst``: :func:`~diffcmp.results.derived.worst_status`, computed unless given)."""
+    worst = worst_status(result) if worst is None else worst
+    sizes = {size["case"]: size for size in _records(result.expressions)}
+    cells: dict[str, dict[str, str]] = {}
+    for status in _records(worst):
+        cells.setdefault(status["case"], {})[status["engine"]] = _status_cell(status)
     counts = param_counts(result)
     rows = []
     for case in _cases(result):
-        cells = {row.engine: _status_cell(row) for row in worst[worst["case"] == case]
-                 .itertuples()}
         row: dict[str, object] = {"case": f"[`{case}`](#{anchor(case)})",
                                   "n": counts.get(case, "?")}
         for engine in _engines(result):
-            row[engine] = cells.get(engine, "-")
-        size = sizes.loc[case] if sizes is not None and case in sizes.index else None
-        if size is not None and pd.notna(size.get("grad_ops")):
-            row["grad ops → cse"] = f"{int(size['grad_ops'])} → {int(size['grad_cse_ops'])}"
-        else:
-            row["grad ops → cse"] = "-"
+            row[engine] = cells.get(case, {}).get(engine, "-")
+        size = sizes.get(case)
+        row["grad ops → cse"] = "-" if size is None or pd.isna(size.get("grad_ops")) else \
+            f"{int(size['grad_ops'])} → {int(size['grad_cse_ops'])}"
         rows.append(row)
     return rows
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """``frame``'s rows as dicts (far quicker to walk than ``itertuples`` or ``loc``)."""
+    return frame.to_dict("records")
 
 
 def render_markdown(result: Tables, plots: Sequence[str] = ()) -> str:
     """The whole report as markdown; ``plots`` are image files beside it to link."""
     options = result.meta["options"]
     parts = ["# diffcmp report", "", verdict(result), ""]
+    worst = worst_status(result)
     if not result.agreement.empty:
         parts += ["## Summary", "",
                   "Worst status of each engine over the case's points (**bold**: fails the run; "
@@ -130,7 +164,7 @@ def render_markdown(result: Tables, plots: Sequence[str] = ()) -> str:
                   "`grad ops → cse`: operations in the SymPy gradient's expression trees (counted "
                   "as `count_ops` does, shared subtrees every time they occur) before and after "
                   "common subexpression elimination.", "",
-                  table(summary_table(result), right=("n", "grad ops → cse")), "",
+                  table(summary_table(result, worst), right=("n", "grad ops → cse")), "",
                   "## Status by engine", "", "One count per engine and point.", "",
                   table(status_counts(result).astype(str),
                          right=[s for s in Status.names()]), ""]
@@ -152,74 +186,96 @@ def render_markdown(result: Tables, plots: Sequence[str] = ()) -> str:
     cases = _cases(result)
     if cases:
         parts += ["## Cases", ""]
-        costs = cost_table(result)
         counts = param_counts(result)
-        worst = worst_status(result)
+        # each table split by case once, not filtered once per case
+        split = {name: _by_case(frame) for name, frame in (
+            ("agreement", result.agreement), ("worst", worst), ("costs", cost_table(result)),
+            ("expressions", result.expressions), ("expectations", result.expectations))}
         for case in cases:
-            parts += _case_section(result, case, costs, counts.get(case), worst)
-    parts += ["---", "",
-              f"Run took {seconds(result.meta['wall_s'])}, of which "
-              f"{seconds(result.meta['measured_s'])} in timed measurements "
-              f"(min-time {options['min_time']} s per phase; PyTorch on {options['threads']} "
-              f"thread(s)). Results format {result.meta['format']} v"
+            parts += _case_section(result, case, {name: of(case) for name, of in split.items()},
+                                   counts.get(case))
+    parts += ["---", "", f"{footer(result)} Results format {result.meta['format']} v"
               f"{result.meta['format_version']}.", ""]
     return "\n".join(parts)
 
 
-def _agreement_rows(result: Tables, case: str, worst: pd.DataFrame) -> list[dict[str, object]]:
-    rows = result.agreement[result.agreement["case"] == case]
-    first = rows[rows["point"] == 0]
-    points = rows["point"].nunique()
-    declared = result.declared.get(case, {})
+def footer(result: Tables) -> str:
+    """How long the run took, and how much of it went to timed calls and to preparing engines
+    (from the timing table, so that re-rendered reports of older runs say it right too)."""
+    options = result.meta["options"]
+    took = f"Run took {seconds(result.meta['wall_s'])}"
+    if result.timing.empty:
+        return took + ("; nothing was timed (`--no-timing`)." if not options.get("timing", True)
+                       else "; nothing was timed.")
+    measured, prepared = time_spent(result.timing)
+    threads = options["threads"]
+    return (f"{took}, of which {seconds(measured)} in timed calls of `loss` and `grad` "
+            f"(min-time {options['min_time']} s per phase; PyTorch on {threads} "
+            f"thread{'s' if threads != 1 else ''}) and {seconds(prepared)} preparing engines "
+            "(the derivation `reference` and `sympy` share counted once).")
+
+
+def _by_case(frame: pd.DataFrame) -> Callable[[str], list[dict[str, Any]]]:
+    """``frame``'s rows of one case as dicts, looked up (none for a case it lacks)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in _records(frame):
+        groups.setdefault(row["case"], []).append(row)
+    return lambda case: groups.get(case, [])
+
+
+def _agreement_rows(records: list[dict[str, Any]], worst: list[dict[str, Any]],
+                    declared: dict[str, str]) -> list[dict[str, object]]:
+    """The agreement table of one case: ``records`` its agreement rows, ``worst`` its rows of
+    :func:`~diffcmp.results.derived.worst_status`."""
+    points = len({r["point"] for r in records})
+    by_engine: dict[str, list[dict[str, Any]]] = {}
+    for r in records:
+        by_engine.setdefault(r["engine"], []).append(r)
+    worst_error = {w["engine"]: w["error"] for w in worst}
     table = []
-    for row in first.itertuples():
-        mark = DECLARED_MARK if declared.get(row.engine) == row.status else ""
-        failing = fails(row.status, declared.get(row.engine))
-        status = f"**{row.status}{mark}**" if failing else row.status + mark
+    for row in (r for r in records if r["point"] == 0):
+        engine, status = row["engine"], row["status"]
+        mark = DECLARED_MARK if declared.get(engine) == status else ""
+        shown = f"**{status}{mark}**" if fails(status, declared.get(engine)) else status + mark
         entry: dict[str, object] = {
-            "engine": row.engine, "status": status, "loss": fmt(row.loss, 12),
-            "error": fmt(row.error), "floor": fmt(getattr(row, "floor", float("nan"))),
-            "tolerance": fmt(row.tolerance)}
-        if points > 1:
-            summary = worst[(worst["case"] == case) & (worst["engine"] == row.engine)]
-            if not summary.empty:
-                s = summary.iloc[0]
-                others = rows[rows["engine"] == row.engine]["status"].value_counts()
-                entry[f"all {points} points"] = ", ".join(f"{n} {st}" for st, n in others.items())
-                entry["worst error"] = fmt(s["error"])
-        message = row.message if row.status != Status.OK and row.engine != "reference" else ""
-        if points > 1 and row.status == Status.OK:
-            bad = rows[(rows["engine"] == row.engine) & (rows["status"] != Status.OK)]
-            if not bad.empty:
-                message = f"point {bad.iloc[0]['point']}: {bad.iloc[0]['message']}"
-        cause = getattr(row, "cause", "")
-        if isinstance(cause, str) and cause and row.status != Status.OK:
+            "engine": engine, "status": shown, "loss": fmt(row["loss"], 12),
+            "error": fmt(row["error"]), "floor": fmt(row.get("floor", float("nan"))),
+            "tolerance": fmt(row["tolerance"])}
+        if points > 1 and engine in worst_error:
+            counts = Counter(r["status"] for r in by_engine[engine]).most_common()
+            entry[f"all {points} points"] = ", ".join(f"{n} {st}" for st, n in counts)
+            entry["worst error"] = fmt(worst_error[engine])
+        message = row["message"] if status != Status.OK and engine != "reference" else ""
+        if points > 1 and status == Status.OK:
+            bad = [r for r in by_engine[engine] if r["status"] != Status.OK]
+            if bad:
+                message = f"point {bad[0]['point']}: {bad[0]['message']}"
+        cause = row.get("cause", "")
+        if isinstance(cause, str) and cause and status != Status.OK:
             message = f"{message}. Likely cause: {cause}"
         entry["message"] = text(message)
         table.append(entry)
     return table
 
 
-def _timing_rows(costs: pd.DataFrame) -> list[dict[str, object]]:
-    rows = []
-    for row in costs.itertuples():
-        def timed(median: float, iqr: float) -> str:
-            if math.isnan(median):
-                return "-"
-            return f"{seconds(median)} ({iqr / median:.0%})" if median > 0 else seconds(median)
+def _timing_rows(costs: list[dict[str, Any]]) -> list[dict[str, object]]:
+    def timed(median: float, iqr: float) -> str:
+        if math.isnan(median):
+            return "-"
+        return f"{seconds(median)} ({iqr / median:.0%})" if median > 0 else seconds(median)
 
-        rows.append({
-            "engine": row.engine, "prepare": seconds(row.prepare_s),
-            "prepare steps": ", ".join(f"{k} {seconds(v)}" for k, v in row.steps.items()),
-            "loss (IQR)": timed(row.loss_s, row.loss_iqr_s),
-            "grad (IQR)": timed(row.grad_s, row.grad_iqr_s),
-            "grad / loss": "-" if math.isnan(row.ratio) else f"{row.ratio:.2f}",
-            "calls": f"{row.loss_runs} / {row.grad_runs}"})
-    return rows
+    return [{"engine": row["engine"], "prepare": seconds(row["prepare_s"]),
+             "prepare steps": ", ".join(f"{k} {seconds(v)}" for k, v in row["steps"].items()),
+             "loss (IQR)": timed(row["loss_s"], row["loss_iqr_s"]),
+             "grad (IQR)": timed(row["grad_s"], row["grad_iqr_s"]),
+             "grad / loss": "-" if math.isnan(row["ratio"]) else f"{row['ratio']:.2f}",
+             "calls": f"{row['loss_runs']} / {row['grad_runs']}"} for row in costs]
 
 
-def _case_section(result: Tables, case: str, costs: pd.DataFrame, n: int | None,
-                  worst: pd.DataFrame) -> list[str]:
+def _case_section(result: Tables, case: str, tables: dict[str, list[dict[str, Any]]],
+                  n: int | None) -> list[str]:
+    """One case's section; ``tables`` holds its rows of the agreement, worst-status, cost,
+    expression-size and expectation tables."""
     parts = [f"### `{case}`", ""]
     facts = []
     source = result.meta.get("sources", {}).get(case)
@@ -229,9 +285,8 @@ def _case_section(result: Tables, case: str, costs: pd.DataFrame, n: int | None,
         facts.append(f"{n} parameter{'s' if n != 1 else ''}: central differences take "
                      f"2n + 1 = {2 * n + 1} loss calls per gradient, complex step n + 1 = "
                      f"{n + 1}.")
-    sizes = result.expressions[result.expressions["case"] == case]
-    if not sizes.empty:
-        s = sizes.iloc[0]
+    if tables["expressions"]:
+        s = tables["expressions"][0]
         how = {"reverse": "by symbolic reverse mode", "diff": "with sympy.diff per parameter"}
         method = how.get(str(s.get("method", "")), "")
         if pd.notna(s.get("grad_ops")):
@@ -242,28 +297,30 @@ def _case_section(result: Tables, case: str, costs: pd.DataFrame, n: int | None,
         if isinstance(s.get("formula"), str) and s["formula"]:
             facts.append(f"The vectorised gradient (derived in "
                          f"{seconds(float(s['array_derive_s']))}): `{s['formula']}`.")
-    points = result.agreement[result.agreement["case"] == case]["point"].nunique()
+    points = len({row["point"] for row in tables["agreement"]})
     if points > 1:
         facts.append(f"{points} points: the case's own (shown) and {points - 1} sampled.")
     if facts:
         parts += [" ".join(facts), ""]
-    agreement = _agreement_rows(result, case, worst)
+    agreement = _agreement_rows(tables["agreement"], tables["worst"],
+                                result.declared.get(case, {}))
     parts += [table(agreement, right=("loss", "error", "floor", "tolerance", "worst error")), ""]
-    case_costs = costs[costs["case"] == case]
-    if not case_costs.empty:
-        parts += [table(_timing_rows(case_costs),
+    if tables["costs"]:
+        parts += [table(_timing_rows(tables["costs"]),
                          right=("prepare", "loss (IQR)", "grad (IQR)", "grad / loss", "calls")),
                   ""]
-    expectations = result.expectations[result.expectations["case"] == case]
-    if not expectations.empty:
-        failed = int((~expectations["holds"].astype(bool)).sum())
+    expectations = tables["expectations"]
+    if expectations:
+        failed = sum(1 for r in expectations if not r["holds"])
         label = (f"Expectations: {len(expectations) - failed} of {len(expectations)} hold"
                  + (f", **{failed} failed**" if failed else ""))
-        listing = table([{"kind": r.kind, "item": r.item, "expected": fmt(r.expected, 12),
-                         "actual": fmt(r.actual, 12), "holds": "yes" if r.holds else "**no**"}
-                        for r in expectations.itertuples()], right=("expected", "actual"))
+        listing = table([{"kind": r["kind"], "item": r["item"],
+                          "expected": fmt(r["expected"], 12), "actual": fmt(r["actual"], 12),
+                          "holds": "yes" if r["holds"] else "**no**"} for r in expectations],
+                        right=("expected", "actual"))
         parts += ["<details>", f"<summary>{label}</summary>", "", listing, "", "</details>", ""]
     return parts
 
 
-__all__ = ["DECLARED_MARK", "render_markdown", "summary_table", "verdict"]
+__all__ = ["DECLARED_MARK", "agreement_sentence", "footer", "render_markdown", "summary_table",
+           "verdict"]

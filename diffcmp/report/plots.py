@@ -12,17 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 
 from ..registry import ENGINE_NAMES
 from ..results.derived import cost_table, param_counts, worst_status
 from ..results.tables import Tables
+
+if TYPE_CHECKING:  # matplotlib is imported when a plot is drawn: workers never draw
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 #: File name and title of each plot, in report order.
 PLOTS: tuple[tuple[str, str], ...] = (
@@ -57,11 +58,19 @@ def _case_layout(frame: pd.DataFrame) -> tuple[list[str], list[str], dict[str, i
     return cases, engines, {c: i for i, c in enumerate(cases)}, _offsets(engines)
 
 
-def _case_figure(n_cases: int) -> tuple[Figure, Axes]:
-    figure = Figure(figsize=(10, max(3.5, 0.26 * n_cases + 1.8)), dpi=DPI, layout="constrained")
+def _figure(width: float, height: float) -> Figure:
+    """A figure on its own Agg canvas (no pyplot, no global state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    return figure, axes
+    return figure
+
+
+def _case_figure(n_cases: int) -> tuple[Figure, Axes]:
+    figure = _figure(10, max(3.5, 0.26 * n_cases + 1.8))
+    return figure, figure.add_subplot()
 
 
 def _offsets(engines: Sequence[str]) -> dict[str, float]:
@@ -83,6 +92,7 @@ def _case_axis(axes: Axes, cases: Sequence[str]) -> None:
 
 def error_figure(result: Tables) -> Figure | None:
     """Worst error over the points of each case, per engine, with the tolerances drawn."""
+    from matplotlib.lines import Line2D
 
     worst = worst_status(result)
     worst = worst[worst["engine"] != "reference"]
@@ -134,8 +144,8 @@ def error_figure(result: Tables) -> Figure | None:
     axes.set_xscale("log")
     axes.set_xlim(ERROR_FLOOR / 3, top * 3)
     _case_axis(axes, cases)
-    axes.set_xlabel(f"error = |a - b| / max(floor, |a| + |b|), worst component and point "
-                    f"(log; 0 drawn at {ERROR_FLOOR:g})")
+    axes.set_xlabel(f"error = |a - b| / max(floor, |a| + |b|), worst component and point\n"
+                    f"(log scale; 0 drawn at {ERROR_FLOOR:g})")
     axes.set_ylabel("case")
     axes.set_title(PLOTS[0][1])
     engine_handles, _ = axes.get_legend_handles_labels()
@@ -165,9 +175,10 @@ def grad_time_figure(result: Tables) -> Figure | None:
     axes.set_xscale("log")
     _case_axis(axes, cases)
     threads = result.meta["options"].get("threads", 1)
-    axes.set_xlabel("grad time per call in seconds (log; median over blocks; bar: "
-                    "median / (1 + r) to median * (1 + r), r = IQR / median; "
-                    f"PyTorch on {threads} thread{'s' if threads != 1 else ''})")
+    # two lines: under the axes alone (the legend takes the right), one would be cut off
+    axes.set_xlabel("grad time per call in seconds (log scale; median over blocks)\n"
+                    "bar: median / (1 + r) to median * (1 + r), r = IQR / median; "
+                    f"PyTorch on {threads} thread{'s' if threads != 1 else ''}")
     axes.set_ylabel("case")
     axes.set_title(PLOTS[1][1])
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="engine")
@@ -182,8 +193,7 @@ def ratio_figure(result: Tables) -> Figure | None:
     costs = costs[(costs["ratio"] > 0) & costs["case"].isin(counts)]
     if costs.empty:
         return None
-    figure = Figure(figsize=(10, 6), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(figure)
+    figure = _figure(10, 6)
     axes = figure.add_subplot()
     engines = list(dict.fromkeys(costs["engine"]))
     # spread engines sideways a little: many cases share a parameter count

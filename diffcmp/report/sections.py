@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from ..grading.grade import EXPECT_TOLERANCE
-from ..results.derived import NOISY_RELATIVE_IQR, busy_load, cost_table, timing_noise
+from ..results.derived import NOISY_RELATIVE_IQR, busy_text, cost_table, timing_noise
 from ..results.format import seconds
 from ..results.tables import Tables
 from ..run.timing import BLOCK_S
@@ -25,10 +25,12 @@ def timing_section(result: Tables) -> list[str]:
              "tables give the median over blocks and the interquartile range (IQR) as a share of "
              "it, and the number of calls. The garbage collector is paused during blocks (as "
              "`timeit` does), JAX results are waited for (`block_until_ready`), and PyTorch runs "
-             f"on {threads} thread{'s' if threads != 1 else ''} (`--threads`); NumPy and XLA use "
-             "their own defaults. `prepare` is every step before the first timed call (SymPy "
-             "derivation from a cleared cache and `cse`, `lambdify`, building the op graph, JAX "
-             "trace and XLA compile, the first call) and is never part of `loss` or `grad`.", "",
+             f"on {threads} thread{'s' if threads != 1 else ''} (`--threads`); XLA uses its own "
+             "defaults, and NumPy's BLAS one thread in `diffcmp run`'s workers (unless "
+             "`OMP_NUM_THREADS` or its kin say otherwise). `prepare` is every step before the "
+             "first timed call (SymPy derivation from a cleared cache and `cse`, `lambdify`, "
+             "building the op graph, JAX trace and XLA compile, the first call) and is never "
+             "part of `loss` or `grad`.", "",
              "**What `grad / loss` should be.** Reverse mode (`torch`, `jax`) costs a small "
              "constant times the loss, at most about 5 in theory (the cheap gradient principle: "
              "Baur & Strassen 1983; Griewank & Walther, *Evaluating Derivatives*, 2nd ed., "
@@ -55,17 +57,19 @@ def noise_note(result: Tables) -> str:
     if not math.isnan(noise) and noise > NOISY_RELATIVE_IQR:
         reasons.append(f"the typical measurement's IQR is {noise:.0%} of its median "
                        f"(above {NOISY_RELATIVE_IQR:.0%})")
-    load = busy_load(env)
-    if load and not math.isnan(noise):
-        reasons.append(f"the load average was {load[0]:g} / {load[1]:g} / {load[2]:g} "
-                       f"(1 / 5 / 15 minutes) on {env.get('cpu_count', '?')} logical cores "
-                       "when the run ended")
+    busy = busy_text(env)
+    if busy and not math.isnan(noise):
+        reasons.append(busy)
     if not reasons:
         return ""
     text = "; ".join(reasons)
     return (f"**Noisy timings.** {text[0].upper()}{text[1:]}: other work shared the CPU. "
             "Medians over short blocks resist brief interruptions, not a machine that is busy "
             "throughout; rerun on a quiet machine before quoting these times.")
+
+
+def _loads(load: Sequence[float]) -> str:
+    return " / ".join(f"{x:g}" for x in load)
 
 
 def _cost_summary(costs: pd.DataFrame, engines: Sequence[str]) -> list[dict[str, object]]:
@@ -131,10 +135,15 @@ def environment_section(result: Tables) -> list[str]:
              f"- CPU: {env.get('cpu', '?')}, {env.get('cpu_count', '?')} logical cores",
              f"- PyTorch threads: {env.get('torch_threads', '?')}; dtype "
              f"{env.get('dtype', '?')} everywhere (JAX with x64 enabled locally)"]
-    load = env.get("load_avg")
+    before, load = env.get("load_avg_before"), env.get("load_avg")
     if load:
-        lines.append(f"- Load average when the run ended: {load[0]:g} / {load[1]:g} / "
-                     f"{load[2]:g} (1 / 5 / 15 minutes)")
+        lines.append("- Load average (1 / 5 / 15 minutes): "
+                     + (f"{_loads(before)} before the run, " if before else "")
+                     + f"{_loads(load)} when it ended, the run's own work included")
+    if env.get("other_cpu") is not None:
+        lines.append(f"- Other processes kept {env['other_cpu']:.1f} of the "
+                     f"{env.get('cpu_count', '?')} logical cores busy during the run, on average "
+                     "(the machine's busy CPU time less diffcmp's own)")
     return [*lines, ""]
 
 

@@ -22,6 +22,7 @@ from tabulate import tabulate
 
 from ..results.format import seconds
 from ..results.sweep import PHASES, SweepResult
+from ..run.sweep import SizeRun
 from ..status import Status
 from .blocks import fmt, table, text
 from .folder import write_folder, write_new_folder
@@ -176,15 +177,18 @@ def sweep_summary(result: SweepResult, folder: Path | None = None) -> str:
     return "\n".join(lines)
 
 
-def size_line(name: str, size: int, statuses: dict[str, str], wall_s: float) -> str:
-    """One line per finished size for the terminal: ``n = 1,000: all agree (3.2 s)``, or the
-    engines that are not ``ok`` with their statuses."""
-    others = [f"{engine} {status}" for engine, status in statuses.items()
-              if status != Status.OK]
-    what = ", ".join(others) if others else "all agree"
-    if not statuses:
-        what = "not run"
-    return f"{name} = {size:,}: {what} ({seconds(wall_s)})"
+def size_line(run: SizeRun) -> str:
+    """One line per finished size for the terminal: ``n = 1,000: all agree (3.2 s)``, or each
+    engine's first status that is not ``ok``, or why the case could not be made."""
+    if run.result.load_error:
+        return run.result.load_error
+    worst: dict[str, str] = {}
+    for row in run.result.agreement:
+        if worst.get(row["engine"], Status.OK) == Status.OK:
+            worst[row["engine"]] = row["status"]
+    others = [f"{engine} {status}" for engine, status in worst.items() if status != Status.OK]
+    what = ", ".join(others) if others else "all agree" if worst else "not run"
+    return f"{run.name} = {run.size:,}: {what} ({seconds(run.wall_s)})"
 
 
 def _span(name: str, sizes: Sequence[int]) -> str:

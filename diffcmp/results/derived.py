@@ -7,31 +7,45 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from ..grading.grade import fails
-from ..status import SEVERITY, Status
+from ..grading.grade import rank
+from ..status import Status
 from .tables import Tables
 
 
 def worst_status(result: Tables) -> pd.DataFrame:
     """One row per case and engine: the worst status over its points, and whether it fails.
 
-    A failing status the case does not declare outranks everything; then by severity.
+    A failing status the case does not declare outranks everything; then by severity
+    (:func:`~diffcmp.grading.grade.rank`); among equals, the first point's.
     """
-    rows = []
-    for (case, engine), group in result.agreement.groupby(["case", "engine"], sort=False):
-        declared = result.declared.get(case, {}).get(engine)
-        statuses = list(group["status"])
-        worst = max(statuses, key=lambda s: (fails(s, declared), SEVERITY.get(s, 5)))
-        rows.append({"case": case, "engine": engine, "status": worst,
-                     "fails": fails(worst, declared), "declared": declared == worst,
-                     "error": float(np.nanmax(group["error"])) if group["error"].notna().any()
-                     else math.nan, "tolerance": float(group["tolerance"].iloc[0]),
-                     "points": len(group), "ok": int((group["status"] == Status.OK).sum())})
-    return pd.DataFrame(rows, columns=["case", "engine", "status", "fails", "declared", "error",
-                                       "tolerance", "points", "ok"])
+    columns = ["case", "engine", "status", "fails", "declared", "error", "tolerance", "points",
+               "ok"]
+    agreement = result.agreement
+    if agreement.empty:
+        return pd.DataFrame(columns=columns)
+    declared = [result.declared.get(c, {}).get(e)
+                for c, e in zip(agreement["case"], agreement["engine"], strict=True)]
+    ranks = [rank(s, d) for s, d in zip(agreement["status"], declared, strict=True)]
+    rows = pd.DataFrame({
+        "case": agreement["case"].to_numpy(), "engine": agreement["engine"].to_numpy(),
+        "status": agreement["status"].to_numpy(), "fails": [r[0] for r in ranks],
+        "severity": [r[1] for r in ranks], "declared": declared,
+        "error": agreement["error"].to_numpy(dtype=float),
+        "tolerance": agreement["tolerance"].to_numpy(dtype=float),
+        "ok": (agreement["status"] == Status.OK).to_numpy()})
+    keys = ["case", "engine"]
+    worst = rows.sort_values(["fails", "severity"], ascending=False, kind="stable") \
+        .drop_duplicates(keys).set_index(keys)
+    groups = rows.groupby(keys, sort=False)
+    summary = pd.DataFrame({"error": groups["error"].max(),
+                            "tolerance": groups["tolerance"].first(), "points": groups.size(),
+                            "ok": groups["ok"].sum().astype(int)})
+    table = summary.join(worst[["status", "fails", "declared"]]).reset_index()
+    table["fails"] = table["fails"].astype(bool)
+    table["declared"] = table["declared"] == table["status"]
+    return table[columns]
 
 
 def param_counts(result: Tables) -> dict[str, int]:
@@ -87,11 +101,50 @@ def timing_noise(result: Tables) -> float:
     return float((rows["iqr_s"] / rows["median_s"]).median())
 
 
-def busy_load(environment: dict[str, Any]) -> list[float] | None:
-    """The run's load averages when the machine was busy (1-minute load at least 1 + cores / 4:
-    more than diffcmp itself and a quarter of the cores); ``None`` when quiet or unknown."""
-    load = environment.get("load_avg")
+def busy_threshold(cores: int) -> float:
+    """Cores other work must keep busy for the timings to be suspect: a quarter of the machine,
+    at least half a core."""
+    return max(0.5, cores / 4)
+
+
+def other_work(environment: dict[str, Any]) -> tuple[str, float] | None:
+    """How busy other work kept the machine, when busy enough to warn; ``None`` when quiet or
+    unknown. diffcmp's own work never counts:
+
+    - ``("cpu", cores)``: the cores other processes kept busy during the run (``other_cpu``),
+      at least :func:`busy_threshold`;
+    - ``("before", load)``: where that is unknown, the 1-minute load average as the run started,
+      at least :func:`busy_threshold`;
+    - ``("after", load)``: results written before either was recorded have only the load when
+      the run ended, which counts the run itself: at least 1 + cores / 4.
+    """
     cores = environment.get("cpu_count") or 1
+    threshold = busy_threshold(cores)
+    if environment.get("other_cpu") is not None:
+        other = float(environment["other_cpu"])
+        return ("cpu", other) if other >= threshold else None
+    if "load_avg_before" in environment:
+        before = environment["load_avg_before"]
+        return ("before", before[0]) if before and before[0] >= threshold else None
+    load = environment.get("load_avg")
     if load and load[0] >= 1 + cores / 4:
-        return list(load)
+        return "after", load[0]
     return None
+
+
+def busy_text(environment: dict[str, Any]) -> str:
+    """What :func:`other_work` found, as a phrase for a report; ``""`` when the machine was
+    quiet or it is unknown."""
+    busy = other_work(environment)
+    if busy is None:
+        return ""
+    kind, value = busy
+    cores = environment.get("cpu_count", "?")
+    if kind == "cpu":
+        return (f"other processes kept {value:.1f} of the {cores} logical cores busy during the "
+                "run (diffcmp's own work not counted)")
+    when, load = ("started", environment["load_avg_before"]) if kind == "before" else \
+        ("ended", environment["load_avg"])
+    loads = " / ".join(f"{x:g}" for x in load)
+    return (f"the load average was {loads} (1 / 5 / 15 minutes) on {cores} logical cores when "
+            f"the run {when}")

@@ -23,7 +23,7 @@ from tabulate import tabulate
 from ..errors import DiffcmpError
 from ..grading.grade import fails
 from ..status import Status
-from .derived import busy_load, cost_table, worst_status
+from .derived import busy_text, cost_table, worst_status
 from .format import seconds
 from .tables import Tables
 
@@ -112,8 +112,8 @@ class Comparison:
     only_old: list[str] = field(default_factory=list)
     only_new: list[str] = field(default_factory=list)
     environment: list[tuple[str, str, str]] = field(default_factory=list)
-    #: Per run ("old", "new"): its load averages when the machine was busy.
-    busy: dict[str, list[float]] = field(default_factory=dict)
+    #: Per run ("old", "new") on a busy machine: how busy (:func:`~.derived.busy_text`).
+    busy: dict[str, str] = field(default_factory=dict)
 
     @property
     def worse(self) -> list[StatusChange]:
@@ -138,9 +138,8 @@ class Comparison:
                 f"{k} {o} -> {n}" for k, o, n in self.environment), ""]
         if self.busy:
             lines += ["Busy machine: " + "; ".join(
-                f"the {run} run ended at load average {load[0]:g} / {load[1]:g} / {load[2]:g}"
-                for run, load in self.busy.items()) + ". Times on a busy machine move by more "
-                "than their IQRs; compare runs from a quiet machine.", ""]
+                f"{run} run: {text}" for run, text in self.busy.items()) + ". Times on a busy "
+                "machine move by more than their IQRs; compare runs from a quiet machine.", ""]
         if self.only_old:
             lines += [f"Cases only in the old run ({len(self.only_old)}): "
                       + ", ".join(self.only_old)]
@@ -215,8 +214,8 @@ def compare_results(old: Tables, new: Tables, min_change: float = MIN_CHANGE,
     old_env, new_env = old.meta.get("environment", {}), new.meta.get("environment", {})
     comparison.environment = [(k, str(old_env.get(k)), str(new_env.get(k)))
                               for k in ENVIRONMENT_KEYS if old_env.get(k) != new_env.get(k)]
-    comparison.busy = {run: load for run, env in (("old", old_env), ("new", new_env))
-                       if (load := busy_load(env))}
+    comparison.busy = {run: text for run, env in (("old", old_env), ("new", new_env))
+                       if (text := busy_text(env))}
 
     def keyed(result: Tables) -> dict[tuple[str, str], tuple[str, int]]:
         worst = worst_status(result)

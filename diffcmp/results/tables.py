@@ -21,7 +21,7 @@ from ..grading.grade import fails
 from ..registry import engine_info
 from ..run.options import Options
 from ..run.rows import CaseResult
-from .environment import environment
+from .environment import Usage, environment
 
 FORMAT = "diffcmp-results"
 FORMAT_VERSION = 2
@@ -59,8 +59,10 @@ class Tables:
     meta: dict[str, Any]
 
     @classmethod
-    def from_cases(cls, cases: list[CaseResult], options: Options, wall_s: float) -> Self:
-        """Gather case results into DataFrames."""
+    def from_cases(cls, cases: list[CaseResult], options: Options, wall_s: float,
+                   since: Usage | None = None) -> Self:
+        """Gather case results into DataFrames; ``since``, taken as the run started, tells how
+        busy other work kept the machine meanwhile (:func:`~.environment.environment`)."""
         tables: dict[str, list[dict[str, Any]]] = {name: [] for name in COLUMNS}
         declared = {}
         for c in cases:
@@ -74,10 +76,11 @@ class Tables:
                 tables["expressions"].append({"case": c.case, **c.expressions})
             if c.declared:
                 declared[c.case] = c.declared
-        measured = sum(row["median_s"] * row["runs"] for row in tables["timing"])
+        frames = {name: pd.DataFrame(rows, columns=COLUMNS[name]) for name, rows in tables.items()}
+        measured, prepared = time_spent(frames["timing"])
         meta = {
             "format": FORMAT, "format_version": FORMAT_VERSION,
-            "environment": environment(options.threads),
+            "environment": environment(options.threads, since),
             "engines": {name: {"tolerance": options.tolerance.get(name,
                                                                   engine_info(name).tolerance),
                                "source": RUN_TOLERANCE if name in options.tolerance
@@ -87,10 +90,9 @@ class Tables:
             "options": {"engines": list(options.engines), "timing": options.timing,
                         "min_time": options.min_time, "threads": options.threads,
                         "tags": list(options.tags)},
-            "wall_s": wall_s, "measured_s": measured,
+            "wall_s": wall_s, "measured_s": measured, "prepare_s": prepared,
             "sources": {c.case: c.source for c in cases},
         }
-        frames = {name: pd.DataFrame(rows, columns=COLUMNS[name]) for name, rows in tables.items()}
         return cls(declared=declared, meta=meta, **frames)
 
     # -- verdict --
@@ -142,6 +144,29 @@ class Tables:
         return cls(declared=payload.get("declared", {}), meta=meta, **frames)
 
 
+#: Preparation steps that several engines report but that run once per case: the
+#: shared symbolic derivations: SymPy's scalar one with its ``cse`` (``sympy``; the reference's
+#: fallback for an untranslatable Python case), and the vectorised one (``reference``, ``matcalc``).
+SHARED_STEPS = ("prepare: derive", "prepare: cse", "prepare: derive arrays")
+
+
+def time_spent(timing: pd.DataFrame) -> tuple[float, float]:
+    """Seconds of a run in its timing table: ``(measured, prepared)``.
+
+    ``measured`` is the time in timed blocks of ``loss`` and ``grad`` calls (median per call
+    times calls); ``prepared`` the preparation steps, the shared derivation and ``cse``
+    (:data:`SHARED_STEPS`) counted once per case.
+    """
+    if timing.empty:
+        return 0.0, 0.0
+    timed = timing[timing["phase"].isin(["loss", "grad"])]
+    measured = float((timed["median_s"] * timed["runs"]).sum())
+    steps = timing[timing["phase"].str.startswith("prepare")]
+    shared = steps["phase"].isin(SHARED_STEPS)
+    once = steps[shared].groupby(["case", "phase"])["median_s"].max().sum()
+    return measured, float(steps[~shared]["median_s"].sum() + once)
+
+
 _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
@@ -170,4 +195,4 @@ def _frame(records: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-__all__ = ["COLUMNS", "FORMAT", "FORMAT_VERSION", "Tables"]
+__all__ = ["COLUMNS", "FORMAT", "FORMAT_VERSION", "SHARED_STEPS", "Tables", "time_spent"]

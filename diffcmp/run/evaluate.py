@@ -165,7 +165,8 @@ def _settle(reference: grading.Outcome, x: np.ndarray, kink: str | None, left: n
     one-sided derivatives (where switches sit but both sides agree) have had their say."""
     if not kink and not left.size and reference.status is None and reference.digits \
             and not reference.overflow and crosscheck is not None:
-        bug = crosscheck.disagreement(x, reference.grad, reference.digits, components)
+        bug = crosscheck.disagreement(x, reference.grad, reference.digits, components,
+                                      reference.loss)
         if bug:
             return grading.Outcome(loss=reference.loss, status=Status.ERROR, message=bug,
                                    digits=reference.digits)
@@ -219,13 +220,16 @@ def _check_expect(case: Case, problem: Problem, reference: grading.Outcome,
 
 def _time(result: CaseResult, name: str, prepared: Prepared, x: np.ndarray,
           min_time: float) -> None:
-    for step, seconds in prepared.prepare_s.items():
-        result.add_timing(name, f"prepare: {step}", Measurement(seconds, 0.0, 1, seconds))
     inputs = prepared.inputs(x)
+    measured = []
     for phase, function in (("loss", prepared.loss), ("grad", prepared.grad)):
         try:
             # partial, not a lambda: no Python frame of ours inside the measured call
-            measurement = measure(functools.partial(function, inputs), min_time)
+            measured.append((phase, measure(functools.partial(function, inputs), min_time)))
         except Exception:  # graded already; a phase that fails when timed gets no row
             continue
+    # read after measuring: an engine may prepare a phase on its first (warm-up) call
+    for step, seconds in prepared.prepare_s.items():
+        result.add_timing(name, f"prepare: {step}", Measurement(seconds, 0.0, 1, seconds))
+    for phase, measurement in measured:
         result.add_timing(name, phase, measurement)

@@ -12,10 +12,18 @@ fails it:
   every engine;
 * a case that kills its process (a segfault, an abort, ``os._exit``) gets an ``error`` row for
   every engine, naming the signal or exit code;
-* memory is limited with ``RLIMIT_DATA`` (``memory_limit`` bytes): an allocation beyond it
-  raises ``MemoryError``, which becomes an ``error`` row, or kills the worker, which is the case
-  above. ``RLIMIT_DATA`` counts memory actually mapped for writing, not the address space that
-  PyTorch and XLA reserve but never touch (``RLIMIT_AS`` at 4 GiB already breaks JAX).
+* memory is limited with ``RLIMIT_DATA``: a case may map ``memory_limit`` bytes beyond what the
+  worker holds once it has started (diffcmp and the engines' libraries imported, their thread
+  pools created), so that a small limit never stops a worker from starting, however many cores
+  the machine has. An allocation beyond it raises ``MemoryError``, which becomes an ``error``
+  row, or kills the worker, which is the case above. ``RLIMIT_DATA`` counts memory mapped for
+  writing (thread stacks and BLAS buffers included), not the address space that PyTorch and XLA
+  reserve but never touch (``RLIMIT_AS`` at 4 GiB already breaks JAX).
+
+Workers run with the BLAS and OpenMP thread pools capped at one thread (``OMP_NUM_THREADS``,
+``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` and kin, unless the user set them): OpenBLAS
+otherwise maps a buffer of tens of MB per core at import, and a pool per core competes with the
+single-threaded timings.
 
 The other cases run on. Ctrl-C stops the worker and raises :class:`Interrupted`, which carries
 the cases that finished.
@@ -44,6 +52,7 @@ from ..registry import engine_class, engine_info
 from ..status import Status
 from .evaluate import evaluate
 from .options import Options, tolerance_for
+from .progress import Finished, Progress, as_progress
 from .rows import CaseResult
 
 #: Seconds a case may take, from loading its file to its last timing (``--timeout``).
@@ -53,6 +62,20 @@ STARTUP_TIMEOUT_S = 300.0
 #: The default memory limit is this fraction of the machine's memory (at least ``MIN_MEMORY``).
 MEMORY_FRACTION = 0.5
 MIN_MEMORY = 2 * 2**30
+#: Thread-pool sizes set to 1 in a worker's environment unless the user set them.
+THREAD_CAPS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def worker_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment a worker starts with: ``base`` (default ``os.environ``), with this
+    diffcmp first on ``PYTHONPATH`` and each of :data:`THREAD_CAPS` 1 unless ``base`` sets it."""
+    env = dict(os.environ if base is None else base)
+    package_root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [env.get("PYTHONPATH")])])
+    for name in THREAD_CAPS:
+        env.setdefault(name, "1")
+    return env
 
 
 def default_memory_limit() -> int | None:
@@ -126,14 +149,10 @@ class Worker:
 
     def __init__(self, options: Options, memory_limit: int | None) -> None:
         parent, child = socket.socketpair()
-        package_root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [package_root, *filter(None, [env.get("PYTHONPATH")])])
         try:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", _WORKER_MAIN, str(child.fileno()), str(memory_limit or 0)],
-                pass_fds=[child.fileno()], env=env, start_new_session=True)
+                pass_fds=[child.fileno()], env=worker_environment(), start_new_session=True)
         except OSError as exc:
             parent.close()
             raise DiffcmpError(f"cannot start a worker process: {exc}") from None
@@ -199,72 +218,49 @@ class Worker:
 
 def run_files(files: Iterable[Path], options: Options, timeout: float = DEFAULT_TIMEOUT_S,
               memory_limit: int | None = None,
-              progress: Callable[[str], None] | None = None) -> list[CaseResult]:
+              progress: Progress | Callable[[str], None] | None = None) -> list[CaseResult]:
     """Run every case of ``files`` in a worker process; one :class:`CaseResult` per case.
 
-    A file that cannot be loaded gives a result with ``load_error`` set. Raises
-    :class:`Interrupted` on Ctrl-C, with the results so far.
+    A file that cannot be loaded gives a result with ``load_error`` set. ``progress`` hears each
+    case start and, if it is a :class:`~diffcmp.run.progress.Progress`, end (a plain callable:
+    called with the name of each case that starts). Raises :class:`Interrupted` on Ctrl-C, with
+    the results so far.
     """
     results: list[CaseResult] = []
+    listener = as_progress(progress)
+    worker: Worker | None = None
     try:
-        with Runner(options, timeout, memory_limit, progress) as runner:
-            for path in files:
-                runner.run(path, results=results)
+        for path in files:
+            skip = 0
+            while skip is not None:
+                if worker is None:
+                    worker = Worker(options, memory_limit)
+                skip, failed = run_file(worker, path, skip, options, timeout, listener, results)
+                if failed:
+                    worker.stop()
+                    worker = None
     except KeyboardInterrupt:
         raise Interrupted(results) from None
+    finally:
+        if worker is not None:  # idle: nothing to lose by killing it
+            worker.stop()
     return results
 
 
-class Runner:
-    """Runs case files one after another in one worker process, started on first use and
-    replaced only when a case fails it (see the module docstring); closed with the block."""
-
-    def __init__(self, options: Options, timeout: float = DEFAULT_TIMEOUT_S,
-                 memory_limit: int | None = None,
-                 progress: Callable[[str], None] | None = None) -> None:
-        self.options, self.timeout, self.memory_limit = options, timeout, memory_limit
-        self.progress = progress
-        self.worker: Worker | None = None
-
-    def start(self) -> None:
-        """Start the worker now (it imports the engines' libraries), not during the first case."""
-        if self.worker is None:
-            self.worker = Worker(self.options, self.memory_limit)
-
-    def run(self, path: Path, size: int | None = None,
-            results: list[CaseResult] | None = None) -> list[CaseResult]:
-        """Run ``path``'s cases (made at ``size``, their sweep's size, when given); append one
-        :class:`CaseResult` per case to ``results`` (as each finishes) and return it."""
-        results = [] if results is None else results
-        skip: int | None = 0
-        while skip is not None:
-            self.start()
-            skip, failed = _run_file(self.worker, path, skip, self.options, self.timeout,
-                                     self.progress, results, size)
-            if failed:
-                self.worker.stop()
-                self.worker = None
-        return results
-
-    def close(self) -> None:
-        """Stop the worker (idle between cases: nothing to lose by killing it)."""
-        if self.worker is not None:
-            self.worker.stop()
-            self.worker = None
-
-    def __enter__(self) -> Runner:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def _run_file(worker: Worker, path: Path, skip: int, options: Options, timeout: float,
-              progress: Callable[[str], None] | None, results: list[CaseResult],
-              size: int | None = None) -> tuple[int | None, bool]:
-    """Run ``path``'s cases from index ``skip``; return (where to resume or None, worker lost)."""
+def run_file(worker: Worker, path: Path, skip: int, options: Options, timeout: float,
+             progress: Progress, results: list[CaseResult],
+             size: int | None = None) -> tuple[int | None, bool]:
+    """Run ``path``'s cases from index ``skip`` in ``worker`` (made at ``size``, their sweep's
+    size, when given), appending to ``results``; return (where to resume or None, worker
+    lost)."""
     current: _Current | None = None
-    deadline = time.monotonic() + timeout
+    since = time.monotonic()  # the file's loading, then each case's start
+
+    def record(result: CaseResult) -> None:
+        results.append(result)
+        progress.finished(Finished.of(result, time.monotonic() - since))
+
+    deadline = since + timeout
     try:
         worker.send(("file", str(path), skip, size))
         while True:
@@ -274,17 +270,17 @@ def _run_file(worker: Worker, path: Path, skip: int, options: Options, timeout: 
             kind = message[0]
             if kind == "start":
                 current = _Current(*message[1:])
-                deadline = time.monotonic() + timeout
-                if progress:
-                    progress(current.name)
+                since = time.monotonic()
+                deadline = since + timeout
+                progress.started(current.name)
             elif kind == "result":
-                results.append(message[1])
+                record(message[1])
                 if current is not None:
                     skip = current.index + 1
                 current = None
                 deadline = time.monotonic() + timeout
             elif kind == "load_error":
-                results.append(message[1])
+                record(message[1])
                 return None, False
             elif kind == "done":
                 return None, False
@@ -292,11 +288,10 @@ def _run_file(worker: Worker, path: Path, skip: int, options: Options, timeout: 
     except _WorkerDiedError:
         what, status = f"crashed its worker process ({worker.exit_text()})", "error"
     if current is None:  # the file itself hung or crashed while loading
-        results.append(CaseResult(path.stem, source=str(path),
-                                  load_error=f"{path}: loading {what}"))
+        record(CaseResult(path.stem, source=str(path), load_error=f"{path}: loading {what}"))
         return None, True
-    results.append(failed_result(current.name, current.source, options.engines, status,
-                                 f"the case {what}", current.declared, current.tolerances))
+    record(failed_result(current.name, current.source, options.engines, status,
+                         f"the case {what}", current.declared, current.tolerances))
     return (current.index + 1 if current.index < current.last else None), True
 
 
@@ -312,17 +307,34 @@ def _die_with_parent() -> None:
         pass
 
 
+def data_in_use() -> int | None:
+    """Bytes this process has mapped for writing (what ``RLIMIT_DATA`` counts: Linux's
+    ``VmData``), or ``None`` where ``/proc`` does not say."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def _limit_memory(limit: int) -> None:
+    """Let the process map ``limit`` more bytes than it holds now (``RLIMIT_DATA``)."""
+    limit += data_in_use() or 0
     _, hard = resource.getrlimit(resource.RLIMIT_DATA)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
 
 
-def _serve(connection: Connection) -> None:
+def _serve(connection: Connection, memory_limit: int) -> None:
     options = connection.recv()
     for name in options.engines:  # import PyTorch and JAX now, not during the first case
-        engine_class(name)
+        engine_class(name).start()
+    if memory_limit:  # on top of the libraries and their thread pools (module docstring)
+        _limit_memory(memory_limit)
     connection.send(("ready",))
     while True:
         try:
@@ -375,11 +387,9 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _die_with_parent()
     fd, memory_limit = int(argv[1]), int(argv[2])
-    if memory_limit:
-        _limit_memory(memory_limit)
     connection = Connection(fd)
     try:
-        _serve(connection)
+        _serve(connection, memory_limit)
     except (EOFError, BrokenPipeError, ConnectionResetError):
         pass  # the parent went away
     return 0

@@ -24,9 +24,50 @@ from ..cases import Case, load_cases
 from ..cases.sweep import check_sizes
 from ..errors import CaseError
 from .evaluate import evaluate
-from .isolation import DEFAULT_TIMEOUT_S, Interrupted, Runner
+from .isolation import DEFAULT_TIMEOUT_S, Interrupted, Worker, run_file
 from .options import Options
+from .progress import Progress
 from .rows import CaseResult
+
+
+class Runner:
+    """Runs case files one after another in one worker process (:mod:`~diffcmp.run.isolation`),
+    started by :meth:`start` or on first use and replaced only when a case fails it; closed with
+    the block."""
+
+    def __init__(self, options: Options, timeout: float = DEFAULT_TIMEOUT_S,
+                 memory_limit: int | None = None) -> None:
+        self.options, self.timeout, self.memory_limit = options, timeout, memory_limit
+        self.worker: Worker | None = None
+
+    def start(self) -> Worker:
+        """The worker, started now if need be (it imports the engines' libraries)."""
+        if self.worker is None:
+            self.worker = Worker(self.options, self.memory_limit)
+        return self.worker
+
+    def run(self, path: Path, size: int | None = None) -> list[CaseResult]:
+        """One :class:`CaseResult` per case of ``path``, made at ``size`` when given."""
+        results: list[CaseResult] = []
+        skip: int | None = 0
+        while skip is not None:
+            skip, failed = run_file(self.start(), path, skip, self.options, self.timeout,
+                                    Progress(), results, size)
+            if failed:
+                self.close()
+        return results
+
+    def close(self) -> None:
+        """Stop the worker (idle between cases: nothing to lose by killing it)."""
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass
@@ -119,4 +160,5 @@ def _finished(runs: list[SizeRun]) -> list[SimpleNamespace]:
             for run in runs]
 
 
-__all__ = ["OnSize", "SizeRun", "sweep_case", "sweep_case_of", "sweep_file", "sweep_sizes"]
+__all__ = ["OnSize", "Runner", "SizeRun", "sweep_case", "sweep_case_of", "sweep_file",
+           "sweep_sizes"]

@@ -23,6 +23,7 @@ import sympy as sp
 from .. import lang
 from ..cases import Case
 from ..errors import CaseError, ExpressionError, UnsupportedError
+from ..lang.nodes import inline, parse_nodes
 from ..matcalc import graph
 from ..matcalc.derive import ArrayGradient
 from ..matcalc.derive import derive as derive_arrays
@@ -230,7 +231,7 @@ def _variables(values: Mapping[str, np.ndarray]) -> list[Variable]:
 
 
 def _lower_expression(case: Case) -> Problem:
-    expression = lang.parse(case.loss, case.where)
+    expression = inline(lang.parse(case.loss, case.where), parse_nodes(case.nodes, case.where))
     return Problem(case, _variables(case.params), _variables(case.data), None, expression)
 
 

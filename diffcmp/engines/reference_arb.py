@@ -1,16 +1,19 @@
-"""``reference``: the loss as written and its exact gradient, evaluated with mpmath at a precision
+"""``reference``: the loss as written and its exact gradient, in ball arithmetic at a precision
 it certifies.
 
 This is the truth every other engine is graded against. The gradient is the vectorised symbolic
 one (:attr:`~diffcmp.symbolic.problem.Problem.array_gradient`): reverse mode over the loss as
 written, so the reference differentiates what the case wrote (not SymPy's rewriting of it), needs
 no element-by-element expansion at any size, and evaluates a ``where`` branch only where it is
-selected. The point's and the data's float64 values are taken exactly (every double is an mpmath
-number), and every operation is real-valued (outside its domain it gives ``nan``, never a complex
-number). Evaluation starts at ``DPS`` digits and doubles until two consecutive precisions agree
-(:mod:`~diffcmp.engines.certify`), up to the case's ``[reference] max_digits``; the digits it
-needed are recorded with every point. Its derivation is checked independently at every smooth
-point (:mod:`diffcmp.grading.crosscheck`).
+selected. It is evaluated in Arb's ball arithmetic (:mod:`diffcmp.ops.arb`, python-flint): every
+value comes with a radius that rigorously encloses the exact result, so the reference proves its
+own digits (:mod:`~diffcmp.engines.certify`), and each operation is C code, fast enough for
+millions of elements. The point's and the data's float64 values are taken exactly. Evaluation
+starts at ``DPS`` digits and doubles until every value is proven (or two consecutive precisions
+agree), up to the case's ``[reference] max_digits``; the digits it needed are recorded with every
+point. Its derivation is checked independently at every smooth point
+(:mod:`diffcmp.grading.crosscheck`). A Python case whose SymPy loss holds a function diffcmp
+cannot translate is evaluated from SymPy's scalar gradient in mpmath instead.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import numpy as np
 
 from ..errors import UndefinedError, UnsupportedError
 from ..matcalc.evaluate import Program
-from ..ops import mpmath as mpmath_ops
+from ..ops import arb as arb_ops
 from ..ops.mpmath import DPS
 from ..symbolic.lambdify import lambdify_cse
 from ..symbolic.problem import Problem
@@ -80,7 +83,8 @@ class ReferenceEngine(Engine):
             return certified.values
 
         def loss(args: Any) -> Any:
-            with mpmath.workdps(prepared.details.get("digits", DPS)):
+            digits = prepared.details.get("digits", DPS)
+            with mpmath.workdps(digits), arb_ops.precision(digits):
                 return flat(alone(args))[0]
 
         prepared.inputs, prepared.grad, prepared.loss = inputs, grad, loss
@@ -100,15 +104,15 @@ def _vectorised(problem: Problem, prepared: Prepared) -> tuple[Evaluation, Evalu
                                                                  Callable[[np.ndarray], Any]]:
     """``[loss, *grads]``, the loss alone, and the inputs, from the vectorised gradient."""
     gradient = problem.array_gradient
-    prepared.prepare_s["derive"] = gradient.derive_s
+    prepared.prepare_s["derive arrays"] = gradient.derive_s
     with prepared.step("compile"):
-        both = Program(gradient.outputs).compile(mpmath_ops.OPS, fresh_constants=True)
-        alone = Program([gradient.loss]).compile(mpmath_ops.OPS, fresh_constants=True)
+        both = Program(gradient.outputs).compile(arb_ops.OPS, fresh_constants=True)
+        alone = Program([gradient.loss]).compile(arb_ops.OPS, fresh_constants=True)
     with prepared.step("convert data"):
-        data = {name: mpmath_ops.array(value) for name, value in problem.data_values.items()}
+        data = {name: arb_ops.array(value) for name, value in problem.data_values.items()}
 
     def inputs(x: np.ndarray) -> dict[str, Any]:
-        return {**data, **{n: mpmath_ops.array(v) for n, v in problem.split(x).items()}}
+        return {**data, **{n: arb_ops.array(v) for n, v in problem.split(x).items()}}
 
     return both, alone, inputs
 

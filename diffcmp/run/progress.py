@@ -1,0 +1,87 @@
+"""Progress of a run: each case as it starts, and how it ended.
+
+:func:`~diffcmp.run.isolation.run_files` and :func:`diffcmp.run_cases` take as ``progress``
+either a plain callable, called with each case's name as it starts, or a :class:`Progress`, which
+also hears how each case ended (:class:`Finished`: its worst status and the seconds it took).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..grading.grade import rank
+from ..status import Status
+from .rows import CaseResult
+
+#: The status of a case file that could not be loaded (it has no rows).
+NOT_LOADED = "not loaded"
+
+
+@dataclass(frozen=True)
+class Finished:
+    """How one case ended: its worst status over every engine and point (``NOT_LOADED`` for a
+    file that could not be loaded), whether that status fails the run (a failing status the case
+    declares does not), how many ``[expect]`` checks failed, and its seconds, from loading or
+    its start to its result."""
+
+    name: str
+    status: str
+    fails: bool
+    seconds: float
+    expectations_failed: int = 0
+
+    @classmethod
+    def of(cls, result: CaseResult, seconds: float) -> Finished:
+        """What ``result`` (one case's rows) says, taking ``seconds``."""
+        failed = sum(1 for row in result.expectations if not row["holds"])
+        if result.load_error is not None or not result.agreement:
+            return cls(result.case, NOT_LOADED, True, seconds, failed)
+        worst = max(result.agreement,
+                    key=lambda row: rank(row["status"], result.declared.get(row["engine"])))
+        status = worst["status"]
+        return cls(result.case, status, rank(status, result.declared.get(worst["engine"]))[0],
+                   seconds, failed)
+
+    def line(self, count: int, total: int | None) -> str:
+        """This case as the ``count``-th line of a log: ``[3/62] name: status (1.2 s)``."""
+        status = self.status
+        if not self.fails and status in Status.names() and Status(status).fails:
+            status += " (declared)"
+        if self.expectations_failed:
+            status += f", {self.expectations_failed} expectation(s) failed"
+        where = f"{count}/{total}" if total else str(count)
+        return f"[{where}] {self.name}: {status} ({self.seconds:.1f} s)"
+
+
+class Progress:
+    """Hears each case start (:meth:`started`) and end (:meth:`finished`); both do nothing
+    here: override either."""
+
+    def started(self, name: str) -> None:
+        """The case ``name`` starts (in a worker: its file is loaded, its case announced)."""
+
+    def finished(self, done: Finished) -> None:
+        """A case ended, as ``done`` says."""
+
+
+class _Started(Progress):
+    """A plain callable, called with each case's name as it starts."""
+
+    def __init__(self, call: Callable[[str], None]) -> None:
+        self.call = call
+
+    def started(self, name: str) -> None:
+        self.call(name)
+
+
+def as_progress(progress: Progress | Callable[[str], None] | None) -> Progress:
+    """``progress`` as a :class:`Progress` (``None``: one that does nothing)."""
+    if progress is None:
+        return Progress()
+    if isinstance(progress, Progress):
+        return progress
+    return _Started(progress)
+
+
+__all__ = ["NOT_LOADED", "Finished", "Progress", "as_progress"]
