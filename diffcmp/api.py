@@ -20,8 +20,9 @@ from .result import Result
 from .results.environment import usage
 from .results.sweep import SweepResult
 from .run.evaluate import evaluate
-from .run.isolation import DEFAULT_TIMEOUT_S, Interrupted, default_memory_limit, run_files
+from .run.isolation import DEFAULT_TIMEOUT_S, Interrupted, default_memory_limit
 from .run.options import Options
+from .run.pool import default_jobs, run_pool
 from .run.progress import Finished, Progress, as_progress
 from .run.sweep import OnSize, sweep_case, sweep_case_of, sweep_file, sweep_sizes
 from .run.timing import MIN_TIME_S
@@ -54,11 +55,12 @@ def run_cases(cases: Iterable[Case], options: Options | None = None,
 def run_suite(paths: Sequence[str | Path], options: Options | None = None,
               progress: Progress | Callable[[str], None] | None = None, *,
               timeout: float = DEFAULT_TIMEOUT_S,
-              memory_limit: int | Literal["default"] | None = "default") -> Result:
+              memory_limit: int | Literal["default"] | None = "default",
+              jobs: int | None = None) -> Result:
     """Load every case under ``paths`` (files or folders) and run them, each in a worker process.
 
     Each case (loading a Python case file included) runs in a worker process (see
-    :mod:`diffcmp.run.isolation`), one at a time: one that takes longer than ``timeout`` seconds is
+    :mod:`diffcmp.run.isolation`): one that takes longer than ``timeout`` seconds is
     stopped and reported as ``timeout``, one that crashes its process as ``error``, and the run
     goes on. ``progress`` hears each case start and end (see :mod:`diffcmp.run.progress`).
     ``memory_limit`` caps the memory a case may take in bytes, beyond what the worker
@@ -66,6 +68,8 @@ def run_suite(paths: Sequence[str | Path], options: Options | None = None,
     2 GiB; ``None``: no limit). A file that cannot be loaded becomes
     an entry of ``Result.errors``; the others still run. Raises
     :class:`~diffcmp.run.isolation.Interrupted` on Ctrl-C, with the cases that finished.
+    ``jobs`` workers run at once (default: one when timing, else one per core; see
+    :mod:`diffcmp.run.pool`); the results keep the files' order.
     """
     if not timeout > 0:
         raise DiffcmpError(f"the timeout must be a positive number of seconds, not {timeout}")
@@ -73,7 +77,8 @@ def run_suite(paths: Sequence[str | Path], options: Options | None = None,
     options = options or Options()
     files = discover(paths)
     limit = default_memory_limit() if memory_limit == "default" else memory_limit
-    results = run_files(files, options, timeout=timeout, memory_limit=limit, progress=progress)
+    jobs = default_jobs(options) if jobs is None else jobs
+    results = run_pool(files, options, timeout, limit, progress, jobs)
     return Result.from_cases(results, options, time.perf_counter() - start, since)
 
 

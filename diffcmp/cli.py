@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"minimum measured time per phase (default {MIN_TIME_S})")
     run.add_argument("--threads", type=_threads, default=1, metavar="N",
                      help="PyTorch intra-op threads (default 1; the report says which)")
+    run.add_argument("--jobs", type=_threads, default=None, metavar="N",
+                     help="cases run at once, each in its own worker (default: 1 when timing, "
+                     "else one per core)")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors (and no "
                      "progress bar; the bar is also off when stderr is not a terminal)")
 
@@ -225,7 +228,8 @@ def _run(args: argparse.Namespace) -> int:
     progress = _Progress(paths, options.tags, quiet=args.quiet, bar=_is_tty())
     with _terminate_as_interrupt():
         try:
-            result = run_suite(paths, options, progress=progress, timeout=settings["timeout"])
+            result = run_suite(paths, options, progress=progress, timeout=settings["timeout"],
+                               jobs=args.jobs)
         finally:
             progress.close()
         result.meta["settings"] = settings.describe()

@@ -69,10 +69,12 @@ EXPECTED: dict[str, dict[str, str]] = {
 
 #: The default run grades the cases whose statuses the table spells out (every kink, edge and
 #: declared failure; one of the cases that only complex step cannot express) and the two
-#: below; the slow run grades the whole suite.
+#: below; the slow run grades the whole suite, GradBench's evals and the sweeps included (their
+#: values are checked by hand in test_gradbench.py and test_sweep.py).
 QUICK = {*EXPECTED, "seed_linear_regression", "num_logsumexp_stable"} - {
     "kink_heaviside_away", "kink_max_away", "kink_relu_away", "kink_where_away", "ml_hinge_svm",
-    "ml_huber_regression", "ml_lasso"}
+    "ml_huber_regression", "ml_lasso", "gradbench_lse", "gradbench_kmeans",
+    "sweep_gradbench_lse", "sweep_gradbench_llsq"}
 
 
 def builtin_cases(names: set[str] | None = None) -> list[diffcmp.Case]:

@@ -17,6 +17,7 @@ import pytest
 import diffcmp
 from diffcmp.api import Options, run_suite
 from diffcmp.run import isolation
+from diffcmp.run.pool import MAX_DEFAULT_JOBS, default_jobs
 from diffcmp.run.progress import Finished, Progress
 
 #: Light engines: a worker that imports only SymPy starts in about a second.
@@ -128,7 +129,7 @@ def test_a_crash_a_hang_and_a_refused_allocation_are_rows_and_the_run_goes_on(
     folder = write_suite(tmp_path / "cases", QUICK)
     seen: list[str] = []
     result = run_suite([folder], LIGHT, progress=seen.append, timeout=TIMEOUT_S,
-                       memory_limit=2**30)
+                       memory_limit=2**30, jobs=1)
     assert statuses(result) == {"a_ok": {"ok"}, "segfault": {"error"}, "hang": {"timeout"},
                                 "after_hang": {"ok"}, "greedy": {"error"}, "z_ok": {"ok"}}
     assert seen == ["a_ok", "segfault", "hang", "after_hang", "greedy", "z_ok"]
@@ -141,6 +142,25 @@ def test_a_crash_a_hang_and_a_refused_allocation_are_rows_and_the_run_goes_on(
         "reference", "sympy"]  # every selected engine has its row
     assert set(result.failing()["case"]) == {"segfault", "hang", "greedy"}
     assert result.exit_code == 1
+
+
+def test_two_workers_give_the_same_rows_in_the_files_order(tmp_path: Path) -> None:
+    folder = write_suite(tmp_path / "cases", QUICK)
+    seen: list[str] = []
+    result = run_suite([folder], LIGHT, progress=seen.append, timeout=TIMEOUT_S,
+                       memory_limit=2**30, jobs=2)
+    order = ["a_ok", "segfault", "hang", "after_hang", "greedy", "z_ok"]
+    assert list(result.agreement["case"].unique()) == order  # whichever worker ran each
+    assert sorted(seen) == sorted(order)
+    assert statuses(result) == {"a_ok": {"ok"}, "segfault": {"error"}, "hang": {"timeout"},
+                                "after_hang": {"ok"}, "greedy": {"error"}, "z_ok": {"ok"}}
+    assert result.exit_code == 1
+
+
+def test_without_timing_a_run_uses_a_worker_per_core_and_with_timing_one() -> None:
+    assert default_jobs(Options(timing=True)) == 1
+    cores = len(os.sched_getaffinity(0))
+    assert 1 <= default_jobs(Options(timing=False)) <= max(1, min(cores, MAX_DEFAULT_JOBS))
 
 
 @pytest.mark.slow
@@ -157,7 +177,7 @@ def test_hangs_and_crashes_are_rows_and_the_run_goes_on(tmp_path: Path) -> None:
             finished.append(done)
 
     result = run_suite([folder], LIGHT, progress=Listener(), timeout=TIMEOUT_S,
-                       memory_limit=2**30)
+                       memory_limit=2**30, jobs=1)
     assert statuses(result) == {
         "a_ok": {"ok"}, "segfault": {"error"}, "hang": {"timeout"}, "after_hang": {"ok"},
         "exits": {"error"}, "greedy": {"error"}, "known_to_hang": {"timeout"}, "z_ok": {"ok"}}
@@ -294,19 +314,21 @@ def test_failed_result_gives_every_engine_a_row() -> None:
 # --- Ctrl-C and kill --------------------------------------------------------------------------
 
 
-def _run_and_signal(folder: Path, out: Path, sig: int) -> tuple[int, str, str]:
-    """Start ``diffcmp run`` on ``folder``, wait for the hanging case, then send ``sig``."""
+def _run_and_signal(folder: Path, out: Path, sig: int, jobs: int = 1,
+                    hanging: tuple[str, ...] = ("started",)) -> tuple[int, str, str]:
+    """Start ``diffcmp run`` on ``folder`` with ``jobs`` workers, wait for the hanging cases
+    (each writes its pid to a file named in ``hanging``), then send ``sig``."""
     main = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
             "from diffcmp.cli import main; sys.exit(main())")  # SIGINT may be ignored here
     process = subprocess.Popen(
         [sys.executable, "-c", main, "run", str(folder), "--out", str(out), "--no-timing",
-         "--engines", "sympy", "--timeout", "120"],
+         "--engines", "sympy", "--timeout", "120", "--jobs", str(jobs)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=folder.parent)
-    started = folder / "started"
+    files = [folder / name for name in hanging]
     deadline = time.monotonic() + 300  # waits for an event: generous, never a race
-    while time.monotonic() < deadline and not (started.exists() and started.read_text()):
+    while time.monotonic() < deadline and not all(f.exists() and f.read_text() for f in files):
         time.sleep(0.1)
-    assert started.exists(), "the hanging case never started"
+    assert all(f.exists() for f in files), "a hanging case never started"
     process.send_signal(sig)
     stdout, stderr = process.communicate(timeout=30)
     return process.returncode, stdout, stderr
@@ -316,14 +338,20 @@ def _interruptible_suite(folder: Path) -> Path:
     folder.mkdir()
     (folder / "a_ok.toml").write_text(OK_TOML)
     (folder / "b_ok.toml").write_text('loss = "sin(w)"\n[params]\nw = 1.0\n')
-    (folder / "c_hang.py").write_text(textwrap.dedent(f"""
+    _hanging_case(folder / "c_hang.py", folder / "started")
+    return folder
+
+
+def _hanging_case(path: Path, started: Path) -> None:
+    """A Python case file whose case writes its worker's pid to ``started``, then hangs."""
+    path.write_text(textwrap.dedent(f"""
         import os
         import sympy as sp
         import diffcmp
 
         class Hang(sp.Function):
             def fdiff(self, argindex=1):
-                with open({str(folder / "started")!r}, "w") as file:
+                with open({str(started)!r}, "w") as file:
                     file.write(str(os.getpid()))
                 while True:
                     pass
@@ -331,7 +359,6 @@ def _interruptible_suite(folder: Path) -> Path:
         w = sp.Symbol("w", real=True)
         CASE = diffcmp.Case(name="hang", loss=Hang(w), params={{"w": 1.0}})
     """))
-    return folder
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, pytest.param(signal.SIGTERM,
@@ -350,3 +377,20 @@ def test_an_interrupt_stops_cleanly_and_says_what_finished(tmp_path: Path, sig: 
     worker = int((folder / "started").read_text())
     with pytest.raises(ProcessLookupError):  # no worker left behind
         os.kill(worker, 0)
+
+
+def test_an_interrupt_stops_every_worker_of_a_parallel_run(tmp_path: Path) -> None:
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    for name in ("a", "b"):
+        _hanging_case(folder / f"{name}_hang.py", folder / f"started_{name}")
+    out = tmp_path / "report"
+    code, stdout, stderr = _run_and_signal(folder, out, signal.SIGINT, jobs=2,
+                                           hanging=("started_a", "started_b"))
+    assert (code, stdout) == (130, "")
+    assert stderr.strip().endswith("error: interrupted; no case had finished; "
+                                   "no report was written")
+    assert not out.exists()
+    for name in ("a", "b"):
+        with pytest.raises(ProcessLookupError):  # no worker left behind
+            os.kill(int((folder / f"started_{name}").read_text()), 0)

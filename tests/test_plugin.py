@@ -26,8 +26,8 @@ PLUGIN = ("-p", pytest_plugin.__name__, "-p", "no:cacheprovider", "-W",
 def _pytest(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
-    return subprocess.run([sys.executable, "-m", "pytest", *PLUGIN, *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, "-m", "pytest", "-n", "0", *PLUGIN, *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=600)
 
 
 def test_the_seed_case_file_is_one_passing_test() -> None:

@@ -16,11 +16,12 @@ gradient's projection on it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import mpmath
 import numpy as np
+from flint import arb
 
 from ..errors import UndecidedError
 from ..matcalc.evaluate import Program
@@ -46,17 +47,16 @@ class CrossCheck:
         size = sum(v.size for v in problem.data_values.values()) + problem.point.size
         self._count = int(min(MAX_COMPONENTS, max(1, MAX_WORK // (4 * max(size, 1)))))
 
-    def _at(self, x: Sequence[Any]) -> Any:
-        """The loss at the flat point ``x`` (mpmath numbers), in ball arithmetic: its midpoint
-        (``nan`` where a comparison cannot be decided)."""
-        balls = np.empty(len(x), dtype=object)
-        balls[:] = [arb_ops.from_mpmath(v) for v in x]
+    def _at(self, balls: np.ndarray) -> tuple[Any, Any]:
+        """The loss at the flat point ``balls`` (an object array of Arb balls) as mpmath numbers:
+        its ball's midpoint and radius (``nan`` where a comparison cannot be decided)."""
         parts = self.problem.split(balls)
         try:
             value = self._loss({**self._data, **{n: p[()] for n, p in parts.items()}})[0]
         except UndecidedError:
-            return mpmath.mpf("nan")
-        return arb_ops.to_mpmath(value)
+            return mpmath.mpf("nan"), mpmath.mpf("nan")
+        radius = arb_ops.to_mpmath(arb(value.rad())) if isinstance(value, arb) else 0
+        return arb_ops.to_mpmath(value), radius
 
     def disagreement(self, x: np.ndarray, grad: np.ndarray, digits: int,
                      components: Sequence[str], loss: float = 0.0) -> str:
@@ -69,16 +69,20 @@ class CrossCheck:
         indices = list(range(n)) if n <= self._count else sorted(
             np.random.default_rng(0).choice(n, self._count, replace=False).tolist())
         with mpmath.workdps(2 * digits), arb_ops.precision(2 * digits):
-            point = [mpmath.mpf(float(v)) for v in x]
+            base = np.empty(n, dtype=object)
+            base[:] = [arb(float(v)) for v in x]  # a float64 is an exact ball
             try:
-                here = self._at(point)
+                here = self._at(base)[0]
             except (ZeroDivisionError, ValueError, TypeError):
                 return ""
             for i in indices:
-                direction = [mpmath.mpf(0)] * n
-                direction[i] = mpmath.mpf(1)
-                scale = max(1, abs(point[i]))
-                bug = self._quotient(point, here, direction, scale, mpmath.mpf(float(grad[i])),
+                def along_i(t: Any, i: int = i) -> np.ndarray:
+                    moved = base.copy()
+                    moved[i] = base[i] + t
+                    return moved
+
+                scale = max(1.0, abs(float(x[i])))
+                bug = self._quotient(along_i, here, scale, mpmath.mpf(float(grad[i])),
                                      mpmath.mpf(abs(float(grad[i]))), digits, resolution)
                 if bug:
                     return (f"diffcmp bug: the reference gradient's {components[i]} is "
@@ -87,13 +91,14 @@ class CrossCheck:
                             "derivative rule is wrong")
             if len(indices) < n:  # the rest: one random direction
                 signs = np.random.default_rng(1).choice([-1.0, 1.0], n)
-                direction = [mpmath.mpf(s) for s in signs]
-                projected = mpmath.fsum(mpmath.mpf(float(g)) * d for g, d in
-                                        zip(grad, direction, strict=True))
+                direction = np.empty(n, dtype=object)
+                direction[:] = [arb(s) for s in signs]
+                projected = mpmath.fsum(mpmath.mpf(float(g)) * s for g, s in
+                                        zip(grad, signs, strict=True))
                 size = mpmath.fsum(abs(mpmath.mpf(float(g))) for g in grad)
-                scale = max(1, max(abs(p) for p in point))
-                bug = self._quotient(point, here, direction, scale, projected, size, digits,
-                                     resolution * n)
+                scale = max(1.0, float(np.max(np.abs(x))))
+                bug = self._quotient(lambda t: base + direction * t, here, scale, projected,
+                                     size, digits, resolution * n)
                 if bug:
                     return (f"diffcmp bug: the reference gradient's projection on a random "
                             f"direction is {float(projected):.15g}, but the loss's difference "
@@ -101,26 +106,27 @@ class CrossCheck:
                             "derivation): a derivative rule is wrong")
         return ""
 
-    def _quotient(self, point: list[Any], here: Any, direction: list[Any], scale: Any,
+    def _quotient(self, along: Callable[[Any], np.ndarray], here: Any, scale: float,
                   expected: Any, size: Any, digits: int, resolution: Any) -> str:
-        """``""`` when the central difference quotient of the loss along ``direction`` agrees
-        with ``expected`` (the gradient's; ``size`` its magnitude, ``resolution`` how finely the
-        reference resolves it), else the quotient."""
-        h = mpmath.mpf(10) ** -(digits // 2) * scale
-
-        def at(t: Any) -> Any:
-            return self._at([p + t * d for p, d in zip(point, direction, strict=True)])
-
+        """``""`` when the central difference quotient of the loss along a direction (``along``:
+        the point moved by a ball ``t``) agrees with ``expected`` (the gradient's; ``size`` its
+        magnitude, ``resolution`` how finely the reference resolves it), else the quotient."""
+        step = arb((arb(10) ** -(digits // 2) * scale).mid())  # exact: the moved points are too
+        h = arb_ops.to_mpmath(step)
         try:
-            quotient = (at(h) - at(-h)) / (2 * h)
-            half = (at(h / 2) - at(-h / 2)) / h
+            (up, up_r), (down, down_r) = self._at(along(step)), self._at(along(-step))
+            (up2, up2_r), (down2, down2_r) = self._at(along(step / 2)), self._at(along(-step / 2))
+            quotient, half = (up - down) / (2 * h), (up2 - down2) / h
         except (ZeroDivisionError, ValueError, TypeError):
             return ""
+        # the evaluations' own error, which Arb bounds: their balls' radii
+        rounding = (up_r + down_r) / (2 * h) + (up2_r + down2_r) / h
         if not all(isinstance(q, mpmath.mpf) and mpmath.isfinite(q)
-                   for q in (here, quotient, half)):
+                   for q in (here, quotient, half, rounding)):
             return ""
         # the quotient's own error: truncation (from two steps) and rounding
-        slack = 10 * abs(quotient - half) + abs(here) * mpmath.mpf(10) ** -(2 * digits - 2) / h
+        slack = 10 * abs(quotient - half) + abs(here) * mpmath.mpf(10) ** -(2 * digits - 2) / h \
+            + 10 * rounding
         gap = abs(half - expected)
         if gap > slack + resolution + AGREE * max(abs(half), size, mpmath.mpf(10) ** -300):
             return f"{float(half):.15g}"

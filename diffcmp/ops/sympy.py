@@ -38,6 +38,14 @@ def _norm(values: list[sp.Expr]) -> sp.Expr:
     return sp.sqrt(sp.Add(*[x**2 for x in values]))
 
 
+def _extremum(function: type[sp.Max] | type[sp.Min], values: list[sp.Expr]) -> sp.Expr:
+    """``Max``/``Min`` of a vector, left unevaluated above two elements: SymPy's evaluation
+    compares every pair of its arguments symbolically, quadratic in their number."""
+    if len(values) <= 2:
+        return function(*values)
+    return function(*values, evaluate=False)
+
+
 def _softmax(row: list[sp.Expr]) -> list[sp.Expr]:
     """``exp(z_i - logsumexp(z))``: stable, and so are its derivative and its printed form."""
     total = LogSumExp(*row)
@@ -87,8 +95,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "prod": lambda a, axis: reduce_along(lambda v: sp.Mul(*v), a, axis),
     "norm": lambda a, axis: reduce_along(_norm, a, axis),
     "logsumexp": lambda a, axis: reduce_along(lambda v: LogSumExp(*v), a, axis),
-    "amax": lambda a, axis: reduce_along(lambda v: sp.Max(*v), a, axis),
-    "amin": lambda a, axis: reduce_along(lambda v: sp.Min(*v), a, axis),
+    "amax": lambda a, axis: reduce_along(lambda v: _extremum(sp.Max, v), a, axis),
+    "amin": lambda a, axis: reduce_along(lambda v: _extremum(sp.Min, v), a, axis),
     "dot": lambda a, b: sp.Add(*[x * y for x, y in zip(flat(a), flat(b), strict=True)]),
     "softmax": lambda a, axis: map_along(_softmax, a, axis),
     "log_softmax": lambda a, axis: map_along(_log_softmax, a, axis),

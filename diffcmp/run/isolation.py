@@ -4,7 +4,8 @@
 running :func:`main`: no fork, which JAX dislikes, and no re-import of the caller's
 ``__main__``), one case at a time, so that timings never overlap. The worker loads each file
 (running a Python case file's code there, not here), evaluates its cases and sends back each
-:class:`~diffcmp.results.CaseResult` over a socket. The worker is replaced only when a case
+:class:`~diffcmp.results.CaseResult` over a socket (:mod:`diffcmp.run.pool` runs several such
+workers at once where nothing is timed). The worker is replaced only when a case
 fails it:
 
 * a case that runs longer than ``timeout`` seconds (loading, deriving, compiling, timing: all of

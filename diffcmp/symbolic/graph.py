@@ -9,21 +9,23 @@ from typing import Any
 import sympy as sp
 
 
-def topological(root: sp.Basic) -> list[sp.Basic]:
-    """Distinct subexpressions of ``root``, children before parents (iterative DFS)."""
+def topological(*roots: sp.Basic) -> list[sp.Basic]:
+    """Distinct subexpressions of ``roots``, children before parents, each once however many
+    roots share it (iterative DFS)."""
     order: list[sp.Basic] = []
     seen: set[sp.Basic] = set()
-    stack: list[tuple[sp.Basic, bool]] = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if node in seen:
-            continue
-        seen.add(node)
-        stack.append((node, True))
-        stack.extend((child, False) for child in node.args if child not in seen)
+    for root in roots:
+        stack: list[tuple[sp.Basic, bool]] = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            if node in seen:
+                continue
+            seen.add(node)
+            stack.append((node, True))
+            stack.extend((child, False) for child in node.args if child not in seen)
     return order
 
 
@@ -34,13 +36,10 @@ def tree_ops(exprs: Sequence[sp.Basic]) -> int:
     swollen gradient takes seconds.
     """
     memo: dict[sp.Basic, int] = {}
-    for root in exprs:
-        for node in topological(root):
-            if node in memo:
-                continue
-            own = max(len(node.args) - 1, 0) if isinstance(node, sp.Add | sp.Mul) else \
-                int(bool(node.args))
-            memo[node] = own + sum(memo[a] for a in node.args)
+    for node in topological(*exprs):
+        own = max(len(node.args) - 1, 0) if isinstance(node, sp.Add | sp.Mul) else \
+            int(bool(node.args))
+        memo[node] = own + sum(memo[a] for a in node.args)
     return sum(memo[root] for root in exprs)
 
 
@@ -67,6 +66,13 @@ def local_gradients(node: sp.Basic) -> list[tuple[sp.Basic, sp.Expr]]:
         return [(expr, sp.Piecewise(*[(sp.Integer(int(j == i)), c)
                                       for j, (_, c) in enumerate(args)]))
                 for i, (expr, _) in enumerate(args) if expr.free_symbols]
+    if isinstance(node, sp.Max | sp.Min) and len(args) > 2:
+        # SymPy's fdiff, with the other arguments' extremum left unevaluated: evaluating it
+        # compares every pair of them, which took seconds for a Min over 4 symbolic distances
+        rests = (node.func(*args[:i], *args[i + 1:], evaluate=False) for i in range(len(args)))
+        gaps = [(a, a - rest if isinstance(node, sp.Max) else rest - a)
+                for a, rest in zip(args, rests, strict=True)]
+        return [(a, sp.Heaviside(gap, evaluate=False)) for a, gap in gaps if a.free_symbols]
     if isinstance(node, sp.Function | sp.Max | sp.Min):
         return [(a, node.fdiff(i + 1)) for i, a in enumerate(args) if a.free_symbols]
     if node.is_Atom or isinstance(node, sp.logic.boolalg.Boolean):
