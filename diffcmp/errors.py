@@ -58,6 +58,11 @@ class UndecidedError(DiffcmpError):
     ``a < b`` nor ``a >= b`` can be proven, so a ``where`` cannot pick its branch."""
 
 
+class UnboundedError(UndecidedError):
+    """A finite value whose ball is unbounded at this precision (``exp`` of a ball whose radius
+    is in the hundreds): more digits may bound it."""
+
+
 class UnresolvedError(DiffcmpError):
     """The reference did not settle: at the precision ceiling its last two evaluations still
     differ, so no engine can be graded at this point."""

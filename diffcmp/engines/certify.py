@@ -21,7 +21,7 @@ from typing import Any
 import mpmath
 from flint import arb
 
-from ..errors import UndecidedError, UndefinedError, UnresolvedError
+from ..errors import UnboundedError, UndecidedError, UndefinedError, UnresolvedError
 from ..ops import arb as arb_ops
 
 #: Significant digits two consecutive evaluations must share (float64 needs 15.95).
@@ -46,6 +46,8 @@ class _Evaluation:
 
     values: list[Any]
     proven: bool
+    #: Each value's radius (``None`` for a plain mpmath number).
+    radii: list[Any] | None = None
 
 
 def evaluate_at(function: Callable[[], Sequence[Any]], digits: int) -> _Evaluation:
@@ -66,6 +68,9 @@ def evaluate_at(function: Callable[[], Sequence[Any]], digits: int) -> _Evaluati
         for k, value in enumerate(values):
             what = "the loss as written" if k == 0 else "the gradient"
             if isinstance(value, arb):
+                if not value.is_finite() and value.mid().is_finite():
+                    raise UnboundedError(f"{what} cannot be bounded at {digits} digits (a "
+                                         "finite value whose ball is unbounded)")
                 if not value.is_finite():
                     raise UndefinedError(f"{what} is not finite ({value.str(6)})")
                 radii.append(arb_ops.to_mpmath(value.rad()))
@@ -84,7 +89,7 @@ def evaluate_at(function: Callable[[], Sequence[Any]], digits: int) -> _Evaluati
         floor = scale * mpmath.mpf(10) ** -(digits - 10)
         proven = all(r is not None and (r <= abs(v) * mpmath.mpf(10) ** -AGREE_DIGITS
                                         or r <= floor) for v, r in zip(out, radii, strict=True))
-        return _Evaluation(out, proven)
+        return _Evaluation(out, proven, radii)
 
 
 def _disagreement(low: list[Any], high: list[Any], digits: int,
@@ -113,6 +118,23 @@ def _disagreement(low: list[Any], high: list[Any], digits: int,
     return None
 
 
+def _wide(high: _Evaluation, digits: int) -> int | None:
+    """The index of the first value whose ball is wider than ``AGREE_DIGITS`` of its value and
+    than ``10**-(digits // 2)`` of the largest value (or of 1), or ``None``. Midpoints that agree
+    inside balls that wide prove nothing: ``exp`` of a ball whose radius is in the hundreds is
+    ``[0 +/- 1e(1e168)]`` at 400 digits, and ``0`` at 200 digits too."""
+    if high.radii is None:
+        return None
+    with mpmath.workdps(2 * digits):
+        scale = max([mpmath.mpf(1), *(abs(v) for v in high.values)])
+        for k, (value, radius) in enumerate(zip(high.values, high.radii, strict=True)):
+            if radius is None or radius <= abs(value) * mpmath.mpf(10) ** -AGREE_DIGITS:
+                continue
+            if radius > scale * mpmath.mpf(10) ** -(digits // 2):
+                return k
+    return None
+
+
 def certify(function: Callable[[], Sequence[Any]], start: int, ceiling: int,
             names: Sequence[str]) -> Certified:
     """Evaluate ``function`` at ``start``, ``2 start``, ... digits until its balls prove every
@@ -136,14 +158,20 @@ def certify(function: Callable[[], Sequence[Any]], start: int, ceiling: int,
             return Certified(current.values, 2 * digits)
         if isinstance(previous, _Evaluation) and isinstance(current, _Evaluation):
             k = _disagreement(previous.values, current.values, digits, older)
-            if k is None:
+            wide = _wide(current, digits) if k is None else None
+            if k is None and wide is None:
                 return Certified(current.values, 2 * digits)
+            k = wide if k is None else k
             name = names[k] if k < len(names) else f"value {k}"
             reason = (f"{name} is {mpmath.nstr(previous.values[k], 8)} at {digits} digits and "
                       f"{mpmath.nstr(current.values[k], 8)} at {2 * digits}")
+            if wide is not None:
+                reason += f", inside a ball of radius {mpmath.nstr(current.radii[k], 3)}"
         elif isinstance(current, UndecidedError) or isinstance(previous, UndecidedError):
-            reason = (f"a where() or max() condition is on its boundary to within "
-                      f"{2 * digits} digits and cannot be decided")
+            undecided = current if isinstance(current, UndecidedError) else previous
+            reason = str(undecided) if isinstance(undecided, UnboundedError) else (
+                f"a where() or max() condition is on its boundary to within {2 * digits} digits "
+                "and cannot be decided")
         else:
             reason = f"the point is undefined at one of {digits} and {2 * digits} digits only"
         older = previous.values if isinstance(previous, _Evaluation) else None

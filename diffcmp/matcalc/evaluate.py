@@ -151,8 +151,9 @@ def _bound(node: Node, value: Any, args: list[Any], errors: list[Any]) -> Any:
         return np.abs(value) + (carried if op == "log_softmax" else np.abs(value) * carried)
     if op in ("matmul", "dot"):  # each output element is a sum of products: it rounds each
         a, b = (np.abs(x) for x in args)
-        product = numpy_ops.OPS[op]
-        return product(a, b) + product(a, errors[1]) + product(errors[0], b)
+        ea, eb = (np.broadcast_to(e, np.shape(x)) for e, x in zip(errors, args, strict=True))
+        product = numpy_ops.OPS[op]  # (a scalar error 0 would make np.dot a scaling)
+        return product(a, b) + product(a, eb) + product(ea, b)
     partials = VJP[op](_NUMPY, np.ones(np.shape(value)), value, *args, *node.raw)
     reduce = _reducer(node) if op in REDUCTIONS else (lambda x: x)
     if op in ("sum", "mean", "sum_to"):  # a sum rounds once per term it adds

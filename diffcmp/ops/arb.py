@@ -120,26 +120,41 @@ def _sum(values: list[Any]) -> Any:
     return sum(values[1:], values[0])
 
 
-def _top(values: list[Any]) -> Any:
-    """The largest midpoint: a shift that is exact whatever its value."""
-    return max(values, key=lambda v: float(v.mid()) if v.is_finite() else float("-inf")).mid()
+def _top(values: list[Any]) -> int:
+    """The index of the largest finite midpoint, compared as balls (exact ones: always
+    decidable), not as floats, which call every value beyond 1.8e308 equal."""
+    best = 0
+    for k, value in enumerate(values):
+        if value.is_finite() and (not values[best].is_finite()
+                                  or value.mid() > values[best].mid()):
+            best = k
+    return best
+
+
+def _shifted(values: list[Any]) -> tuple[Any, list[Any], Any]:
+    """The largest value ``x_k``, every ``x_i - x_k`` (exactly 0 for ``k``) and ``log1p`` of
+    the sum of ``exp(x_i - x_k)`` over ``i != k``: anchored on the largest value itself, so
+    that its own radius never enters an ``exp``."""
+    k = _top(values)
+    top = values[k]
+    shifts = [arb(0) if i == k else v - top for i, v in enumerate(values)]
+    rest = [d.exp() for i, d in enumerate(shifts) if i != k]
+    return top, shifts, (_sum(rest) if rest else arb(0)).log1p()
 
 
 def _logsumexp(values: list[Any]) -> Any:
-    top = _top(values)
-    return top + _sum([(v - top).exp() for v in values]).log()
+    top, _, log_total = _shifted(values)
+    return top + log_total
 
 
 def _softmax(values: list[Any]) -> list[Any]:
-    top = _top(values)
-    shifted = [(v - top).exp() for v in values]
-    total = _sum(shifted)
-    return [s / total for s in shifted]
+    _, shifts, log_total = _shifted(values)
+    return [(d - log_total).exp() for d in shifts]
 
 
 def _log_softmax(values: list[Any]) -> list[Any]:
-    total = _logsumexp(values)
-    return [v - total for v in values]
+    _, shifts, log_total = _shifted(values)
+    return [d - log_total for d in shifts]
 
 
 def _extreme(pick: str) -> Callable[[list[Any]], Any]:
