@@ -118,6 +118,38 @@ def _disagreement(low: list[Any], high: list[Any], digits: int,
     return None
 
 
+def _zero_balls(evaluations: Sequence[_Evaluation], digits: int) -> list[Any] | None:
+    """The values of the last of three evaluations (at ``digits // 2``, ``digits`` and twice as
+    many), each proven by its ball or a zero: a ball that held 0 at all three precisions and
+    shrank by at least half the digits added each time (rounding noise around an exact 0, such
+    as the gradient of ``logsumexp(log_softmax(v))``, whose midpoints hop between 0 and
+    ``3e-403``); ``None`` unless every value is one or the other. Two precisions are not
+    enough: a cancellation being resolved (``(1 - cos(w)) / w**2`` at ``1e-26``) also holds 0
+    at 50 and 100 digits, in balls that shrink."""
+    if any(e.radii is None for e in evaluations):
+        return None
+    high = evaluations[-1]
+    with mpmath.workdps(2 * digits):
+        scale = max((abs(v) for v in high.values), default=mpmath.mpf(0))
+        floor = scale * mpmath.mpf(10) ** -(2 * digits - 10)
+        out = []
+        for k, (value, radius) in enumerate(zip(high.values, high.radii, strict=True)):
+            if radius is None:
+                return None
+            if radius <= abs(value) * mpmath.mpf(10) ** -AGREE_DIGITS or radius <= floor:
+                out.append(value)
+                continue
+            balls = [(e.values[k], e.radii[k]) for e in evaluations]
+            if any(r is None or abs(v) > r for v, r in balls):
+                return None
+            shrinks = (balls[1][1] <= balls[0][1] * mpmath.mpf(10) ** -(digits // 4)
+                       and radius <= balls[1][1] * mpmath.mpf(10) ** -(digits // 2))
+            if not shrinks:
+                return None
+            out.append(mpmath.mpf(0))
+    return out
+
+
 def _wide(high: _Evaluation, digits: int) -> int | None:
     """The index of the first value whose ball is wider than ``AGREE_DIGITS`` of its value and
     than ``10**-(digits // 2)`` of the largest value (or of 1), or ``None``. Midpoints that agree
@@ -149,6 +181,7 @@ def certify(function: Callable[[], Sequence[Any]], start: int, ceiling: int,
     if isinstance(previous, _Evaluation) and previous.proven:
         return Certified(previous.values, digits)
     older: list[Any] | None = None
+    before: _Evaluation | Exception | None = None
     reason = "no two consecutive precisions agree"
     while 2 * digits <= ceiling:
         current = _attempt(function, 2 * digits)
@@ -157,6 +190,10 @@ def certify(function: Callable[[], Sequence[Any]], start: int, ceiling: int,
         if isinstance(current, _Evaluation) and current.proven:
             return Certified(current.values, 2 * digits)
         if isinstance(previous, _Evaluation) and isinstance(current, _Evaluation):
+            zeros = _zero_balls([before, previous, current], digits) \
+                if isinstance(before, _Evaluation) else None
+            if zeros is not None:
+                return Certified(zeros, 2 * digits)
             k = _disagreement(previous.values, current.values, digits, older)
             wide = _wide(current, digits) if k is None else None
             if k is None and wide is None:
@@ -175,7 +212,7 @@ def certify(function: Callable[[], Sequence[Any]], start: int, ceiling: int,
         else:
             reason = f"the point is undefined at one of {digits} and {2 * digits} digits only"
         older = previous.values if isinstance(previous, _Evaluation) else None
-        previous, digits = current, 2 * digits
+        before, previous, digits = previous, current, 2 * digits
     raise UnresolvedError(f"the reference did not settle within its ceiling of {ceiling} "
                           f"digits: {reason}")
 
