@@ -62,6 +62,9 @@ def _independent(text: str, env: dict[str, np.ndarray]) -> tuple[object, list[ob
         base = {k: mp(v) for k, v in env.items()}
         loss = function(base)
         step = mpmath.mpf(10) ** -40
+    # the quotients resolve the gradient only if the loss's digits reach below the step
+    extra = int(mpmath.log10(abs(loss))) + 1 if _finite(loss) and abs(loss) > 1 else 0
+    with mpmath.workdps(DIGITS + extra):
         grad = []
         for name in SHAPES:
             for index in np.ndindex(*env[name].shape):

@@ -49,6 +49,10 @@ MAX_POWER = 1024
 #: exponent): ``exp(exp(exp(exp(3))))`` has about 10**(2.3e8) digits before its point.
 MAX_EXP_TOWER = 3
 _GROWING = frozenset({"exp", "sinh", "cosh"})
+#: Functions whose value is bounded whatever their argument: a tower of exponentials above one
+#: starts again from 0 (``cosh(tanh(cosh(cosh(cosh(a)))))`` is no bomb).
+_BOUNDED = frozenset({"tanh", "sin", "cos", "sigmoid", "atan", "atan2", "erf", "softmax",
+                      "sign", "heaviside"})
 
 Ops = Mapping[str, Callable[..., Any]]
 
@@ -212,7 +216,7 @@ class _Compiler:
         if shape is None:
             shape = self.broadcast(node, op, *args)
         self.count(op, shape, args, raw)
-        tower = max((arg.tower for arg in args), default=0)
+        tower = 0 if op in _BOUNDED else max((arg.tower for arg in args), default=0)
         if op in _GROWING or (op == "pow" and len(args) == 2 and args[1].literal is None):
             tower += 1
             if tower > MAX_EXP_TOWER:
