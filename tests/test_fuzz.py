@@ -318,8 +318,9 @@ def check_loss(text: str, env: dict[str, np.ndarray]) -> None:
     data = {k: v for k, v in env.items() if k in DATA}
     try:
         result = diffcmp.compare(text, params, data, engines=ENGINES, timing=False)
-    except diffcmp.CaseError as exc:  # e.g. a - a: the loss uses a parameter, then cancels it
-        assert "no parameter" in str(exc), (text, exc)
+    except diffcmp.CaseError as exc:  # a - a: the loss uses a parameter, then cancels it; or
+        # a tower of exponentials, refused by the limits whatever the point
+        assert "no parameter" in str(exc) or "limit" in str(exc), (text, exc)
         return
     rows = result.agreement.set_index("engine")
     statuses = dict(rows["status"])

@@ -11,6 +11,8 @@ diffcmp's own); the reference is never finite where the written loss is not, and
 
 from __future__ import annotations
 
+import ast
+
 import mpmath
 import numpy as np
 import pytest
@@ -100,6 +102,29 @@ def _reliable(text: str, env: dict[str, np.ndarray], loss: object) -> bool:
         return bool(abs(again - loss) <= abs(again) * mpmath.mpf(10) ** -30)
 
 
+def _negative_power_base(text: str, env: dict[str, np.ndarray]) -> bool:
+    """Whether a power in ``text`` whose exponent holds a parameter has a negative base (some
+    element of it, at 30 digits) at ``env``."""
+    shapes = {k: v.shape for k, v in env.items()}
+    for node in ast.walk(lang.parse(text).tree):
+        if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow)):
+            continue
+        if not {n.id for n in ast.walk(node.right) if isinstance(n, ast.Name)} & set(SHAPES):
+            continue
+        with mpmath.workdps(30):
+            base = lang.compile_expression(lang.parse(ast.unparse(node.left)), mpmath_ops.OPS,
+                                           shapes)({k: _mp(v) for k, v in env.items()})
+        if any(isinstance(b, mpmath.mpf) and b < 0 for b in np.ravel(np.asarray(base))):
+            return True
+    return False
+
+
+def _mp(value: np.ndarray) -> object:
+    if value.shape == ():
+        return mpmath.mpf(float(value))
+    return np.vectorize(lambda v: mpmath.mpf(float(v)), otypes=[object])(value)
+
+
 def _finite(value: object) -> bool:
     return isinstance(value, mpmath.mpf) and bool(mpmath.isfinite(value))
 
@@ -121,6 +146,9 @@ def check_edge(text: str, env: dict[str, np.ndarray], kind: str) -> None:
         assert _finite(loss), ("the reference is finite where the written loss is not", context)
     if not (_finite(loss) and all(_finite(g) for g in grad)):
         return  # the written loss or its gradient is not finite: nothing to compare
+    if rows.loc["reference", "status"] == "undefined" and _negative_power_base(text, env):
+        return  # d(b**e)/de = b**e log(b) is undefined for b < 0, even where e is constant in
+        # disguise (v/v), which central differences cannot tell: undefined, by design
     assert rows.loc["reference", "status"] != "undefined", (
         "undefined where the written loss and its gradient are finite", float(loss), context)
     grads = result.gradients
