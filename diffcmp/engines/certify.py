@@ -180,8 +180,7 @@ def certify(function: Callable[[], Sequence[Any]], start: int, ceiling: int,
     previous = _attempt(function, digits)
     if isinstance(previous, _Evaluation) and previous.proven:
         return Certified(previous.values, digits)
-    older: list[Any] | None = None
-    before: _Evaluation | Exception | None = None
+    before: _Evaluation | Exception | None = None  # the evaluation before ``previous``
     reason = "no two consecutive precisions agree"
     while 2 * digits <= ceiling:
         current = _attempt(function, 2 * digits)
@@ -194,6 +193,7 @@ def certify(function: Callable[[], Sequence[Any]], start: int, ceiling: int,
                 if isinstance(before, _Evaluation) else None
             if zeros is not None:
                 return Certified(zeros, 2 * digits)
+            older = before.values if isinstance(before, _Evaluation) else None
             k = _disagreement(previous.values, current.values, digits, older)
             wide = _wide(current, digits) if k is None else None
             if k is None and wide is None:
@@ -211,7 +211,6 @@ def certify(function: Callable[[], Sequence[Any]], start: int, ceiling: int,
                 "and cannot be decided")
         else:
             reason = f"the point is undefined at one of {digits} and {2 * digits} digits only"
-        older = previous.values if isinstance(previous, _Evaluation) else None
         before, previous, digits = previous, current, 2 * digits
     raise UnresolvedError(f"the reference did not settle within its ceiling of {ceiling} "
                           f"digits: {reason}")
