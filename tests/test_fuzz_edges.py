@@ -55,13 +55,7 @@ def _independent(text: str, env: dict[str, np.ndarray]) -> tuple[object, list[ob
     shapes = {k: v.shape for k, v in env.items()}
     with mpmath.workdps(DIGITS):
         function = lang.compile_expression(expression, mpmath_ops.OPS, shapes)
-
-        def mp(value: np.ndarray) -> object:
-            if value.shape == ():
-                return mpmath.mpf(float(value))
-            return np.vectorize(lambda v: mpmath.mpf(float(v)), otypes=[object])(value)
-
-        base = {k: mp(v) for k, v in env.items()}
+        base = {k: _mp(v) for k, v in env.items()}
         loss = function(base)
         step = mpmath.mpf(10) ** -40
     # the quotients resolve the gradient only if the loss's digits reach below the step
@@ -90,11 +84,8 @@ def _reliable(text: str, env: dict[str, np.ndarray], loss: object) -> bool:
     with mpmath.workdps(2 * DIGITS):
         function = lang.compile_expression(expression, mpmath_ops.OPS,
                                            {k: v.shape for k, v in env.items()})
-        base = {k: mpmath.mpf(float(v)) if v.shape == () else
-                np.vectorize(lambda x: mpmath.mpf(float(x)), otypes=[object])(v)
-                for k, v in env.items()}
         try:
-            again = function(base)
+            again = function({k: _mp(v) for k, v in env.items()})
         except (ZeroDivisionError, ValueError, TypeError):
             return True  # undefined at either precision: the checks below compare statuses
         if not (_finite(loss) and _finite(again)):

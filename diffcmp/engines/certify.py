@@ -87,9 +87,15 @@ def evaluate_at(function: Callable[[], Sequence[Any]], digits: int) -> _Evaluati
             out.append(value)
         scale = max((abs(v) for v in out), default=mpmath.mpf(0))
         floor = scale * mpmath.mpf(10) ** -(digits - 10)
-        proven = all(r is not None and (r <= abs(v) * mpmath.mpf(10) ** -AGREE_DIGITS
-                                        or r <= floor) for v, r in zip(out, radii, strict=True))
+        proven = all(r is not None and _within(r, v, floor) for v, r in zip(out, radii,
+                                                                         strict=True))
         return _Evaluation(out, proven, radii)
+
+
+def _within(error: Any, value: Any, floor: Any = 0) -> bool:
+    """Whether ``error`` is below ``AGREE_DIGITS`` significant digits of ``value``, or below
+    ``floor`` (a fraction of the largest value)."""
+    return bool(error <= abs(value) * mpmath.mpf(10) ** -AGREE_DIGITS or error <= floor)
 
 
 def _disagreement(low: list[Any], high: list[Any], digits: int,
@@ -109,7 +115,7 @@ def _disagreement(low: list[Any], high: list[Any], digits: int,
         floor = scale * mpmath.mpf(10) ** -(digits - 10)
         for k, (a, b) in enumerate(zip(low, high, strict=True)):
             gap = abs(a - b)
-            if gap <= abs(b) * mpmath.mpf(10) ** -AGREE_DIGITS or gap <= floor:
+            if _within(gap, b, floor):
                 continue
             if older is not None and abs(b) <= abs(a) * mpmath.mpf(10) ** -(digits // 2) and \
                     abs(a) <= abs(older[k]) * mpmath.mpf(10) ** -(digits // 4):
@@ -136,7 +142,7 @@ def _zero_balls(evaluations: Sequence[_Evaluation], digits: int) -> list[Any] | 
         for k, (value, radius) in enumerate(zip(high.values, high.radii, strict=True)):
             if radius is None:
                 return None
-            if radius <= abs(value) * mpmath.mpf(10) ** -AGREE_DIGITS or radius <= floor:
+            if _within(radius, value, floor):
                 out.append(value)
                 continue
             balls = [(e.values[k], e.radii[k]) for e in evaluations]
@@ -160,7 +166,7 @@ def _wide(high: _Evaluation, digits: int) -> int | None:
     with mpmath.workdps(2 * digits):
         scale = max([mpmath.mpf(1), *(abs(v) for v in high.values)])
         for k, (value, radius) in enumerate(zip(high.values, high.radii, strict=True)):
-            if radius is None or radius <= abs(value) * mpmath.mpf(10) ** -AGREE_DIGITS:
+            if radius is None or _within(radius, value):
                 continue
             if radius > scale * mpmath.mpf(10) ** -(digits // 2):
                 return k

@@ -28,7 +28,6 @@ from ..errors import UndefinedError, UnsupportedError
 from ..matcalc.evaluate import Program
 from ..ops import arb as arb_ops
 from ..ops.mpmath import DPS
-from ..symbolic.lambdify import lambdify_cse
 from ..symbolic.problem import Problem
 from .base import Engine, Prepared
 from .certify import MAX_DIGITS, certify
@@ -122,14 +121,11 @@ def _scalar(problem: Problem, prepared: Prepared) -> tuple[Evaluation, Evaluatio
     """The same from SymPy's scalar gradient (``lambdify`` to mpmath), for a Python case whose
     loss holds a SymPy function diffcmp has no translation for: its SymPy expression is the
     loss as written."""
-    gradient = problem.gradient
-    args = [*problem.param_symbols, *problem.data_symbols]
+    steps = problem.gradient.steps()  # derive and cse, timed before and on their own
     with prepared.step("lambdify"):
-        function = lambdify_cse(args, gradient, "mpmath")
-        loss_only = lambdify_cse(args, gradient, "mpmath", loss_only=True)
-    prepared.prepare_s.update(gradient.steps())
-    data = [mpmath.mpf(float(v)) for values in problem.data_values.values()
-            for v in values.ravel()]
+        function, loss_only, floats = problem.lambdify("mpmath")
+    prepared.prepare_s.update(steps)
+    data = [mpmath.mpf(v) for v in floats]
     return (lambda x: function(*x, *data), lambda x: [loss_only(*x, *data)],
             lambda x: [mpmath.mpf(float(v)) for v in x])
 

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import SkippedError
-from ..symbolic.lambdify import lambdify_cse
 from ..symbolic.problem import Problem
 from .base import Engine, Prepared
 
@@ -43,14 +42,11 @@ class SympyEngine(Engine):
                 f"element, {problem.point.size:,} parameters); skipped above {BUDGET_S:g} s. "
                 "The matcalc engine derives the same gradient at array level")
         prepared = Prepared(inputs=self._inputs, loss=None, grad=None, read=self._read)
-        gradient = problem.gradient
-        args = [*problem.param_symbols, *problem.data_symbols]
+        steps = problem.gradient.steps()  # derive and cse, timed before and on their own
         with prepared.step("lambdify"):
-            function = lambdify_cse(args, gradient, "numpy")
-            loss_only = lambdify_cse(args, gradient, "numpy", loss_only=True)
-        prepared.prepare_s.update(gradient.steps())
-        data = [np.float64(v) for name in problem.data_values
-                for v in problem.data_values[name].ravel()]
+            function, loss_only, floats = problem.lambdify("numpy")
+        prepared.prepare_s.update(steps)
+        data = [np.float64(v) for v in floats]
 
         def grad(x: list[np.float64]) -> Any:
             with np.errstate(all="ignore"):

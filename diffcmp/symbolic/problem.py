@@ -32,6 +32,7 @@ from ..ops import sympy as sympy_ops
 from . import translate
 from .derive import Gradient, derive
 from .graph import tree_ops
+from .lambdify import lambdify_cse
 
 
 def component_names(name: str, shape: tuple[int, ...]) -> list[str]:
@@ -149,6 +150,16 @@ class Problem:
     def gradient(self) -> Gradient:
         """The exact SymPy gradient (derived once, shared by ``reference`` and ``sympy``)."""
         return derive(self.loss, self.param_symbols)
+
+    def lambdify(self, module: str) -> tuple[Callable[..., Any], Callable[..., Any], list[float]]:
+        """SymPy's scalar gradient compiled for ``module`` (``"numpy"``, ``"mpmath"``):
+        ``[loss, *grad]`` and the loss alone, each called with the flat parameters then the flat
+        data, and the flat data as floats."""
+        args = [*self.param_symbols, *self.data_symbols]
+        function = lambdify_cse(args, self.gradient, module)
+        loss_only = lambdify_cse(args, self.gradient, module, loss_only=True)
+        data = [float(v) for values in self.data_values.values() for v in values.ravel()]
+        return function, loss_only, data
 
     @property
     def array_gradient(self) -> ArrayGradient:
