@@ -33,10 +33,19 @@ MAX_DIGITS = 800
 @dataclass(frozen=True)
 class Certified:
     """Values (mpmath numbers at ``digits`` digits) proven by their enclosures, or that agree
-    with those at half the digits."""
+    with those at half the digits.
+
+    ``bounds[k]`` is ``None`` where ``values[k]`` is proven to ``AGREE_DIGITS`` significant
+    digits (or is exactly 0), else a proven bound ``b``: ``values[k]`` is then 0 and the truth
+    is only known to satisfy ``|v| <= b`` (graded as 0 within that bound, and said so)."""
 
     values: list[Any]
     digits: int
+    bounds: list[Any] | None = None
+
+    def bound(self, k: int) -> Any | None:
+        """The bound of value ``k`` (``None``: a proven value)."""
+        return None if self.bounds is None else self.bounds[k]
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,7 @@ class ReferenceEngine(Engine):
             except UndefinedError as exc:
                 raise UndefinedError(str(exc), _loss_or_nan(alone, args, ceiling)) from None
             prepared.details["digits"] = certified.digits
+            prepared.details["certified"] = certified
             prepared.details["overflow"] = _beyond(certified.values, names)
             return certified.values
 
