@@ -1,15 +1,22 @@
-"""A reference that certifies itself: evaluate at increasing precision until two evaluations agree.
+"""A reference that certifies itself: evaluate at increasing precision until every value is
+settled by its own ball.
 
 Fifty digits are not enough for every point: ``(1 - cos(w)) / w**2`` at ``w = 1e-26`` cancels to
 0 at 50 digits (the true loss is 0.5). :func:`certify` evaluates at ``start`` digits, then at
-twice as many, and so on. With ball arithmetic (Arb, the reference's backend) each value comes
-with a rigorous radius, and a value is certified when its radius is below ``AGREE_DIGITS``
-significant digits (or, for a value that is zero up to rounding, below the rounding of the
-largest value): one evaluation often proves everything. Without radii (mpmath), two consecutive
-precisions must agree to that many digits. A point is undefined only when
-two consecutive precisions both find it undefined (``log(1 - tanh(60))`` is a ``log(0)`` at 50
-digits and -119.3 at 100). Past ``ceiling`` digits without agreement,
-:class:`~diffcmp.errors.UnresolvedError`: no verdict at this point, and the reason why.
+twice as many, and so on, up to ``ceiling``. With ball arithmetic (Arb, the reference's backend)
+each value comes with a rigorous radius, and a value is settled by its own ball alone
+(:func:`settle`): proven when its radius is below ``AGREE_DIGITS`` significant digits of it (an
+exact ball included), or bounded when the whole ball lies within ``|v| < ZERO_BOUND``, where
+every value rounds to 0 in float64 (reported as 0, with the bound). A ball that holds 0 proves
+no digit, however small it is beside the other values: ``1 - tanh(w)**2`` at ``w = 200`` is
+``[+/- 1e-50]`` at 50 digits, while the truth is 7.66e-174. Undefined needs a proof too: a
+ball that is ``nan`` is proven undefined (:mod:`diffcmp.ops.arb` keeps ``nan`` for arguments
+proven outside a domain), while one that straddles a domain's edge is undecided and raises the
+precision (``log(1 - tanh(60))`` is ``log([+/- 1e-50])`` at 50 digits and -119.3 at 100).
+Without radii (mpmath, for SymPy functions diffcmp cannot translate) two consecutive
+precisions must agree, and a point is undefined when two consecutive precisions find it so.
+Past ``ceiling`` digits, :class:`~diffcmp.errors.UnresolvedError`: no verdict at this point,
+naming the value that did not settle and its balls.
 """
 
 from __future__ import annotations
@@ -28,6 +35,9 @@ from ..ops import arb as arb_ops
 AGREE_DIGITS = 17
 #: Default highest precision, in decimal digits (a case may set ``[reference] max_digits``).
 MAX_DIGITS = 800
+#: A ball inside ``|v| < ZERO_BOUND`` proves its value rounds to 0 in float64 (half the smallest
+#: subnormal, 2**-1074): it settles as 0 with that bound, though it proves no digit.
+ZERO_BOUND = mpmath.mpf(2) ** -1075
 
 
 @dataclass(frozen=True)
@@ -50,22 +60,25 @@ class Certified:
 
 @dataclass(frozen=True)
 class _Evaluation:
-    """One evaluation's values (midpoints, as mpmath numbers) and whether every ball proves
-    its value to the digits needed (``False`` for plain mpmath numbers, which carry no bound)."""
+    """One evaluation's values (midpoints, as mpmath numbers) and whether they are balls."""
 
     values: list[Any]
-    proven: bool
-    #: Each value's radius (``None`` for a plain mpmath number).
+    balls: bool
+    #: Each value's radius (``None`` for plain mpmath numbers, which carry no bound).
     radii: list[Any] | None = None
 
 
 def evaluate_at(function: Callable[[], Sequence[Any]], digits: int) -> _Evaluation:
     """``function()`` at ``digits`` digits (mpmath's and Arb's working precision) as real
-    numbers, or :class:`UndefinedError` (a division by zero, a domain error, a complex or
-    non-finite value). Balls (Arb) come back as their exact midpoints, and as proven when every
-    radius is below ``AGREE_DIGITS`` significant digits of its value or ``10**-(digits - 10)``
-    of the largest value. :class:`UndecidedError` when a comparison of balls cannot be
-    decided at this precision."""
+    numbers with their radii (balls: Arb), or :class:`UndefinedError`.
+
+    For balls, undefined is a proof: a value whose ball is ``nan`` (an argument proven outside
+    a function's domain, :mod:`diffcmp.ops.arb`) raises :class:`ProvenUndefinedError`; an
+    undecided one (a ball that straddles a domain's edge, or is unbounded) raises
+    :class:`UnboundedError`, and more digits may decide it. For plain mpmath numbers a division
+    by zero, a domain error, a complex or non-finite value raises :class:`UndefinedError`, which
+    is only a proof when it recurs at the next precision. :class:`UndecidedError` when a
+    comparison of balls cannot be decided at this precision."""
     with mpmath.workdps(digits), arb_ops.precision(digits):
         try:
             values = list(function())
@@ -73,32 +86,61 @@ def evaluate_at(function: Callable[[], Sequence[Any]], digits: int) -> _Evaluati
             raise UndefinedError("a division by zero in the loss or its gradient") from None
         except (ValueError, TypeError) as exc:  # TypeError: max() of a complex number
             raise UndefinedError(f"outside the domain: {exc}") from None
-        out, radii = [], []
-        for k, value in enumerate(values):
-            what = "the loss as written" if k == 0 else "the gradient"
-            if isinstance(value, arb):
-                if not value.is_finite() and value.mid().is_finite():
-                    raise UnboundedError(f"{what} cannot be bounded at {digits} digits (a "
-                                         "finite value whose ball is unbounded)")
-                if not value.is_finite():
-                    raise UndefinedError(f"{what} is not finite ({value.str(6)})")
-                radii.append(arb_ops.to_mpmath(value.rad()))
-                value = arb_ops.to_mpmath(value)
-            else:
-                radii.append(None)
-            if isinstance(value, mpmath.mpc):
-                if value.imag != 0:
-                    raise UndefinedError(f"{what} is complex ({mpmath.nstr(value, 6)})")
-                value = value.real
-            value = mpmath.mpf(value)
-            if not mpmath.isfinite(value):
-                raise UndefinedError(f"{what} is {mpmath.nstr(value, 6)}")
-            out.append(value)
-        scale = max((abs(v) for v in out), default=mpmath.mpf(0))
-        floor = scale * mpmath.mpf(10) ** -(digits - 10)
-        proven = all(r is not None and _within(r, v, floor) for v, r in zip(out, radii,
-                                                                         strict=True))
-        return _Evaluation(out, proven, radii)
+        note = arb_ops.undecided_note()
+    out, radii = [], []
+    for k, value in enumerate(values):
+        what = "the loss as written" if k == 0 else "the gradient"
+        if isinstance(value, arb):
+            if arb_ops.is_undefined(value):
+                raise ProvenUndefinedError(what, value.str(6), index=k, digits=digits)
+            if not value.is_finite():
+                raise UnboundedError(
+                    f"{what} cannot be decided at {digits} digits: {note}" if note else
+                    f"{what} cannot be bounded at {digits} digits (a finite value whose ball "
+                    "is unbounded)")
+            radii.append(arb_ops.to_mpmath(value.rad()))
+            value = arb_ops.to_mpmath(value)
+        else:
+            radii.append(None)
+        if isinstance(value, mpmath.mpc):
+            if value.imag != 0:
+                raise UndefinedError(f"{what} is complex ({mpmath.nstr(value, 6)})")
+            value = value.real
+        value = mpmath.mpf(value)
+        if not mpmath.isfinite(value):
+            raise UndefinedError(f"{what} is {mpmath.nstr(value, 6)}")
+        out.append(value)
+    balls = all(r is not None for r in radii)
+    return _Evaluation(out, balls, radii if balls else None)
+
+
+class ProvenUndefinedError(UndefinedError):
+    """A value proven undefined by its ball (see :func:`evaluate_at`): ``what`` names it
+    (the loss or the gradient), ``index`` is which, ``digits`` the precision that proved
+    it."""
+
+    def __init__(self, what: str, value: str, index: int = 0, digits: int = 0) -> None:
+        self.what, self.index, self.digits = what, index, digits
+        super().__init__(f"{what} is undefined ({value})")
+
+
+def settle(value: Any, radius: Any) -> tuple[bool, Any | None]:
+    """Whether a ball (midpoint ``value``, ``radius``) settles its value, and the bound it
+    gives: ``(True, None)`` for a value proven to ``AGREE_DIGITS`` significant digits by the
+    ball itself (an exact ball included), ``(True, b)`` for a ball inside ``|v| <= b <
+    ZERO_BOUND`` (every value it holds rounds to 0 in float64: it is reported as 0 with that
+    bound), ``(False, None)`` for any other: the precision must rise. A ball that holds 0 is
+    never a proven 0 unless it is exactly 0: its size relative to other values proves
+    nothing."""
+    if radius == 0:
+        return True, None
+    if radius <= abs(value) * mpmath.mpf(10) ** -AGREE_DIGITS:
+        return True, None
+    with mpmath.workdps(30):
+        bound = abs(value) + radius
+    if bound < ZERO_BOUND:
+        return True, bound
+    return False, None
 
 
 def _within(error: Any, value: Any, floor: Any = 0) -> bool:
@@ -133,102 +175,80 @@ def _disagreement(low: list[Any], high: list[Any], digits: int,
     return None
 
 
-def _zero_balls(evaluations: Sequence[_Evaluation], digits: int) -> list[Any] | None:
-    """The values of the last of three evaluations (at ``digits // 2``, ``digits`` and twice as
-    many), each proven by its ball or a zero: a ball that held 0 at all three precisions and
-    shrank by at least half the digits added each time (rounding noise around an exact 0, such
-    as the gradient of ``logsumexp(log_softmax(v))``, whose midpoints hop between 0 and
-    ``3e-403``); ``None`` unless every value is one or the other. Two precisions are not
-    enough: a cancellation being resolved (``(1 - cos(w)) / w**2`` at ``1e-26``) also holds 0
-    at 50 and 100 digits, in balls that shrink."""
-    if any(e.radii is None for e in evaluations):
-        return None
-    high = evaluations[-1]
-    with mpmath.workdps(2 * digits):
-        scale = max((abs(v) for v in high.values), default=mpmath.mpf(0))
-        floor = scale * mpmath.mpf(10) ** -(2 * digits - 10)
-        out = []
-        for k, (value, radius) in enumerate(zip(high.values, high.radii, strict=True)):
-            if radius is None:
-                return None
-            if _within(radius, value, floor):
-                out.append(value)
-                continue
-            balls = [(e.values[k], e.radii[k]) for e in evaluations]
-            if any(r is None or abs(v) > r for v, r in balls):
-                return None
-            shrinks = (balls[1][1] <= balls[0][1] * mpmath.mpf(10) ** -(digits // 4)
-                       and radius <= balls[1][1] * mpmath.mpf(10) ** -(digits // 2))
-            if not shrinks:
-                return None
-            out.append(mpmath.mpf(0))
-    return out
-
-
-def _wide(high: _Evaluation, digits: int) -> int | None:
-    """The index of the first value whose ball is wider than ``AGREE_DIGITS`` of its value and
-    than ``10**-(digits // 2)`` of the largest value (or of 1), or ``None``. Midpoints that agree
-    inside balls that wide prove nothing: ``exp`` of a ball whose radius is in the hundreds is
-    ``[0 +/- 1e(1e168)]`` at 400 digits, and ``0`` at 200 digits too."""
-    if high.radii is None:
-        return None
-    with mpmath.workdps(2 * digits):
-        scale = max([mpmath.mpf(1), *(abs(v) for v in high.values)])
-        for k, (value, radius) in enumerate(zip(high.values, high.radii, strict=True)):
-            if radius is None or _within(radius, value):
-                continue
-            if radius > scale * mpmath.mpf(10) ** -(digits // 2):
-                return k
-    return None
-
-
 def certify(function: Callable[[], Sequence[Any]], start: int, ceiling: int,
             names: Sequence[str]) -> Certified:
-    """Evaluate ``function`` at ``start``, ``2 start``, ... digits until its balls prove every
-    value or two consecutive precisions agree (see the module docstring and
-    :func:`_disagreement`); ``names`` name the values in messages.
+    """Evaluate ``function`` at ``start``, ``2 start``, ... digits until every value is settled
+    (see the module docstring); ``names`` name the values in messages.
 
-    Raises :class:`UndefinedError` (with the loss, when only the gradient is undefined) when two
-    consecutive precisions find the point undefined, :class:`UnresolvedError` past ``ceiling``.
+    Balls (Arb) settle each value by themselves (:func:`settle`); plain mpmath numbers settle
+    when two consecutive precisions agree (:func:`_disagreement`). Raises
+    :class:`UndefinedError` (with the loss, when only the gradient is undefined) when a ball
+    proves the point undefined, or two consecutive mpmath evaluations find it undefined, and
+    :class:`UnresolvedError` past ``ceiling``, naming the value that did not settle and why.
     """
     digits = start
-    previous = _attempt(function, digits)
-    if isinstance(previous, _Evaluation) and previous.proven:
-        return Certified(previous.values, digits)
-    before: _Evaluation | Exception | None = None  # the evaluation before ``previous``
+    before: _Evaluation | Exception | None = None  # the two evaluations before ``current``
+    previous: _Evaluation | Exception | None = None
     reason = "no two consecutive precisions agree"
-    while 2 * digits <= ceiling:
-        current = _attempt(function, 2 * digits)
-        if isinstance(previous, UndefinedError) and isinstance(current, UndefinedError):
+    while digits <= ceiling:
+        current = _attempt(function, digits)
+        if isinstance(current, ProvenUndefinedError) or (
+                isinstance(current, UndefinedError) and isinstance(previous, UndefinedError)):
             raise current
-        if isinstance(current, _Evaluation) and current.proven:
-            return Certified(current.values, 2 * digits)
-        if isinstance(previous, _Evaluation) and isinstance(current, _Evaluation):
-            zeros = _zero_balls([before, previous, current], digits) \
-                if isinstance(before, _Evaluation) else None
-            if zeros is not None:
-                return Certified(zeros, 2 * digits)
-            older = before.values if isinstance(before, _Evaluation) else None
-            k = _disagreement(previous.values, current.values, digits, older)
-            wide = _wide(current, digits) if k is None else None
-            if k is None and wide is None:
-                return Certified(current.values, 2 * digits)
-            k = wide if k is None else k
-            name = names[k] if k < len(names) else f"value {k}"
-            reason = (f"{name} is {mpmath.nstr(previous.values[k], 8)} at {digits} digits and "
-                      f"{mpmath.nstr(current.values[k], 8)} at {2 * digits}")
-            if wide is not None:
-                reason += f", inside a ball of radius {mpmath.nstr(current.radii[k], 3)}"
-        elif isinstance(current, UndecidedError) or isinstance(previous, UndecidedError):
-            undecided = current if isinstance(current, UndecidedError) else previous
-            reason = str(undecided) if isinstance(undecided, UnboundedError) else (
-                f"a where() or max() condition is on its boundary to within {2 * digits} digits "
+        if isinstance(current, _Evaluation) and current.radii is not None:
+            values, bounds, k = _settled(current)
+            if k is None:
+                return Certified(values, digits, bounds if any(b is not None for b in bounds)
+                                 else None)
+            reason = _unsettled(names, k, previous, current, digits)
+        elif isinstance(current, _Evaluation):
+            if isinstance(previous, _Evaluation):
+                older = before.values if isinstance(before, _Evaluation) else None
+                k = _disagreement(previous.values, current.values, digits // 2, older)
+                if k is None:
+                    return Certified(current.values, digits)
+                name = names[k] if k < len(names) else f"value {k}"
+                reason = (f"{name} is {mpmath.nstr(previous.values[k], 8)} at {digits // 2} "
+                          f"digits and {mpmath.nstr(current.values[k], 8)} at {digits}")
+        elif isinstance(current, UndecidedError):
+            reason = str(current) if isinstance(current, UnboundedError) else (
+                f"a where() or max() condition is on its boundary to within {digits} digits "
                 "and cannot be decided")
         else:
-            reason = f"the point is undefined at one of {digits} and {2 * digits} digits only"
+            reason = f"the point is undefined at {digits} digits only"
         before, previous, digits = previous, current, 2 * digits
     raise UnresolvedError(f"the reference did not settle within its ceiling of {ceiling} "
                           f"digits: {reason}")
+
+
+def _settled(evaluation: _Evaluation) -> tuple[list[Any], list[Any | None], int | None]:
+    """Every value of a ball evaluation settled (a bound's value reported as 0), each one's
+    bound, and the index of the first value that is not settled (``None``: all are)."""
+    values, bounds = [], []
+    for k, (value, radius) in enumerate(zip(evaluation.values, evaluation.radii or [],
+                                            strict=True)):
+        done, bound = settle(value, radius)
+        if not done:
+            return values, bounds, k
+        values.append(mpmath.mpf(0) if bound is not None else value)
+        bounds.append(bound)
+    return values, bounds, None
+
+
+def _ball(evaluation: Any, k: int, digits: int) -> str:
+    if not isinstance(evaluation, _Evaluation) or evaluation.radii is None:
+        return ""
+    return (f"{mpmath.nstr(evaluation.values[k], 8)} +/- "
+            f"{mpmath.nstr(evaluation.radii[k], 3)} at {digits} digits")
+
+
+def _unsettled(names: Sequence[str], k: int, previous: Any, current: _Evaluation,
+               digits: int) -> str:
+    """Why value ``k`` is not settled: its balls at the last two precisions."""
+    name = names[k] if k < len(names) else f"value {k}"
+    balls = [b for b in (_ball(previous, k, digits // 2), _ball(current, k, digits)) if b]
+    return (f"{name} is {' and '.join(balls)}: its ball proves no {AGREE_DIGITS} significant "
+            f"digits, nor that it rounds to 0 in float64 (|v| < {mpmath.nstr(ZERO_BOUND, 2)})")
 
 
 def _attempt(function: Callable[[], Sequence[Any]],

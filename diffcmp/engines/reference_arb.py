@@ -26,11 +26,15 @@ import numpy as np
 
 from ..errors import UndefinedError, UnsupportedError
 from ..matcalc.evaluate import Program
+from ..matcalc.graph import topological
+from ..matcalc.origin import arguments, leaf_element, origin
+from ..matcalc.printer import formula
 from ..ops import arb as arb_ops
 from ..ops.mpmath import DPS
+from ..symbolic.graph import short
 from ..symbolic.problem import Problem
 from .base import Engine, Prepared
-from .certify import MAX_DIGITS, certify
+from .certify import MAX_DIGITS, ProvenUndefinedError, certify
 
 
 def flat(values: list[Any]) -> list[Any]:
@@ -76,7 +80,10 @@ class ReferenceEngine(Engine):
             try:
                 certified = certify(lambda: flat(both(args)), DPS, ceiling, names)
             except UndefinedError as exc:
-                raise UndefinedError(str(exc), _loss_or_nan(alone, args, ceiling)) from None
+                where = _where(problem, args, exc.digits) if isinstance(
+                    exc, ProvenUndefinedError) and isinstance(args, dict) else ""
+                message = f"{exc.what} is undefined: {where}" if where else str(exc)
+                raise UndefinedError(message, _loss_or_nan(alone, args, ceiling)) from None
             prepared.details["digits"] = certified.digits
             prepared.details["certified"] = certified
             prepared.details["overflow"] = _beyond(certified.values, names)
@@ -129,6 +136,54 @@ def _scalar(problem: Problem, prepared: Prepared) -> tuple[Evaluation, Evaluatio
     data = [mpmath.mpf(v) for v in floats]
     return (lambda x: function(*x, *data), lambda x: [loss_only(*x, *data)],
             lambda x: [mpmath.mpf(float(v)) for v in x])
+
+
+#: How an operator's origin is written (``1 / 0``); other ops are written as calls (``log(0)``).
+_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
+
+
+def _where(problem: Problem, env: dict[str, Any], digits: int) -> str:
+    """Where a point proven undefined first becomes so, as text: the operation, its arguments
+    and the parameter component it applies to (``log(0) at w[0]``), the sub-expression beside
+    it; ``""`` when it cannot be traced."""
+    try:
+        outputs = problem.array_gradient.outputs
+        nodes = topological(outputs)
+        with mpmath.workdps(digits), arb_ops.precision(digits):
+            values = Program(nodes).compile(arb_ops.OPS, fresh_constants=True)(env)
+    except Exception:  # no trace: the message stays as it was, never a crash
+        return ""
+    value = {id(node): v for node, v in zip(nodes, values, strict=True)}
+    found = next((f for f in (origin(root, value, arb_ops.is_undefined) for root in outputs)
+                  if f is not None), None)
+    if found is None:
+        return ""
+    node, args = found.node, arguments(found, value)
+    written = short(formula(node), 50)
+    if args is None:
+        text = written
+    else:
+        shown = [_show(a) for a in args]
+        text = (f"{shown[0]} {_INFIX[node.op]} {shown[1]}" if node.op in _INFIX and len(shown) == 2
+                else f"{node.op}({', '.join(shown)})")
+        if len(node.args) > 1 or any(a.op not in ("var", "const") for a in node.args):
+            text += f" in {written}"
+    leaf = leaf_element(found)
+    if (leaf is None or len(node.args) > 1) and found.index:
+        text += f", element {list(found.index)}"
+    elif leaf is not None and len(node.args) == 1:
+        name, index = leaf
+        variable = next(v for v in problem.params if v.name == name)
+        text += f" at {variable.components[np.ravel_multi_index(index, variable.shape)]}"
+    return text
+
+
+def _show(value: Any) -> str:
+    """A ball's value, short: exact ones as the float they are (``0``, ``-1.5``)."""
+    if isinstance(value, arb_ops.arb) and value.is_exact() and value.is_finite():
+        number = float(arb_ops.to_mpmath(value))
+        return f"{number:g}" if np.isfinite(number) else value.str(6)
+    return value.str(6) if isinstance(value, arb_ops.arb) else str(value)
 
 
 def _loss_or_nan(function: Evaluation, args: Any, ceiling: int) -> float:

@@ -2,7 +2,8 @@
 
 ADBench and GradBench grade ``|a - b| / max(1, |a| + |b|)``: nothing below 1 is graded. diffcmp's
 floor comes from the case. The loss as written and its vectorised gradient
-(:attr:`~diffcmp.symbolic.problem.Problem.array_gradient`) are evaluated in float64 beside a
+(with the local derivatives float64 engines compute, ``1 - tanh(a)**2``:
+:attr:`~diffcmp.symbolic.problem.Problem.float64_gradient`) are evaluated in float64 beside a
 first-order bound on their rounding error (:meth:`~diffcmp.matcalc.evaluate.Program.rounding`,
 Wilkinson's running error analysis), in units of the unit roundoff: the magnitude of what the
 computation adds up and carries. That magnitude is the floor: a value far below it was computed
@@ -30,7 +31,7 @@ class FloorFinder:
         self.problem = problem
         self.reason = ""
         try:
-            self._program: Program | None = Program(problem.array_gradient.outputs)
+            self._program: Program | None = Program(problem.float64_gradient.outputs)
         except Exception as exc:  # no bound for this loss: ADBench's floor, and why
             self._program, self.reason = None, f"{type(exc).__name__}: {exc}"
 

@@ -11,14 +11,14 @@ the nodes it feeds of their adjoint through the local derivative.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..errors import UnsupportedError
 from . import graph as g
 from . import table as t
 from .graph import Node, topological
-from .rules import NO_ADJOINT, VJP, Namespace
+from .rules import NO_ADJOINT, VJP, Namespace, Rule
 
 #: The namespace rules build graph nodes with (numbers become constants).
 GRAPH = Namespace(t.GRAPH_OPS, g.lift)
@@ -33,9 +33,10 @@ def depends(order: Sequence[Node], leaves: Sequence[Node]) -> set[int]:
     return found
 
 
-def backward(loss: Node, params: Sequence[Node]) -> dict[int, Node]:
+def backward(loss: Node, params: Sequence[Node],
+             rules: Mapping[str, Rule] = VJP) -> dict[int, Node]:
     """Adjoints (d loss / d node, as graph nodes seeded with :func:`~diffcmp.matcalc.graph.seed`)
-    of every node on a path from ``params`` to ``loss``, by node id."""
+    of every node on a path from ``params`` to ``loss``, by node id, built by ``rules``."""
     order = topological([loss])
     needed = depends(order, params)
     adjoints: dict[int, Node] = {id(loss): g.seed()}
@@ -43,7 +44,7 @@ def backward(loss: Node, params: Sequence[Node]) -> dict[int, Node]:
         adjoint = adjoints.get(id(node))
         if adjoint is None or node.op in NO_ADJOINT or not node.args:
             continue
-        rule = VJP.get(node.op)
+        rule = rules.get(node.op)
         if rule is None:
             raise UnsupportedError(f"no vector-Jacobian rule for '{node.op}'")
         parts = rule(GRAPH, adjoint, node, *node.args, *node.raw)
@@ -90,10 +91,13 @@ class ArrayGradient:
         return [self.loss, *self.grads]
 
 
-def derive(loss: Node, params: Sequence[Node]) -> ArrayGradient:
-    """The vectorised gradient of ``loss`` in each of ``params`` (leaf nodes), seed set to 1."""
+def derive(loss: Node, params: Sequence[Node],
+           rules: Mapping[str, Rule] = VJP) -> ArrayGradient:
+    """The vectorised gradient of ``loss`` in each of ``params`` (leaf nodes), seed set to 1,
+    by ``rules`` (:data:`~diffcmp.matcalc.rules.VJP`, or the forms float64 engines compute,
+    :data:`~diffcmp.matcalc.rules.FLOAT64_FORMS`)."""
     start = time.perf_counter()
-    adjoints = backward(loss, params)
+    adjoints = backward(loss, params, rules)
     grads = [adjoints.get(id(p)) for p in params]
     zero_shapes = {id(p): t.broadcast_to(g.const(0), p.shape) for p, d in zip(
         params, grads, strict=True) if d is None}

@@ -27,6 +27,7 @@ from ..lang.nodes import inline, parse_nodes
 from ..matcalc import graph
 from ..matcalc.derive import ArrayGradient
 from ..matcalc.derive import derive as derive_arrays
+from ..matcalc.rules import FLOAT64_FORMS
 from ..matcalc.table import GRAPH_OPS
 from ..ops import sympy as sympy_ops
 from . import translate
@@ -181,6 +182,14 @@ class Problem:
             return derive_arrays(loss, [leaves[v.name] for v in self.params])
         except UnsupportedError as exc:
             return exc
+
+    @cached_property
+    def float64_gradient(self) -> ArrayGradient:
+        """The same gradient with the local derivatives float64 engines compute
+        (:data:`~diffcmp.matcalc.rules.FLOAT64_FORMS`: ``1 - tanh(a)**2``), for the grading
+        floors. Raises like :attr:`array_gradient`."""
+        array = self.array_gradient
+        return derive_arrays(array.loss, list(array.params), FLOAT64_FORMS)
 
     def environment(self, x: Any) -> dict[str, np.ndarray]:
         """Every param (from the flat point ``x``) and data array by name, float64."""
