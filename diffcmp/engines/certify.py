@@ -50,8 +50,12 @@ class Certified:
     is only known to satisfy ``|v| <= b`` (graded as 0 within that bound, and said so)."""
 
     values: list[Any]
+    #: The working precision the values were settled at (decimal digits).
     digits: int
     bounds: list[Any] | None = None
+    #: Significant digits every value is proven to (the least, over the values that are neither
+    #: exact nor a bound, of its ball's relative radius; at most ``digits``).
+    significant: int = AGREE_DIGITS
 
     def bound(self, k: int) -> Any | None:
         """The bound of value ``k`` (``None``: a proven value)."""
@@ -199,7 +203,7 @@ def certify(function: Callable[[], Sequence[Any]], start: int, ceiling: int,
             values, bounds, k = _settled(current)
             if k is None:
                 return Certified(values, digits, bounds if any(b is not None for b in bounds)
-                                 else None)
+                                 else None, _significant(current, bounds, digits))
             reason = _unsettled(names, k, previous, current, digits)
         elif isinstance(current, _Evaluation):
             if isinstance(previous, _Evaluation):
@@ -233,6 +237,18 @@ def _settled(evaluation: _Evaluation) -> tuple[list[Any], list[Any | None], int 
         values.append(mpmath.mpf(0) if bound is not None else value)
         bounds.append(bound)
     return values, bounds, None
+
+
+def _significant(evaluation: _Evaluation, bounds: list[Any | None], digits: int) -> int:
+    """The significant digits every ball of ``evaluation`` proves (exact ones and bounds aside),
+    at most ``digits``."""
+    proven = digits
+    with mpmath.workdps(30):
+        for value, radius, bound in zip(evaluation.values, evaluation.radii or [], bounds,
+                                        strict=True):
+            if bound is None and radius != 0:
+                proven = min(proven, int(mpmath.floor(mpmath.log10(abs(value) / radius))))
+    return proven
 
 
 def _ball(evaluation: Any, k: int, digits: int) -> str:

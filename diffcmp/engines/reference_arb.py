@@ -84,13 +84,14 @@ class ReferenceEngine(Engine):
                     exc, ProvenUndefinedError) and isinstance(args, dict) else ""
                 message = f"{exc.what} is undefined: {where}" if where else str(exc)
                 raise UndefinedError(message, _loss_or_nan(alone, args, ceiling)) from None
-            prepared.details["digits"] = certified.digits
+            prepared.details["digits"] = certified.significant
+            prepared.details["precision"] = certified.digits
             prepared.details["certified"] = certified
             prepared.details["overflow"] = _beyond(certified.values, names)
             return certified.values
 
         def loss(args: Any) -> Any:
-            digits = prepared.details.get("digits", DPS)
+            digits = prepared.details.get("precision", DPS)
             with mpmath.workdps(digits), arb_ops.precision(digits):
                 return flat(alone(args))[0]
 
