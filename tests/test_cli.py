@@ -28,13 +28,16 @@ def test_seed_case_reproduces_the_tutorial(tmp_path: Path) -> None:
     agreement = pd.read_csv(out / "agreement.csv")
     assert list(agreement.columns) == ["case", "point", "engine", "status", "loss", "error",
                                        "rel_error", "tolerance", "message", "digits", "cause",
-                                       "rho_adbench", "floor"]
+                                       "rho_adbench", "floor", "loss_exact", "loss_flag",
+                                       "loss_bound"]
     assert agreement["engine"].tolist() == list(ENGINE_NAMES)
     assert set(agreement["status"]) == {"ok"}
     assert agreement["loss"].tolist() == [1.0] * len(ENGINE_NAMES)
     gradients = pd.read_csv(out / "gradients.csv")
     assert list(gradients.columns) == ["case", "point", "engine", "component", "value",
-                                       "reference"]
+                                       "reference", "reference_exact", "reference_flag",
+                                       "reference_bound"]
+    assert gradients["reference_exact"].tolist() == [-2.0] * len(ENGINE_NAMES)  # as text: "-2.0"
     assert gradients["component"].tolist() == ["w"] * len(ENGINE_NAMES)
     assert gradients["value"].tolist() == [-2.0] * len(ENGINE_NAMES)
     assert (out / "report.md").read_text().startswith("# diffcmp report")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..status import SEVERITY, Status
+from .exact import Exact
 
 #: Tolerance on the error for ``[expect]`` values checked against the reference.
 EXPECT_TOLERANCE = 1e-9
@@ -67,6 +68,24 @@ class Outcome:
     digits: int | None = None
     #: The reference's values that exist but are beyond float64's range, as text (``exp(710)``).
     overflow: str = ""
+    #: The reference's certified values as decimal text, with their bounds (the loss first, then
+    #: every gradient component); None elsewhere. A value with a bound is graded as 0 within it.
+    exact: Exact | None = None
+
+    def bounds(self) -> np.ndarray:
+        """The loss's and every gradient component's bound as float64 (rounded down), ``nan``
+        where the value is proven (or there is no certificate)."""
+        n = 1 + (len(self.grad) if self.grad is not None else 0)
+        if self.exact is None or len(self.exact.bounds) != n:
+            return np.full(n, np.nan)
+        return self.exact.bound_floats()
+
+    def shown(self, k: int, value: float) -> str:
+        """Value ``k`` (0 the loss, then the gradient components) in a message: its float64
+        ``value``, with the certified text where float64 cannot hold it or it is a bound."""
+        if self.exact is None or k >= len(self.exact.values) or not self.exact.flag(k):
+            return _number(value)
+        return f"{_number(value)} ({self.exact.describe(k)})"
 
 
 @dataclass(frozen=True)
@@ -90,7 +109,9 @@ def _number(x: float) -> str:
 def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[str],
           tolerance: float, floors: Floors = Floors()) -> Verdict:
     """Grade ``outcome`` against ``reference``: the loss first, then every gradient component,
-    each with its floor from ``floors``."""
+    each with its floor from ``floors``. A reference value known only as a bound ``|v| <= b``
+    (:attr:`Outcome.exact`) is graded as 0 within ``b``: an engine's value ``a`` with
+    ``|a| <= b`` is exact, any other gets the usual error against 0."""
     nan = float("nan")
     if outcome.status is not None:
         return Verdict(outcome.status, nan, nan, outcome.message)
@@ -104,36 +125,41 @@ def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[st
         return _beyond_float64(engine, outcome, reference, components)
     if not np.isfinite(outcome.loss):
         return Verdict(Status.NAN, nan, nan, f"loss: {engine} {outcome.loss} vs reference "
-                       f"{_number(reference.loss)}")
+                       f"{reference.shown(0, reference.loss)}")
+    # a bound b: the value is graded as 0, and an engine's value within b is exact
+    bounds = reference.bounds()
     loss_floor = floors.for_loss()
-    loss_error = float(rho(outcome.loss, reference.loss, loss_floor))
+    loss_within = bool(abs(outcome.loss) <= bounds[0])
+    loss_error = 0.0 if loss_within else float(rho(outcome.loss, reference.loss, loss_floor))
     if loss_error > tolerance:
         return Verdict(Status.MISMATCH, loss_error, nan,
                        f"loss: {engine} {_number(outcome.loss)} vs reference "
-                       f"{_number(reference.loss)}: the loss itself differs (a translation bug, or "
-                       "float64 cancellation or overflow)",
+                       f"{reference.shown(0, reference.loss)}: the loss itself differs (a "
+                       "translation bug, or float64 cancellation or overflow)",
                        float(rho(outcome.loss, reference.loss)), loss_floor)
     grad, ref = outcome.grad, reference.grad
     bad = np.flatnonzero(~np.isfinite(grad))
     if bad.size:
         i = int(bad[0])
         return Verdict(Status.NAN, nan, nan, f"{components[i]}: {engine} {grad[i]} vs reference "
-                       f"{_number(ref[i])}" + (f" (and {bad.size - 1} more)" if bad.size > 1
-                                               else ""))
+                       f"{reference.shown(i + 1, ref[i])}" + (
+                           f" (and {bad.size - 1} more)" if bad.size > 1 else ""))
     grad_floors = floors.for_grad(len(ref))
-    errors = rho(grad, ref, grad_floors)
+    within = np.abs(grad) <= bounds[1:]  # nan (no bound): False
+    errors = np.where(within, 0.0, rho(grad, ref, grad_floors))
     if not errors.size:
         return Verdict(Status.OK, 0.0, 0.0, "", 0.0, loss_floor)
     worst = int(np.argmax(errors))
     error = float(errors[worst])
     scale = float(np.max(np.abs(ref)))
-    diff = float(np.max(np.abs(grad - ref)))
+    diff = float(np.max(np.where(within, 0.0, np.abs(grad - ref))))
     rel_error = diff / scale if scale > 0 else diff
     status = Status.MISMATCH if error > tolerance else Status.OK
     message = "" if status == Status.OK else (
         f"{components[worst]}: {engine} {_number(grad[worst])} vs reference "
-        f"{_number(ref[worst])}")
-    return Verdict(status, error, rel_error, message, float(np.max(rho(grad, ref))),
+        f"{reference.shown(worst + 1, ref[worst])}")
+    return Verdict(status, error, rel_error, message,
+                   float(np.max(np.where(within, 0.0, rho(grad, ref)))),
                    float(grad_floors[worst]))
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..grading.exact import describe
 from ..grading.grade import fails
 from ..results.derived import cost_table, param_counts, status_counts, worst_status
 from ..results.format import number, seconds
@@ -30,6 +31,8 @@ from .sections import (
 )
 
 DECLARED_MARK = "†"
+#: Reference values beyond float64 or known only as bounds listed per case, before "and N more".
+MAX_FLAGGED = 20
 
 
 def _engines(result: Tables) -> list[str]:
@@ -190,7 +193,8 @@ def render_markdown(result: Tables, plots: Sequence[str] = ()) -> str:
         # each table split by case once, not filtered once per case
         split = {name: _by_case(frame) for name, frame in (
             ("agreement", result.agreement), ("worst", worst), ("costs", cost_table(result)),
-            ("expressions", result.expressions), ("expectations", result.expectations))}
+            ("expressions", result.expressions), ("expectations", result.expectations),
+            ("flagged", flagged_values(result)))}
         for case in cases:
             parts += _case_section(result, case, {name: of(case) for name, of in split.items()},
                                    counts.get(case))
@@ -238,7 +242,7 @@ def _agreement_rows(records: list[dict[str, Any]], worst: list[dict[str, Any]],
         mark = DECLARED_MARK if declared.get(engine) == status else ""
         shown = f"**{status}{mark}**" if fails(status, declared.get(engine)) else status + mark
         entry: dict[str, object] = {
-            "engine": engine, "status": shown, "loss": fmt(row["loss"], 12),
+            "engine": engine, "status": shown, "loss": _loss_cell(row),
             "error": fmt(row["error"]), "floor": fmt(row.get("floor", float("nan"))),
             "tolerance": fmt(row["tolerance"])}
         if points > 1 and engine in worst_error:
@@ -246,6 +250,9 @@ def _agreement_rows(records: list[dict[str, Any]], worst: list[dict[str, Any]],
             entry[f"all {points} points"] = ", ".join(f"{n} {st}" for st, n in counts)
             entry["worst error"] = fmt(worst_error[engine])
         message = row["message"] if status != Status.OK and engine != "reference" else ""
+        if engine == "reference" and status == Status.OK and not row.get("loss_flag") \
+                and not math.isfinite(float(row["loss"])):
+            message = row["message"]  # an older results file: the message says what it is
         if points > 1 and status == Status.OK:
             bad = [r for r in by_engine[engine] if r["status"] != Status.OK]
             if bad:
@@ -256,6 +263,57 @@ def _agreement_rows(records: list[dict[str, Any]], worst: list[dict[str, Any]],
         entry["message"] = text(message)
         table.append(entry)
     return table
+
+
+def _loss_cell(row: dict[str, Any]) -> str:
+    """An agreement row's loss: the reference's certified one where float64 cannot hold it or it
+    is a bound, else the float64 value."""
+    flag = row.get("loss_flag")
+    if isinstance(flag, str) and flag:
+        return text(describe(str(row["loss_exact"]), flag, str(row.get("loss_bound", ""))))
+    return fmt(row["loss"], 12)
+
+
+def flagged_values(result: Tables) -> pd.DataFrame:
+    """The reference's values that float64 cannot hold or that are only bounds, one row per
+    case, point and value (the loss first): ``case``, ``point``, ``value`` (``loss`` or a
+    component), ``exact``, ``flag``, ``bound`` and ``float64`` (what the float64 columns hold)."""
+    columns = ["case", "point", "value", "exact", "flag", "bound", "float64"]
+    agreement, gradients = result.agreement, result.gradients
+    loss = agreement[(agreement["engine"] == "reference")
+                     & (agreement["loss_flag"].fillna("") != "")]
+    grads = gradients[gradients["reference_flag"].fillna("") != ""].drop_duplicates(
+        ["case", "point", "component"])
+    frames = [pd.DataFrame({"case": loss["case"], "point": loss["point"], "value": "loss",
+                            "exact": loss["loss_exact"], "flag": loss["loss_flag"],
+                            "bound": loss["loss_bound"], "float64": loss["loss"]},
+                           columns=columns),
+              pd.DataFrame({"case": grads["case"], "point": grads["point"],
+                            "value": grads["component"], "exact": grads["reference_exact"],
+                            "flag": grads["reference_flag"], "bound": grads["reference_bound"],
+                            "float64": grads["reference"]}, columns=columns)]
+    frames = [frame for frame in frames if not frame.empty]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True).sort_values(["case", "point"], kind="stable")
+
+
+def _flagged_rows(flagged: list[dict[str, Any]]) -> list[str]:
+    """The part of a case's section that lists the reference's values beyond float64 or known
+    only as bounds (``flagged``: its rows of :func:`flagged_values`); none without any."""
+    if not flagged:
+        return []
+    several = len({row["point"] for row in flagged}) > 1 or flagged[0]["point"] != 0
+    rows = [{**({"point": str(row["point"])} if several else {}), "value": f"`{row['value']}`",
+             "reference (certified)": text(describe(row["exact"], row["flag"], row["bound"])),
+             "in float64": fmt(row["float64"], 12)} for row in flagged[:MAX_FLAGGED]]
+    more = len(flagged) - MAX_FLAGGED
+    return ["Reference values float64 cannot hold, or known only as a bound (graded as 0 within "
+            "it). The tables' float64 columns hold `inf` or 0 for them; `results.json` and the "
+            "CSVs keep the certified decimal text (`loss_exact`, `reference_exact`, 17 "
+            "significant digits) with its flag and bound.", "",
+            table(rows, right=("point", "in float64")), ""] + (
+        [f"... and {more} more.", ""] if more > 0 else [])
 
 
 def _timing_rows(costs: list[dict[str, Any]]) -> list[dict[str, object]]:
@@ -305,6 +363,7 @@ def _case_section(result: Tables, case: str, tables: dict[str, list[dict[str, An
     agreement = _agreement_rows(tables["agreement"], tables["worst"],
                                 result.declared.get(case, {}))
     parts += [table(agreement, right=("loss", "error", "floor", "tolerance", "worst error")), ""]
+    parts += _flagged_rows(tables["flagged"])
     if tables["costs"]:
         parts += [table(_timing_rows(tables["costs"]),
                          right=("prepare", "loss (IQR)", "grad (IQR)", "grad / loss", "calls")),
@@ -322,5 +381,5 @@ def _case_section(result: Tables, case: str, tables: dict[str, list[dict[str, An
     return parts
 
 
-__all__ = ["DECLARED_MARK", "agreement_sentence", "footer", "render_markdown", "summary_table",
-           "verdict"]
+__all__ = ["DECLARED_MARK", "MAX_FLAGGED", "agreement_sentence", "flagged_values", "footer",
+           "render_markdown", "summary_table", "verdict"]

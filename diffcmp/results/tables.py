@@ -24,23 +24,35 @@ from ..run.rows import CaseResult
 from .environment import Usage, environment
 
 FORMAT = "diffcmp-results"
-FORMAT_VERSION = 2
-#: Versions this diffcmp reads (version 1 lacks the agreement's ``rho_adbench`` and ``floor``).
-READS_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+#: Versions this diffcmp reads (version 1 lacks the agreement's ``rho_adbench`` and ``floor``;
+#: versions 1 and 2 lack the reference's certified text, :data:`EXACT_COLUMNS`).
+READS_VERSIONS = (1, 2, 3)
 
 #: Where a tolerance set for the run (``Options.tolerance``) comes from, in the report.
 RUN_TOLERANCE = "set for this run (see Settings)"
 
 COLUMNS = {
     "agreement": ["case", "point", "engine", "status", "loss", "error", "rel_error", "tolerance",
-                  "message", "digits", "cause", "rho_adbench", "floor"],
-    "gradients": ["case", "point", "engine", "component", "value", "reference"],
+                  "message", "digits", "cause", "rho_adbench", "floor", "loss_exact",
+                  "loss_flag", "loss_bound"],
+    "gradients": ["case", "point", "engine", "component", "value", "reference",
+                  "reference_exact", "reference_flag", "reference_bound"],
     "timing": ["case", "engine", "phase", "median_s", "iqr_s", "runs"],
     "expressions": ["case", "loss_ops", "grad_ops", "grad_cse_ops", "derive_s", "method",
                     "formula", "array_derive_s"],
     "expectations": ["case", "kind", "item", "expected", "actual", "holds"],
     "errors": ["case", "source", "message"],
     "one_sided": ["case", "point", "component", "left", "right"],
+}
+
+#: The reference's certified values as text (version 3): ``*_exact`` the decimal text (17
+#: significant digits) of the float64 column it names, ``*_flag`` ``"beyond float64"`` (float64
+#: cannot hold it) or ``"bound"`` (the value is 0 within the proven bound ``*_bound``), ``""``
+#: each where the value is not the certified reference's (an engine's own loss, no certificate).
+EXACT_COLUMNS = {
+    "agreement": ("loss_exact", "loss_flag", "loss_bound"),
+    "gradients": ("reference_exact", "reference_flag", "reference_bound"),
 }
 
 
@@ -140,6 +152,9 @@ class Tables:
                                f"{payload.get('format_version')} (this diffcmp reads "
                                f"versions {', '.join(map(str, READS_VERSIONS))})")
         frames = {name: _frame(payload.get(name, []), COLUMNS[name]) for name in COLUMNS}
+        for name, columns in EXACT_COLUMNS.items():  # older versions: no certified text
+            for column in columns:
+                frames[name][column] = frames[name][column].astype(object).fillna("").astype(str)
         meta = {k: v for k, v in payload.items() if k not in COLUMNS and k != "declared"}
         return cls(declared=payload.get("declared", {}), meta=meta, **frames)
 
@@ -195,4 +210,5 @@ def _frame(records: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-__all__ = ["COLUMNS", "FORMAT", "FORMAT_VERSION", "SHARED_STEPS", "Tables", "time_spent"]
+__all__ = ["COLUMNS", "EXACT_COLUMNS", "FORMAT", "FORMAT_VERSION", "SHARED_STEPS", "Tables",
+           "time_spent"]

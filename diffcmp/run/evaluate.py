@@ -24,6 +24,7 @@ from ..errors import (
 from ..grading import grade as grading
 from ..grading.crosscheck import CrossCheck
 from ..grading.diagnose import Diagnosis
+from ..grading.exact import Exact
 from ..grading.floors import FloorFinder
 from ..grading.kinks import KinkDetector
 from ..matcalc.printer import formulas
@@ -61,7 +62,16 @@ def _outcome(prepared: Prepared, x: np.ndarray) -> grading.Outcome:
     loss, grad = result
     overflow = prepared.details.get("overflow", "")
     return grading.Outcome(loss=loss, grad=grad, digits=digits, overflow=overflow,
-                           message=overflow)
+                           message=overflow, exact=_exact(prepared, len(grad)))
+
+
+def _exact(prepared: Prepared, n: int) -> Exact | None:
+    """The reference's certified values as decimal text, with their bounds (``None`` for an
+    engine that certifies nothing, or a certificate that is not the loss and ``n`` components)."""
+    certified = prepared.details.get("certified")
+    if certified is None or len(certified.values) != 1 + n:
+        return None
+    return Exact.of(certified.values, certified.bounds)
 
 
 def _prepare(engine: Engine, problem: Problem) -> Prepared | grading.Outcome:
@@ -126,11 +136,13 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
                     cause_here = diagnosis.cause(x) if diagnosis else ""
                 cause = cause_here
             result.add_agreement(index, name, verdict, outcome.loss, tolerance,
-                                 declared.get(name), reference.digits, cause)
+                                 declared.get(name), reference.digits, cause,
+                                 outcome.exact if name == "reference" else None)
             if outcome.grad is not None:
                 ref = reference.grad if reference.grad is not None else \
                     np.full(len(problem.components), np.nan)
-                result.add_gradients(index, name, problem.components, outcome.grad, ref)
+                result.add_gradients(index, name, problem.components, outcome.grad, ref,
+                                     reference.exact if reference.grad is not None else None)
     _check_expect(case, problem, outcomes["reference"][0], result,
                   first_floors or grading.Floors())
     for name in declared:

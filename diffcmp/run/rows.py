@@ -9,7 +9,17 @@ from typing import Any
 
 import numpy as np
 
+from ..grading.exact import Exact
 from ..grading.grade import Verdict
+
+
+def _exact_columns(column: str, exact: Exact | None, k: int) -> dict[str, str]:
+    """``column``'s certified decimal text, flag and bound from value ``k`` of ``exact`` (``""``
+    each without a certificate)."""
+    if exact is None:
+        return {f"{column}_exact": "", f"{column}_flag": "", f"{column}_bound": ""}
+    return {f"{column}_exact": exact.values[k], f"{column}_flag": exact.flag(k),
+            f"{column}_bound": exact.bounds[k]}
 
 
 @dataclass
@@ -29,24 +39,29 @@ class CaseResult:
 
     def add_agreement(self, point: int, engine: str, verdict: Verdict, loss: float,
                       tolerance: float, declared: str | None, digits: int | None = None,
-                      cause: str = "") -> None:
-        """One engine's verdict at one point."""
+                      cause: str = "", exact: Exact | None = None) -> None:
+        """One engine's verdict at one point; ``exact``: the certified values of the reference,
+        whose loss this row's ``loss`` is (``loss_exact``, ``loss_flag``, ``loss_bound``)."""
         self.agreement.append({
             "case": self.case, "point": point, "engine": engine, "status": str(verdict.status),
             "loss": loss, "error": verdict.error, "rel_error": verdict.rel_error,
             "tolerance": tolerance, "message": verdict.message,
             "digits": math.nan if digits is None else digits, "cause": cause,
-            "rho_adbench": verdict.rho_adbench, "floor": verdict.floor})
+            "rho_adbench": verdict.rho_adbench, "floor": verdict.floor,
+            **_exact_columns("loss", exact, 0)})
         if declared:
             self.declared[engine] = declared
 
     def add_gradients(self, point: int, engine: str, components: list[str], values: np.ndarray,
-                      reference: np.ndarray) -> None:
-        """Every gradient component of one engine at one point, beside the reference."""
+                      reference: np.ndarray, exact: Exact | None = None) -> None:
+        """Every gradient component of one engine at one point, beside the reference;
+        ``exact``: the reference's certified values (``reference_exact``, ``reference_flag``,
+        ``reference_bound``)."""
         self.gradients.extend(
             {"case": self.case, "point": point, "engine": engine, "component": c,
-             "value": float(v), "reference": float(r)}
-            for c, v, r in zip(components, values, reference, strict=True))
+             "value": float(v), "reference": float(r), **_exact_columns("reference", exact, k)}
+            for k, (c, v, r) in enumerate(zip(components, values, reference, strict=True),
+                                          start=1))
 
     def add_one_sided(self, point: int, components: list[str], left: np.ndarray,
                       right: np.ndarray) -> None:
