@@ -91,29 +91,30 @@ def evaluate_at(function: Callable[[], Sequence[Any]], digits: int) -> _Evaluati
         except (ValueError, TypeError) as exc:  # TypeError: max() of a complex number
             raise UndefinedError(f"outside the domain: {exc}") from None
         note = arb_ops.undecided_note()
-    out, radii = [], []
-    for k, value in enumerate(values):
-        what = "the loss as written" if k == 0 else "the gradient"
-        if isinstance(value, arb):
-            if arb_ops.is_undefined(value):
-                raise ProvenUndefinedError(what, value.str(6), index=k, digits=digits)
-            if not value.is_finite():
-                raise UnboundedError(
-                    f"{what} cannot be decided at {digits} digits: {note}" if note else
-                    f"{what} cannot be bounded at {digits} digits (a finite value whose ball "
-                    "is unbounded)")
-            radii.append(arb_ops.to_mpmath(value.rad()))
-            value = arb_ops.to_mpmath(value)
-        else:
-            radii.append(None)
-        if isinstance(value, mpmath.mpc):
-            if value.imag != 0:
-                raise UndefinedError(f"{what} is complex ({mpmath.nstr(value, 6)})")
-            value = value.real
-        value = mpmath.mpf(value)
-        if not mpmath.isfinite(value):
-            raise UndefinedError(f"{what} is {mpmath.nstr(value, 6)}")
-        out.append(value)
+    with mpmath.workdps(digits):  # mpf() rounds to the working precision in force
+        out, radii = [], []
+        for k, value in enumerate(values):
+            what = "the loss as written" if k == 0 else "the gradient"
+            if isinstance(value, arb):
+                if arb_ops.is_undefined(value):
+                    raise ProvenUndefinedError(what, value.str(6), index=k, digits=digits)
+                if not value.is_finite():
+                    raise UnboundedError(
+                        f"{what} cannot be decided at {digits} digits: {note}" if note else
+                        f"{what} cannot be bounded at {digits} digits (a finite value whose ball "
+                        "is unbounded)")
+                radii.append(arb_ops.to_mpmath(value.rad()))
+                value = arb_ops.to_mpmath(value)
+            else:
+                radii.append(None)
+            if isinstance(value, mpmath.mpc):
+                if value.imag != 0:
+                    raise UndefinedError(f"{what} is complex ({mpmath.nstr(value, 6)})")
+                value = value.real
+            value = mpmath.mpf(value)
+            if not mpmath.isfinite(value):
+                raise UndefinedError(f"{what} is {mpmath.nstr(value, 6)}")
+            out.append(value)
     balls = all(r is not None for r in radii)
     return _Evaluation(out, balls, radii if balls else None)
 
