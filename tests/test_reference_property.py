@@ -285,9 +285,9 @@ def _check_floats(point: Point, reference: Reference) -> None:
     certificate = reference.certificate
     if certificate is None or reference.status not in ("ok", "kink"):
         return
-    if reference.digits != certificate.digits:
+    if reference.digits != certificate.significant:  # the digits its balls prove
         point.fail(f"compare reports {reference.digits} digits, the certificate "
-                   f"{certificate.digits}")
+                   f"{certificate.significant}")
     values = [float(v) for v in certificate.values]
     if reference.grad and not np.array_equal(np.array(reference.grad), np.array(values[1:]),
                                              equal_nan=True):
@@ -310,7 +310,8 @@ def _check_certificate(point: Point, judge: Judge, reference: Reference) -> int:
         return wrong
     for k, name in enumerate(reference.components):
         claim, bound = certificate.values[k + 1], _bound(certificate, k + 1)
-        verdict, detail = judge.component(k, claim, bound)
+        # every digit the certificate claims, up to 40
+        verdict, detail = judge.component(k, claim, bound, min(certificate.significant, 40))
         point.tally[f"grad {verdict}"] += 1
         if verdict == FAIL:
             wrong += 1
