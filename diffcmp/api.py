@@ -84,17 +84,20 @@ def run_suite(paths: Sequence[str | Path], options: Options | None = None,
 
 def compare(loss: sp.Expr | str, params: Mapping[str, Any], data: Mapping[str, Any] | None = None,
             *, name: str = "loss", engines: Sequence[str] | None = None, timing: bool = True,
-            min_time: float = MIN_TIME_S, **case_options: Any) -> Result:
+            min_time: float = MIN_TIME_S, allow_undefined: bool = False,
+            **case_options: Any) -> Result:
     """Compare every engine on one loss, given as a SymPy expression or a language string.
 
     ``params`` are differentiated (their values are the point), ``data`` are fixed. Further
     keyword arguments (``expect``, ``tolerance``, ``sample``...) are those of
-    :class:`~diffcmp.cases.Case`. Raises :class:`~diffcmp.errors.CaseError` when the loss cannot
-    be built (an unknown name, a shape mismatch, a non-scalar loss...).
+    :class:`~diffcmp.cases.Case`. ``allow_undefined`` lets an ``undefined`` point pass (it fails
+    the result otherwise, unless ``expect={"status": {"reference": "undefined"}}`` declares it).
+    Raises :class:`~diffcmp.errors.CaseError` when the loss cannot be built (an unknown name, a
+    shape mismatch, a non-scalar loss...).
     """
     case = Case(name=name, loss=loss, params=params, data=data or {}, **case_options)
     options = Options(engines=tuple(engines) if engines else ENGINE_NAMES, timing=timing,
-                      min_time=min_time)
+                      min_time=min_time, allow_undefined=allow_undefined)
     result = run_cases([case], options)
     if not result.errors.empty:
         raise CaseError(result.errors["message"].iloc[0])

@@ -14,11 +14,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import sympy as sp
 
 from .api import compare
 from .cases import Case
 from .cases.values import to_array
+from .engines.nonfinite import first_nonfinite
 from .engines.user_code import HAND_WRITTEN, Layout, UserCodeEngine, detect_framework
 from .errors import CaseError, DiffcmpError
 from .registry import ENGINE_NAMES
@@ -40,7 +42,8 @@ __all__ = ["assert_gradients_agree", "check"]
 def check(fn: Callable[..., Any], params: Mapping[str, Any], data: Mapping[str, Any] | None = None,
           *, loss: str | sp.Expr | None = None, engines: Sequence[str] | None = None,
           tolerance: float | Mapping[str, float] | None = None, name: str | None = None,
-          timing: bool = False, framework: str | None = None) -> Result:
+          timing: bool = False, framework: str | None = None,
+          allow_undefined: bool = False) -> Result:
     """Grade the gradient of your own function ``fn`` at ``params``.
 
     ``fn`` is called with keyword arguments named like ``params`` and ``data`` (NumPy arrays,
@@ -57,6 +60,12 @@ def check(fn: Callable[..., Any], params: Mapping[str, Any], data: Mapping[str, 
     :mod:`diffcmp.run.selfcheck`). ``tolerance`` is your row's (a number; default 1e-10) or a
     dict by engine name. Raises :class:`~diffcmp.errors.DiffcmpError` for bad arguments; your
     function raising is an ``error`` row.
+
+    A point where the loss is not finite (``-inf``, ``inf``, ``nan``) or the reference is
+    ``undefined`` grades nothing, so the result is not ``ok`` unless ``allow_undefined``; the
+    message says which value the loss is and, where it can be found, the operation and the
+    component where it first appears (``log(0) = -inf at w[0]``:
+    :mod:`diffcmp.engines.nonfinite`).
     """
     start = time.perf_counter()
     if not callable(fn):
@@ -72,12 +81,14 @@ def check(fn: Callable[..., Any], params: Mapping[str, Any], data: Mapping[str, 
         raise DiffcmpError(f"unknown framework {framework!r} (known: torch, jax, numpy)")
     engine = UserCodeEngine(fn, framework or found or "numpy")
     if loss is not None:
-        result = _with_loss(fn, params, data, loss, row, engine, engines, tolerances, timing)
+        result = _with_loss(fn, params, data, loss, row, engine, engines, tolerances, timing,
+                            allow_undefined)
     else:
         if engines:
             raise DiffcmpError("engines= needs loss=: without a symbolic loss the built-in "
                                "engines have nothing to differentiate")
-        result = _without_loss(params, data, row, engine, tolerances[row], timing)
+        result = _without_loss(params, data, row, engine, tolerances[row], timing,
+                               allow_undefined)
     result.meta["wall_s"] = time.perf_counter() - start
     return result
 
@@ -87,7 +98,8 @@ def assert_gradients_agree(fn_or_loss: Callable[..., Any] | str | sp.Expr, *args
     """:func:`check` (for a function) or :func:`~diffcmp.compare` (for a loss string or SymPy
     expression, timing off unless asked) and raise :class:`AssertionError` unless every engine
     agrees; the message fits on a few lines (engine, status, worst component, both values,
-    error and tolerance). Returns the :class:`Result` when they agree."""
+    error and tolerance). An undefined point fails too, unless ``allow_undefined=True`` (a
+    keyword of both) or the case declares it. Returns the :class:`Result` when they agree."""
     __tracebackhide__ = True  # pytest shows the caller's line, not ours
     if isinstance(fn_or_loss, str | sp.Basic):
         kwargs.setdefault("timing", False)
@@ -131,20 +143,27 @@ def _tolerances(tolerance: float | Mapping[str, float] | None, row: str) -> dict
 def _with_loss(fn: Callable[..., Any], params: Mapping[str, Any], data: dict[str, Any],
                loss: str | sp.Expr, row: str, engine: UserCodeEngine,
                engines: Sequence[str] | None, tolerances: dict[str, float],
-               timing: bool) -> Result:
+               timing: bool, allow_undefined: bool) -> Result:
     case = Case(name=row, loss=loss, params=params, data=data)
     options = Options(engines=tuple(engines) if engines else ENGINE_NAMES, timing=timing,
-                      tolerance=tolerances)
+                      tolerance=tolerances, allow_undefined=allow_undefined)
     case_result = evaluate(case, options, extra_engines={row: engine})
     if case_result.load_error is not None:
         raise CaseError(case_result.load_error)
+    for entry in case_result.agreement:  # your loss not finite: say where it first appears
+        if entry["engine"] == row and not np.isfinite(entry["loss"]):
+            layout = _layout(params, data, row)
+            where = first_nonfinite(fn, engine.framework, layout.split(layout.point),
+                                    layout.data)
+            entry["message"] += (f"; your function's loss is {entry['loss']}"
+                                 + (f": {where}" if where else ""))
     result = Result.from_cases([case_result], options, 0.0)
     _describe(result, row, engine, tolerances[row], "the certified symbolic reference")
     return result
 
 
-def _without_loss(params: Mapping[str, Any], data: dict[str, Any], row: str,
-                  engine: UserCodeEngine, tolerance: float, timing: bool) -> Result:
+def _layout(params: Mapping[str, Any], data: Mapping[str, Any], row: str) -> Layout:
+    """Where ``fn`` is called: its params (their values are the point) and data, as float64."""
     where = f"check({row})"
     values = {_name(k, "params", where): to_array(v, f"params.{k}", where)
               for k, v in params.items()}
@@ -152,9 +171,15 @@ def _without_loss(params: Mapping[str, Any], data: dict[str, Any], row: str,
     both = sorted(set(values) & set(fixed))
     if both:
         raise CaseError(f"'{both[0]}' is in both params and data", where)
-    layout = Layout.of(values, fixed)
+    return Layout.of(values, fixed)
+
+
+def _without_loss(params: Mapping[str, Any], data: dict[str, Any], row: str,
+                  engine: UserCodeEngine, tolerance: float, timing: bool,
+                  allow_undefined: bool) -> Result:
+    layout = _layout(params, data, row)
     case_result, reference = self_check(row, row, engine, layout, tolerance, timing)
-    options = Options(engines=("reference",), timing=timing)
+    options = Options(engines=("reference",), timing=timing, allow_undefined=allow_undefined)
     result = Result.from_cases([case_result], options, 0.0)
     result.meta["engines"]["reference"] = {
         "tolerance": 0.0, "source": "the truth the other rows are graded against, to within "

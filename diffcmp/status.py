@@ -30,7 +30,9 @@ class Status(StrEnum):
 
     @property
     def fails(self) -> bool:
-        """Whether this status fails a run (unless the case declares it)."""
+        """Whether this status fails a run (unless the case declares it: ``undefined`` is
+        declared by ``[expect.status] reference = "undefined"``, or allowed in Python by
+        ``allow_undefined=True``)."""
         return self in FAILING
 
     @property
@@ -40,8 +42,10 @@ class Status(StrEnum):
         return self not in NO_VERDICT
 
 
-#: Statuses that fail a run unless the case declares them in ``[expect.status]``.
-FAILING = frozenset({Status.MISMATCH, Status.NAN, Status.ERROR, Status.TIMEOUT})
+#: Statuses that fail a run unless the case declares them in ``[expect.status]``. ``undefined``
+#: grades nothing, and so fails unless declared: a run must not pass where nothing was checked.
+FAILING = frozenset({Status.MISMATCH, Status.NAN, Status.ERROR, Status.TIMEOUT,
+                     Status.UNDEFINED})
 #: Statuses that grade nothing: the engine could not be asked, or the point has no single answer.
 NO_VERDICT = frozenset({Status.UNSUPPORTED, Status.SKIPPED, Status.KINK, Status.UNDEFINED,
                         Status.UNRESOLVED})

@@ -237,3 +237,97 @@ def test_hand_written_torch_code_gets_tensors_that_track_no_gradient() -> None:
     result = diffcmp.check(cubes, {"w": [1.0, 2.0]}, framework="torch")
     assert _row(result, "cubes")["status"] == "ok"
     np.testing.assert_array_equal(_grad(result, "cubes"), [3.0, 12.0])
+
+
+# --- no silent pass: a loss that is not finite grades nothing, and says where it comes from ----
+
+def _log_loss(w):
+    return torch.log(w).sum()
+
+
+def test_a_loss_of_minus_inf_is_not_ok_and_names_log_at_w0() -> None:
+    # log(0) = -inf at w[0]: the loss is -inf, nothing can be graded there
+    result = diffcmp.check(lambda w: torch.log(w).sum(), {"w": torch.tensor([0., 1.])})
+    assert not result.ok and result.exit_code == 1
+    reference = _row(result, "reference")
+    assert reference["status"] == "undefined" and reference["loss"] == -math.inf
+    assert reference["message"].startswith(
+        "the function's loss is -inf at this point; the first non-finite value is "
+        "log(0) = -inf at w[0] (torch.log, test_check.py:")
+    with pytest.raises(AssertionError) as caught:
+        diffcmp.assert_gradients_agree(_log_loss, {"w": torch.tensor([0., 1.])})
+    lines = str(caught.value).splitlines()
+    assert lines[0] == ("diffcmp: the loss is undefined at 1 point of '_log_loss', and nothing "
+                        'declares it ([expect.status] reference = "undefined" in a case file, '
+                        "allow_undefined=True in Python)")
+    assert len(lines) == 2  # said once, by the reference's row, not again by yours
+    assert "the function's loss is -inf" in lines[1] and "log(0) = -inf at w[0]" in lines[1]
+
+
+def test_allow_undefined_lets_the_point_pass_without_saying_agree() -> None:
+    result = diffcmp.assert_gradients_agree(_log_loss, {"w": torch.tensor([0., 1.])},
+                                            allow_undefined=True)
+    assert result.ok and result.exit_code == 0
+    assert result.meta["options"]["allow_undefined"] is True
+    from diffcmp.report.markdown import verdict
+    assert verdict(result, links=False) == (
+        "**NOTHING GRADED.** No engine was graded at the one point of the one case; 1 point is "
+        "undefined (allowed).")
+    # allowed, not required: a defined point is graded as usual
+    defined = diffcmp.check(_log_loss, {"w": torch.tensor([2., 1.])}, allow_undefined=True)
+    assert defined.ok and _row(defined, "_log_loss")["status"] == "ok"
+
+
+def test_the_loss_given_too_your_row_still_says_where_your_loss_is_not_finite() -> None:
+    result = diffcmp.check(_log_loss, {"w": torch.tensor([0., 1.])}, loss="sum(log(w))",
+                           engines=["sympy"])
+    assert not result.ok
+    row = _row(result, "_log_loss")
+    assert row["status"] == "undefined"
+    assert "; your function's loss is -inf: the first non-finite value is log(0) = -inf at " \
+        "w[0] (torch.log" in row["message"]
+    assert diffcmp.check(_log_loss, {"w": torch.tensor([0., 1.])}, loss="sum(log(w))",
+                         engines=["sympy"], allow_undefined=True).ok
+
+
+@pytest.mark.parametrize(("fn", "params", "says"), [
+    # nan, not -inf; log's input is w - 1, computed elementwise from w: still w[1]
+    (lambda w: torch.sqrt(w - 2).sum(), {"w": torch.tensor([3., 1.])},
+     "loss is nan at this point; the first non-finite value is sqrt(-1) = nan at w[1] "
+     "(torch.sqrt"),
+    (lambda w: torch.log(w - 1).sum(), {"w": torch.tensor([2., 1.])},
+     "loss is -inf at this point; the first non-finite value is log(0) = -inf at w[1]"),
+    (lambda m: torch.sqrt(m - 1).sum(), {"m": torch.tensor([[2., 3.], [1., 0.5]])},
+     "the first non-finite value is sqrt(-0.5) = nan at m[1,1]"),
+    (lambda w: (1 / w).sum(), {"w": torch.tensor([1., 0.])},
+     "loss is inf at this point; the first non-finite value is 1 / 0 = inf at w[1]"),
+    (lambda w: jnp.sqrt(w - 2).sum(), {"w": jnp.asarray([3., 1.])},
+     "loss is nan at this point; the first non-finite value is sqrt(-1) = nan at w[1] "
+     "(jax.lax.sqrt, test_check.py:"),
+    (lambda w: jax.jit(lambda v: 2 * jnp.log(v))(w).sum(), {"w": jnp.asarray([2., 0.])},
+     "the first non-finite value is log(0) = -inf at w[1]"),
+    (lambda w: (np.log(w).sum(), {"w": 1 / w}), {"w": np.array([3., 0.])},
+     "loss is -inf at this point; the first floating-point error is divide by zero in "
+     "numpy's log (test_check.py:"),
+], ids=["torch nan", "torch intermediate", "torch matrix", "torch operator", "jax nan",
+        "jax inside jit", "numpy errstate"])
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")  # the NumPy case's own
+def test_a_non_finite_loss_says_which_and_where(fn, params, says: str) -> None:
+    result = diffcmp.check(fn, params)
+    assert not result.ok
+    assert says in _row(result, "reference")["message"]
+
+
+def test_where_nothing_can_be_blamed_nothing_is() -> None:
+    from diffcmp.engines.nonfinite import first_nonfinite
+
+    w = {"w": np.array([1.0, 2.0])}
+    # the inf comes in with the data: no operation made it
+    assert first_nonfinite(lambda w, x: (w * x).sum(), "torch", w,
+                           {"x": np.array([1.0, math.inf])}) == ""
+    assert first_nonfinite(lambda w: (w**2).sum(), "torch", w, {}) == ""  # all finite
+
+    def broken(w):
+        raise RuntimeError("no")
+
+    assert first_nonfinite(broken, "jax", w, {}) == ""  # the function's own failure: its row

@@ -1,4 +1,5 @@
-"""The command line on the built-in seed case, a wrong [expect], and a broken file."""
+"""The command line on the built-in seed case, a wrong [expect], a broken file, and points where
+the loss is undefined."""
 
 from __future__ import annotations
 
@@ -162,3 +163,32 @@ def test_progress_is_a_bar_on_a_terminal_lines_elsewhere_and_nothing_with_quiet(
     assert "[1/1]" not in on_terminal  # a bar, not lines
     assert shown(quiet=False, bar=False) == "[1/1] seed_linear_regression: ok (0.3 s)\n"
     assert shown(quiet=True, bar=True) == shown(quiet=True, bar=False) == ""
+
+
+def test_a_run_of_only_undefined_points_exits_1_unless_declared(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """log(w) at 0 and sqrt(w) at -1: nothing can be graded, so nothing may pass silently."""
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    (folder / "log0.toml").write_text('loss = "log(w)"\n[params]\nw = 0.0\n')
+    (folder / "sqrtneg.toml").write_text('loss = "sqrt(w)"\n[params]\nw = -1.0\n')
+    assert main(["run", str(folder), "--out", str(tmp_path / "r1"), "--no-timing",
+                 "--engines", "fd-central"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("FAIL. No engine was graded at any of the 2 points of 2 cases; 2 points "
+                        "are undefined (not declared); the loss is undefined on 2: log0, sqrtneg, "
+                        'which nothing declares (`[expect.status] reference = "undefined"` '
+                        "would).")
+    # each point once, by the reference's row (the engines' rows only repeat it)
+    assert [line.split(": ")[0] for line in lines[1:-1]] == [
+        "  log0 [point 0] reference", "  sqrtneg [point 0] reference"]
+    for case in folder.iterdir():
+        case.write_text(case.read_text() + '[expect.status]\nreference = "undefined"\n')
+    assert main(["run", str(folder), "--out", str(tmp_path / "r2"), "--no-timing",
+                 "--engines", "fd-central"]) == 0
+    printed = capsys.readouterr()
+    assert printed.out.splitlines()[0] == (
+        "NOTHING GRADED. No engine was graded at any of the 2 points of 2 cases; 2 points are "
+        "undefined (declared). 2 known failure(s) are declared by their cases and count as "
+        "expected (marked †).")
+    assert "log0: undefined (declared)" in printed.err

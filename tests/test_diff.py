@@ -101,7 +101,8 @@ def test_timing_change_rule() -> None:
 
 
 @pytest.mark.parametrize(("status", "declared", "expected"), [
-    ("ok", None, 0), ("unsupported", None, 1), ("kink", None, 1), ("undefined", None, 1),
+    ("ok", None, 0), ("unsupported", None, 1), ("kink", None, 1), ("unresolved", None, 1),
+    ("undefined", None, 2), ("undefined", "undefined", 0),
     ("mismatch", None, 2), ("nan", None, 2), ("error", None, 2), ("timeout", None, 2),
     ("nan", "nan", 0), ("ok", "nan", 2)])
 def test_status_levels(status: str, declared: str | None, expected: int) -> None:

@@ -221,7 +221,7 @@ UNDEFINED = {
 
 
 @pytest.mark.parametrize("name", sorted(UNDEFINED))
-def test_an_undefined_point_is_a_result_not_a_failure(name: str) -> None:
+def test_an_undefined_point_is_a_result_that_fails_unless_declared(name: str) -> None:
     loss, point = UNDEFINED[name]
     engines = ("reference", "sympy", "torch", "jax", "fd-central")
     case = diffcmp.Case(name=name, loss=loss, params={"w": point})
@@ -234,4 +234,13 @@ def test_an_undefined_point_is_a_result_not_a_failure(name: str) -> None:
         assert rows.loc[engine, "message"].startswith("reference undefined: ")
         assert not math.isnan(rows.loc[engine, "loss"]) or name in ("sqrt_of_minus_one",
                                                                      "zero_times_log_zero")
+    # a result, not a crash; but nothing was graded, so it fails unless declared
+    assert result.exit_code == 1 and not result.ok
+    assert list(result.failures()["engine"]) == ["reference"]  # said once, by the reference
+    declared = diffcmp.Case(name=name, loss=loss, params={"w": point},
+                            expect={"status": {"reference": "undefined"}})
+    result = run_cases([declared], Options(engines=engines, timing=False))
+    assert set(result.agreement["status"]) == {"undefined"}
     assert result.exit_code == 0 and result.ok
+    assert run_cases([case], Options(engines=engines, timing=False,
+                                     allow_undefined=True)).exit_code == 0

@@ -101,3 +101,22 @@ def test_testpaths_never_turn_research_code_into_case_files(project: pytest.Pyte
     assert [line for line in named.stdout.lines if "::" in line] == [
         "cases/absolute.toml::absolute", "cases/good.toml::good", "cases/two.py::cube",
         "cases/two.py::exp", "cases/wrong.toml::wrong"]
+
+
+def test_an_undefined_point_fails_its_item_unless_the_case_declares_it(
+        pytester: pytest.Pytester) -> None:
+    cases = pytester.path / "cases"
+    cases.mkdir()
+    (cases / "log0.toml").write_text('loss = "log(w)"\n[params]\nw = 0.0\n')
+    (cases / "declared.toml").write_text('loss = "log(w)"\n[params]\nw = 0.0\n'
+                                         '[expect.status]\nreference = "undefined"\n')
+    run = pytester.runpytest_inprocess(*PLUGIN, "-rA", "--diffcmp-engines", "fd-central",
+                                       "cases")
+    run.assert_outcomes(passed=1, failed=1)
+    out = run.stdout.str()
+    assert "PASSED cases/declared.toml::declared" in out
+    assert "FAILED cases/log0.toml::log0" in out
+    failure = out[out.index("_ diffcmp case log0 _"):].splitlines()[1]
+    assert failure == ("diffcmp: the loss is undefined at 1 point of 'log0', and nothing "
+                       'declares it ([expect.status] reference = "undefined" in a case file, '
+                       "allow_undefined=True in Python)")

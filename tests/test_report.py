@@ -14,9 +14,10 @@ from diffcmp import Result, cli
 from diffcmp.api import Options, run_cases
 from diffcmp.report.blocks import anchor
 from diffcmp.report.folder import MARKER, write_report
-from diffcmp.report.markdown import agreement_sentence, footer, verdict
+from diffcmp.report.markdown import agreement_sentence, footer, render_markdown, verdict
 from diffcmp.report.plots import error_figure, grad_time_figure, ratio_figure
 from diffcmp.report.sections import noise_note
+from diffcmp.report.short import failure_message
 from diffcmp.results.derived import cost_table
 from diffcmp.results.environment import Usage, other_cpu
 from diffcmp.results.tables import time_spent
@@ -53,10 +54,10 @@ def test_the_report_opens_with_the_verdict_and_the_summary(run: tuple[Result, Pa
     text = (out / "report.md").read_text(encoding="utf-8")
     lines = text.splitlines()
     assert lines[0] == "# diffcmp report"
-    assert lines[2].startswith("**FAIL.** All 6 engines (sympy, matcalc, torch, jax, fd-central, "
-                               "fd-complex) agree with the reference on 2 of 3 cases; "
-                               "fd-central is off (mismatch) on [`cubic_tight`](#cubic_tight).")
-    assert "unsupported 1" in lines[2]
+    assert lines[2] == ("**FAIL.** All 6 engines (sympy, matcalc, torch, jax, fd-central, "
+                        "fd-complex) agree with the reference at 2 of 3 graded points of 3 "
+                        "cases; fd-central is off (mismatch) on [`cubic_tight`](#cubic_tight). "
+                        "Engines that could not be asked: fd-complex unsupported on 1 case.")
     summary = text.index("## Summary")
     assert summary < text.index("## Status by engine") < text.index("## Plots") \
         < text.index("## Timing") < text.index("## Tolerances") < text.index("## Environment") \
@@ -278,18 +279,28 @@ def test_the_verdict_reads_well_for_one_case_and_for_all_or_none(
     one.agreement = one.agreement[one.agreement["case"] == "cubic_tight"]
     assert verdict(one, links=False).startswith(
         "**FAIL.** Not all 6 engines (sympy, matcalc, torch, jax, fd-central, fd-complex) agree "
-        "with the reference on the one case; fd-central is off (mismatch) on cubic_tight.")
+        "with the reference at the one graded point of the one case; fd-central is off "
+        "(mismatch) on cubic_tight.")
     engines = ["sympy", "torch", "jax"]
-    assert agreement_sentence(engines, 1, 1) == ("All 3 engines (sympy, torch, jax) agree with "
-                                                 "the reference on the one case")
-    assert agreement_sentence(engines, 4, 4).endswith("agree with the reference on all 4 cases")
-    assert agreement_sentence(engines, 4, 0) == ("Not all 3 engines (sympy, torch, jax) agree "
-                                                 "with the reference on any of the 4 cases")
-    assert agreement_sentence(engines, 4, 3).endswith("on 3 of 4 cases")
-    assert agreement_sentence(["torch"], 1, 0) == ("torch does not agree with the reference on "
-                                                   "the one case")
-    assert agreement_sentence(["torch", "jax"], 2, 2) == ("Both torch and jax agree with the "
-                                                          "reference on all 2 cases")
+    assert agreement_sentence(engines, 1, 1, 1) == (
+        "All 3 engines (sympy, torch, jax) agree with the reference at the one graded point of "
+        "the one case")
+    assert agreement_sentence(engines, 4, 4, 4).endswith(
+        "agree with the reference at all 4 graded points of 4 cases")
+    assert agreement_sentence(engines, 4, 0, 2) == (
+        "Not all 3 engines (sympy, torch, jax) agree with the reference at any of the 4 graded "
+        "points of 2 cases")
+    assert agreement_sentence(engines, 4, 3, 4).endswith("at 3 of 4 graded points of 4 cases")
+    assert agreement_sentence(["torch"], 1, 0, 1) == ("torch does not agree with the reference "
+                                                      "at the one graded point of the one case")
+    assert agreement_sentence(["torch", "jax"], 2, 2, 2) == (
+        "Both torch and jax agree with the reference at all 2 graded points of 2 cases")
+    # nothing graded: never "agree"
+    assert agreement_sentence(engines, 0, 0, 2, 3) == ("No engine was graded at any of the 3 "
+                                                       "points of 2 cases")
+    assert agreement_sentence(engines, 0, 0, 1, 1) == ("No engine was graded at the one point "
+                                                       "of the one case")
+    assert agreement_sentence([], 0, 0, 2, 2) == "Only the reference ran, on 2 cases"
 
 
 def test_the_footer_counts_each_second_once(run: tuple[Result, Path]) -> None:
@@ -346,3 +357,90 @@ def test_axis_labels_fit_inside_their_figures(run: tuple[Result, Path]) -> None:
                 assert 0 <= box.x0 and box.x1 <= figure.bbox.width, (make.__name__,
                                                                      label.get_text())
                 assert 0 <= box.y0 and box.y1 <= figure.bbox.height, make.__name__
+
+
+def _points_suite(declare: bool) -> list[diffcmp.Case]:
+    """One case of each kind of point: graded (its own point and 2 sampled), a kink, undefined
+    (declared or not), and unresolved (1 - cos(w) at 1e-26 needs 200 digits; the ceiling is
+    100)."""
+    declared = {"status": {"reference": "undefined"}} if declare else {}
+    return [
+        diffcmp.Case(name="graded", loss="w**2 + 1", params={"w": 1.5},
+                     sample={"count": 2, "seed": 0}),
+        diffcmp.Case(name="kink", loss="abs(w)", params={"w": 0.0}),
+        diffcmp.Case(name="log0", loss="log(w)", params={"w": 0.0}, expect=declared),
+        diffcmp.Case(name="unsettled", loss="(1 - cos(w))/w**2", params={"w": 1e-26},
+                     reference={"max_digits": 100}),
+    ]
+
+
+def test_the_verdict_counts_graded_kink_undefined_and_unresolved_points_apart() -> None:
+    options = Options(engines=("torch",), timing=False)
+    passed = run_cases(_points_suite(declare=True), options)
+    assert passed.exit_code == 0
+    assert verdict(passed, links=False) == (
+        "**PASS.** torch agrees with the reference at all 3 graded points of 4 cases; 1 point is "
+        "a kink, 1 undefined (declared), 1 unresolved. 1 known failure(s) are declared by their "
+        "cases and count as expected (marked †).")
+    failed = run_cases(_points_suite(declare=False), options)
+    assert failed.exit_code == 1
+    assert verdict(failed, links=False) == (
+        "**FAIL.** torch agrees with the reference at all 3 graded points of 4 cases; 1 point is "
+        "a kink, 1 undefined (not declared), 1 unresolved; the loss is undefined on log0, which "
+        'nothing declares (`[expect.status] reference = "undefined"` would).')
+    assert failure_message(failed).splitlines() == [
+        "diffcmp: the loss is undefined at 1 point of 4 cases, and nothing declares it "
+        '([expect.status] reference = "undefined" in a case file, allow_undefined=True in '
+        "Python)",
+        "  log0: reference: undefined: " + failed.agreement.loc[
+            (failed.agreement["case"] == "log0") & (failed.agreement["engine"] == "reference"),
+            "message"].iloc[0]]
+    # the report's summary marks the failing cell bold, the declared one with the mark
+    for result, cell in ((failed, "**undefined**"), (passed, "undefined†")):
+        rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+                for line in render_markdown(result).splitlines() if line.startswith("| [`")}
+        assert rows["[`log0`](#log0)"] == ["1", cell, "-"]
+
+
+def test_a_run_with_nothing_graded_is_never_a_pass_of_agreement() -> None:
+    kinks = run_cases([diffcmp.Case(name="kink", loss="abs(w)", params={"w": 0.0})],
+                      Options(engines=("torch",), timing=False))
+    assert kinks.exit_code == 0  # a kink fails nothing, but grades nothing either
+    line = verdict(kinks, links=False)
+    assert line == ("**NOTHING GRADED.** No engine was graded at the one point of the one case; "
+                    "1 point is a kink.")
+    assert "agree" not in line and "PASS" not in line
+
+
+@pytest.mark.parametrize(("declared", "engine", "status", "allow", "fails_run"), [
+    ({}, "reference", "undefined", False, True),            # nothing graded, nothing declared
+    ({}, "torch", "undefined", False, True),
+    ({}, "torch", "undefined", True, False),                # allow_undefined=True
+    ({"reference": "undefined"}, "reference", "undefined", False, False),
+    ({"reference": "undefined"}, "torch", "undefined", False, False),  # covered by it
+    ({"reference": "undefined"}, "reference", "ok", False, True),      # declared, not seen
+    ({"reference": "undefined"}, "fd-complex", "unsupported", False, False),
+    ({"reference": "undefined", "torch": "nan"}, "torch", "undefined", False, True),  # its own
+    ({}, "reference", "kink", False, False), ({}, "torch", "unresolved", False, False),
+    ({}, "sympy", "skipped", False, False), ({}, "torch", "nan", True, True),
+])
+def test_which_rows_fail_the_run(declared: dict[str, str], engine: str, status: str,
+                                 allow: bool, fails_run: bool) -> None:
+    from diffcmp.grading.grade import declaration, fails
+    assert fails(status, declaration(declared, engine, status, allow)) is fails_run
+
+
+def test_a_declared_undefined_point_that_is_defined_fails() -> None:
+    case = diffcmp.Case(name="defined", loss="w**2", params={"w": 1.0},
+                        expect={"status": {"reference": "undefined"}})
+    result = run_cases([case], Options(engines=("torch",), timing=False))
+    assert result.exit_code == 1
+    assert list(result.failing()["engine"]) == ["reference"]
+    assert not result.expectations["holds"].any()
+    assert verdict(result, links=False).startswith(
+        "**FAIL.** torch agrees with the reference at the one graded point of the one case; the "
+        "reference is ok, not as declared, on defined. 1 expectation(s) failed: `defined` "
+        "reference expected undefined, got ok.")
+    assert failure_message(result).splitlines() == [
+        "diffcmp: the reference's row fails (ok) on 'defined'",
+        "  reference: ok (declared undefined): no message"]

@@ -16,10 +16,17 @@ import pandas as pd
 
 from ..grading.exact import describe
 from ..grading.grade import fails
-from ..results.derived import cost_table, param_counts, status_counts, worst_status
+from ..results.derived import (
+    PointCounts,
+    cost_table,
+    param_counts,
+    point_counts,
+    status_counts,
+    worst_status,
+)
 from ..results.format import number, seconds
 from ..results.tables import Tables, time_spent
-from ..status import NO_VERDICT, Status
+from ..status import Status
 from .blocks import anchor, fmt, table, text
 from .plots import PLOTS
 from .sections import (
@@ -44,43 +51,59 @@ def _cases(result: Tables) -> list[str]:
 
 
 def verdict(result: Tables, links: bool = True) -> str:
-    """One paragraph: how many cases every engine agrees on, and who is off where.
+    """One paragraph: at how many graded points every engine agrees, the points where no engine
+    could be graded (kinks, undefined, unresolved) counted apart, and who is off where.
 
-    Case names link to their sections unless ``links`` is false (for a terminal).
+    ``PASS`` needs a point that was graded: a run that passes with nothing graded (only kinks,
+    declared undefined points...) says ``NOTHING GRADED``, never "agree". Case names link to
+    their sections unless ``links`` is false (for a terminal).
     """
     cases = _cases(result)
     engines = _engines(result)
-    failing = result.failing()
-    bad_cases = set(failing["case"])
-    status = "PASS" if result.exit_code == 0 else "FAIL"
+    counts = point_counts(result)
+    failing = result.failures()
+    status = "FAIL" if result.exit_code else "PASS" if counts.graded else "NOTHING GRADED"
     if not cases:
         text = "No case ran."
     else:
-        text = agreement_sentence(engines, len(cases), len(cases) - len(bad_cases))
+        text = agreement_sentence(engines, counts.graded, counts.agreed, counts.cases,
+                                  counts.points)
+        if counts.declared_off:
+            text += (f"; at {counts.declared_off} more, engines are off as their cases declare "
+                     f"({DECLARED_MARK})")
+        ungraded = _ungraded(counts, bool(result.meta["options"].get("allow_undefined")))
+        text += ("; " + ungraded if ungraded else "")
         # engines off on the same cases in the same way are named together
         groups: dict[tuple[tuple[str, ...], str], list[str]] = {}
-        for engine in engines:
+        for engine in ["reference", *engines]:
             rows = failing[failing["engine"] == engine]
             if not rows.empty:
                 key = (tuple(dict.fromkeys(rows["case"])), "/".join(sorted(set(rows["status"]))))
                 groups.setdefault(key, []).append(engine)
         offs = []
         for (off_cases, statuses), names in groups.items():
-            who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
             named = ", ".join(f"[`{c}`](#{anchor(c)})" if links else c for c in off_cases)
             where = named if len(off_cases) == 1 else f"{len(off_cases)}: {named}"
+            if names == ["reference"] and statuses == Status.UNDEFINED:
+                offs.append(f"the loss is undefined on {where}, which nothing declares "
+                            '(`[expect.status] reference = "undefined"` would)')
+                continue
+            if names == ["reference"]:  # the point or diffcmp, not an engine, is at fault
+                declared = result.declared
+                as_declared = any(declared.get(c, {}).get("reference") for c in off_cases)
+                offs.append(f"the reference is {statuses}"
+                            + (", not as declared," if as_declared else "") + f" on {where}")
+                continue
+            who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
             offs.append(f"{who} {'is' if len(names) == 1 else 'are'} off ({statuses}) on "
                         f"{where}")
         text += ("; " + "; ".join(offs) if offs else "") + "."
-    silent = [s for s in Status.names() if s in NO_VERDICT]
-    unsupported = result.agreement[result.agreement["status"].isin(silent)]
-    if not unsupported.empty:
-        parts = [f"{s} {unsupported[unsupported['status'] == s]['case'].nunique()}"
-                 for s in silent
-                 if (unsupported["status"] == s).any()]
-        text += (" Cases where an engine gives no verdict (engine cannot express the loss, the "
-                 "point is a kink, or the reference itself is not finite): "
-                 + ", ".join(parts) + ".")
+    not_run = [(s, e, result.agreement[(result.agreement["status"] == s)
+                                       & (result.agreement["engine"] == e)]["case"].nunique())
+               for s in (Status.UNSUPPORTED, Status.SKIPPED) for e in engines]
+    if any(n for _, _, n in not_run):
+        text += " Engines that could not be asked: " + ", ".join(
+            f"{e} {s} on {_count(n, 'case')}" for s, e, n in not_run if n) + "."
     held = result.expectations
     failed = held[~held["holds"].astype(bool)] if not held.empty else held
     if not failed.empty:
@@ -96,11 +119,38 @@ def verdict(result: Tables, links: bool = True) -> str:
     return f"**{status}.** {text}"
 
 
-def agreement_sentence(engines: Sequence[str], cases: int, agreed: int) -> str:
-    """How many of ``cases`` every one of ``engines`` agrees on (``agreed``), worded for one
-    case, all, none or some of them, and for one engine or several."""
+def _ungraded(counts: PointCounts, allowed: bool = False) -> str:
+    """The points no engine was graded at, by why: ``2 points are kinks, 1 undefined
+    (declared)`` (``allowed``: the run allows undefined points); ``""`` when there are none."""
+    declared = "undefined (allowed)" if allowed else "undefined (declared)"
+    parts = [(counts.kink, "a kink", "kinks"),
+             (counts.undefined_declared, declared, declared),
+             (counts.undefined, "undefined (not declared)", "undefined (not declared)"),
+             (counts.unresolved, "unresolved", "unresolved"),
+             (counts.ungraded, "not graded (no engine could be)", "not graded (no engine "
+              "could be)")]
+    shown = [(n, one, many) for n, one, many in parts if n]
+    if not shown:
+        return ""
+    n, one, many = shown[0]
+    first = f"1 point is {one}" if n == 1 else f"{n} points are {many}"
+    rest = [f"{n} {one.removeprefix('a ') if n == 1 else many}" for n, one, many in shown[1:]]
+    return ", ".join([first, *rest])
+
+
+def agreement_sentence(engines: Sequence[str], graded: int, agreed: int, cases: int,
+                       points: int | None = None) -> str:
+    """Whether every one of ``engines`` agrees with the reference at the ``graded`` points of
+    ``cases`` cases (``agreed`` of them with no failing row), worded for one point, all, none
+    or some of them, and for one engine or several; with nothing graded, that no engine was
+    graded at any of the ``points``."""
+    of = "the one case" if cases == 1 else f"{cases} cases"
     if not engines:
-        return f"Only the reference ran, on {_count(cases, 'case')}"
+        return f"Only the reference ran, on {of}"
+    if not graded:
+        total = points if points is not None else cases
+        at = "the one point" if total == 1 else f"any of the {total} points"
+        return f"No engine was graded at {at} of {of}"
     if len(engines) == 1:
         every, agree, not_all = engines[0], "agrees", f"{engines[0]} does not agree"
     elif len(engines) == 2:
@@ -109,14 +159,14 @@ def agreement_sentence(engines: Sequence[str], cases: int, agreed: int) -> str:
     else:
         names = f"{len(engines)} engines ({', '.join(engines)})"
         every, agree, not_all = f"All {names}", "agree", f"Not all {names} agree"
-    if cases == 1:
+    if graded == 1:
         return f"{every if agreed else not_all}{' ' + agree if agreed else ''} with the " \
-               "reference on the one case"
-    if agreed == cases:
-        return f"{every} {agree} with the reference on all {cases} cases"
+               f"reference at the one graded point of {of}"
+    if agreed == graded:
+        return f"{every} {agree} with the reference at all {graded} graded points of {of}"
     if agreed == 0:
-        return f"{not_all} with the reference on any of the {cases} cases"
-    return f"{every} {agree} with the reference on {agreed} of {cases} cases"
+        return f"{not_all} with the reference at any of the {graded} graded points of {of}"
+    return f"{every} {agree} with the reference at {agreed} of {graded} graded points of {of}"
 
 
 def _count(n: int, noun: str) -> str:

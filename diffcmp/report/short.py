@@ -13,8 +13,13 @@ from ..results.tables import Tables
 MAX_LINES = 5
 
 
+#: How to declare an undefined point, in a case file and in Python.
+DECLARE_UNDEFINED = ('[expect.status] reference = "undefined" in a case file, '
+                     "allow_undefined=True in Python")
+
+
 def _error(error: float, tolerance: float) -> str:
-    if math.isnan(error):
+    if math.isnan(error) or not error > tolerance:
         return ""
     return f" (error {error:.3g} > tolerance {tolerance:.3g})"
 
@@ -25,12 +30,11 @@ def failure_message(result: Tables, limit: int = MAX_LINES) -> str:
     lines: list[str] = []
     cases = list(dict.fromkeys(result.agreement["case"]))
     several = len(cases) > 1
-    failing = result.failing()
-    declared = result.declared
+    failing = result.failures()  # an undefined point once, by the reference's row
     for row in failing.itertuples():
         where = f"{row.case}: " if several else ""
         point = f" at point {row.point}" if row.point else ""
-        expected = declared.get(row.case, {}).get(row.engine)
+        expected = result.declaration(row.case, row.engine, row.status)
         status = f"{row.status} (declared {expected})" if expected else row.status
         message = row.message or "no message"
         lines.append(f"  {where}{row.engine}: {status}{point}: {message}"
@@ -52,13 +56,26 @@ def failure_message(result: Tables, limit: int = MAX_LINES) -> str:
         return ""
     shown = lines[:limit] + ([f"  ... and {len(lines) - limit} more"] if len(lines) > limit
                              else [])
-    bad_engines = sorted(set(failing["engine"]))
+    undefined = failing["status"] == "undefined"  # the point, not an engine, is at fault
+    reference = failing["engine"] == "reference"
+    bad_engines = sorted(set(failing[~undefined & ~reference]["engine"]))
     name = f"'{cases[0]}'" if len(cases) == 1 else f"{len(cases)} cases"
-    head = (f"diffcmp: {len(bad_engines)} engine(s) disagree with the reference on {name}"
-            if bad_engines else f"diffcmp: the expectations of {name} do not hold")
-    if not bad_engines and not result.errors.empty:
+    heads = []
+    if bad_engines:
+        heads.append(f"{len(bad_engines)} engine(s) disagree with the reference on {name}")
+    if (reference & ~undefined).any():
+        statuses = "/".join(sorted(set(failing[reference & ~undefined]["status"])))
+        heads.append(f"the reference's row fails ({statuses}) on {name}")
+    if undefined.any():
+        points = len(set(zip(failing[undefined]["case"], failing[undefined]["point"],
+                             strict=True)))
+        heads.append(f"the loss is undefined at {points} point{'s' if points > 1 else ''} of "
+                     f"{name}, and nothing declares it ({DECLARE_UNDEFINED})")
+    head = "diffcmp: " + ("; ".join(heads) if heads else f"the expectations of {name} do not "
+                          "hold")
+    if not heads and not result.errors.empty:
         head = "diffcmp: case files could not be loaded"
     return "\n".join([head, *shown])
 
 
-__all__ = ["failure_message"]
+__all__ = ["DECLARE_UNDEFINED", "failure_message"]

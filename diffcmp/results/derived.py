@@ -5,6 +5,7 @@ the report, the plots and run diffs alike."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -25,8 +26,8 @@ def worst_status(result: Tables) -> pd.DataFrame:
     agreement = result.agreement
     if agreement.empty:
         return pd.DataFrame(columns=columns)
-    declared = [result.declared.get(c, {}).get(e)
-                for c, e in zip(agreement["case"], agreement["engine"], strict=True)]
+    declared = [result.declaration(c, e, s) for c, e, s in
+                zip(agreement["case"], agreement["engine"], agreement["status"], strict=True)]
     ranks = [rank(s, d) for s, d in zip(agreement["status"], declared, strict=True)]
     rows = pd.DataFrame({
         "case": agreement["case"].to_numpy(), "engine": agreement["engine"].to_numpy(),
@@ -76,6 +77,69 @@ def cost_table(result: Tables) -> pd.DataFrame:
                      "loss_runs": int(loss[2]), "grad_s": grad[0], "grad_iqr_s": grad[1],
                      "grad_runs": int(grad[2]), "ratio": ratio})
     return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass(frozen=True)
+class PointCounts:
+    """The points of a run (a case's own point and its sampled ones), by what the reference
+    said there: the verdict line counts them apart, and says "agree" only of graded ones."""
+
+    cases: int = 0
+    points: int = 0
+    #: The reference certified values and at least one engine was graded against them.
+    graded: int = 0
+    #: Graded points where every engine graded agrees (no engine's row fails, none is off as
+    #: declared).
+    agreed: int = 0
+    #: Graded points where some engine is off (``mismatch``, ``nan``...) as its case declares.
+    declared_off: int = 0
+    #: The point is a kink: no verdict.
+    kink: int = 0
+    #: The loss or its gradient is undefined there, declared (or allowed) or not.
+    undefined_declared: int = 0
+    undefined: int = 0
+    #: The reference did not settle (or failed): no verdict.
+    unresolved: int = 0
+    #: The reference has values, but no engine could be graded (unsupported, skipped, an
+    #: engine's error, a timeout).
+    ungraded: int = 0
+
+
+#: Statuses of an engine's row that grade it against the reference.
+GRADED = frozenset({Status.OK, Status.MISMATCH, Status.NAN})
+
+
+def point_counts(result: Tables) -> PointCounts:
+    """How many points were graded, agreed on, kinks, undefined (declared or not), unresolved,
+    or not graded at all; from the agreement table and the run's declarations."""
+    failing = set(result.failing().index)
+    by_point: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for label, row in zip(result.agreement.index, result.agreement.to_dict("records"),
+                          strict=True):
+        row["_failing"] = label in failing
+        by_point.setdefault((row["case"], row["point"]), []).append(row)
+    counts = dict.fromkeys(("graded", "agreed", "declared_off", "kink", "undefined_declared",
+                            "undefined", "unresolved", "ungraded"), 0)
+    for (case, _), rows in by_point.items():
+        reference = next((r["status"] for r in rows if r["engine"] == "reference"), None)
+        if reference == Status.OK:
+            graded = any(r["engine"] != "reference" and r["status"] in GRADED for r in rows)
+            key = "graded" if graded else "ungraded"
+            engines = [r for r in rows if r["engine"] != "reference"]
+            if graded and not any(r["_failing"] for r in engines):
+                off = any(Status(r["status"]).fails for r in engines)
+                counts["declared_off" if off else "agreed"] += 1
+        elif reference == Status.KINK:
+            key = "kink"
+        elif reference == Status.UNDEFINED:
+            declared = result.declaration(case, "reference", Status.UNDEFINED)
+            key = "undefined_declared" if declared == Status.UNDEFINED else "undefined"
+        elif reference in (Status.UNRESOLVED, Status.ERROR):
+            key = "unresolved"
+        else:
+            key = "ungraded"
+        counts[key] += 1
+    return PointCounts(cases=result.agreement["case"].nunique(), points=len(by_point), **counts)
 
 
 def status_counts(result: Tables) -> pd.DataFrame:

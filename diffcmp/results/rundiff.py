@@ -3,9 +3,10 @@
 Two things are compared, case by case and engine by engine:
 
 - agreement: each engine's worst status over a case's points. Statuses fall in three levels:
-  agrees (``ok``, or a failure the case declares), gives no verdict (``unsupported``, ``kink``,
-  ``undefined``), fails (``mismatch``, ``nan``, ``error``, ``timeout``). A change to a higher
-  level is *worse* and makes the exit code 1.
+  agrees (``ok``, or a failure the case declares: ``undefined`` declared), gives no verdict
+  (``unsupported``, ``skipped``, ``kink``, ``unresolved``), fails (``mismatch``, ``nan``,
+  ``error``, ``timeout``, ``undefined`` not declared). A change to a higher level is *worse*
+  and makes the exit code 1.
 - timing: the ``loss`` and ``grad`` medians. A time moved when the change is beyond the
   run-to-run noise of the two measurements, ``|new - old| > IQR_old + IQR_new``, and at least
   ``min_change`` of the old time (default 5%); anything else is "not significant".
@@ -219,8 +220,8 @@ def compare_results(old: Tables, new: Tables, min_change: float = MIN_CHANGE,
 
     def keyed(result: Tables) -> dict[tuple[str, str], tuple[str, int]]:
         worst = worst_status(result)
-        return {(r.case, r.engine): (r.status, level(r.status, result.declared.get(r.case, {})
-                                                    .get(r.engine)))
+        return {(r.case, r.engine): (r.status, level(r.status, result.declaration(
+                    r.case, r.engine, r.status)))
                 for r in worst.itertuples()}
 
     before, after = keyed(old), keyed(new)

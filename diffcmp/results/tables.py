@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DiffcmpError
-from ..grading.grade import fails
+from ..grading.grade import declaration, fails
 from ..registry import engine_info
 from ..run.options import Options
 from ..run.rows import CaseResult
@@ -101,32 +101,56 @@ class Tables:
                         for name in options.engines},
             "options": {"engines": list(options.engines), "timing": options.timing,
                         "min_time": options.min_time, "threads": options.threads,
-                        "tags": list(options.tags)},
+                        "tags": list(options.tags),
+                        "allow_undefined": options.allow_undefined},
             "wall_s": wall_s, "measured_s": measured, "prepare_s": prepared,
             "sources": {c.case: c.source for c in cases},
         }
         return cls(declared=declared, meta=meta, **frames)
 
     # -- verdict --
+    def declaration(self, case: str, engine: str, status: str) -> str | None:
+        """What ``case`` declares for a row of ``engine`` with ``status`` (its ``[expect.status]``;
+        an ``undefined`` row is covered by the reference's declaration or by the run's
+        ``allow_undefined``: :func:`~diffcmp.grading.grade.declaration`)."""
+        return declaration(self.declared.get(case, {}), engine, status,
+                           bool(self.meta.get("options", {}).get("allow_undefined", False)))
+
     def failing(self) -> pd.DataFrame:
-        """Agreement rows that fail the run (a failing status not declared, or not as declared)."""
+        """Agreement rows that fail the run (a failing status not declared, or not as declared;
+        ``undefined`` fails unless declared)."""
         if self.agreement.empty:
             return self.agreement
-        declared = [self.declared.get(c, {}).get(e) for c, e in
-                    zip(self.agreement["case"], self.agreement["engine"], strict=True)]
-        mask = [fails(s, d) for s, d in zip(self.agreement["status"], declared,
-                                                    strict=True)]
+        mask = [fails(s, self.declaration(c, e, s)) for c, e, s in
+                zip(self.agreement["case"], self.agreement["engine"], self.agreement["status"],
+                    strict=True)]
         return self.agreement[mask]
+
+    def failures(self) -> pd.DataFrame:
+        """:meth:`failing`, less the rows that only repeat another: an engine's ``undefined``
+        row whose message is the reference's own ``undefined`` at that point (one fact, said
+        once, by the reference's row)."""
+        failing = self.failing()
+        if failing.empty:
+            return failing
+        undefined = {(r.case, r.point): r.message for r in failing.itertuples()
+                     if r.engine == "reference" and r.status == "undefined"}
+        keep = [not (r.engine != "reference" and r.status == "undefined"
+                     and (r.case, r.point) in undefined
+                     and str(r.message).endswith(str(undefined[(r.case, r.point)])))
+                for r in failing.itertuples()]
+        return failing[keep]
 
     @property
     def ok(self) -> bool:
-        """True when every engine agrees (or is unsupported, a kink or declared) and every
-        expectation holds."""
+        """True when every engine agrees (or is unsupported, a kink, unresolved or declared),
+        no point is undefined unless declared, and every expectation holds."""
         return self.failing().empty and bool(self.expectations["holds"].all())
 
     @property
     def exit_code(self) -> int:
-        """0 all agree, 1 a mismatch/nan/error or a failed expectation, 2 a case failed to load."""
+        """0 all agree, 1 a mismatch/nan/error/timeout, an undeclared undefined point or a
+        failed expectation, 2 a case failed to load."""
         if not self.errors.empty:
             return 2
         return 0 if self.ok else 1

@@ -20,6 +20,9 @@ class Options:
     ``tolerance`` maps engine names to the tolerance graded by default in this run (a case's own
     ``[tolerance]`` still wins), e.g. from ``[tool.diffcmp] tolerance``; it may also name an
     extra engine that is not registered (the user's code in :func:`diffcmp.check`).
+    ``allow_undefined`` lets points where the loss or its gradient is ``undefined`` pass, as
+    though every case declared ``[expect.status] reference = "undefined"`` (without requiring
+    it: a defined point is graded as usual).
     """
 
     engines: tuple[str, ...] = ENGINE_NAMES
@@ -28,6 +31,7 @@ class Options:
     threads: int = 1
     tags: tuple[str, ...] = field(default=())
     tolerance: Mapping[str, float] = field(default_factory=dict)
+    allow_undefined: bool = False
 
     def __post_init__(self) -> None:
         for name, value in self.tolerance.items():

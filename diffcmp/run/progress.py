@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from ..grading.grade import rank
+from ..grading.grade import declaration, rank
 from ..status import Status
 from .rows import CaseResult
 
@@ -37,11 +38,12 @@ class Finished:
         failed = sum(1 for row in result.expectations if not row["holds"])
         if result.load_error is not None or not result.agreement:
             return cls(result.case, NOT_LOADED, True, seconds, failed)
-        worst = max(result.agreement,
-                    key=lambda row: rank(row["status"], result.declared.get(row["engine"])))
+        def declared(row: dict[str, Any]) -> str | None:
+            return declaration(result.declared, row["engine"], row["status"])
+
+        worst = max(result.agreement, key=lambda row: rank(row["status"], declared(row)))
         status = worst["status"]
-        return cls(result.case, status, rank(status, result.declared.get(worst["engine"]))[0],
-                   seconds, failed)
+        return cls(result.case, status, rank(status, declared(worst))[0], seconds, failed)
 
     def line(self, count: int, total: int | None) -> str:
         """This case as the ``count``-th line of a log: ``[3/62] name: status (1.2 s)``."""

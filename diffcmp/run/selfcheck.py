@@ -36,6 +36,7 @@ import numpy as np
 
 from ..engines.base import Prepared
 from ..engines.fd_estimate import EPS, complex_step, complex_usable, richardson, rounding_spread
+from ..engines.nonfinite import first_nonfinite
 from ..engines.user_code import Layout, UserCodeEngine
 from ..errors import DiffcmpError
 from ..grading.grade import Floors, Outcome, Verdict, grade
@@ -82,8 +83,10 @@ def fd_reference(engine: UserCodeEngine, layout: Layout) -> Reference:
                            f"and {second!r}): randomness inside it (dropout, sampling) makes "
                            "finite differences meaningless; fix its seed or use eval mode")
     if not np.isfinite(first):
+        where = first_nonfinite(engine.function, engine.framework, layout.split(x), layout.data)
         outcome = Outcome(loss=first, status=Status.UNDEFINED,
-                          message=f"the function's loss is {first} at this point")
+                          message=f"the function's loss is {first} at this point"
+                          + (f"; {where}" if where else ""))
         return Reference(outcome, np.full(x.size, np.inf), "", outcome.message)
     rich = richardson(lambda p: f(p).real, x)
     value, error, method = rich.value, rich.error, RICHARDSON
