@@ -24,8 +24,8 @@ from .errors import DiffcmpError
 from .explain import explain
 from .registry import ENGINE_NAMES
 from .report.folder import LATEST, check_out, point_latest, write_new_report, write_report
-from .report.markdown import verdict
 from .report.sweep import size_line, sweep_summary, write_sweep_report
+from .report.verdict import verdict
 from .result import Result
 from .results.rundiff import MIN_CHANGE, compare_results, load_results
 from .run.isolation import DEFAULT_TIMEOUT_S, Interrupted

@@ -269,7 +269,7 @@ def test_allow_undefined_lets_the_point_pass_without_saying_agree() -> None:
                                             allow_undefined=True)
     assert result.ok and result.exit_code == 0
     assert result.meta["options"]["allow_undefined"] is True
-    from diffcmp.report.markdown import verdict
+    from diffcmp.report.verdict import verdict
     assert verdict(result, links=False) == (
         "**NOTHING GRADED.** No engine was graded at the one point of the one case; 1 point is "
         "undefined (allowed).")

@@ -14,10 +14,11 @@ from diffcmp import Result, cli
 from diffcmp.api import Options, run_cases
 from diffcmp.report.blocks import anchor
 from diffcmp.report.folder import MARKER, write_report
-from diffcmp.report.markdown import agreement_sentence, footer, render_markdown, verdict
+from diffcmp.report.markdown import footer, render_markdown
 from diffcmp.report.plots import error_figure, grad_time_figure, ratio_figure
 from diffcmp.report.sections import noise_note
 from diffcmp.report.short import failure_message
+from diffcmp.report.verdict import agreement_sentence, verdict
 from diffcmp.results.derived import cost_table
 from diffcmp.results.environment import Usage, other_cpu
 from diffcmp.results.tables import time_spent

@@ -9,7 +9,7 @@ import math
 
 from ..results.derived import worst_status
 from ..results.tables import Tables
-from .markdown import DECLARED_MARK, verdict
+from .verdict import DECLARED_MARK, verdict
 
 #: How a failing cell looks (inline, so that it survives notebook sanitizers and exports).
 FAIL_STYLE = "background-color:#f8d7da;color:#721c24;font-weight:bold"
