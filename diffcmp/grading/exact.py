@@ -26,6 +26,8 @@ import numpy as np
 DIGITS = 17
 #: Significant digits of a bound's text, rounded up so that it stays a bound.
 BOUND_DIGITS = 3
+#: Binary exponents beyond which a bound's text is not worked out exactly (``5**n`` digits).
+EXACT_EXPONENT = 10_000
 #: The flag of a value float64 cannot hold: it overflows to ``inf`` or underflows to 0.
 BEYOND = "beyond float64"
 #: The flag of a value known only as a proven bound: reported, and graded, as 0 within it.
@@ -51,9 +53,13 @@ def decimal_text(value: Any) -> str:
 def bound_text(bound: Any) -> str:
     """A bound ``b >= 0`` as decimal text of :data:`BOUND_DIGITS` significant digits rounded up
     (the text is still a bound): ``2.5e-324``."""
-    exact = _decimal(bound)
-    if not exact:
+    if not bound:
         return "0"
+    if abs(mpmath.mpf(bound).man_exp[1]) > EXACT_EXPONENT:  # exactly would take too long:
+        with mpmath.workprec(64):  # 1% up, then to nearest at 3 digits, is still a bound
+            return mpmath.nstr(abs(mpmath.mpf(bound)) * mpmath.mpf("1.01"), BOUND_DIGITS,
+                               strip_zeros=True, min_fixed=1, max_fixed=0)
+    exact = _decimal(bound)
     context = decimal.Context(prec=BOUND_DIGITS, rounding=decimal.ROUND_CEILING,
                               Emin=-decimal.MAX_EMAX, Emax=decimal.MAX_EMAX)
     return f"{context.plus(abs(exact)).normalize(context):e}"
@@ -71,6 +77,10 @@ def _decimal(value: Any) -> decimal.Decimal:
 def float_below(text: str) -> float:
     """The largest float64 at most the decimal number ``text`` (``inf`` above float64's range):
     a float64 ``a`` satisfies ``|a| <= b`` exactly when ``|a| <= float_below(b)``."""
+    with mpmath.workprec(64):
+        size = abs(mpmath.mpf(text))
+        if size and not mpmath.mpf("1e-400") < size < mpmath.mpf("1e400"):
+            return 0.0 if size < 1 else float("inf")  # far outside float64 (and Fraction())
     exact = Fraction(text)
     try:
         nearest = float(exact)
@@ -87,7 +97,7 @@ def flag_of(value: str, bound: str = "") -> str:
     if bound:
         return BOUND
     number = float(value)
-    if not np.isfinite(number) or (number == 0 and Fraction(value) != 0):
+    if not np.isfinite(number) or (number == 0 and _mpf(value) != 0):
         return BEYOND
     return ""
 
