@@ -197,3 +197,15 @@ def test_certify_raises_precision_until_each_ball_settles() -> None:
     assert _agrees(certified.values[0], "7.6606783868560228e-174", 16)
     with pytest.raises(UnresolvedError, match="proves no 17 significant digits"):
         certify(function, 50, 100, ["the loss"])
+
+
+def test_a_value_with_an_astronomical_exponent_is_kept_and_flagged_without_hanging() -> None:
+    # sigmoid(c) (1 - sigmoid(c)) at c = cosh(105.3) + 1/2 ~ 3.4e45 is e^-c: its exponent
+    # alone has 46 digits; the gradient s(1 - s)(1 - 2s) sinh(b) is as small, and negative
+    result = diffcmp.compare("sigmoid(cosh(b) + 1/2) * (1 - sigmoid(cosh(b) + 1/2))",
+                             {"b": 105.3}, timing=False, engines=["torch"])
+    assert _statuses(result) == {"reference": "ok", "torch": "ok"}
+    row = result.gradients[result.gradients["engine"] == "reference"].iloc[0]
+    assert row["reference_flag"] == "beyond float64"
+    assert row["reference_exact"].startswith("-") and "e-11694004592241802191022340353519" \
+        in row["reference_exact"]
