@@ -209,3 +209,16 @@ def test_a_value_with_an_astronomical_exponent_is_kept_and_flagged_without_hangi
     assert row["reference_flag"] == "beyond float64"
     assert row["reference_exact"].startswith("-") and "e-11694004592241802191022340353519" \
         in row["reference_exact"]
+
+
+def test_an_element_the_loss_never_uses_is_no_part_of_its_gradient() -> None:
+    # log(w)[0] at w = [1.5, 0]: the loss is log(1.5), gradient [1/1.5, 0]; reverse mode's
+    # 0 / 0 for the unused element (PyTorch, JAX: nan) is the index trap, like where's
+    result = diffcmp.compare("log(w)[0]", {"w": [1.5, 0.0]}, timing=False,
+                             engines=["torch"])
+    assert _statuses(result) == {"reference": "ok", "torch": "nan"}
+    grads = result.gradients[result.gradients["engine"] == "reference"]["value"].tolist()
+    assert grads == [pytest.approx(1 / 1.5, rel=1e-15), 0.0]
+    # an element the loss does use stays undefined: sqrt's slope at 0
+    result = diffcmp.compare("sqrt(w)[1]", {"w": [1.5, 0.0]}, timing=False, engines=["torch"])
+    assert _statuses(result)["reference"] == "undefined"

@@ -16,7 +16,8 @@ log(w)`` stays undefined at ``w = 0``. The one exception is marked: adjoints (no
 the derivation's seed, :attr:`Node.linear`) are linear in the seed, and a ``where`` adjoint with a
 literal zero branch absorbs the factors applied to it (``where(c, g, 0) * y -> where(c, g * y,
 0)``), which is the double-``where`` fix done symbolically: the branch ``where`` does not select
-never meets an infinite local derivative.
+never meets an infinite local derivative; a ``scatter`` adjoint (of indexing) does the same with
+the elements it holds (``scatter(g, key) * y -> scatter(g * y[key], key)``).
 """
 
 from __future__ import annotations
@@ -238,6 +239,21 @@ def _sink(where_node: Node, combine: Callable[[Node], Node]) -> Node | None:
     return None
 
 
+def _sink_scatter(adjoint: Node, other: Node,
+                  combine: Callable[[Node, Node], Node]) -> Node | None:
+    """``scatter(g, key) * y`` as ``scatter(g * y[key], key)`` for an adjoint (the adjoint of
+    indexing): the elements indexing did not select get an exact 0 whatever ``y`` holds there,
+    as the ``where`` adjoint does (an element ``y`` is undefined at, which the loss never uses,
+    is no part of its gradient); ``None`` when ``adjoint`` is not such an adjoint."""
+    if not (adjoint.op == "scatter" and adjoint.linear) or other.shape not in (
+            adjoint.shape, ()):
+        return None
+    inner = adjoint.args[0]
+    shape, key = adjoint.raw
+    part = other if other.shape == () else Node("index", (other,), (key,), inner.shape)
+    return Node("scatter", (combine(inner, part),), (shape, key), shape)
+
+
 def _signed(op: Callable[[Node, Node], Node], a: Node, b: Node) -> Node:
     """``op`` of ``a`` and ``b`` with their negations taken out: ``(-a) * b`` is ``-(a * b)``,
     ``(-a) * (-b)`` is ``a * b`` (exact in IEEE arithmetic, which negates exactly)."""
@@ -290,6 +306,8 @@ def mul(a: Node, b: Node) -> Node:
         return sunk
     if b.shape == shape and (sunk := _sink(b, lambda x: mul(a, x))) is not None:
         return sunk
+    if (sunk := _sink_scatter(a, b, mul) or _sink_scatter(b, a, lambda x, y: mul(y, x))):
+        return sunk
     return elementwise("mul", a, b)
 
 
@@ -303,6 +321,8 @@ def div(a: Node, b: Node) -> Node:
     if a.op == "neg" or b.op == "neg":
         return _signed(div, a, b)
     if a.shape == shape and (sunk := _sink(a, lambda x: div(x, b))) is not None:
+        return sunk
+    if (sunk := _sink_scatter(a, b, div)) is not None:
         return sunk
     return elementwise("div", a, b)
 
