@@ -14,11 +14,12 @@ in float64 cancellation is not. The worst component is the ``error``;
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..status import SEVERITY, Status
+from . import kinks
 from .exact import Exact
 
 #: Tolerance on the error for ``[expect]`` values checked against the reference.
@@ -183,12 +184,46 @@ def _beyond_float64(engine: str, outcome: Outcome, reference: Outcome,
 
 
 def kink_verdict(engine: str, outcome: Outcome, kink: str, components: list[str],
-                 left: np.ndarray, right: np.ndarray) -> Verdict:
-    """At a kink: no verdict (``kink``) for a finite gradient, with the engine's value beside the
-    one-sided derivatives of the first component whose sides differ; ``nan`` for a non-finite
-    one, since a subgradient exists there (the classic: JAX's NaN for ``norm`` at 0)."""
+                 left: np.ndarray, right: np.ndarray, *, reference: Outcome | None = None,
+                 tolerance: float = 0.0, floors: Floors = Floors(),
+                 spread: np.ndarray | None = None) -> Verdict:
+    """Grade ``outcome`` at a kink, component by component.
+
+    A component is *touched* by the kink when its one-sided partial derivatives ``left`` and
+    ``right`` differ (:func:`~diffcmp.grading.kinks.touched`). The loss and the untouched
+    components are differentiable there and graded exactly as :func:`grade` grades them (floors,
+    ``tolerance``, the loss first), against ``reference`` (or, where the reference has no
+    gradient, against their one-sided derivatives, which agree). A touched component passes
+    when it lies between its one-sided derivatives, ``[min(left, right), max(left, right)]``,
+    each end widened by ``spread`` (their error bound) and then by ``tolerance`` above the
+    component's floor; outside it is a ``mismatch`` naming the component, the value and the
+    interval. The row is ``mismatch`` when any graded or touched component fails, else
+    ``kink``: no verdict on the touched components beyond their interval.
+
+    Why the interval: for a convex kink (``abs``, ``relu``, ``max``, a hinge, a norm) the
+    projection of the subdifferential on one coordinate is exactly that interval (its ends are
+    the one-sided derivatives ``-f'(x; -e_j)`` and ``f'(x; e_j)``), so every valid subgradient
+    (PyTorch's and JAX's conventions, a ``>`` or ``>=`` mask) passes and a value outside it is
+    no subgradient. For a kink that is not convex (``min``, ``-abs``, a ``where`` boundary) it
+    is the natural generalisation: at a max or min of smooth pieces it is the projection of the
+    Clarke generalized gradient (the convex hull of the active pieces' gradients), and an
+    autodiff convention that returns one active piece's gradient lies in it. The check is per
+    component, so it is necessary, not sufficient: a gradient that mixes the sides
+    inconsistently across components (one sample's tie counted in one component and not in
+    another) lies in every interval and is not caught. And a component is judged along its own
+    axis: where the partial derivative exists but the loss is still not differentiable (a
+    ridge such as ``max(min(x, y), min(-x, -y))`` at 0), it is graded as untouched.
+
+    A component whose interval is not known (a side undefined, or both sides infinite: a jump)
+    gets no verdict. A non-finite gradient is ``nan``, since a subgradient exists there (the
+    classic: JAX's NaN for ``norm`` at 0). The reference's own row, an engine without values, or
+    a call without ``reference`` get ``kink`` as before: the engine's value beside the one-sided
+    derivatives of the first touched component.
+    """
     nan = float("nan")
-    differ = np.flatnonzero(~(np.abs(left - right) <= 1e-12 * np.maximum(1, np.abs(left))))
+    left, right = np.asarray(left, dtype=float), np.asarray(right, dtype=float)
+    touched = kinks.touched(left, right)
+    differ = np.flatnonzero(touched)
     i = int(differ[0]) if differ.size else 0
     sides = f"one-sided {_number(left[i])} (left) / {_number(right[i])} (right)"
     grad = outcome.grad
@@ -198,8 +233,71 @@ def kink_verdict(engine: str, outcome: Outcome, kink: str, components: list[str]
                        f"{components[bad]}: {engine} {grad[bad]} at a kink ({kink}), where "
                        f"a subgradient exists: {components[i]} {sides}")
     value = _number(grad[i]) if grad is not None else "undefined"
-    return Verdict(Status.KINK, nan, nan, f"kink: {kink}; {components[i]}: {engine} {value}, "
-                   f"{sides}")
+    no_verdict = Verdict(Status.KINK, nan, nan, f"kink: {kink}; {components[i]}: {engine} "
+                         f"{value}, {sides}")
+    if engine == "reference" or grad is None or outcome.status is not None or reference is None:
+        return no_verdict
+    grad_floors = floors.for_grad(len(grad))
+    spread = np.zeros(len(grad)) if spread is None else np.nan_to_num(
+        np.asarray(spread, dtype=float), nan=0.0)
+    usable = reference.status is None and reference.grad is not None and not reference.overflow
+    # graded as at a smooth point: against the reference, or against the agreeing sides
+    by_interval = touched if usable else np.ones(len(grad), dtype=bool)
+    errors = _interval_errors(grad, left, right, spread, grad_floors)
+    off = by_interval & (errors > tolerance)
+    smooth = _grade_untouched(engine, outcome, reference, components, tolerance, floors,
+                              touched) if usable else None
+    if smooth is not None and smooth.status not in (Status.OK, Status.MISMATCH):
+        return smooth  # the loss is not finite
+    if not off.any() and (smooth is None or smooth.status == Status.OK):
+        return no_verdict
+    parts = [smooth.message] if smooth is not None and smooth.status == Status.MISMATCH else []
+    error = smooth.error if parts else 0.0
+    rel_error = smooth.rel_error if parts else nan
+    adbench = smooth.rho_adbench if parts else 0.0
+    floor = smooth.floor if parts else nan
+    if off.any():
+        worst = int(np.argmax(np.where(off, errors, -1.0)))
+        lo, hi = min(left[worst], right[worst]), max(left[worst], right[worst])
+        more = int(off.sum()) - 1
+        where = (f"[{_number(lo)}, {_number(hi)}], between its one-sided derivatives"
+                 if touched[worst] else f"{_number(lo)}, its derivative from both sides")
+        parts.append(f"{components[worst]}: {engine} {_number(grad[worst])} is outside "
+                     f"{where} at the kink ({kink})" + (f" (and {more} more)" if more else ""))
+        if errors[worst] > error:
+            error, floor = float(errors[worst]), float(grad_floors[worst])
+        adbench = max(adbench, float(np.max(np.where(
+            off, _interval_errors(grad, left, right, spread, np.ones(len(grad))), 0.0))))
+    elif differ.size:  # only smooth components are off: say which ones the kink touches
+        names = ", ".join(components[k] for k in differ[:3]) + (", ..." if differ.size > 3
+                                                                 else "")
+        parts[0] += f" (graded beside a kink: {kink}, which touches {names})"
+    return Verdict(Status.MISMATCH, error, rel_error, "; ".join(parts), adbench, floor)
+
+
+def _grade_untouched(engine: str, outcome: Outcome, reference: Outcome, components: list[str],
+                     tolerance: float, floors: Floors, touched: np.ndarray) -> Verdict:
+    """:func:`grade` on the loss and the components the kink does not touch: the touched ones
+    are given the reference's value (0 where it has none), so they count as no error."""
+    ref = np.asarray(reference.grad, dtype=float)
+    masked_ref = np.where(touched & ~np.isfinite(ref), 0.0, ref)
+    masked = np.where(touched, masked_ref, outcome.grad)
+    return grade(engine, replace(outcome, grad=masked), replace(reference, grad=masked_ref),
+                 components, tolerance, floors)
+
+
+def _interval_errors(grad: np.ndarray, left: np.ndarray, right: np.ndarray, spread: np.ndarray,
+                     floors: np.ndarray) -> np.ndarray:
+    """Each component's error against the interval between its one-sided derivatives, each end
+    widened by ``spread``: 0 inside, else :func:`rho` against the nearer end. 0 (no verdict)
+    where the interval is not known: a side undefined, or both infinite (a jump)."""
+    lo = np.minimum(left, right) - spread
+    hi = np.maximum(left, right) + spread
+    known = ~np.isnan(lo) & ~np.isnan(hi) & (np.isfinite(lo) | np.isfinite(hi))
+    with np.errstate(invalid="ignore"):
+        nearest = np.where(grad < lo, lo, np.where(grad > hi, hi, grad))
+    errors = rho(grad, nearest, floors)
+    return np.where(known & np.isfinite(errors), errors, 0.0)
 
 
 def check_expect(expected: float, actual: float, tolerance: float,

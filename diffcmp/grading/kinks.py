@@ -14,6 +14,11 @@ switch, and every float64 engine sees the tie). A condition on data alone is nev
 parameter can move it. The point is a kink only when some pair of one-sided derivatives differs:
 where every pair agrees (Huber at ``|r| = delta``, a tie inside a branch not taken) the loss is
 differentiable there and is graded as usual.
+
+At a kink the grading is per component (:func:`~diffcmp.grading.grade.kink_verdict`): a
+component whose one-sided derivatives agree (:attr:`Sides.touched` is False) is graded as at a
+smooth point; a touched one must lie between its one-sided derivatives, each widened by its
+:attr:`~Sides.spread`, the estimate of the one-sided quotient's own error.
 """
 
 from __future__ import annotations
@@ -47,6 +52,10 @@ ROUNDING = 4 * 2.0**-52
 STEP = 2.0**-30
 #: One-sided derivatives closer than this (rho) agree.
 SAME_SIDES = 1e-12
+#: How many times the gap between the one-sided quotients at ``h`` and ``h / 4`` the error of
+#: the one at ``h / 4`` can be: 1/15 where the truncation error ``O(h^2)`` decides, 4/3 where a
+#: switch a rounding away from the point does (its bias grows like ``1/h``); 2 covers both.
+SPREAD = 2.0
 
 _ZERO_SWITCHES = {"abs": "has argument 0", "sign": "has argument 0", "relu": "has argument 0",
                   "heaviside": "has argument 0"}
@@ -156,6 +165,43 @@ def _scale(node: Node) -> Node:
     return absolute("abs", node)
 
 
+@dataclass(frozen=True)
+class Sides:
+    """What :meth:`KinkDetector.sides` finds at one point: the kink's description (``None``
+    where there is none), each component's one-sided partial derivatives, and how far each
+    may be off."""
+
+    kink: str | None
+    #: Each component's one-sided partial derivatives, from below and from above (empty where
+    #: no switch sits at the point).
+    left: np.ndarray
+    right: np.ndarray
+    #: A bound on the error of each component's one-sided derivatives (the larger of the two
+    #: sides'): :data:`SPREAD` times the gap between the quotients at two steps. At a switch
+    #: only a rounding away from the point the one-sided quotient steps over it and is biased
+    #: by ``jump * offset / h`` (``abs(3*w - 1)`` at ``w = 0.3333333333333333``: 2.9999993
+    #: for 3); far from it, about 1e-18.
+    spread: np.ndarray
+
+    @classmethod
+    def none(cls) -> Sides:
+        """No switch at the point."""
+        empty = np.zeros(0)
+        return cls(None, empty, empty, empty)
+
+    @property
+    def touched(self) -> np.ndarray:
+        """Which components the kink touches: their one-sided derivatives differ (beyond
+        :data:`SAME_SIDES`), or one of them is undefined."""
+        return touched(self.left, self.right)
+
+
+def touched(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Whether each component's one-sided derivatives differ (beyond :data:`SAME_SIDES`, or one
+    of them is undefined): the components a kink touches. The others are differentiable."""
+    return ~_close(np.asarray(left, dtype=float), np.asarray(right, dtype=float))
+
+
 class KinkDetector:
     """Checks points of one problem for kinks; built once per problem."""
 
@@ -179,16 +225,23 @@ class KinkDetector:
         """``(description or None, left, right)``: the kink found at ``x`` and, if switches sit
         there, each component's one-sided partial derivatives (left: from below, right: from
         above). A point where switches sit but every pair agrees is no kink: ``(None, left,
-        right)``, the derivative."""
-        empty = np.zeros(0)
+        right)``, the derivative. :meth:`sides` says the same with the derivatives' errors."""
+        found = self.sides(x)
+        return found.kink, found.left, found.right
+
+    def sides(self, x: np.ndarray) -> Sides:
+        """The kink found at ``x`` (:attr:`Sides.kink`, ``None`` where there is none) and, if
+        switches sit there, each component's one-sided partial derivatives with their error
+        bound. A point where switches sit but every pair agrees is no kink: its sides are the
+        derivative."""
         if self._parts is None:
-            return None, empty, empty
+            return Sides.none()
         point = [mpmath.mpf(float(v)) for v in x]
         with mpmath.workdps(DPS):
             try:
                 values = self._parts(self._env(point))
             except (ZeroDivisionError, ValueError, TypeError):
-                return None, empty, empty
+                return Sides.none()
             described, k = [], 0
             for switch in self.switches:
                 n = len(switch.parts)
@@ -197,22 +250,25 @@ class KinkDetector:
                 if text:
                     described.append(text)
             if not described:
-                return None, empty, empty
-            left, right = self._one_sided(point)
+                return Sides.none()
+            left, right, spread = self._one_sided(point)
         if np.all(np.isnan(left) & np.isnan(right)):
-            return None, empty, empty  # undefined all around: no kink
+            return Sides.none()  # undefined all around: no kink
         if np.all(_close(left, right)):
-            return None, left, right  # switches sit here, but the loss is differentiable
-        return "; ".join(dict.fromkeys(described)), left, right
+            # switches sit here, but the loss is differentiable
+            return Sides(None, left, right, spread)
+        return Sides("; ".join(dict.fromkeys(described)), left, right, spread)
 
-    def _one_sided(self, point: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    def _one_sided(self, point: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each component's one-sided partial derivatives (from below, from above) and the bound
+        on their errors (:attr:`Sides.spread`); ``nan`` where a side is undefined."""
         def f(p: list[Any]) -> Any:
             value = self._loss(self._env(p))[0]
             if not isinstance(value, mpmath.mpf) or mpmath.isnan(value):
                 raise ValueError("not a real number")
             return value
 
-        left, right = [], []
+        left, right, spread = [], [], []
         for i in range(len(point)):
             h = mpmath.mpf(STEP) * max(1, abs(point[i]))
 
@@ -221,7 +277,8 @@ class KinkDetector:
                 moved[i] += t
                 return f(moved)
 
-            sides = (float("nan"), float("nan"))
+            nan = float("nan")
+            sides = ((nan, nan), (nan, nan))
             try:
                 here = at(0)
                 sides = (_converged(lambda s, y=here: (3 * y - 4 * at(-s) + at(-2 * s)) / (2 * s),
@@ -230,20 +287,22 @@ class KinkDetector:
                                     h))
             except (ZeroDivisionError, ValueError, TypeError):
                 pass
-            left.append(sides[0])
-            right.append(sides[1])
-        return np.array(left), np.array(right)
+            left.append(sides[0][0])
+            right.append(sides[1][0])
+            spread.append(max(sides[0][1], sides[1][1]))
+        return np.array(left), np.array(right), np.array(spread)
 
 
-def _converged(quotient: Callable[[Any], Any], h: Any) -> float:
-    """A one-sided difference quotient at step ``h``, checked at ``h / 4``: at a jump the
-    quotient grows like 1/h and never converges, and the derivative on that side is infinite."""
+def _converged(quotient: Callable[[Any], Any], h: Any) -> tuple[float, float]:
+    """A one-sided difference quotient at step ``h``, checked at ``h / 4``: ``(value, error
+    bound)``, the bound :data:`SPREAD` times the gap between the two. At a jump the quotient
+    grows like 1/h and never converges, and the derivative on that side is infinite (bound 0)."""
     coarse, fine = quotient(h), quotient(h / 4)
     if not (_real(coarse) and _real(fine)):
         raise ValueError("not a real number")
     if abs(coarse - fine) > 1e-6 * max(1, abs(fine)):
-        return float("inf") if fine > 0 else float("-inf")
-    return float(fine)
+        return (float("inf") if fine > 0 else float("-inf")), 0.0
+    return float(fine), float(SPREAD * abs(coarse - fine))
 
 
 def _close(a: np.ndarray, b: np.ndarray) -> np.ndarray:

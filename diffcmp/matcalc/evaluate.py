@@ -154,7 +154,8 @@ def _bound(node: Node, value: Any, args: list[Any], errors: list[Any]) -> Any:
         ea, eb = (np.broadcast_to(e, np.shape(x)) for e, x in zip(errors, args, strict=True))
         product = numpy_ops.OPS[op]  # (a scalar error 0 would make np.dot a scaling)
         return product(a, b) + product(a, eb) + product(ea, b)
-    partials = VJP[op](_NUMPY, np.ones(np.shape(value)), value, *args, *node.raw)
+    partials = _switch_partials(op, args, VJP[op](_NUMPY, np.ones(np.shape(value)), value,
+                                                  *args, *node.raw))
     reduce = _reducer(node) if op in REDUCTIONS else (lambda x: x)
     if op in ("sum", "mean", "sum_to"):  # a sum rounds once per term it adds
         total = reduce(_times(partials[0], np.abs(args[0])))
@@ -164,6 +165,22 @@ def _bound(node: Node, value: Any, args: list[Any], errors: list[Any]) -> Any:
         if partial is not None and np.any(error):
             total = total + reduce(_times(partial, error))
     return total
+
+
+def _switch_partials(op: str, args: list[Any], partials: Sequence[Any]) -> Sequence[Any]:
+    """The local derivatives' magnitudes that carry rounding through a switch: on it, an error
+    in the argument moves the result along either side, whatever subgradient the derivative
+    rule picks. ``abs`` and ``relu`` at 0 carry their argument's error (the rule's 0 there
+    would drop it: ``abs(3*w - 1)`` at ``w = 0.3333333333333333`` is rounded to 0, not 5.6e-17),
+    and a tie of ``maximum``/``minimum`` carries both arguments' errors."""
+    if op == "abs":
+        return (np.ones(np.shape(args[0])),)
+    if op == "relu":
+        return (np.where(np.asarray(args[0]) == 0, 1.0, partials[0]),)
+    if op in ("maximum", "minimum"):
+        tie = np.asarray(args[0]) == np.asarray(args[1])
+        return tuple(np.where(tie, 1.0, p) for p in partials)
+    return partials
 
 
 def _reducer(node: Node) -> Callable[[Any], Any]:

@@ -26,7 +26,7 @@ from ..grading.crosscheck import CrossCheck
 from ..grading.diagnose import Diagnosis
 from ..grading.exact import Exact
 from ..grading.floors import FloorFinder
-from ..grading.kinks import KinkDetector
+from ..grading.kinks import KinkDetector, Sides
 from ..matcalc.printer import formulas
 from ..registry import get_engine
 from ..status import Status
@@ -114,7 +114,8 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
         floors = finder.at(x)
         first_floors = first_floors or floors
         cause_here: str | None = None  # diagnosed once per point, on the first nan
-        kink, left, right = detector.check(x) if detector else (None, np.zeros(0), np.zeros(0))
+        sides = detector.sides(x) if detector else Sides.none()
+        kink, left, right = sides.kink, sides.left, sides.right
         if kink:
             result.add_one_sided(index, problem.components, left, right)
         reference = outcomes["reference"][index] = _settle(
@@ -123,8 +124,12 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
             outcome = outcomes[name][index]
             tolerance = tolerance_for(case, name, options)
             if kink and (outcome.status is None or outcome.status == Status.UNDEFINED):
-                verdict = grading.kink_verdict(name, outcome, kink, problem.components, left,
-                                               right)
+                # per component: the untouched ones graded as usual, the touched ones against
+                # the interval between their one-sided derivatives
+                verdict = grading.kink_verdict(
+                    name, outcome, kink, problem.components, left, right, reference=reference,
+                    tolerance=tolerance, floors=engines[name].floors(floors, x, tolerance),
+                    spread=sides.spread)
             elif name == "reference":
                 verdict = grading.Verdict(outcome.status or Status.OK, 0.0, 0.0, outcome.message)
             else:
