@@ -45,6 +45,9 @@ def verdict(result: Tables, links: bool = True) -> str:
     else:
         text = agreement_sentence(engines, counts.graded, counts.agreed, counts.cases,
                                   counts.points)
+        if counts.kink_graded:
+            text += (f" ({counts.kink_graded} of them at kinks, the components the kink touches "
+                     "graded against their one-sided derivatives)")
         if counts.declared_off:
             text += (f"; at {counts.declared_off} more, engines are off as their cases declare "
                      f"({DECLARED_MARK})")

@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from ..grading.grade import rank
+from ..grading.kinks import touched
 from ..status import Status
 from .tables import Tables
 
@@ -93,8 +94,11 @@ class PointCounts:
     agreed: int = 0
     #: Graded points where some engine is off (``mismatch``, ``nan``...) as its case declares.
     declared_off: int = 0
-    #: The point is a kink: no verdict.
+    #: The point is a kink that touches every component: no verdict.
     kink: int = 0
+    #: Graded points (counted in ``graded`` too) that are kinks: the components the kink does
+    #: not touch were graded as usual, the touched ones against their one-sided derivatives.
+    kink_graded: int = 0
     #: The loss or its gradient is undefined there, declared (or allowed) or not.
     undefined_declared: int = 0
     undefined: int = 0
@@ -118,12 +122,17 @@ def point_counts(result: Tables) -> PointCounts:
                           strict=True):
         row["_failing"] = label in failing
         by_point.setdefault((row["case"], row["point"]), []).append(row)
-    counts = dict.fromkeys(("graded", "agreed", "declared_off", "kink", "undefined_declared",
-                            "undefined", "unresolved", "ungraded"), 0)
-    for (case, _), rows in by_point.items():
+    counts = dict.fromkeys(("graded", "agreed", "declared_off", "kink", "kink_graded",
+                            "undefined_declared", "undefined", "unresolved", "ungraded"), 0)
+    untouched = _untouched(result.one_sided)
+    for (case, point), rows in by_point.items():
         reference = next((r["status"] for r in rows if r["engine"] == "reference"), None)
+        if reference == Status.KINK and untouched.get((case, point)):
+            counts["kink_graded"] += 1  # graded per component: see grading.grade.kink_verdict
+            reference = Status.OK
         if reference == Status.OK:
-            graded = any(r["engine"] != "reference" and r["status"] in GRADED for r in rows)
+            graded = any(r["engine"] != "reference" and r["status"] in (*GRADED, Status.KINK)
+                         for r in rows)
             key = "graded" if graded else "ungraded"
             engines = [r for r in rows if r["engine"] != "reference"]
             if graded and not any(r["_failing"] for r in engines):
@@ -140,6 +149,17 @@ def point_counts(result: Tables) -> PointCounts:
             key = "ungraded"
         counts[key] += 1
     return PointCounts(cases=result.agreement["case"].nunique(), points=len(by_point), **counts)
+
+
+def _untouched(one_sided: pd.DataFrame) -> dict[tuple[str, int], bool]:
+    """Whether each kink point has a component its kink does not touch (one-sided derivatives
+    that agree): there, engines are graded."""
+    if one_sided.empty:
+        return {}
+    differ = touched(one_sided["left"].to_numpy(float), one_sided["right"].to_numpy(float))
+    frame = one_sided.assign(untouched=~differ)
+    return {(c, int(p)): bool(u) for (c, p), u in
+            frame.groupby(["case", "point"])["untouched"].any().items()}
 
 
 def status_counts(result: Tables) -> pd.DataFrame:
