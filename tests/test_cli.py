@@ -55,6 +55,20 @@ def test_wrong_expect_exits_1_and_says_which_value(tmp_path: Path,
     assert "expect grad w: expected -2.5, got -2.0" in printed
 
 
+def test_declared_statuses_of_engines_not_asked_for_fail_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the case declares every engine's mismatch; only torch runs
+    assert main(["run", str(CASES / "num_cos_cancellation.toml"), "--engines", "torch",
+                 "--no-timing", "--out", str(tmp_path / "r")]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(
+        "PASS. torch does not agree with the reference at the one graded point of the one case; "
+        "there, engines are off as their cases declare (†). Declared statuses ignored (engine "
+        "not run): sympy on 1 case, matcalc on 1 case, jax on 1 case, fd-central on 1 case, "
+        "fd-complex on 1 case.")
+    assert "expectation(s) failed" not in printed
+
+
 @dataclass
 class Run:
     """One ``diffcmp run`` through :func:`main`: its exit code, what it printed, its report."""
