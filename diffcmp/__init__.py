@@ -12,15 +12,58 @@ mpmath reference that certifies its own digits, timed, and tabulated.
     [-2.0]
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from .api import Options, compare, run_cases, run_suite, sweep
-from .cases import Case, Sample, load_case, load_cases
-from .checking import assert_gradients_agree, check
-from .errors import CaseError, DiffcmpError, ExpressionError, UndefinedError, UnsupportedError
-from .registry import ENGINE_NAMES
-from .report.folder import write_report
-from .result import Result
-from .symbolic.problem import matrix, vector
+
+if TYPE_CHECKING:  # imported on first use (PEP 562): ``import diffcmp`` stays light
+    from .api import Options, compare, run_cases, run_suite, sweep
+    from .cases import Case, Sample, load_case, load_cases
+    from .checking import assert_gradients_agree, check
+    from .errors import (
+        CaseError,
+        DiffcmpError,
+        ExpressionError,
+        UndefinedError,
+        UnsupportedError,
+    )
+    from .registry import ENGINE_NAMES
+    from .report.folder import write_report
+    from .result import Result
+    from .symbolic.problem import matrix, vector
+
+#: Where each public name lives, imported the first time it is used, so that importing diffcmp
+#: (the pytest plugin in every pytest session, a worker process) loads SymPy, pandas and
+#: matplotlib only when something needs them.
+_EXPORTS = {
+    **dict.fromkeys(("Options", "compare", "run_cases", "run_suite", "sweep"), ".api"),
+    **dict.fromkeys(("Case", "Sample", "load_case", "load_cases"), ".cases"),
+    **dict.fromkeys(("assert_gradients_agree", "check"), ".checking"),
+    **dict.fromkeys(("CaseError", "DiffcmpError", "ExpressionError", "UndefinedError",
+                     "UnsupportedError"), ".errors"),
+    "ENGINE_NAMES": ".registry",
+    "write_report": ".report.folder",
+    "Result": ".result",
+    **dict.fromkeys(("matrix", "vector"), ".symbolic.problem"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from its module on first use."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'diffcmp' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
 
 __all__ = [
     "ENGINE_NAMES",

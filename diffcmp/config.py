@@ -31,7 +31,7 @@ from typing import Any
 
 from .errors import DiffcmpError
 from .registry import ENGINE_NAMES
-from .run.isolation import DEFAULT_TIMEOUT_S
+from .run.limits import DEFAULT_TIMEOUT_S
 from .run.timing import MIN_TIME_S
 
 KEYS = ("paths", "engines", "tolerance", "timeout", "min_time", "out")

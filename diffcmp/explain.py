@@ -209,7 +209,7 @@ def _names(problem: Problem, order: list[Node], root: Node) -> dict[int, str]:
         shapes = {v.name: v.shape for v in [*problem.params, *problem.data]}
         for name, expression in parsed.items():
             expanded = inline(expression, {k: v for k, v in parsed.items() if k != name})
-            node = compile_expression(expanded, GRAPH_OPS, shapes)(leaves)
+            node = compile_expression(expanded, GRAPH_OPS, shapes, scalar=False)(leaves)
             names.setdefault(id(node), name)
     names.setdefault(id(root), "loss")
     count = 0

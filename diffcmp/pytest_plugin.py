@@ -22,6 +22,12 @@ What is collected, so that nothing is run by accident:
 The selected case files run together, the first time one of their items runs, in one worker
 process with diffcmp's time and memory limits (:func:`~diffcmp.run.isolation.run_files`), timing
 off; each item then reports its case.
+
+Speed: the plugin is loaded in every pytest session, so it imports diffcmp's heavy parts (SymPy,
+pandas, the engines) only once a case file is collected. A run whose command-line paths hold
+only case files (``pytest cases/seed_linear_regression.toml``) is not distributed by
+pytest-xdist: its cases run together in one worker process anyway, and each xdist process would
+import every library and run every selected case again.
 """
 
 from __future__ import annotations
@@ -31,22 +37,23 @@ import fnmatch
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .cases import load_cases
-from .cases.toml import MAX_FILE_BYTES
-from .config import check_engines, resolve
 from .errors import DiffcmpError
-from .report.short import failure_message
-from .result import Result
-from .run.isolation import default_memory_limit, run_files
-from .run.options import Options
-from .run.rows import CaseResult
+
+if TYPE_CHECKING:
+    from .run.options import Options
+    from .run.rows import CaseResult
 
 _SETTINGS = pytest.StashKey[Any]()
-_RESULTS = pytest.StashKey[list[CaseResult]]()
+_ONLY_CASES = pytest.StashKey[bool]()
+_WORKER = pytest.StashKey[Any]()
+_RESULTS = pytest.StashKey["list[CaseResult]"]()
+#: A case file is read whole only below this size (``diffcmp.cases.toml.MAX_FILE_BYTES``, which
+#: ``tests/test_plugin.py`` checks it equals; imported from there it would load SymPy).
+MAX_FILE_BYTES = 2_000_000
 
 
 class CaseFailedError(Exception):
@@ -64,8 +71,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     "[tool.diffcmp] timeout, else 300)")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """Read the settings once: flags, then ``[tool.diffcmp]``, then defaults."""
+    """Read the settings once: flags, then ``[tool.diffcmp]``, then defaults; and run a session
+    of case files only in this process (see the module docstring)."""
+    only = _only_case_files(config)
+    config.stash[_ONLY_CASES] = only
+    if only and getattr(config.option, "dist", "no") != "no":
+        config.option.dist, config.option.tx, config.option.numprocesses = "no", [], 0
+    from .config import check_engines, resolve
+
     engines = config.getoption("diffcmp_engines")
     timeout = config.getoption("diffcmp_timeout")
     try:
@@ -76,6 +91,30 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_SETTINGS] = resolve({"engines": engines, "timeout": timeout})
     except DiffcmpError as exc:
         raise pytest.UsageError(f"diffcmp: {exc}") from None
+    _start_worker(config)
+
+
+def _start_worker(config: pytest.Config) -> None:
+    """In a session of case files only, start the worker process now, without waiting: its
+    imports (PyTorch, JAX) overlap pytest's own start-up and collection instead of following
+    them."""
+    if not config.stash[_ONLY_CASES] or config.getoption("collectonly"):
+        return
+    from .run.isolation import Worker, default_memory_limit
+
+    try:
+        config.stash[_WORKER] = Worker(_options(config.stash[_SETTINGS]),
+                                       default_memory_limit(), wait=False)
+    except DiffcmpError:
+        pass  # started again, and its failure reported, when a case runs
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop a worker started for cases that never ran (deselected, or none collected)."""
+    worker = config.stash.get(_WORKER, None)
+    if worker is not None:
+        del config.stash[_WORKER]
+        worker.stop()
 
 
 def _named(config: pytest.Config, path: Path) -> tuple[bool, bool]:
@@ -92,6 +131,25 @@ def _named(config: pytest.Config, path: Path) -> tuple[bool, bool]:
         if named == path or named in path.parents:
             under = True
     return itself, under
+
+
+def _only_case_files(config: pytest.Config) -> bool:
+    """Whether every path named on the command line is a case file or a folder without test
+    modules (pytest's ``python_files``): nothing for pytest-xdist to share out."""
+    if config.args_source != pytest.Config.ArgsSource.ARGS or not config.args:
+        return False
+    for arg in config.args:
+        path = Path(arg.split("::")[0])
+        path = path if path.is_absolute() else config.invocation_params.dir / path
+        if path.is_dir():
+            if any(_is_test_module(config, p) or p.name == "conftest.py"
+                   for p in path.rglob("*.py")):
+                return False
+        elif not (path.suffix == ".toml" or (path.suffix == ".py" and
+                                             not _is_test_module(config, path)
+                                             and _defines_cases(path))):
+            return False
+    return True
 
 
 def _in_configured_paths(config: pytest.Config, path: Path) -> bool:
@@ -156,6 +214,8 @@ class CaseFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         """Load the file (a Python case file runs here, as a test module would) and name its
         cases."""
+        from .cases import load_cases
+
         try:
             cases = load_cases(self.path)
         except DiffcmpError as exc:
@@ -171,6 +231,9 @@ class CaseItem(pytest.Item):
 
     def runtest(self) -> None:
         """Run (once per session) the selected case files, then judge this case."""
+        from .report.short import failure_message
+        from .result import Result
+
         path = self.path.resolve()
         results = [r for r in _session_results(self.session) if r.case == self.name]
         found = [r for r in results if r.source and Path(r.source).resolve() == path] or results
@@ -193,22 +256,29 @@ class CaseItem(pytest.Item):
 
 
 def _options(settings: Any) -> Options:
+    from .run.options import Options
+
     return Options(engines=tuple(settings["engines"]), timing=False,
                    tolerance=settings["tolerance"])
 
 
 def _session_results(session: pytest.Session) -> list[CaseResult]:
     """Every selected case file's results, run once per session in one worker process."""
+    from .run.isolation import default_memory_limit, run_files
+
     if _RESULTS in session.stash:
         return session.stash[_RESULTS]
     settings = session.config.stash[_SETTINGS]
     files = list(dict.fromkeys(item.path.resolve() for item in session.items
                                if isinstance(item, CaseItem)))
+    worker = session.config.stash.get(_WORKER, None)
+    if worker is not None:
+        del session.config.stash[_WORKER]  # run_files stops it
     results = run_files(files, _options(settings), timeout=settings["timeout"],
-                        memory_limit=default_memory_limit())
+                        memory_limit=default_memory_limit(), worker=worker)
     session.stash[_RESULTS] = results
     return results
 
 
 __all__ = ["CaseFile", "CaseItem", "pytest_addoption", "pytest_collect_file",
-           "pytest_configure"]
+           "pytest_configure", "pytest_unconfigure"]

@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 from .report.html import render_html
 from .report.markdown import render_markdown
 from .report.plots import error_figure, grad_time_figure, ratio_figure
+from .report.verdict import verdict
 from .results.tables import Tables
 
 
@@ -16,6 +17,15 @@ class Result(Tables):
     ``expressions``, ``expectations``, ``errors``, ``one_sided``), run metadata (``meta``), the
     exit policy (``ok``, ``exit_code``, ``failing()``) and the report (:meth:`to_markdown`,
     :meth:`plot`, and the verdict with the status table in a notebook)."""
+
+    def __str__(self) -> str:
+        """The verdict line (``PASS. torch agrees with the reference at ...``), as ``diffcmp run``
+        prints it: ``print(result)`` shows what a person acts on, not the tables."""
+        return verdict(self, links=False).replace("**", "")
+
+    def __repr__(self) -> str:
+        """``<Result: the verdict line>``: the tables are attributes, not a dump."""
+        return f"<Result: {self}>"
 
     def to_markdown(self) -> str:
         """The markdown report (see :mod:`diffcmp.report.markdown`)."""

@@ -102,7 +102,11 @@ def test_b_a_wrong_custom_backward_fails_naming_the_component(loss: str | None) 
     assert row["status"] == "mismatch"
     # rho_k = |s(-w) - s(w)| / (s(-w) + s(w)) = |tanh(w/2)|, worst at w[2] = 2: tanh(1) = 0.7616
     assert row["error"] == pytest.approx(math.tanh(1.0), rel=1e-12)
-    assert row["message"] == "w[2]: wrong_softplus 0.119202922022 vs reference 0.880797077978"
+    assert row["message"] == (  # every component is off (sigmoid(-w) for sigmoid(w))
+        "3 of 3 gradient components are off (error > tolerance 1e-10), the worst: w[2]: "
+        "wrong_softplus 0.119202922022 vs reference 0.880797077978 (error 0.762); w[0]: "
+        "wrong_softplus 0.73105857863 vs reference 0.26894142137 (error 0.462); w[1]: "
+        "wrong_softplus 0.377540668798 vs reference 0.622459331202 (error 0.245)")
     np.testing.assert_allclose(_grad(result, "wrong_softplus"), _sigmoid(-np.array(W3)),
                                rtol=1e-15)
     with pytest.raises(AssertionError, match=r"w\[2\]"):
@@ -158,8 +162,10 @@ def test_the_assertion_message_is_a_few_lines_with_engine_status_values_error_to
     message = str(caught.value)
     assert message.splitlines() == [
         "diffcmp: 1 engine(s) disagree with the reference on 'wrong_softplus'",
-        "  wrong_softplus: mismatch: w[2]: wrong_softplus 0.119202922022 vs reference "
-        "0.880797077978 (error 0.762 > tolerance 1e-10)"]
+        "  wrong_softplus: mismatch: 3 of 3 gradient components are off (error > tolerance "
+        "1e-10), the worst: w[2]: wrong_softplus 0.119202922022 vs reference 0.880797077978 "
+        "(error 0.762); w[0]: wrong_softplus 0.73105857863 vs reference 0.26894142137 (error "
+        "0.462); w[1]: wrong_softplus 0.377540668798 vs reference 0.622459331202 (error 0.245)"]
 
 
 def test_assert_gradients_agree_takes_a_loss_string_like_compare() -> None:

@@ -55,6 +55,20 @@ def test_wrong_expect_exits_1_and_says_which_value(tmp_path: Path,
     assert "expect grad w: expected -2.5, got -2.0" in printed
 
 
+def test_declared_statuses_of_engines_not_asked_for_fail_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the case declares every engine's mismatch; only torch runs
+    assert main(["run", str(CASES / "num_cos_cancellation.toml"), "--engines", "torch",
+                 "--no-timing", "--out", str(tmp_path / "r")]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(
+        "PASS. torch does not agree with the reference at the one graded point of the one case; "
+        "there, engines are off as their cases declare (†). Declared statuses ignored (engine "
+        "not run): sympy on 1 case, matcalc on 1 case, jax on 1 case, fd-central on 1 case, "
+        "fd-complex on 1 case.")
+    assert "expectation(s) failed" not in printed
+
+
 @dataclass
 class Run:
     """One ``diffcmp run`` through :func:`main`: its exit code, what it printed, its report."""
@@ -135,10 +149,11 @@ def test_without_a_terminal_each_finished_case_is_a_line_on_stderr(tmp_path: Pat
     lines = [line for line in process.stderr.splitlines() if line.startswith("[")]
     # in the order the cases finished (one worker per core without timing): counted 1 to 4
     assert [line[:5] for line in lines] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"], process.stderr
-    expected = [r"b_off: mismatch", r"c_declared: mismatch \(declared\)",
-                r"d_broken: not loaded", r"seed_linear_regression: ok, 1 expectation\(s\) failed"]
+    expected = [r"b_off: failed \(1 ok, 1 mismatch; ", r"c_declared: ok \(1 ok, 1 mismatch "
+                r"\(declared\); ", r"d_broken: not loaded \(",
+                r"seed_linear_regression: failed \(2 ok; 1 expectation\(s\) failed; "]
     for line, pattern in zip(sorted(line[6:] for line in lines), expected, strict=True):
-        assert re.fullmatch(pattern + r" \(\d+\.\d s\)", line), line
+        assert re.fullmatch(pattern + r"\d+\.\d s\)", line), line
     assert "error: " in process.stderr  # the broken file is still named after the run
 
 
@@ -149,7 +164,7 @@ def test_progress_is_a_bar_on_a_terminal_lines_elsewhere_and_nothing_with_quiet(
     folder = tmp_path / "cases"
     folder.mkdir()
     (folder / "one.toml").write_text(SEED.read_text())
-    done = Finished("seed_linear_regression", "ok", False, 0.3)
+    done = Finished("seed_linear_regression", "ok", False, 0.3, counts=(("ok", 7),))
 
     def shown(quiet: bool, bar: bool) -> str:
         progress = cli._Progress([str(folder)], [], quiet=quiet, bar=bar)
@@ -161,7 +176,7 @@ def test_progress_is_a_bar_on_a_terminal_lines_elsewhere_and_nothing_with_quiet(
     on_terminal = shown(quiet=False, bar=True)
     assert "seed_linear_regression" in on_terminal and "1/1" in on_terminal
     assert "[1/1]" not in on_terminal  # a bar, not lines
-    assert shown(quiet=False, bar=False) == "[1/1] seed_linear_regression: ok (0.3 s)\n"
+    assert shown(quiet=False, bar=False) == "[1/1] seed_linear_regression: ok (7 ok; 0.3 s)\n"
     assert shown(quiet=True, bar=True) == shown(quiet=True, bar=False) == ""
 
 
@@ -191,4 +206,4 @@ def test_a_run_of_only_undefined_points_exits_1_unless_declared(
         "NOTHING GRADED. No engine was graded at any of the 2 points of 2 cases; 2 points are "
         "undefined (declared). 2 known failure(s) are declared by their cases and count as "
         "expected (marked †).")
-    assert "log0: undefined (declared)" in printed.err
+    assert "log0: ok (2 undefined (declared); " in printed.err

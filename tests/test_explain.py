@@ -74,6 +74,50 @@ def test_a_mlp_of_21_parameters_on_8_points_is_explained() -> None:
     assert len(table) < 20 and table["agrees"].all()
 
 
+MLP_NODES = """description = "A two-layer net with its hidden layer named"
+loss = "mean((H @ v - y)**2)"
+
+[nodes]
+H = "tanh(X @ W)"
+
+[params]
+W = [[0.1, -0.2, 0.3, 0.05], [0.4, 0.1, -0.3, 0.2], [-0.1, 0.25, 0.15, -0.05]]
+v = [0.5, -0.4, 0.3, 0.2]
+
+[data]
+X = [[1.0, 0.5, -0.2], [0.3, -1.0, 0.8], [-0.5, 0.2, 0.1], [0.9, 0.4, -0.7], [0.0, -0.3, 0.6]]
+y = [0.2, -0.1, 0.4, 0.0, 0.3]
+"""
+
+
+def test_an_array_valued_named_node_is_explained_and_summarised(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """[nodes] H = "tanh(X @ W)" has shape (5, 4): `diffcmp run` accepts the file, and so does
+    explain (it once said "nodes.H: loss: must reduce to a scalar, but has shape (5, 4)")."""
+    path = tmp_path / "mlp_nodes.toml"
+    path.write_text(MLP_NODES)
+    case = diffcmp.load_case(path)
+    table = explain(case).table().set_index("node")
+    x, w = np.array(case.data["X"]), np.array(case.params["W"])
+    hidden = np.tanh(x @ w)
+    assert table.loc["H", "operation"] == "tanh(n1)" and table.loc["n1", "operation"] == "X @ W"
+    np.testing.assert_allclose(table.loc["H", "value"], hidden, rtol=1e-15)
+    # dLoss/dH = 2/5 (H v - y) v^T, dLoss/dW = X^T (dLoss/dH * (1 - H**2))
+    r = 2 / 5 * (hidden @ np.array(case.params["v"]) - np.array(case.data["y"]))
+    d_hidden = np.outer(r, case.params["v"])
+    np.testing.assert_allclose(table.loc["H", "dloss/dnode"], d_hidden, rtol=1e-13)
+    np.testing.assert_allclose(table.loc["W", "dloss/dnode"],
+                               x.T @ (d_hidden * (1 - hidden**2)), rtol=1e-13)
+    assert table["agrees"].all()
+    assert main(["explain", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "   H = tanh(n1)      = shape (5, 4), norm 0.991792, [0.309507, -0.197375, " \
+        "0.119427, 0.158649, ...]" in text
+    assert "   dLoss/dH = shape (5, 4), norm 0.213845, [0.0202523, " in text
+    assert main(["run", str(path), "--no-timing", "--quiet", "--engines", "torch",
+                 "--out", str(tmp_path / "r")]) == 0
+
+
 def test_explain_refuses_a_point_the_case_does_not_have() -> None:
     with pytest.raises(diffcmp.DiffcmpError, match="no point 3"):
         explain(diffcmp.load_case(SEED), point=3)

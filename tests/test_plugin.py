@@ -12,13 +12,18 @@ from pathlib import Path
 
 import pytest
 
+import diffcmp.cases
+import diffcmp.report.short
+import diffcmp.result
+import diffcmp.run.isolation  # noqa: F401  (see PLUGIN below)
 from diffcmp import pytest_plugin
 
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parent.parent
 # imported here, so that pytester's in-process runs share this process's modules (NumPy cannot
-# be imported twice in one process)
+# be imported twice in one process, and the plugin imports diffcmp's heavy modules only when a
+# case file is collected: those above)
 PLUGIN = ("-p", pytest_plugin.__name__, "-p", "no:cacheprovider", "-W",
           "ignore::pytest.PytestAssertRewriteWarning")
 
@@ -68,16 +73,16 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 def test_case_files_run_as_items_and_fail_in_a_few_lines(project: pytest.Pytester) -> None:
     run = project.runpytest_inprocess(*PLUGIN, "-rA", "cases")
     out = run.stdout.str()
-    run.assert_outcomes(passed=3, failed=2)
+    run.assert_outcomes(passed=4, failed=1)
+    # [tool.diffcmp] engines = ["sympy"]: fd-complex, which absolute.toml declares unsupported,
+    # did not run, and its declaration is ignored
     for line in ("PASSED cases/good.toml::good", "PASSED cases/two.py::cube",
                  "PASSED cases/two.py::exp", "FAILED cases/wrong.toml::wrong",
-                 "FAILED cases/absolute.toml::absolute"):
+                 "PASSED cases/absolute.toml::absolute"):
         assert line in out
     failure = out[out.index("_ diffcmp case wrong _"):].splitlines()[1:3]
     assert failure == ["diffcmp: the expectations of 'wrong' do not hold",
                        "  expect grad w: expected -3, the reference says -2"]
-    # [tool.diffcmp] engines = ["sympy"]: fd-complex, which the case expects, did not run
-    assert "expect status fd-complex = unsupported: the engine did not run" in out
     assert "Traceback" not in out and "DataFrame" not in out and "settings.toml" not in out
 
 
@@ -120,3 +125,31 @@ def test_an_undefined_point_fails_its_item_unless_the_case_declares_it(
     assert failure == ("diffcmp: the loss is undefined at 1 point of 'log0', and nothing "
                        'declares it ([expect.status] reference = "undefined" in a case file, '
                        "allow_undefined=True in Python)")
+
+
+def test_the_plugin_and_diffcmp_import_no_heavy_library() -> None:
+    """The plugin is loaded in every pytest session: it must not import SymPy, pandas,
+    matplotlib, PyTorch or JAX until a case file is collected."""
+    code = ("import sys, diffcmp, diffcmp.pytest_plugin, diffcmp.config\n"
+            "print(sorted({'sympy', 'pandas', 'matplotlib', 'torch', 'jax'} & set(sys.modules)))")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert run.stdout.strip() == "[]"
+    from diffcmp.cases.toml import MAX_FILE_BYTES
+    assert pytest_plugin.MAX_FILE_BYTES == MAX_FILE_BYTES
+
+
+def test_a_run_of_case_files_only_is_not_distributed(project: pytest.Pytester) -> None:
+    def only(*args: str) -> bool:
+        config = project.parseconfig(*PLUGIN, *args)
+        return pytest_plugin._only_case_files(config)
+
+    (project.path / "tests").mkdir()
+    (project.path / "tests" / "test_model.py").write_text("def test_one():\n    pass\n")
+    assert only("cases/good.toml") and only("cases") and only("cases/two.py", "cases/good.toml")
+    assert not only("tests") and not only(".") and not only("cases", "tests/test_model.py")
+    # -n 2 asked for, but nothing for xdist to share out: no worker processes
+    run = project.runpytest_inprocess(*PLUGIN, "-n", "2", "-v", "cases/good.toml")
+    run.assert_outcomes(passed=1)
+    assert "gw0" not in run.stdout.str() and "workers" not in run.stdout.str()

@@ -445,3 +445,22 @@ def test_a_declared_undefined_point_that_is_defined_fails() -> None:
     assert failure_message(result).splitlines() == [
         "diffcmp: the reference's row fails (ok) on 'defined'",
         "  reference: ok (declared undefined): no message"]
+
+
+def test_a_declared_status_of_an_engine_that_did_not_run_is_ignored_and_said_so(
+        tmp_path: Path) -> None:
+    case = diffcmp.Case(name="cancels", loss="(1 - cos(w))/w**2", params={"w": 1e-5},
+                        expect={"status": {"sympy": "mismatch", "torch": "mismatch"}})
+    result = run_cases([case], Options(engines=("torch",), timing=False))
+    assert result.exit_code == 0 and result.ok
+    held = result.expectations[["item", "expected", "actual", "holds"]].values.tolist()
+    assert held == [["sympy", "mismatch", "not run", True],
+                    ["torch", "mismatch", "mismatch", True]]
+    assert verdict(result, links=False) == (
+        "**PASS.** torch does not agree with the reference at the one graded point of the one "
+        "case; there, engines are off as their cases declare (†). Declared statuses "
+        "ignored (engine not run): sympy on 1 case. 1 known failure(s) are declared by their "
+        "cases and count as expected (marked †).")
+    assert failure_message(result) == ""
+    assert re.search(r"\| status +\| sympy +\| +mismatch \| +not run \| "
+                     r"ignored \(engine not run\) \|", render_markdown(result))

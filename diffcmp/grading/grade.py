@@ -126,8 +126,10 @@ def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[st
     if reference.overflow:  # the truth exists but float64 cannot hold it: no engine is right
         return _beyond_float64(engine, outcome, reference, components)
     if not np.isfinite(outcome.loss):
+        too = _nonfinite_count(outcome.grad)
         return Verdict(Status.NAN, nan, nan, f"loss: {engine} {outcome.loss} vs reference "
-                       f"{reference.shown(0, reference.loss)}")
+                       f"{reference.shown(0, reference.loss)}"
+                       + (f"; the gradient too ({too})" if too else ""))
     # a bound b: the value is graded as 0, and an engine's value within b is exact
     bounds = reference.bounds()
     loss_floor = floors.for_loss()
@@ -143,9 +145,10 @@ def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[st
     bad = np.flatnonzero(~np.isfinite(grad))
     if bad.size:
         i = int(bad[0])
-        return Verdict(Status.NAN, nan, nan, f"{components[i]}: {engine} {grad[i]} vs reference "
-                       f"{reference.shown(i + 1, ref[i])}" + (
-                           f" (and {bad.size - 1} more)" if bad.size > 1 else ""))
+        first = f"{components[i]}: {engine} {grad[i]} vs reference " \
+                f"{reference.shown(i + 1, ref[i])}"
+        return Verdict(Status.NAN, nan, nan, first if bad.size == 1 else
+                       f"{_nonfinite_count(grad)}; the first: {first}")
     grad_floors = floors.for_grad(len(ref))
     within = np.abs(grad) <= bounds[1:]  # nan (no bound): False
     errors = np.where(within, 0.0, rho(grad, ref, grad_floors))
@@ -157,12 +160,43 @@ def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[st
     diff = float(np.max(np.where(within, 0.0, np.abs(grad - ref))))
     rel_error = diff / scale if scale > 0 else diff
     status = Status.MISMATCH if error > tolerance else Status.OK
-    message = "" if status == Status.OK else (
-        f"{components[worst]}: {engine} {_number(grad[worst])} vs reference "
-        f"{reference.shown(worst + 1, ref[worst])}")
+    message = "" if status == Status.OK else _mismatch_message(
+        engine, grad, reference, components, errors, tolerance)
     return Verdict(status, error, rel_error, message,
                    float(np.max(np.where(within, 0.0, rho(grad, ref)))),
                    float(grad_floors[worst]))
+
+
+#: Wrong gradient components a mismatch message shows with both values, worst first.
+SHOWN_COMPONENTS = 3
+
+
+def _nonfinite_count(grad: np.ndarray | None) -> str:
+    """``"2 of 3 gradient components are not finite"``; ``""`` when all are (or none given)."""
+    if grad is None:
+        return ""
+    bad = int(np.count_nonzero(~np.isfinite(grad)))
+    return f"{bad} of {len(grad)} gradient components are not finite" if bad else ""
+
+
+def _mismatch_message(engine: str, grad: np.ndarray, reference: Outcome,
+                      components: list[str], errors: np.ndarray, tolerance: float) -> str:
+    """A gradient mismatch: one wrong component as ``w[2]: torch 0.1 vs reference 0.9``;
+    several counted, the worst :data:`SHOWN_COMPONENTS` with both values and their errors."""
+    wrong = np.flatnonzero(errors > tolerance)
+    order = wrong[np.argsort(-errors[wrong], kind="stable")]
+
+    def pair(k: int) -> str:
+        return (f"{components[k]}: {engine} {_number(grad[k])} vs reference "
+                f"{reference.shown(k + 1, reference.grad[k])}")
+
+    if len(order) == 1:
+        return pair(int(order[0]))
+    shown = "; ".join(f"{pair(int(k))} (error {errors[k]:.3g})"
+                      for k in order[:SHOWN_COMPONENTS])
+    rest = len(order) - SHOWN_COMPONENTS
+    return (f"{len(order)} of {len(grad)} gradient components are off (error > tolerance "
+            f"{tolerance:.3g}), the worst: {shown}" + (f"; and {rest} more" if rest > 0 else ""))
 
 
 def _beyond_float64(engine: str, outcome: Outcome, reference: Outcome,

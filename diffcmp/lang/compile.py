@@ -74,17 +74,19 @@ class _Node:
 Compiled = Callable[[Mapping[str, Any]], Any]
 
 
-def compile_expression(expr: Expression, ops: Ops, shapes: Mapping[str, Shape]) -> Compiled:
+def compile_expression(expr: Expression, ops: Ops, shapes: Mapping[str, Shape],
+                       scalar: bool = True) -> Compiled:
     """Compile ``expr`` into ``f(env) -> scalar`` calling the backend functions in ``ops``.
 
     ``shapes`` gives the shape of every name (params and data); ``env`` at call time maps the
     same names to backend values. Shapes are checked here, once, with errors that name them;
-    so are unknown names and ``MAX_ARRAY_OPS``.
+    so are unknown names and ``MAX_ARRAY_OPS``. ``scalar=False`` lets the result be an array
+    (a named intermediate node, ``H = "tanh(X @ W)"``; the loss itself must be a scalar).
     """
     _check_names(expr, shapes)
     compiler = _Compiler(expr, ops, shapes)
     node = compiler.visit(expr.tree)
-    _check_result(expr, node.shape, compiler.array_ops)
+    _check_result(expr, node.shape if scalar else (), compiler.array_ops)
     return _runner(node, ops)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
+from ..ops.spec import SPEC, STRUCTURE
 from .graph import Node, topological
 
 #: Binary operators: op -> (symbol, precedence); higher binds tighter.
@@ -22,6 +23,10 @@ BINARY = {"add": (" + ", 4), "sub": (" - ", 4), "mul": (" * ", 5), "div": (" / "
 #: The language's name for an op, where it differs from the op's.
 CALLS = {"maximum": "max", "minimum": "min", "amax": "max", "amin": "min"}
 ATOM = 9
+
+#: Ops whose extra argument is a literal written positionally (``reshape(a, (2, 3))``), not an
+#: ``axis=``.
+LITERAL_OPS = frozenset(op.name for op in SPEC.values() if op.kind == STRUCTURE and op.call)
 
 #: Formulas longer than this are cut (``...``) in messages and reports.
 MAX_CHARS = 400
@@ -36,6 +41,12 @@ def _literal(value: Any) -> tuple[str, int]:
     if isinstance(value, int) and value < 0:
         return str(value), 6
     return str(value), ATOM
+
+
+def _shape(shape: Any) -> str:
+    """A shape as the language writes it: ``(4, 1)``, or ``6`` for one size."""
+    sizes = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    return str(sizes[0]) if len(sizes) == 1 else "(" + ", ".join(map(str, sizes)) + ")"
 
 
 def _key(key: Any) -> str:
@@ -93,7 +104,9 @@ class _Printer:
             shape, key = node.raw
             return f"scatter({self.text(args[0])[0]}, {shape}, [{_key(key)}])", 8
         inner = ", ".join(self.text(a)[0] for a in args)
-        if node.raw and op not in ("pow",):
+        if op in LITERAL_OPS:  # reshape(a, (4, 1)): a literal argument, as the language takes it
+            inner += "".join(f", {_shape(r)}" for r in node.raw)
+        elif node.raw and op not in ("pow",):
             inner += "".join(f", axis={r}" for r in node.raw if r is not None)
         return f"{CALLS.get(op, op)}({inner})", 8
 

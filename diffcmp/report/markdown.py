@@ -24,6 +24,7 @@ from ..results.derived import (
 )
 from ..results.format import seconds
 from ..results.tables import Tables, time_spent
+from ..run.rows import NOT_RUN
 from ..status import Status
 from .blocks import anchor, fmt, table, text
 from .plots import PLOTS
@@ -292,10 +293,18 @@ def _case_section(result: Tables, case: str, tables: dict[str, list[dict[str, An
                  + (f", **{failed} failed**" if failed else ""))
         listing = table([{"kind": r["kind"], "item": r["item"],
                           "expected": fmt(r["expected"], 12), "actual": fmt(r["actual"], 12),
-                          "holds": "yes" if r["holds"] else "**no**"} for r in expectations],
+                          "holds": _holds(r)} for r in expectations],
                         right=("expected", "actual"))
         parts += ["<details>", f"<summary>{label}</summary>", "", listing, "", "</details>", ""]
     return parts
+
+
+def _holds(row: dict[str, Any]) -> str:
+    """An expectation's ``holds`` cell: ``yes``, ``**no**``, or ``ignored`` for a declared
+    status whose engine did not run."""
+    if row["kind"] == "status" and row["actual"] == NOT_RUN:
+        return "ignored (engine not run)"
+    return "yes" if row["holds"] else "**no**"
 
 
 __all__ = ["MAX_FLAGGED", "flagged_values", "footer", "render_markdown", "summary_table"]

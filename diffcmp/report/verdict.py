@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pandas as pd
+
 from ..results.derived import PointCounts, point_counts
 from ..results.format import number
 from ..results.tables import Tables
+from ..run.rows import NOT_RUN
 from ..status import Status
 from .blocks import anchor
 
@@ -49,8 +52,10 @@ def verdict(result: Tables, links: bool = True) -> str:
             text += (f" ({counts.kink_graded} of them at kinks, the components the kink touches "
                      "graded against their one-sided derivatives)")
         if counts.declared_off:
-            text += (f"; at {counts.declared_off} more, engines are off as their cases declare "
-                     f"({DECLARED_MARK})")
+            at = f"at {counts.declared_off} more" if counts.agreed else \
+                "there" if counts.declared_off == counts.graded else \
+                f"at {counts.declared_off} of them"
+            text += f"; {at}, engines are off as their cases declare ({DECLARED_MARK})"
         ungraded = _ungraded(counts, bool(result.meta["options"].get("allow_undefined")))
         text += ("; " + ungraded if ungraded else "")
         # engines off on the same cases in the same way are named together
@@ -90,6 +95,7 @@ def verdict(result: Tables, links: bool = True) -> str:
         text += f" {len(failed)} expectation(s) failed: " + ", ".join(
             f"`{r.case}` {r.item} expected {number(r.expected)}, got {number(r.actual)}"
             for r in failed.itertuples()) + "."
+    text += _ignored(held)
     declared = sum(len(v) for v in result.declared.values())
     if declared:
         text += (f" {declared} known failure(s) are declared by their cases and count as "
@@ -97,6 +103,19 @@ def verdict(result: Tables, links: bool = True) -> str:
     if not result.errors.empty:
         text += f" {len(result.errors)} case file(s) could not be loaded."
     return f"**{status}.** {text}"
+
+
+def _ignored(held: pd.DataFrame) -> str:
+    """The declared statuses nothing was checked against, their engines not having run, by
+    engine: `` Declared statuses ignored (engine not run): sympy on 2 cases, ...``."""
+    if held.empty:
+        return ""
+    ignored = held[(held["kind"] == "status") & (held["actual"] == NOT_RUN)]
+    if ignored.empty:
+        return ""
+    by_engine = ignored.groupby("item", sort=False)["case"].nunique()
+    return " Declared statuses ignored (engine not run): " + ", ".join(
+        f"{engine} on {_count(int(n), 'case')}" for engine, n in by_engine.items()) + "."
 
 
 def _ungraded(counts: PointCounts, allowed: bool = False) -> str:

@@ -32,7 +32,7 @@ from ..registry import get_engine
 from ..status import Status
 from ..symbolic.problem import Problem, lower
 from .options import Options, tolerance_for
-from .rows import CaseResult
+from .rows import NOT_RUN, CaseResult
 from .timing import Measurement, measure
 
 
@@ -151,8 +151,8 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
     _check_expect(case, problem, outcomes["reference"][0], result,
                   first_floors or grading.Floors())
     for name in declared:
-        if name not in options.engines:
-            result.add_expectation("status", name, declared[name], "not run", False)
+        if name not in engines:  # not asked for: nothing to hold it against (and said so)
+            result.add_expectation("status", name, declared[name], NOT_RUN, True)
         else:
             seen = sorted({row["status"] for row in result.agreement if row["engine"] == name})
             result.add_expectation("status", name, declared[name], ", ".join(seen),

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import ctypes
 import os
-import resource
 import signal
 import socket
 import subprocess
@@ -52,17 +51,18 @@ from ..grading.grade import Verdict
 from ..registry import engine_class, engine_info
 from ..status import Status
 from .evaluate import evaluate
+from .limits import (  # re-exported: callers name them here
+    DEFAULT_TIMEOUT_S,
+    MIN_MEMORY,
+    default_memory_limit,
+    limit_memory,
+)
 from .options import Options, tolerance_for
 from .progress import Finished, Progress, as_progress
-from .rows import CaseResult
+from .rows import NOT_RUN, CaseResult
 
-#: Seconds a case may take, from loading its file to its last timing (``--timeout``).
-DEFAULT_TIMEOUT_S = 300.0
 #: Seconds a new worker may take to import diffcmp and the engines' libraries.
 STARTUP_TIMEOUT_S = 300.0
-#: The default memory limit is this fraction of the machine's memory (at least ``MIN_MEMORY``).
-MEMORY_FRACTION = 0.5
-MIN_MEMORY = 2 * 2**30
 #: Thread-pool sizes set to 1 in a worker's environment unless the user set them.
 THREAD_CAPS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -77,15 +77,6 @@ def worker_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     for name in THREAD_CAPS:
         env.setdefault(name, "1")
     return env
-
-
-def default_memory_limit() -> int | None:
-    """Half the machine's physical memory, at least 2 GiB; ``None`` where it is unknown."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
-    return max(int(total * MEMORY_FRACTION), MIN_MEMORY)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -119,9 +110,9 @@ def failed_result(name: str, source: str, engines: Iterable[str], status: str, m
         result.add_agreement(0, engine, Verdict(Status(status), nan, nan, message), nan,
                              tolerance, declared.get(engine))
     for engine, status_declared in declared.items():
-        actual = status if engine in engines else "not run"
+        actual = status if engine in engines else NOT_RUN
         result.add_expectation("status", engine, status_declared, actual,
-                               actual == status_declared)
+                               actual in (status_declared, NOT_RUN))
     return result
 
 
@@ -148,7 +139,10 @@ _WORKER_MAIN = "import sys; from diffcmp.run.isolation import main; sys.exit(mai
 class Worker:
     """One worker process and the socket to it (see the module docstring)."""
 
-    def __init__(self, options: Options, memory_limit: int | None) -> None:
+    def __init__(self, options: Options, memory_limit: int | None, wait: bool = True) -> None:
+        """Start the worker process; ``wait``: until it has imported the engines' libraries
+        (else :meth:`wait_ready` does, so that the start overlaps the caller's own work)."""
+        self.ready = False
         parent, child = socket.socketpair()
         try:
             self.process = subprocess.Popen(
@@ -160,9 +154,23 @@ class Worker:
         finally:
             child.close()
         self.connection = Connection(parent.detach())
+        self.started = time.monotonic()
         try:
             self.send(options)
-            reply = self.receive(time.monotonic() + STARTUP_TIMEOUT_S)
+        except _WorkerDiedError:
+            self.stop()
+            raise DiffcmpError(f"the worker process failed to start ({self.exit_text()}); "
+                               "see the messages above") from None
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self) -> None:
+        """Wait until the worker has started (at most ``STARTUP_TIMEOUT_S`` from its start);
+        :class:`DiffcmpError` if it died or did not start in time."""
+        if self.ready:
+            return
+        try:
+            reply = self.receive(self.started + STARTUP_TIMEOUT_S)
         except _WorkerDiedError:
             self.stop()
             raise DiffcmpError(f"the worker process failed to start ({self.exit_text()}); "
@@ -171,6 +179,7 @@ class Worker:
             self.stop()
             raise DiffcmpError(f"the worker process did not start within "
                                f"{STARTUP_TIMEOUT_S:g} s")
+        self.ready = True
 
     def send(self, message: Any) -> None:
         """Send one message; :class:`_WorkerDiedError` if the worker is gone."""
@@ -219,8 +228,12 @@ class Worker:
 
 def run_files(files: Iterable[Path], options: Options, timeout: float = DEFAULT_TIMEOUT_S,
               memory_limit: int | None = None,
-              progress: Progress | Callable[[str], None] | None = None) -> list[CaseResult]:
+              progress: Progress | Callable[[str], None] | None = None,
+              worker: Worker | None = None) -> list[CaseResult]:
     """Run every case of ``files`` in a worker process; one :class:`CaseResult` per case.
+
+    ``worker``: one already started with the same ``options`` and ``memory_limit`` (perhaps
+    still starting), used first and stopped at the end.
 
     A file that cannot be loaded gives a result with ``load_error`` set. ``progress`` hears each
     case start and, if it is a :class:`~diffcmp.run.progress.Progress`, end (a plain callable:
@@ -229,13 +242,13 @@ def run_files(files: Iterable[Path], options: Options, timeout: float = DEFAULT_
     """
     results: list[CaseResult] = []
     listener = as_progress(progress)
-    worker: Worker | None = None
     try:
         for path in files:
             skip = 0
             while skip is not None:
                 if worker is None:
                     worker = Worker(options, memory_limit)
+                worker.wait_ready()
                 skip, failed = run_file(worker, path, skip, options, timeout, listener, results)
                 if failed:
                     worker.stop()
@@ -308,34 +321,12 @@ def _die_with_parent() -> None:
         pass
 
 
-def data_in_use() -> int | None:
-    """Bytes this process has mapped for writing (what ``RLIMIT_DATA`` counts: Linux's
-    ``VmData``), or ``None`` where ``/proc`` does not say."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmData:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _limit_memory(limit: int) -> None:
-    """Let the process map ``limit`` more bytes than it holds now (``RLIMIT_DATA``)."""
-    limit += data_in_use() or 0
-    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
-
-
 def _serve(connection: Connection, memory_limit: int) -> None:
     options = connection.recv()
     for name in options.engines:  # import PyTorch and JAX now, not during the first case
         engine_class(name).start()
     if memory_limit:  # on top of the libraries and their thread pools (module docstring)
-        _limit_memory(memory_limit)
+        limit_memory(memory_limit)
     connection.send(("ready",))
     while True:
         try:
@@ -395,3 +386,6 @@ def main(argv: list[str]) -> int:
         pass  # the parent went away
     return 0
 
+
+__all__ = ["DEFAULT_TIMEOUT_S", "MIN_MEMORY", "Interrupted", "Worker", "default_memory_limit",
+           "failed_result", "main", "run_file", "run_files", "worker_environment"]

@@ -12,6 +12,10 @@ import numpy as np
 from ..grading.exact import Exact
 from ..grading.grade import Verdict
 
+#: The ``actual`` of a declared status whose engine was not asked for: the declaration is
+#: ignored (the expectation holds, and the verdict says it was not checked).
+NOT_RUN = "not run"
+
 
 def _exact_columns(column: str, exact: Exact | None, k: int) -> dict[str, str]:
     """``column``'s certified decimal text, flag and bound from value ``k`` of ``exact`` (``""``
