@@ -33,8 +33,9 @@ def _modes(with_loss: bool, buggy: bool = False):
     for name, family in FAMILIES.items():
         if with_loss and family.loss is None:
             continue
+        pending = buggy and with_loss and name in SYMBOLIC_KINK
         marks = [pytest.mark.xfail(reason="the symbolic path's per-component kinks",
-                                   strict=False)] if buggy and with_loss and name in SYMBOLIC_KINK else []
+                                   strict=False)] if pending else []
         out.append(pytest.param(name, family.loss if with_loss else None, marks=marks,
                                 id=f"{name}-{'loss' if with_loss else 'blackbox'}"))
     return out
