@@ -19,7 +19,7 @@ import sympy as sp
 
 from .api import compare
 from .cases import Case
-from .cases.values import to_array
+from .cases.values import MAX_ARRAY_ELEMENTS, as_numpy
 from .engines.nonfinite import first_nonfinite
 from .engines.user_code import HAND_WRITTEN, Layout, UserCodeEngine, detect_framework
 from .errors import CaseError, DiffcmpError
@@ -43,7 +43,7 @@ def check(fn: Callable[..., Any], params: Mapping[str, Any], data: Mapping[str, 
           *, loss: str | sp.Expr | None = None, engines: Sequence[str] | None = None,
           tolerance: float | Mapping[str, float] | None = None, name: str | None = None,
           timing: bool = False, framework: str | None = None,
-          allow_undefined: bool = False) -> Result:
+          allow_undefined: bool = False, fast: bool | None = None) -> Result:
     """Grade the gradient of your own function ``fn`` at ``params``.
 
     ``fn`` is called with keyword arguments named like ``params`` and ``data`` (NumPy arrays,
@@ -53,13 +53,21 @@ def check(fn: Callable[..., Any], params: Mapping[str, Any], data: Mapping[str, 
     tensors and ``torch.autograd.grad``, JAX arrays float64 arrays (local x64) and
     ``jax.value_and_grad``; with NumPy values ``fn`` must return ``(loss, grads)``.
 
+    ``fn`` receives only the arguments its signature names (all of them with ``**kwargs``);
+    params are converted to float64, data keep their dtype (integer labels stay integer;
+    floating data become float64). With a single param, ``grads`` may be its gradient alone.
+
     With ``loss``, your gradient is the row ``name`` (default ``fn.__name__``) graded against the
-    certified symbolic reference, beside ``engines`` (default: all registered). Without it, it
-    is graded against finite differences of ``fn`` itself (complex step or Richardson
-    extrapolation, with an error estimate that sets the grading floor: see
-    :mod:`diffcmp.run.selfcheck`). ``tolerance`` is your row's (a number; default 1e-10) or a
-    dict by engine name. Raises :class:`~diffcmp.errors.DiffcmpError` for bad arguments; your
-    function raising is an ``error`` row.
+    certified symbolic reference, beside ``engines`` (default: none, the reference and your row
+    only). Without it, it is graded against finite differences of ``fn`` itself (complex step or
+    Richardson extrapolation, with an error estimate that sets the grading floor; kinks found
+    from one-sided differences and graded against both sides: see
+    :mod:`diffcmp.run.selfcheck`); above :data:`~diffcmp.run.blackbox.FAST_SIZE` parameter
+    elements by a few random directional derivatives first, localising the wrong components
+    only when one disagrees (``fast=False`` forces the per-component check, ``fast=True`` the
+    fast one). ``tolerance`` is your row's (a number; default 1e-10) or a dict by engine name.
+    Raises :class:`~diffcmp.errors.DiffcmpError` for bad arguments; your function raising is an
+    ``error`` row, and a NaN loss or gradient a ``nan`` row naming the first non-finite output.
 
     A point where the loss is not finite (``-inf``, ``inf``, ``nan``) or the reference is
     ``undefined`` grades nothing, so the result is not ``ok`` unless ``allow_undefined``; the
@@ -80,6 +88,10 @@ def check(fn: Callable[..., Any], params: Mapping[str, Any], data: Mapping[str, 
     if framework is not None and framework not in ("torch", "jax", "numpy"):
         raise DiffcmpError(f"unknown framework {framework!r} (known: torch, jax, numpy)")
     engine = UserCodeEngine(fn, framework or found or "numpy")
+    missing = engine.missing(params)
+    if missing:
+        raise DiffcmpError(f"the function does not take the param '{missing[0]}' (its signature "
+                           "names the arguments it receives)")
     if loss is not None:
         result = _with_loss(fn, params, data, loss, row, engine, engines, tolerances, timing,
                             allow_undefined)
@@ -88,7 +100,7 @@ def check(fn: Callable[..., Any], params: Mapping[str, Any], data: Mapping[str, 
             raise DiffcmpError("engines= needs loss=: without a symbolic loss the built-in "
                                "engines have nothing to differentiate")
         result = _without_loss(params, data, row, engine, tolerances[row], timing,
-                               allow_undefined)
+                               allow_undefined, fast)
     result.meta["wall_s"] = time.perf_counter() - start
     return result
 
@@ -144,16 +156,17 @@ def _with_loss(fn: Callable[..., Any], params: Mapping[str, Any], data: dict[str
                loss: str | sp.Expr, row: str, engine: UserCodeEngine,
                engines: Sequence[str] | None, tolerances: dict[str, float],
                timing: bool, allow_undefined: bool) -> Result:
+    layout = _layout(params, data, row)  # checks the values; the engine gets data as given
     case = Case(name=row, loss=loss, params=params, data=data)
-    options = Options(engines=tuple(engines) if engines else ENGINE_NAMES, timing=timing,
+    options = Options(engines=tuple(engines) if engines else ("reference",), timing=timing,
                       tolerance=tolerances, allow_undefined=allow_undefined)
+    engine.data = layout.data
     case_result = evaluate(case, options, extra_engines={row: engine})
     if case_result.load_error is not None:
         raise CaseError(case_result.load_error)
     for entry in case_result.agreement:  # your loss not finite: say where it first appears
         if entry["engine"] == row and not np.isfinite(entry["loss"]):
-            layout = _layout(params, data, row)
-            where = first_nonfinite(fn, engine.framework, layout.split(layout.point),
+            where = first_nonfinite(engine.call, engine.framework, layout.split(layout.point),
                                     layout.data)
             entry["message"] += (f"; your function's loss is {entry['loss']}"
                                  + (f": {where}" if where else ""))
@@ -163,22 +176,60 @@ def _with_loss(fn: Callable[..., Any], params: Mapping[str, Any], data: dict[str
 
 
 def _layout(params: Mapping[str, Any], data: Mapping[str, Any], row: str) -> Layout:
-    """Where ``fn`` is called: its params (their values are the point) and data, as float64."""
+    """Where ``fn`` is called: its params (float64 arrays of any shape: their values are the
+    point) and data (their own dtypes)."""
     where = f"check({row})"
-    values = {_name(k, "params", where): to_array(v, f"params.{k}", where)
+    values = {_name(k, "params", where): _param(v, f"params.{k}", where)
               for k, v in params.items()}
-    fixed = {_name(k, "data", where): to_array(v, f"data.{k}", where) for k, v in data.items()}
+    fixed = {_name(k, "data", where): _data(v, f"data.{k}", where) for k, v in data.items()}
     both = sorted(set(values) & set(fixed))
     if both:
         raise CaseError(f"'{both[0]}' is in both params and data", where)
     return Layout.of(values, fixed)
 
 
+def _param(value: Any, key: str, where: str) -> np.ndarray:
+    """A param as a finite float64 array of any number of dimensions."""
+    value = as_numpy(value, key, where)
+    if isinstance(value, bool | str | bytes) or value is None:
+        raise CaseError(f"{key} must be a number or an array of numbers", where)
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CaseError(f"{key} is not a number: {exc}", where) from None
+    if array.size == 0:
+        raise CaseError(f"{key} is empty", where)
+    if array.size > MAX_ARRAY_ELEMENTS:
+        raise CaseError(f"{key} has {array.size:,} elements; the limit is "
+                        f"{MAX_ARRAY_ELEMENTS:,}", where)
+    if not np.all(np.isfinite(array)):
+        index = np.unravel_index(int(np.argmin(np.isfinite(array))), array.shape)
+        item = key + "".join(f"[{i}]" for i in index)
+        raise CaseError(f"{item} is {array[index]}: values must be finite numbers", where)
+    return array
+
+
+def _data(value: Any, key: str, where: str) -> Any:
+    """A data value with its own dtype: arrays (of another library too) and lists as NumPy
+    arrays, numbers as NumPy scalars, anything else (a string, a dict) as it is."""
+    value = as_numpy(value, key, where)
+    if isinstance(value, list | tuple | int | float | np.generic) and \
+            not isinstance(value, bool):
+        try:
+            value = np.asarray(value)
+        except (TypeError, ValueError):
+            return value
+    if isinstance(value, np.ndarray) and value.dtype.kind == "O":
+        return value.tolist() if value.ndim else value.item()
+    return value
+
+
 def _without_loss(params: Mapping[str, Any], data: dict[str, Any], row: str,
                   engine: UserCodeEngine, tolerance: float, timing: bool,
-                  allow_undefined: bool) -> Result:
+                  allow_undefined: bool, fast: bool | None) -> Result:
     layout = _layout(params, data, row)
-    case_result, reference = self_check(row, row, engine, layout, tolerance, timing)
+    case_result, reference = self_check(row, row, engine, layout, tolerance, timing,
+                                        allow_undefined=allow_undefined, fast=fast)
     options = Options(engines=("reference",), timing=timing, allow_undefined=allow_undefined)
     result = Result.from_cases([case_result], options, 0.0)
     result.meta["engines"]["reference"] = {

@@ -21,6 +21,12 @@ Two estimators, both on ``f(x) -> scalar`` over a flat float64 point:
   below the estimate, except where the function values carry more rounding than ``NOISE_ULPS``
   (``1e8 * sin(x) + 1e8``: 2.3 times), which the grading's ``SAFETY`` factor covers.
 
+:func:`line` does the same along any direction ``v`` and keeps, from the same calls, the
+one-sided quotients ``(f(x + h v) - f(x)) / h`` and ``(f(x) - f(x - h v)) / h`` too, extrapolated
+in powers of ``h`` (not ``h^2``): where they differ beyond their error estimates ``f`` has a kink
+at ``x`` along ``v`` (:attr:`Line.kink`), and the central estimate, their average, is no
+derivative.
+
 Cost: ``2 * STEPS`` calls of ``f`` per component for Richardson, one complex call per component
 for the complex step (and ``SPREAD_POINTS`` times that for its rounding spread).
 """
@@ -79,35 +85,94 @@ def richardson(f: Function, x: np.ndarray) -> Estimate:
     each with its error estimate (see the module docstring); NaN and an infinite error for a
     component no step could resolve."""
     x = np.asarray(x, dtype=np.float64)
-    pairs = [_richardson_component(f, x, k) for k in range(x.size)]
-    return Estimate(np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs]))
+    lines = [line(f, x, _axis(x.size, k)) for k in range(x.size)]
+    return Estimate(np.array([ln.central for ln in lines]),
+                    np.array([ln.central_error for ln in lines]))
 
 
-def _richardson_component(f: Function, x: np.ndarray, k: int) -> tuple[float, float]:
-    scale = max(1.0, math.log1p(abs(float(x[k]))))
+def _axis(n: int, k: int) -> np.ndarray:
+    v = np.zeros(n)
+    v[k] = 1.0
+    return v
+
+
+@dataclass(frozen=True)
+class Line:
+    """The derivative of ``f`` at ``x`` along a direction ``v``: central (two-sided), right
+    (``f'(x; v)``) and left (``-f'(x; -v)``) estimates, each Richardson-extrapolated, with their
+    error estimates (infinite where no step resolved it)."""
+
+    central: float
+    central_error: float
+    right: float
+    right_error: float
+    left: float
+    left_error: float
+
+    @property
+    def kink(self) -> bool:
+        """Whether the one-sided derivatives differ beyond their error estimates (times
+        ``KINK_SAFETY``): a kink of ``f`` at ``x`` along the direction."""
+        gap = abs(self.right - self.left)
+        return bool(math.isfinite(gap) and gap > KINK_SAFETY * (self.right_error + self.left_error)
+                    and gap > KINK_RELATIVE * max(abs(self.right), abs(self.left)))
+
+
+#: How many times their summed error estimates one-sided derivatives must differ by to be a kink,
+#: and by how much relative to their size at least (rounding-level gaps of a smooth function
+#: with a rough error estimate are not kinks).
+KINK_SAFETY = 8.0
+KINK_RELATIVE = 1e-6
+
+
+def line(f: Function, x: np.ndarray, v: np.ndarray, f0: float | None = None) -> Line:
+    """The derivative of ``f`` at ``x`` along ``v`` (scaled so that ``max|v| = 1`` is the unit
+    of its step), from ``2 * STEPS`` calls (one more without ``f0 = f(x)``): central, right and
+    left Richardson tables, each entry with its error estimate, the best of each kept."""
+    x = np.asarray(x, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    lead = int(np.argmax(np.abs(v)))
+    support = np.abs(x[v != 0]) if np.any(v) else np.zeros(1)
+    scale = max(1.0, math.log1p(float(np.max(support))))
     steps = 2.0 ** round(math.log2(scale * LARGEST_STEP)) * 2.0 ** -np.arange(STEPS)
-    quotients = np.full(STEPS, np.nan)
-    noise = np.full(STEPS, np.nan)
+    if f0 is None:
+        f0 = _real_call(f, x)
+    central, right, left = (np.full(STEPS, np.nan) for _ in range(3))
+    noise_c, noise_r, noise_l = (np.full(STEPS, np.nan) for _ in range(3))
     for j, step in enumerate(steps):
-        up, down = x.copy(), x.copy()
-        up[k] += step
-        down[k] -= step
-        width = up[k] - down[k]  # the step actually taken, representable
-        if not width > 0:
+        up, down = x + step * v, x - step * v
+        t_up = (up[lead] - x[lead]) / v[lead]  # the steps actually taken, representable
+        t_down = (x[lead] - down[lead]) / v[lead]
+        if not (t_up > 0 and t_down > 0):
             continue
         above, below = _real_call(f, up), _real_call(f, down)
-        if math.isnan(above) or math.isnan(below):
-            continue
-        quotients[j] = (above - below) / width
-        noise[j] = 2 * NOISE_ULPS * EPS * max(abs(above), abs(below)) / width
+        if not math.isnan(above) and not math.isnan(below):
+            central[j] = (above - below) / (t_up + t_down)
+            noise_c[j] = 2 * NOISE_ULPS * EPS * max(abs(above), abs(below)) / (t_up + t_down)
+        if not math.isnan(f0):
+            if not math.isnan(above):
+                right[j] = (above - f0) / t_up
+                noise_r[j] = 2 * NOISE_ULPS * EPS * max(abs(above), abs(f0)) / t_up
+            if not math.isnan(below):
+                left[j] = (f0 - below) / t_down
+                noise_l[j] = 2 * NOISE_ULPS * EPS * max(abs(below), abs(f0)) / t_down
+    c, ce = _best(central, noise_c, 4.0)
+    r, re = _best(right, noise_r, 2.0)
+    le, lee = _best(left, noise_l, 2.0)
+    return Line(c, ce, r, re, le, lee)
+
+
+def _best(quotients: np.ndarray, noise: np.ndarray, base: float) -> tuple[float, float]:
+    """The Richardson table of ``quotients`` (errors in powers of the step: ``base`` 4 for
+    central differences, 2 for one-sided ones), its entry with the smallest error estimate."""
     best, best_error = math.nan, math.inf
     table, rounding = quotients, noise
     for level in range(LEVELS + 1):
         if level:
-            factor = 4.0**level
+            factor = base**level
             table = (factor * table[1:] - table[:-1]) / (factor - 1)
             rounding = (factor * rounding[1:] + rounding[:-1]) / (factor - 1)
-        ratio = 4.0 ** (level + 1)  # how much smaller the next (finer) entry's error is
+        ratio = base ** (level + 1)  # how much smaller the next (finer) entry's error is
         for j in range(1, table.size - 2):
             error = max(abs(table[j] - table[j + 1]), abs(table[j] - table[j - 1]) / ratio,
                         abs(table[j + 1] - table[j + 2])) + rounding[j]
@@ -163,4 +228,5 @@ def complex_usable(f: Function, x: np.ndarray, loss: float) -> str:
     return ""
 
 
-__all__ = ["Estimate", "complex_step", "complex_usable", "richardson", "rounding_spread"]
+__all__ = ["Estimate", "Line", "complex_step", "complex_usable", "line", "richardson",
+           "rounding_spread"]

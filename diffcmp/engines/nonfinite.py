@@ -41,13 +41,13 @@ JAX_CALLS = ("jit", "pjit", "closed_call", "core_call", "custom_jvp_call", "cust
 
 
 def first_nonfinite(function: Callable[..., Any], framework: str,
-                    params: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray]) -> str:
+                    params: Mapping[str, np.ndarray], data: Mapping[str, Any]) -> str:
     """Where ``function`` (called with keyword arguments ``params`` and ``data``, as float64
-    values of ``framework``: ``"torch"``, ``"jax"`` or ``"numpy"``) first produces a non-finite
-    value, as a clause: ``the first non-finite value is log(0) = -inf at w[0] (torch.log,
-    model.py:12)``; ``""`` when it cannot be found."""
+    values of ``framework``: ``"torch"``, ``"jax"`` or ``"numpy"``; data keep their dtype)
+    first produces a non-finite value, as a clause: ``the first non-finite value is
+    log(0) = -inf at w[0] (torch.log, model.py:12)``; ``""`` when it cannot be found."""
     params = {k: np.array(v, dtype=np.float64) for k, v in params.items()}
-    data = {k: np.array(v, dtype=np.float64) for k, v in data.items()}
+    data = {k: _data(v) for k, v in data.items()}
     try:
         if framework == "torch":
             return _torch(function, params, data)
@@ -56,6 +56,21 @@ def first_nonfinite(function: Callable[..., Any], framework: str,
         return _numpy(function, params, data)
     except Exception:  # a diagnosis only: the function's own failure is reported elsewhere
         return ""
+
+
+def _data(value: Any) -> Any:
+    """A data value with its own dtype (integer labels stay integer), floating as float64; a
+    value that is no array as it is."""
+    if isinstance(value, int | float | np.generic | list | tuple) and \
+            not isinstance(value, bool):
+        value = np.asarray(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "fiub":
+        return np.array(value, dtype=np.float64) if value.dtype.kind == "f" else value.copy()
+    return value
+
+
+def _is_array(value: Any) -> bool:
+    return isinstance(value, np.ndarray)
 
 
 def _number(value: Any) -> str:
@@ -145,13 +160,14 @@ def _leaves(value: Any) -> Iterator[Any]:
 # -- PyTorch --------------------------------------------------------------------------------------
 
 def _torch(function: Callable[..., Any], params: dict[str, np.ndarray],
-           data: dict[str, np.ndarray]) -> str:
+           data: dict[str, Any]) -> str:
     torch = importlib.import_module("torch")
     overrides = importlib.import_module("torch.overrides")
     weak = importlib.import_module("torch.utils.weak")
     folder = str(Path(torch.__file__).resolve().parent)
     tensors = {k: torch.from_numpy(v.copy()) for k, v in params.items()}
-    fixed = {k: float(v) if v.ndim == 0 else torch.from_numpy(v.copy()) for k, v in data.items()}
+    fixed = {k: (v.item() if v.ndim == 0 else torch.from_numpy(v.copy())) if _is_array(v) else v
+             for k, v in data.items()}
     labels = weak.WeakIdKeyDictionary()
     for name, tensor in tensors.items():
         labels[tensor] = (name, tuple(tensor.shape))
@@ -209,12 +225,12 @@ class _Found(Exception):  # noqa: N818 (a signal, not an error)
 
 
 def _jax(function: Callable[..., Any], params: dict[str, np.ndarray],
-         data: dict[str, np.ndarray]) -> str:
+         data: dict[str, Any]) -> str:
     jax = importlib.import_module("jax")
     jnp = importlib.import_module("jax.numpy")
     names = list(params)
     with jax.enable_x64(True):
-        fixed = {k: jnp.asarray(v) for k, v in data.items()}
+        fixed = {k: jnp.asarray(v) if _is_array(v) else v for k, v in data.items()}
         args = [jnp.asarray(v) for v in params.values()]
 
         def loss(*values: Any) -> Any:
@@ -294,8 +310,9 @@ def _jax_line(eqn: Any) -> str:
 # -- NumPy ----------------------------------------------------------------------------------------
 
 def _numpy(function: Callable[..., Any], params: dict[str, np.ndarray],
-           data: dict[str, np.ndarray]) -> str:
-    plain = {k: v[()] if v.ndim == 0 else v for k, v in {**params, **data}.items()}
+           data: dict[str, Any]) -> str:
+    plain = {k: v[()] if _is_array(v) and v.ndim == 0 else v
+             for k, v in {**params, **data}.items()}
     with np.errstate(divide="raise", over="raise", invalid="raise", under="ignore"):
         try:
             function(**plain)

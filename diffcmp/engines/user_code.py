@@ -7,22 +7,31 @@ is.
 :mod:`diffcmp.run.selfcheck`). The function is called with keyword arguments named like the params
 and data:
 
-* ``"torch"``: params as float64 tensors with ``requires_grad``, data as float64 tensors (numbers
-  as Python floats), on the CPU; a returned loss is differentiated with ``torch.autograd.grad``;
-* ``"jax"``: float64 JAX arrays inside a local ``jax.enable_x64(True)`` (the user's own JAX
+* ``"torch"``: params as float64 tensors with ``requires_grad``, data as tensors (numbers as
+  Python numbers), on the CPU; a returned loss is differentiated with ``torch.autograd.grad``;
+* ``"jax"``: JAX arrays inside a local ``jax.enable_x64(True)`` (the user's own JAX
   configuration is never changed); a returned loss is differentiated with
   ``jax.value_and_grad`` (not jitted: the function is the user's, as written);
-* ``"numpy"``: float64 NumPy arrays (numbers as NumPy floats); the function must return
+* ``"numpy"``: NumPy arrays (numbers as NumPy scalars); the function must return
   ``(loss, grads)``.
 
+Only the params are converted to float64 (complex128 during the complex step). Data keep their
+dtype: integer and boolean arrays stay integer and boolean (labels used as indices), floating
+data become float64 (complex128 during the complex step, so that the framework does not refuse
+to mix them with the params), and values that are not arrays (a string, a dict) are passed as
+they are. Arrays of any number of dimensions are accepted. The function receives only the
+arguments its signature names (all of them when it takes ``**kwargs``).
+
 ``grads`` is a dict by param name of arrays (NumPy, PyTorch, JAX) or numbers shaped like the
-params. :func:`detect_framework` picks the framework from the values' types without importing
-PyTorch or JAX.
+params; with a single param it may be that param's gradient alone (a bare array).
+:func:`detect_framework` picks the framework from the values' types without importing PyTorch or
+JAX.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -64,11 +73,11 @@ class Layout:
     """Where the function is evaluated: its params' names and shapes (in order) and its data."""
 
     shapes: dict[str, tuple[int, ...]]
-    data: dict[str, np.ndarray]
+    data: dict[str, Any]
     point: np.ndarray
 
     @classmethod
-    def of(cls, params: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray]) -> Layout:
+    def of(cls, params: Mapping[str, np.ndarray], data: Mapping[str, Any]) -> Layout:
         """The layout of float64 ``params`` (their values are the point) and ``data``."""
         point = np.concatenate([np.asarray(v, dtype=np.float64).ravel() for v in params.values()])
         return cls({k: np.shape(v) for k, v in params.items()}, dict(data), point)
@@ -108,13 +117,52 @@ def _scalar(value: Any, what: str) -> np.ndarray:
     return array.reshape(())
 
 
-def _is_pair(out: Any) -> bool:
+def _array_like(value: Any) -> bool:
+    """A NumPy, PyTorch or JAX array or a number: what a single param's bare gradient can be."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, np.ndarray | np.generic | int | float) or \
+        hasattr(value, "__array__") or hasattr(value, "detach")
+
+
+def _is_pair(out: Any, single: bool = False) -> bool:
+    """Whether the function returned ``(loss, grads)``: grads a dict, or (with a ``single``
+    param) that param's gradient as a bare array."""
     if isinstance(out, tuple | list):
-        if len(out) == 2 and isinstance(out[1], Mapping):
+        if len(out) == 2 and (isinstance(out[1], Mapping) or (single and _array_like(out[1]))):
             return True
         raise DiffcmpError(f"the function returned a {type(out).__name__} of {len(out)}: return "
-                           "the loss, or (loss, grads) with grads a dict by param name")
+                           "the loss, or (loss, grads) with grads a dict by param name"
+                           + (" (or the param's gradient alone)" if single else ""))
     return False
+
+
+def accepted(function: Callable[..., Any]) -> frozenset[str] | None:
+    """The keyword arguments ``function`` takes by name; ``None`` for all (``**kwargs``, or a
+    signature that cannot be read)."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return None
+    names = set()
+    for parameter in signature.parameters.values():
+        if parameter.kind == inspect.Parameter.VAR_KEYWORD:
+            return None
+        if parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                              inspect.Parameter.KEYWORD_ONLY):
+            names.add(parameter.name)
+    return frozenset(names)
+
+
+def data_value(value: Any, complex_: bool = False) -> Any:
+    """A data value as the function gets it: floating arrays as float64 (complex128 with
+    ``complex_``), integer and boolean arrays with their dtype, anything else as it is."""
+    if not isinstance(value, np.ndarray | np.generic):
+        return value
+    if value.dtype.kind == "f" or value.dtype.kind == "c":
+        kind = np.complex128 if complex_ or value.dtype.kind == "c" else np.float64
+        return np.asarray(value, dtype=kind)
+    return value
 
 
 class UserCodeEngine(Engine):
@@ -131,6 +179,20 @@ class UserCodeEngine(Engine):
         #: How the gradient was taken (set by :meth:`prepare_at`: autograd or hand-written).
         self.gradient = ""
         self._data: dict[str, Any] = {}
+        #: The data the function is called with when graded beside a symbolic loss (their own
+        #: dtypes, where the lowered case has float64 copies); set by :func:`diffcmp.check`.
+        self.data: dict[str, Any] | None = None
+        self._names = accepted(function)
+
+    def call(self, **kwargs: Any) -> Any:
+        """The function on the keyword arguments its signature names (all with ``**kwargs``)."""
+        if self._names is None:
+            return self.function(**kwargs)
+        return self.function(**{k: v for k, v in kwargs.items() if k in self._names})
+
+    def missing(self, params: Iterable[str]) -> list[str]:
+        """The params the function's signature does not name (it could not receive them)."""
+        return [] if self._names is None else [p for p in params if p not in self._names]
 
     def describe(self) -> str:
         """One line for the report: whose function, which framework, how its gradient came."""
@@ -139,8 +201,12 @@ class UserCodeEngine(Engine):
                 f"{self.gradient or 'not taken'}")
 
     def prepare(self, problem: Problem) -> Prepared:
-        """The function on a lowered case's params and data."""
-        return self.prepare_at(Layout.of_problem(problem))
+        """The function on a lowered case's params and data (the data given to
+        :func:`diffcmp.check`, with their own dtypes, where it set :attr:`data`)."""
+        layout = Layout.of_problem(problem)
+        if self.data is not None:
+            layout = Layout(layout.shapes, {**layout.data, **self.data}, layout.point)
+        return self.prepare_at(layout)
 
     def prepare_at(self, layout: Layout) -> Prepared:
         """The function on ``layout``: its first call (on inputs that track no gradient) decides
@@ -152,7 +218,7 @@ class UserCodeEngine(Engine):
         with prepared.step("first call"):  # on plain inputs: hand-written code may want them
             with self._context():
                 first = self._call(self._inputs(layout, layout.point, grad=False))
-            handwritten = _is_pair(first)
+            handwritten = _is_pair(first, len(layout.shapes) == 1)
         if not handwritten and self.framework == "numpy":
             raise DiffcmpError(
                 "the function returned only its loss, and its inputs are NumPy arrays: diffcmp "
@@ -187,12 +253,12 @@ class UserCodeEngine(Engine):
         def f(x: np.ndarray) -> np.ndarray:
             complex_ = bool(np.iscomplexobj(x))
             if complex_ not in data:
-                data[complex_] = {k: self._convert(np.asarray(v, dtype=np.complex128),
-                                                   grad=False, param=False)
+                data[complex_] = {k: self._convert(data_value(v, complex_=True), grad=False,
+                                                   param=False)
                                   for k, v in layout.data.items()}
             with self._context(), self._no_grad():
                 params = {k: self._convert(v, grad=False) for k, v in layout.split(x).items()}
-                out = self.function(**params, **data[complex_])
+                out = self.call(**params, **data[complex_])
                 if isinstance(out, tuple | list):
                     out = out[0]
                 return _scalar(out, "the function's value")
@@ -201,18 +267,25 @@ class UserCodeEngine(Engine):
 
     # -- the framework's side --
     def _call(self, params: Mapping[str, Any]) -> Any:
-        return self.function(**params, **self._data)
+        return self.call(**params, **self._data)
 
     def _inputs(self, layout: Layout, x: np.ndarray, grad: bool) -> dict[str, Any]:
         return {k: self._convert(v, grad) for k, v in layout.split(x).items()}
 
-    def _convert(self, value: np.ndarray, grad: bool, param: bool = True) -> Any:
-        """One value in the framework's type: a float64 (or complex128) array or tensor; a data
-        number as a plain number for PyTorch and NumPy."""
-        array = np.array(value, dtype=np.complex128 if np.iscomplexobj(value) else np.float64)
+    def _convert(self, value: Any, grad: bool, param: bool = True) -> Any:
+        """One value in the framework's type: a param as a float64 (or complex128) array or
+        tensor; data as :func:`data_value` says (a number as a plain number for PyTorch and
+        NumPy), a value that is no array as it is."""
+        if param:
+            array = np.array(value, dtype=np.complex128 if np.iscomplexobj(value) else np.float64)
+        else:
+            value = data_value(value)
+            if not isinstance(value, np.ndarray | np.generic) or value.dtype.kind not in "fciub":
+                return value
+            array = np.array(value)
         if self.framework == "torch":
             if array.ndim == 0 and not param:
-                return complex(array) if array.dtype.kind == "c" else float(array)
+                return array.item()
             torch = importlib.import_module("torch")
             return torch.from_numpy(array).requires_grad_(grad)
         if self.framework == "jax":
@@ -267,8 +340,11 @@ class UserCodeEngine(Engine):
         return jax_grad
 
 
-def _flat(grads: Mapping[str, Any], layout: Layout) -> np.ndarray:
-    """The gradient dict as one flat float64 vector in the layout's order, checked."""
+def _flat(grads: Mapping[str, Any] | Any, layout: Layout) -> np.ndarray:
+    """The gradient dict (or a single param's bare gradient) as one flat float64 vector in the
+    layout's order, checked."""
+    if not isinstance(grads, Mapping) and len(layout.shapes) == 1 and _array_like(grads):
+        grads = {next(iter(layout.shapes)): grads}
     if not isinstance(grads, Mapping):
         raise DiffcmpError(f"the gradient must be a dict by param name, not "
                            f"{type(grads).__name__}")
@@ -292,4 +368,5 @@ def _flat(grads: Mapping[str, Any], layout: Layout) -> np.ndarray:
     return np.concatenate(parts)
 
 
-__all__ = ["FRAMEWORKS", "HAND_WRITTEN", "Layout", "UserCodeEngine", "detect_framework"]
+__all__ = ["FRAMEWORKS", "HAND_WRITTEN", "Layout", "UserCodeEngine", "accepted", "data_value",
+           "detect_framework"]
