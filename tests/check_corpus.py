@@ -493,8 +493,12 @@ def wrong_components(family: Family) -> set[str]:
 
 
 def named(message: str) -> str:
-    """The component a row's message names first (``W[0,1]`` in ``W[0,1]: ...``; the first of
-    a pair in ``along W[0,1] + W[0,2]: ...``), or ``""``."""
+    """The component a row's message names first (``W[0,1]`` in ``W[0,1]: ...``, the worst one
+    when it counts several; the first of a pair in ``along W[0,1] + W[0,2]: ...``), or ``""``."""
     text = message.removeprefix("along ")
+    if "the worst: " in text:  # "3 of 4 gradient components are off (...), the worst: w[1]: ..."
+        text = text.split("the worst: ", 1)[1]
+    elif "; the first: " in text:  # "2 of 5 gradient components are not finite; the first: ..."
+        text = text.split("; the first: ", 1)[1]
     head = text.split(":", 1)[0].split(" ")[0]
     return head if head and head != "loss" else ("loss" if head == "loss" else "")
