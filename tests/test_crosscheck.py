@@ -99,6 +99,8 @@ WRONG = {"off by 1e-6": _off_by(1 + 1e-6), "of the wrong sign": _off_by(-1.0)}
     ("log", "log(a) * b", {"a": 1e-300, "b": 5e-1}, [5e299, math.log(1e-300)]),
     # a component at exactly 0 that varies on the scale of b: d/da log(a + b) = 1/(a + b) = 1e30
     ("log", "log(a + b)", {"a": 0.0, "b": 1e-30}, [1e30, 1e30]),
+    # d/da log(a) = 1/a = 0.5, 1e300 times below the loss: each value is certified on its own
+    ("log", "b + log(a)", {"a": 2.0, "b": 1e300}, [0.5, 1.0]),
     # at a = b = 1.5e300 the loss is 0 and the gradient (1/a, -1/b) its largest value
     ("log", "log(a) - log(b)", {"a": 1.5e300, "b": 1.5e300}, [1 / 1.5e300, -1 / 1.5e300]),
     # d/da sin(a) / b = cos(a) / b ~ 1/b = 1e290; d/db = -sin(a) / b**2 ~ -a/b**2 = -1e280
@@ -160,3 +162,14 @@ def test_a_gradient_off_within_the_old_floor_is_caught_given_each_value_s_resolu
     assert "is 3.0670592294888e-52 within" in message
     assert check.disagreement(x, np.array([truth]), 50, ["w[0]"], loss=1.0,
                               resolution=[truth * 1e-17]) == ""
+
+
+def test_the_cross_check_refuses_malformed_input() -> None:
+    check = crosscheck.CrossCheck(lower(Case(name="sin", loss="sum(sin(w))",
+                                             params={"w": [1.0, 2.0]})))
+    x, grad = np.array([1.0, 2.0]), np.cos(np.array([1.0, 2.0]))
+    assert check.disagreement(x, grad, 50, ["w[0]", "w[1]"]) == ""
+    with pytest.raises(ValueError, match="2 components, but 1 gradient values"):
+        check.disagreement(x, grad[:1], 50, ["w[0]", "w[1]"])
+    with pytest.raises(ValueError, match="negative or not finite"):
+        check.disagreement(x, grad, 50, ["w[0]", "w[1]"], resolution=[0.0, float("nan")])

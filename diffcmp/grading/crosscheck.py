@@ -1,12 +1,12 @@
 """An independent derivation: the reference's gradient checked against difference quotients of the
-loss as written, in Arb ball arithmetic at (at least) twice the reference's certified digits.
+loss as written, in Arb ball arithmetic at (at least) twice the reference's working precision.
 
 The reference's gradient comes from the vector-Jacobian rules (:mod:`diffcmp.matcalc.rules`); a
 wrong rule would move the reference and the ``matcalc`` engine together, invisible to every other
 check. The loss alone goes through no derivative rule, so its central difference quotients are an
 independent derivation. Where the point is smooth (no switch sits there) and they disagree beyond
-their error, the row is a diffcmp bug, never an engine's fault. With ``d`` the reference's digits,
-``f`` the loss and ``g`` the gradient at the point ``x``:
+their error, the row is a diffcmp bug, never an engine's fault. With ``d`` the precision the
+reference settled its values at, ``f`` the loss and ``g`` the gradient at the point ``x``:
 
 **The step scales with the point.** Component ``i`` moves by ``t L_i``: ``t``, a power of two
 near ``10**-(d/2)``, and ``L_i``, a power of two near the component's own length scale: ``|x_i|``
@@ -24,18 +24,20 @@ difference of its values would not resolve it.
 Richardson estimate ``D(h/2) - (D(h) - D(h/2))/3``. Its error is counted as ten times
 ``|D(h) - D(h/2)|`` (the truncation error, ``O(h**2)``: the higher derivatives' size, wherever
 they are) plus its ball's radius (the evaluations' rounding, which Arb bounds). The least
-disagreement that counts is what the reference cannot resolve (its certified resolution of each
-component, float64's rounding of it) plus ``AGREE`` of the gradient's size. The check passes when
-the estimate is within its error and that least disagreement, and the error is below the latter.
-An estimate too coarse to tell, a loss not finite within the step, or a comparison that cannot be
-decided there leads to the next attempt: a step ``10**-(d/2)`` finer, at ``d`` more digits (at
-most ``ATTEMPTS``). A disagreement takes a third step ``h/4``: the differences must shrink four
-times with the step as a smooth function's do (or both be rounding), and the Richardson estimate
-from ``h/2`` and ``h/4`` must still miss. Then a step ``10**-CONFIRM`` finer (at as many more
-digits, below any scale a float64 constant in the loss can hide: ``1e-300 cos(1e300 a)``) must
-settle on the same value; only then is it a bug. A check that never settles says nothing. So a
-rule off by ``1e-6``, or of the wrong sign, is reported at tiny and at huge points, and the
-quotient's own error is not.
+disagreement that counts is what the reference cannot resolve (each component's certificate: its
+bound, or its proven digits; and float64's rounding of it) plus ``AGREE`` of the gradient's size.
+The check passes when the estimate is within its error and that least disagreement, and the
+error is below the latter. An estimate too coarse to tell, a loss not finite within the step, or
+a comparison that cannot be decided there leads to the next attempt: a step ``10**-(d/2)`` finer,
+then ``10**-d``, ``10**-(2 d)``... (at most ``ATTEMPTS``, and ``SHORTEST`` digits), each at as
+many more digits, and ``d/2`` more. A disagreement takes a third step ``h/4``: the differences
+must shrink four times with the step as a smooth function's do (or both be rounding), and the
+Richardson estimate from ``h/2`` and ``h/4`` must still miss. Then a step
+``10**-CONFIRM`` finer (at as many more digits, below any scale a float64 constant in the loss
+can hide: ``1 + 1e-300 cos(1e300 a)``) must settle on the same value; only then is it a bug
+(where that step agrees with the gradient, the check passes; where it settles elsewhere, the
+next attempt goes on). A check that never settles says nothing. So a rule off by ``1e-6``, or of
+the wrong sign, is reported at tiny and at huge points, and the quotient's own error is not.
 
 Each check costs four evaluations of the loss where it agrees (the common case; up to six more per
 attempt where it cannot tell, and six more to confirm a bug), so the number of components checked
@@ -66,8 +68,9 @@ MAX_COMPONENTS = 64
 MAX_WORK = 4_000_000
 #: The gradient and the difference quotients agree when within this (relative to the larger).
 AGREE = 1e-12
-#: Steps tried per check, each ``10**-(digits/2)`` of the one before (at ``digits/2`` more digits).
-ATTEMPTS = 3
+#: Steps tried per check: ``10**-(digits/2)`` of the length scale, then finer by
+#: ``10**-(digits/2)``, ``10**-digits``, ``10**-(2 digits)``... (up to ``SHORTEST`` digits).
+ATTEMPTS = 5
 #: The estimated truncation error counts this many times over (a smooth function's is far less).
 SAFETY = 10
 #: A disagreement is confirmed at a step this many digits finer (at as many more digits).
@@ -114,15 +117,22 @@ class CrossCheck:
         cannot settle there), else what differs: a message that starts ``"diffcmp bug"``.
 
         ``x`` is the flat point (float64), ``grad`` the reference's gradient there, ``digits``
-        the digits it certified, ``components`` the components' names and ``loss`` the
-        reference's loss. ``resolution``: how far each gradient component may be from the truth
-        by its certificate (its ball's radius, or its proven bound); by default
-        ``10**-(digits - 10)`` of the largest value, loss included (the reference certifies
-        small values only to that floor)."""
+        the working precision it settled them at, ``components`` the components' names and
+        ``loss`` the reference's loss. ``resolution``: how far each gradient component may be
+        from the truth by its certificate (its ball's radius, or its proven bound); by default
+        ``10**-(digits - 10)`` of the largest value, loss included (a certificate that proves
+        small values only to that floor). :class:`ValueError` when their lengths differ from
+        ``x``'s, or a resolution is negative or not finite."""
+        x, grad = np.asarray(x, dtype=np.float64), np.asarray(grad, dtype=np.float64)
         n = len(x)
-        if n == 0:
-            return ""
-        x = np.asarray(x, dtype=np.float64)
+        if len(grad) != n or (resolution is not None and len(resolution) != n):
+            raise ValueError(f"{n} components, but {len(grad)} gradient values"
+                             + ("" if resolution is None else f" and {len(resolution)} "
+                                "resolutions"))
+        if resolution is not None and not all(math.isfinite(r) and r >= 0 for r in resolution):
+            raise ValueError("a resolution is negative or not finite")
+        if n == 0 or not (np.all(np.isfinite(x)) and np.all(np.isfinite(grad))):
+            return ""  # nothing a difference quotient can match
         indices = list(range(n)) if n <= self._count else sorted(
             np.random.default_rng(0).choice(n, self._count, replace=False).tolist())
         with mpmath.workdps(2 * digits + 10), arb_ops.precision(2 * digits):
@@ -138,7 +148,7 @@ class CrossCheck:
             if here is None:
                 return ""
             f = abs(arb_ops.to_mpmath(here))
-            exponents, shortened = _lengths(x, f, np.asarray(grad, dtype=np.float64))
+            exponents, shortened = _lengths(x, f, grad)
             for i in indices:
                 length = mpmath.ldexp(1, int(exponents[i]))
                 line = _Line({i: arb(2) ** int(exponents[i])}, g[i] * length,
@@ -180,8 +190,14 @@ class CrossCheck:
         unit = -math.ceil(digits / 2 * _BITS_PER_DIGIT)  # the step 2**unit, about 10**-(digits/2)
         working = _working(line, digits)
         for attempt in range(ATTEMPTS):
-            # each attempt: a step 10**-(digits/2) finer, at ``digits`` more digits
-            at, step = working + attempt * digits, unit * (1 + attempt)
+            # the steps 10**-(digits/2) finer, then 10**-digits, 10**-(2 digits)...: a scale
+            # hidden far below the first step is reached in a few attempts, each at as many more
+            # digits (and digits/2 more again, against a cancellation in the loss)
+            shrink = digits // 2 * (2**attempt - 1)
+            if shrink > SHORTEST:
+                break
+            at = working + shrink + attempt * (digits // 2)
+            step = unit - math.ceil(shrink * _BITS_PER_DIGIT)
             claim = self._settle(base, line, step, at, digits)
             if claim is None:
                 return None
@@ -191,10 +207,13 @@ class CrossCheck:
             # digits) settling on the same value, below any scale a float64 constant can hide
             deep = self._settle(base, line, step - math.ceil(CONFIRM * _BITS_PER_DIGIT),
                                 at + CONFIRM, digits)
+            if deep is None:
+                return None  # the finer step agrees: the claim was the step's, not the rule's
             if isinstance(deep, tuple) and isinstance(claim, tuple) \
                     and abs(deep[0] - claim[0]) <= deep[1] + claim[1]:
                 return deep
-            return None
+            # unsettled, or settled elsewhere (the claim's step was not small enough after all,
+            # though the loss's rounding hid it): the next attempt
         return None
 
     def _settle(self, base: np.ndarray, line: _Line, step: int, at: int,
