@@ -68,6 +68,9 @@ class Outcome:
     message: str = ""
     #: The precision the reference certified its values at (decimal digits); None elsewhere.
     digits: int | None = None
+    #: The working precision the reference settled its values at (decimal digits), which the
+    #: independent derivation doubles; None elsewhere.
+    precision: int | None = None
     #: The reference's values that exist but are beyond float64's range, as text (``exp(710)``).
     overflow: str = ""
     #: The reference's certified values as decimal text, with their bounds (the loss first, then

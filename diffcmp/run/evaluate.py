@@ -62,7 +62,8 @@ def _outcome(prepared: Prepared, x: np.ndarray) -> grading.Outcome:
     loss, grad = result
     overflow = prepared.details.get("overflow", "")
     return grading.Outcome(loss=loss, grad=grad, digits=digits, overflow=overflow,
-                           message=overflow, exact=_exact(prepared, len(grad)))
+                           message=overflow, exact=_exact(prepared, len(grad)),
+                           precision=prepared.details.get("precision"))
 
 
 def _exact(prepared: Prepared, n: int) -> Exact | None:
@@ -182,8 +183,8 @@ def _settle(reference: grading.Outcome, x: np.ndarray, kink: str | None, left: n
     one-sided derivatives (where switches sit but both sides agree) have had their say."""
     if not kink and not left.size and reference.status is None and reference.digits \
             and not reference.overflow and crosscheck is not None:
-        bug = crosscheck.disagreement(x, reference.grad, reference.digits, components,
-                                      reference.loss)
+        bug = crosscheck.disagreement(x, reference.grad, reference.precision or reference.digits,
+                                      components, reference.loss, _resolution(reference))
         if bug:
             return grading.Outcome(loss=reference.loss, status=Status.ERROR, message=bug,
                                    digits=reference.digits)
@@ -196,6 +197,18 @@ def _settle(reference: grading.Outcome, x: np.ndarray, kink: str | None, left: n
             message="the gradient formula does not settle here, but both one-sided "
                     "derivatives agree at every component: the reference takes them")
     return reference
+
+
+def _resolution(reference: grading.Outcome) -> list[float] | None:
+    """How far each of the reference's gradient components may be from the truth by its
+    certificate: its bound where it has one, else ``10**-digits`` of it (every proven value has
+    that many significant digits); ``None`` without a certificate."""
+    if reference.exact is None or reference.grad is None or reference.digits is None:
+        return None
+    bounds = reference.bounds()[1:]
+    relative = 10.0 ** -reference.digits
+    return [float(b) if np.isfinite(b) else abs(float(g)) * relative
+            for b, g in zip(bounds, reference.grad, strict=True)]
 
 
 def _expressions(problem: Problem, prepared: dict[str, Any]) -> dict[str, Any] | None:
