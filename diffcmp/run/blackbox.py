@@ -51,7 +51,8 @@ FAST_DIRECTIONS = 4
 PAIR_LIMIT = 8
 #: Bisection: more failing sets than this at one level, and every component left is checked.
 MAX_GROUPS = 16
-#: Safety factor on the reference's error estimate (the same as the per-component grading's).
+#: How many times its own error estimate a finite-difference reference may be off before a
+#: difference counts (the per-component grading of :mod:`~diffcmp.run.selfcheck` uses it too).
 SAFETY = 4.0
 
 Function = Callable[[np.ndarray], Any]

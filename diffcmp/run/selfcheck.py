@@ -62,7 +62,7 @@ from .rows import CaseResult
 from .timing import Measurement, measure
 
 #: How many times its own error estimate the reference may be off before a difference counts.
-SAFETY = 4.0
+SAFETY = blackbox.SAFETY
 #: The smallest floor (an exact zero against an exact zero is no error).
 TINY = float(np.finfo(np.float64).tiny)
 #: Where no complex step is possible: how the reference was made, for the report.
