@@ -64,10 +64,9 @@ class Certified:
 
 @dataclass(frozen=True)
 class _Evaluation:
-    """One evaluation's values (midpoints, as mpmath numbers) and whether they are balls."""
+    """One evaluation's values (midpoints, as mpmath numbers) and, for balls, their radii."""
 
     values: list[Any]
-    balls: bool
     #: Each value's radius (``None`` for plain mpmath numbers, which carry no bound).
     radii: list[Any] | None = None
 
@@ -115,8 +114,7 @@ def evaluate_at(function: Callable[[], Sequence[Any]], digits: int) -> _Evaluati
             if not mpmath.isfinite(value):
                 raise UndefinedError(f"{what} is {mpmath.nstr(value, 6)}")
             out.append(value)
-    balls = all(r is not None for r in radii)
-    return _Evaluation(out, balls, radii if balls else None)
+    return _Evaluation(out, radii if all(r is not None for r in radii) else None)
 
 
 class ProvenUndefinedError(UndefinedError):

@@ -66,7 +66,7 @@ class Outcome:
     grad: np.ndarray | None = None
     status: Status | None = None  # set when the engine did not produce values: error, unsupported..
     message: str = ""
-    #: The precision the reference certified its values at (decimal digits); None elsewhere.
+    #: The significant digits every reference value is proven to by its ball; None elsewhere.
     digits: int | None = None
     #: The working precision the reference settled its values at (decimal digits), which the
     #: independent derivation doubles; None elsewhere.
