@@ -21,7 +21,7 @@ from .results.environment import usage
 from .results.sweep import SweepResult
 from .run.evaluate import evaluate
 from .run.isolation import DEFAULT_TIMEOUT_S, Interrupted, default_memory_limit
-from .run.options import Options
+from .run.options import MAX_HESSIAN_N, Options
 from .run.pool import default_jobs, run_pool
 from .run.progress import Finished, Progress, as_progress
 from .run.sweep import OnSize, sweep_case, sweep_case_of, sweep_file, sweep_sizes
@@ -84,20 +84,22 @@ def run_suite(paths: Sequence[str | Path], options: Options | None = None,
 
 def compare(loss: sp.Expr | str, params: Mapping[str, Any], data: Mapping[str, Any] | None = None,
             *, name: str = "loss", engines: Sequence[str] | None = None, timing: bool = True,
-            min_time: float = MIN_TIME_S, allow_undefined: bool = False,
-            **case_options: Any) -> Result:
+            min_time: float = MIN_TIME_S, allow_undefined: bool = False, order: int = 1,
+            max_hessian_n: int = MAX_HESSIAN_N, **case_options: Any) -> Result:
     """Compare every engine on one loss, given as a SymPy expression or a language string.
 
     ``params`` are differentiated (their values are the point), ``data`` are fixed. Further
     keyword arguments (``expect``, ``tolerance``, ``sample``...) are those of
     :class:`~diffcmp.cases.Case`. ``allow_undefined`` lets an ``undefined`` point pass (it fails
     the result otherwise, unless ``expect={"status": {"reference": "undefined"}}`` declares it).
-    Raises :class:`~diffcmp.errors.CaseError` when the loss cannot be built (an unknown name, a
-    shape mismatch, a non-scalar loss...).
+    ``order=2`` grades every engine's Hessian and Hessian-vector product too (the full Hessian
+    up to ``max_hessian_n`` parameters). Raises :class:`~diffcmp.errors.CaseError` when the
+    loss cannot be built (an unknown name, a shape mismatch, a non-scalar loss...).
     """
     case = Case(name=name, loss=loss, params=params, data=data or {}, **case_options)
     options = Options(engines=tuple(engines) if engines else ENGINE_NAMES, timing=timing,
-                      min_time=min_time, allow_undefined=allow_undefined)
+                      min_time=min_time, allow_undefined=allow_undefined, order=order,
+                      max_hessian_n=max_hessian_n)
     result = run_cases([case], options)
     if not result.errors.empty:
         raise CaseError(result.errors["message"].iloc[0])

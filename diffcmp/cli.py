@@ -29,6 +29,7 @@ from .report.verdict import verdict
 from .result import Result
 from .results.rundiff import MIN_CHANGE, compare_results, load_results
 from .run.isolation import DEFAULT_TIMEOUT_S, Interrupted
+from .run.options import MAX_HESSIAN_N
 from .run.progress import Finished, Progress
 from .run.sweep import SizeRun
 from .run.timing import MIN_TIME_S
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tag", action="append", default=[], metavar="TAG",
                      help="only cases with this tag (repeatable)")
     run.add_argument("--no-timing", action="store_true", help="agreement only")
+    _second_order_arguments(run)
     run.add_argument("--min-time", type=_positive, default=None, metavar="SECONDS",
                      help=f"minimum measured time per phase (default {MIN_TIME_S})")
     run.add_argument("--threads", type=_threads, default=1, metavar="N",
@@ -130,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweeping.add_argument("--engines", type=_engines, default=None, metavar="A,B",
                           help="engines to run (the reference always runs)")
     sweeping.add_argument("--no-timing", action="store_true", help="agreement only")
+    _second_order_arguments(sweeping)
     sweeping.add_argument("--min-time", type=_positive, default=None, metavar="SECONDS",
                           help=f"minimum measured time per phase (default {MIN_TIME_S})")
     sweeping.add_argument("--timeout", type=_positive, default=None, metavar="SECONDS",
@@ -212,6 +215,15 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _second_order_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--order", type=int, choices=(1, 2), default=1,
+                        help="2: grade every engine's Hessian and Hessian-vector product too "
+                        "(default 1, the gradient; a case's own 'order = 2' asks for it)")
+    parser.add_argument("--max-hessian-n", type=_threads, default=MAX_HESSIAN_N, metavar="N",
+                        help=f"skip the full Hessian above N parameters (default "
+                        f"{MAX_HESSIAN_N:,}); the Hessian-vector product still runs")
+
+
 def _run(args: argparse.Namespace) -> int:
     settings = resolve({"paths": args.paths, "engines": args.engines, "timeout": args.timeout,
                         "min_time": args.min_time, "out": args.out})
@@ -221,7 +233,8 @@ def _run(args: argparse.Namespace) -> int:
         raise DiffcmpError(f"no PATH given, and no [tool.diffcmp] paths{where}")
     options = Options(engines=tuple(settings["engines"]), timing=not args.no_timing,
                       min_time=settings["min_time"], threads=args.threads, tags=tuple(args.tag),
-                      tolerance=settings["tolerance"])
+                      tolerance=settings["tolerance"], order=args.order,
+                      max_hessian_n=args.max_hessian_n)
     out = settings["out"]
     if out:
         check_out(out, force=args.force)  # fail now, not after a long run
@@ -374,7 +387,8 @@ def _sweep(args: argparse.Namespace) -> int:
                         "min_time": args.min_time})
     options = Options(engines=tuple(settings["engines"]), timing=not args.no_timing,
                       min_time=settings["min_time"], threads=args.threads,
-                      tolerance=settings["tolerance"])
+                      tolerance=settings["tolerance"], order=args.order,
+                      max_hessian_n=args.max_hessian_n)
     if args.out:
         check_out(args.out, force=args.force)
 

@@ -30,6 +30,11 @@ class EngineInfo:
     tolerance: float
     #: ... and where it comes from.
     tolerance_source: str
+    #: Default tolerance on second derivatives (the Hessian, its product with a vector) ...
+    second_tolerance: float = 1e-9
+    #: ... and where it comes from.
+    second_source: str = ("forward over reverse: exact up to the float64 rounding of two "
+                          "passes; the ADBench/GradBench rule, with the Hessian's own floor")
 
 
 #: Engine name -> what it is, in report order (one entry per engine).
@@ -38,6 +43,7 @@ REGISTRY: dict[str, EngineInfo] = {
         "reference_arb:ReferenceEngine",
         "the loss as written and its exact vectorised gradient in ball arithmetic (Arb) from 50 "
         "significant digits, doubled until every value is proven",
+        0.0, "the truth the other engines are graded against",
         0.0, "the truth the other engines are graded against"),
     "sympy": EngineInfo(
         "sympy_lambdify:SympyEngine",
@@ -62,12 +68,17 @@ REGISTRY: dict[str, EngineInfo] = {
         "of two)",
         1e-6, "central differences with h = cbrt(eps): error O(eps^(2/3)) ~ 4e-11 times the "
         "scale of f''', so 1e-6 leaves room for curvature (Nocedal & Wright, Numerical "
-        "Optimization, sec. 8.1)"),
+        "Optimization, sec. 8.1)",
+        1e-4, "second differences of the loss with h = eps^(1/4): error O(eps^(1/2)) ~ 1.5e-8 "
+        "times the scale of f'''', so 1e-4 leaves room for curvature (Nocedal & Wright, "
+        "sec. 8.1)"),
     "fd-complex": EngineInfo(
         "fd_complex:ComplexStepEngine",
         "complex-step derivative Im f(x + ih) / h, h = 1e-30 (analytic losses only)",
         1e-10, "complex step is exact to rounding for analytic losses (Martins, Sturdza & "
-        "Alonso 2003)"),
+        "Alonso 2003)",
+        1e-6, "central differences (h = cbrt(eps)) of the exact complex-step gradient: error "
+        "O(eps^(2/3)) ~ 4e-11 times the scale of f'''' (Nocedal & Wright, sec. 8.1)"),
 }
 
 ENGINE_NAMES = tuple(REGISTRY)

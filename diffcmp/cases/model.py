@@ -30,7 +30,7 @@ from .values import MAX_ARRAY_ELEMENTS, to_array
 MAX_CASE_ELEMENTS = 5_000_000
 MAX_SAMPLE_COUNT = 1000
 
-EXPECT_KEYS = {"loss", "grad", "status", "tolerance"}
+EXPECT_KEYS = {"loss", "grad", "hessian", "status", "tolerance"}
 SAMPLE_KEYS = {"count", "seed", "low", "high"}
 REFERENCE_KEYS = {"max_digits"}
 #: The range a case may set the reference's precision ceiling in (decimal digits).
@@ -81,6 +81,9 @@ class Case:
     nodes: Mapping[str, str] = field(default_factory=dict)
     sweep: Sweep | Mapping[str, Any] | None = None
     size: int | None = None
+    #: The highest derivative graded: 1 (the gradient) or 2 (also the Hessian and its product
+    #: with a vector); a run's ``--order`` may raise it.
+    order: int = 1
     #: The generated values (``"params.X"`` -> how), made at ``size``.
     generated: dict[str, Generated] = field(default_factory=dict, init=False, repr=False)
 
@@ -127,8 +130,12 @@ class Case:
         self.params, self.data = ({name: _made(value, f"{section}.{name}", sizes, where)
                                    for name, value in values.items()}
                                   for section, values in (("params", params), ("data", data)))
+        if isinstance(self.order, bool) or self.order not in (1, 2):
+            raise CaseError(f"'order' must be 1 or 2, not {self.order!r}", where)
         self.tolerance = _tolerances(self.tolerance, where)
         self.expect = _expect(self.expect, self.params, where)
+        if "hessian" in self.expect and self.order < 2:
+            self.order = 2  # a Hessian to expect asks for it
         self.sample = _sample(self.sample, where)
         self.reference = _reference(self.reference, where)
         self.nodes = _nodes(self.nodes, self.params, self.data, self.loss, where)
@@ -160,7 +167,7 @@ class Case:
                     data=written("data", self.data), description=self.description,
                     tags=self.tags, expect=expect, tolerance=self.tolerance,
                     sample=self.sample, source=self.source, reference=self.reference,
-                    nodes=self.nodes, sweep=self.sweep, size=size)
+                    nodes=self.nodes, sweep=self.sweep, size=size, order=self.order)
 
 
 def _check_loss(loss: str, params: Mapping[str, np.ndarray], data: Mapping[str, np.ndarray],
@@ -298,6 +305,14 @@ def _expect(values: Any, params: Mapping[str, np.ndarray], where: str) -> dict[s
                 raise CaseError(f"expect.grad.{name} has shape {array.shape}, but the parameter "
                                 f"has shape {params[name].shape}", where)
             out["grad"][name] = array
+    if "hessian" in values:
+        n = sum(int(p.size) for p in params.values())
+        array = to_array(values["hessian"], "expect.hessian", where)
+        if array.shape != (n, n):
+            raise CaseError(f"expect.hessian has shape {array.shape}, but the params have {n} "
+                            f"components: it must be {n} x {n} (rows and columns in component "
+                            "order)", where)
+        out["hessian"] = array
     if "status" in values:
         status = values["status"]
         if not isinstance(status, Mapping):

@@ -15,7 +15,7 @@ MAX_FILE_BYTES = 2_000_000
 MAX_TOML_VALUES = 50_000
 
 TOP_LEVEL_KEYS = {"name", "description", "tags", "loss", "params", "data", "expect", "tolerance",
-                  "sample", "reference", "nodes", "sweep"}
+                  "sample", "reference", "nodes", "sweep", "order"}
 
 
 def load_toml(path: Path) -> Case:
@@ -63,4 +63,4 @@ def load_toml(path: Path) -> Case:
                 tags=tuple(tags), expect=table.get("expect", {}),
                 tolerance=table.get("tolerance", {}), sample=table.get("sample"), source=where,
                 reference=table.get("reference", {}), nodes=table.get("nodes", {}),
-                sweep=table.get("sweep"))
+                sweep=table.get("sweep"), order=table.get("order", 1))

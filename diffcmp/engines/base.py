@@ -22,6 +22,23 @@ from ..symbolic.problem import Problem
 
 
 @dataclass
+class Phase:
+    """A derivative an engine offers beyond the gradient (:data:`PHASES`), made ready for one
+    problem: ``call(inputs, *tangent)`` computes it in the engine's own types (and waits for
+    it), ``read(call(...))`` returns it as flat float64: the Hessian row-major (``n * n``), a
+    Hessian-vector product ``n`` values. ``tangent`` is the direction of a product, converted
+    by the engine's ``inputs`` like a point."""
+
+    call: Callable[..., Any]
+    read: Callable[[Any], np.ndarray]
+
+
+#: The second-order phases an engine may offer (:attr:`Prepared.phases`), in report order:
+#: the full Hessian, and its product with a vector.
+PHASES = ("hessian", "hvp")
+
+
+@dataclass
 class Prepared:
     """An engine made ready for one problem.
 
@@ -40,6 +57,9 @@ class Prepared:
     #: What the last call found out beyond its values (the reference: ``digits``, the
     #: precision it certified).
     details: dict[str, Any] = field(default_factory=dict)
+    #: Second-order phases by name (``"hessian"``, ``"hvp"``): built on their first call, so a
+    #: first-order run pays nothing for them (their preparation lands in ``prepare_s``).
+    phases: dict[str, Phase] = field(default_factory=dict)
 
     def value_and_grad(self, x: np.ndarray) -> tuple[float, np.ndarray]:
         """Loss and flat gradient at the flat point ``x``, as float64."""
@@ -82,6 +102,13 @@ class Engine(ABC):
         """The floors this engine is graded above at ``x`` (see
         :mod:`diffcmp.grading.floors`): the case's, unless the method adds rounding of its own
         (central differences divide the loss's rounding by their step)."""
+        return floors
+
+    def second_floors(self, floors: Floors, first: Floors, x: np.ndarray, tolerance: float,
+                      phase: str, v: np.ndarray) -> Floors:
+        """The floors this engine's second-order ``phase`` (``"hessian"``, ``"hvp"`` along
+        ``v``) is graded above at ``x``: the product's own (``floors``), unless the method adds
+        rounding of its own; ``first`` are the case's first-order floors at ``x``."""
         return floors
 
     @abstractmethod

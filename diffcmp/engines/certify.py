@@ -71,9 +71,11 @@ class _Evaluation:
     radii: list[Any] | None = None
 
 
-def evaluate_at(function: Callable[[], Sequence[Any]], digits: int) -> _Evaluation:
+def evaluate_at(function: Callable[[], Sequence[Any]], digits: int,
+                derivative: str = "the gradient") -> _Evaluation:
     """``function()`` at ``digits`` digits (mpmath's and Arb's working precision) as real
-    numbers with their radii (balls: Arb), or :class:`UndefinedError`.
+    numbers with their radii (balls: Arb), or :class:`UndefinedError`. The first value is the
+    loss, the others are ``derivative`` (named so in messages).
 
     For balls, undefined is a proof: a value whose ball is ``nan`` (an argument proven outside
     a function's domain, :mod:`diffcmp.ops.arb`) raises :class:`ProvenUndefinedError`; an
@@ -93,7 +95,7 @@ def evaluate_at(function: Callable[[], Sequence[Any]], digits: int) -> _Evaluati
     with mpmath.workdps(digits):  # mpf() rounds to the working precision in force
         out, radii = [], []
         for k, value in enumerate(values):
-            what = "the loss as written" if k == 0 else "the gradient"
+            what = "the loss as written" if k == 0 else derivative
             if isinstance(value, arb):
                 if arb_ops.is_undefined(value):
                     raise ProvenUndefinedError(what, value.str(6), index=k, digits=digits)
@@ -179,9 +181,10 @@ def _disagreement(low: list[Any], high: list[Any], digits: int,
 
 
 def certify(function: Callable[[], Sequence[Any]], start: int, ceiling: int,
-            names: Sequence[str]) -> Certified:
+            names: Sequence[str], derivative: str = "the gradient") -> Certified:
     """Evaluate ``function`` at ``start``, ``2 start``, ... digits until every value is settled
-    (see the module docstring); ``names`` name the values in messages.
+    (see the module docstring); ``names`` name the values in messages, the first the loss,
+    the others ``derivative`` (``"the gradient"``, ``"the Hessian"``).
 
     Balls (Arb) settle each value by themselves (:func:`settle`); plain mpmath numbers settle
     when two consecutive precisions agree (:func:`_disagreement`). Raises
@@ -194,7 +197,7 @@ def certify(function: Callable[[], Sequence[Any]], start: int, ceiling: int,
     previous: _Evaluation | Exception | None = None
     reason = "no two consecutive precisions agree"
     while digits <= ceiling:
-        current = _attempt(function, digits)
+        current = _attempt(function, digits, derivative)
         if isinstance(current, ProvenUndefinedError) or (
                 isinstance(current, UndefinedError) and isinstance(previous, UndefinedError)):
             raise current
@@ -266,9 +269,9 @@ def _unsettled(names: Sequence[str], k: int, previous: Any, current: _Evaluation
             f"digits, nor that it rounds to 0 in float64 (|v| < {mpmath.nstr(ZERO_BOUND, 2)})")
 
 
-def _attempt(function: Callable[[], Sequence[Any]],
-             digits: int) -> _Evaluation | UndefinedError | UndecidedError:
+def _attempt(function: Callable[[], Sequence[Any]], digits: int,
+             derivative: str) -> _Evaluation | UndefinedError | UndecidedError:
     try:
-        return evaluate_at(function, digits)
+        return evaluate_at(function, digits, derivative)
     except (UndefinedError, UndecidedError) as exc:
         return exc

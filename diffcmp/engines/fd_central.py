@@ -24,9 +24,15 @@ STEP_SCALE = float(np.cbrt(np.finfo(np.float64).eps))
 UNIT_ROUNDOFF = float(np.finfo(np.float64).eps) / 2
 
 
-def step(x: float) -> float:
-    """``cbrt(eps) * max(1, |x|)`` rounded to the nearest power of two."""
-    return 2.0 ** round(math.log2(STEP_SCALE * max(1.0, abs(x))))
+#: The second differences' relative step, ``eps**(1/4)``: truncation ``O(h^2)`` against
+#: rounding ``O(eps / h^2)`` (Nocedal & Wright, Numerical Optimization, 2nd ed., sec. 8.1).
+SECOND_STEP_SCALE = float(np.finfo(np.float64).eps) ** 0.25
+
+
+def step(x: float, scale: float = STEP_SCALE) -> float:
+    """``scale * max(1, |x|)`` rounded to the nearest power of two (``scale``: ``cbrt(eps)``
+    for first differences, ``eps**(1/4)`` for second ones)."""
+    return 2.0 ** round(math.log2(scale * max(1.0, abs(x))))
 
 
 class CentralDifferenceEngine(PerturbationEngine):
@@ -46,6 +52,63 @@ class CentralDifferenceEngine(PerturbationEngine):
         rounding = 4 * UNIT_ROUNDOFF * floors.loss / steps / tolerance
         return Floors(floors.loss, np.maximum(floors.grad, rounding),
                       floors.source + "; fd-central adds its quotient's rounding, 4 u B / h")
+
+    def second_floors(self, floors: Floors, first: Floors, x: np.ndarray, tolerance: float,
+                      phase: str, v: np.ndarray) -> Floors:
+        """The product's floors, raised by the second differences' own rounding: four loss
+        calls, each off by up to ``u * B``, divided by ``4 h_i h_j`` (``4 h_i t`` along
+        ``v``); four times that passes at ``tolerance``."""
+        if floors.grad is None or not tolerance > 0:
+            return floors
+        steps = np.array([step(value, SECOND_STEP_SCALE) for value in x])
+        if phase == "hessian":
+            across = np.outer(steps, steps).ravel()
+        else:
+            scale = float(np.max(np.abs(v))) if v.size else 1.0
+            across = steps * step(float(np.max(np.abs(x), initial=0.0)),
+                                  SECOND_STEP_SCALE) / (scale or 1.0)
+        rounding = 4 * UNIT_ROUNDOFF * first.loss / across / tolerance
+        return Floors(floors.loss, np.maximum(floors.grad, rounding),
+                      floors.source + "; fd-central adds its second differences' rounding, "
+                      "4 u B / (h_i h_j)")
+
+    def hessian(self, f: Callable[[np.ndarray], Any], x: np.ndarray) -> np.ndarray:
+        """Second differences of the loss, ``4 n**2`` calls (``n (n + 1) / 2`` entries, the
+        other half by symmetry): ``H_ij = (f(x + h_i e_i + h_j e_j) - f(x + h_i e_i - h_j e_j)
+        - f(x - h_i e_i + h_j e_j) + f(x - h_i e_i - h_j e_j)) / (4 h_i h_j)``, with
+        ``h = eps**(1/4) * max(1, |x|)`` (nearest power of two)."""
+        steps = np.array([step(v, SECOND_STEP_SCALE) for v in x])
+        n = x.size
+        out = np.empty((n, n))
+        for i in range(n):
+            for j in range(i, n):
+                total = 0.0
+                for a, b in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+                    moved = x.copy()
+                    moved[i] += a * steps[i]
+                    moved[j] += b * steps[j]
+                    total += a * b * f(moved)
+                out[i, j] = out[j, i] = total / (4 * steps[i] * steps[j])
+        return out
+
+    def hvp(self, f: Callable[[np.ndarray], Any], x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Mixed second differences along ``e_i`` and ``v``, ``4 n`` calls: ``(Hv)_i = (f(x +
+        h_i e_i + t v) - f(x + h_i e_i - t v) - f(x - h_i e_i + t v) + f(x - h_i e_i - t v)) /
+        (4 h_i t)``, ``t = eps**(1/4) * max(1, |x|_inf) / |v|_inf``."""
+        scale = float(np.max(np.abs(v))) if v.size else 0.0
+        if scale == 0:
+            return np.zeros_like(x)
+        t = step(float(np.max(np.abs(x))), SECOND_STEP_SCALE) / scale
+        steps = np.array([step(value, SECOND_STEP_SCALE) for value in x])
+        out = np.empty_like(x)
+        for i in range(x.size):
+            total = 0.0
+            for a, b in ((1, 1), (1, -1), (-1, 1), (-1, -1)):
+                moved = x + b * t * v
+                moved[i] += a * steps[i]
+                total += a * b * f(moved)
+            out[i] = total / (4 * steps[i] * t)
+        return out
 
     def component(self, f: Callable[[np.ndarray], Any], x: np.ndarray, i: int) -> float:
         """``(f(x + h e_i) - f(x - h e_i)) / ((x + h) - (x - h))``: two loss calls."""

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..ops.jax import OPS
 from ..symbolic.problem import Problem
-from .base import Engine, Prepared
+from .base import Engine, Phase, Prepared
 
 
 class JaxEngine(Engine):
@@ -76,6 +76,7 @@ class JaxEngine(Engine):
         with prepared.step("first call"):
             grad(inputs(problem.point))
         prepared.inputs, prepared.loss, prepared.grad = inputs, loss, grad
+        prepared.phases.update(_second_order(problem, loss_of, data, prepared))
         return prepared
 
     @staticmethod
@@ -88,3 +89,48 @@ class JaxEngine(Engine):
         value, grads = out
         return float(value), np.concatenate([np.asarray(g, dtype=np.float64).ravel()
                                              for g in grads])
+
+
+def _second_order(problem: Problem, loss_of: Any, data: dict[str, Any],
+                  prepared: Prepared) -> dict[str, Phase]:
+    """``jax.hessian`` (forward over reverse) and the Hessian-vector product as ``jax.jvp`` of
+    ``jax.grad`` (forward over reverse), over the flat parameters, each jitted and compiled on
+    its first call (timed into ``prepare_s`` as ``trace hessian``, ``compile hvp``, ...)."""
+    sizes = [v.size for v in problem.params]
+    shapes = [v.shape for v in problem.params]
+    splits = list(np.cumsum(sizes)[:-1])
+
+    def flat_loss(x: Any, data: dict[str, Any]) -> Any:
+        parts = jnp.split(x, splits)
+        return loss_of(tuple(p.reshape(s) for p, s in zip(parts, shapes, strict=True)), data)
+
+    def product(x: Any, v: Any, data: dict[str, Any]) -> Any:
+        return jax.jvp(lambda y: jax.grad(flat_loss)(y, data), (x,), (v,))[1]
+
+    functions = {"hessian": jax.hessian(flat_loss), "hvp": product}
+    compiled: dict[str, Any] = {}
+
+    def joined(params: tuple[Any, ...]) -> Any:
+        return jnp.concatenate([jnp.ravel(p) for p in params])
+
+    def call(name: str, *args: Any) -> Any:
+        with jax.enable_x64(True):
+            if name not in compiled:
+                with prepared.step(f"trace {name}"):
+                    lowered = jax.jit(functions[name]).lower(*args, data)
+                with prepared.step(f"compile {name}"):
+                    compiled[name] = lowered.compile()
+            return jax.block_until_ready(compiled[name](*args, data))
+
+    def hessian(params: tuple[Any, ...]) -> Any:
+        with jax.enable_x64(True):
+            return call("hessian", joined(params))
+
+    def hvp(params: tuple[Any, ...], direction: tuple[Any, ...]) -> Any:
+        with jax.enable_x64(True):
+            return call("hvp", joined(params), joined(direction))
+
+    def read(out: Any) -> np.ndarray:
+        return np.asarray(out, dtype=np.float64).ravel()
+
+    return {"hessian": Phase(hessian, read), "hvp": Phase(hvp, read)}

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..symbolic.problem import Problem
-from .base import Engine, Prepared
+from .base import Engine, Phase, Prepared
 
 
 class PerturbationEngine(Engine):
@@ -22,6 +22,14 @@ class PerturbationEngine(Engine):
 
     ops: ClassVar[Mapping[str, Callable[..., Any]]]
     dtype: ClassVar[type]
+
+    @abstractmethod
+    def hessian(self, f: Callable[[np.ndarray], Any], x: np.ndarray) -> np.ndarray:
+        """The ``n x n`` Hessian at the real point ``x`` from calls of the loss ``f``."""
+
+    @abstractmethod
+    def hvp(self, f: Callable[[np.ndarray], Any], x: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """The Hessian-vector product along the real ``v`` at the real point ``x``."""
 
     @abstractmethod
     def component(self, f: Callable[[np.ndarray], Any], x: np.ndarray, i: int) -> float:
@@ -49,4 +57,17 @@ class PerturbationEngine(Engine):
         with prepared.step("first call"):
             loss(prepared.inputs(problem.point))
         prepared.loss, prepared.grad = loss, grad
+
+        def hessian(x: np.ndarray) -> np.ndarray:
+            with np.errstate(all="ignore"):
+                return self.hessian(f, np.real(x).astype(np.float64))
+
+        def hvp(x: np.ndarray, v: np.ndarray) -> np.ndarray:
+            with np.errstate(all="ignore"):
+                return self.hvp(f, np.real(x).astype(np.float64), np.real(v).astype(np.float64))
+
+        def read(out: np.ndarray) -> np.ndarray:
+            return np.asarray(out, dtype=np.float64).ravel()
+
+        prepared.phases.update(hessian=Phase(hessian, read), hvp=Phase(hvp, read))
         return prepared

@@ -33,7 +33,7 @@ from ..ops import arb as arb_ops
 from ..ops.mpmath import DPS
 from ..symbolic.graph import short
 from ..symbolic.problem import Problem
-from .base import Engine, Prepared
+from .base import Engine, Phase, Prepared
 from .certify import MAX_DIGITS, ProvenUndefinedError, certify
 
 
@@ -71,24 +71,35 @@ class ReferenceEngine(Engine):
         prepared = Prepared(inputs=None, loss=None, grad=None, read=self._read)
         try:
             both, alone, inputs = _vectorised(problem, prepared)
+            vectorised = True
         except UnsupportedError:
             both, alone, inputs = _scalar(problem, prepared)
+            vectorised = False
         ceiling = int(problem.case.reference.get("max_digits", MAX_DIGITS))
         names = ["the loss as written", *(f"the gradient's {c}" for c in problem.components)]
 
-        def grad(args: Any) -> list[Any]:
+        def certified(function: Callable[[], list[Any]], args: Any, names: list[str],
+                      derivative: str = "the gradient") -> list[Any]:
+            """``function``'s values certified, with what they proved in ``details``."""
             try:
-                certified = certify(lambda: flat(both(args)), DPS, ceiling, names)
+                found = certify(function, DPS, ceiling, names, derivative)
             except UndefinedError as exc:
                 where = _where(problem, args, exc.digits) if isinstance(
-                    exc, ProvenUndefinedError) and isinstance(args, dict) else ""
+                    exc, ProvenUndefinedError) and isinstance(args, dict) and \
+                    exc.index == 0 else ""
                 message = f"{exc.what} is undefined: {where}" if where else str(exc)
                 raise UndefinedError(message, _loss_or_nan(alone, args, ceiling)) from None
-            prepared.details["digits"] = certified.significant
-            prepared.details["precision"] = certified.digits
-            prepared.details["certified"] = certified
-            prepared.details["overflow"] = _beyond(certified.values, names)
-            return certified.values
+            prepared.details["digits"] = found.significant
+            prepared.details["precision"] = found.digits
+            prepared.details["certified"] = found
+            prepared.details["overflow"] = _beyond(found.values, names)
+            return found.values
+
+        def grad(args: Any) -> list[Any]:
+            return certified(lambda: flat(both(args)), args, names)
+
+        if vectorised:
+            prepared.phases.update(_second_order(problem, prepared, certified))
 
         def loss(args: Any) -> Any:
             digits = prepared.details.get("precision", DPS)
@@ -106,6 +117,59 @@ class ReferenceEngine(Engine):
 
 
 Evaluation = Callable[[Any], Any]
+
+
+def _second_order(problem: Problem, prepared: Prepared,
+                  certified: Callable[..., list[Any]]) -> dict[str, Phase]:
+    """The exact Hessian and Hessian-vector product in ball arithmetic, certified like the
+    gradient: the product's graphs (:attr:`~diffcmp.symbolic.problem.Problem.array_hvp`,
+    derived and compiled on first use), the Hessian's column ``j`` the product with the
+    ``j``-th unit vector. Each call returns ``[loss, *values]``."""
+    compiled: list[Evaluation] = []
+    components = problem.components
+    n = len(components)
+
+    def product() -> Evaluation:
+        if not compiled:
+            with prepared.step("derive hvp"):
+                graphs = problem.array_hvp
+            with prepared.step("compile hvp"):
+                compiled.append(Program(graphs.outputs).compile(arb_ops.OPS,
+                                                                fresh_constants=True))
+        return compiled[0]
+
+    def tangent(v: np.ndarray) -> dict[str, Any]:
+        return {name: arb_ops.array(part)
+                for name, part in problem.tangent_environment(v).items()}
+
+    units: list[dict[str, Any]] = []
+    hessian_names = ["the loss as written",
+                     *(f"the Hessian's H[{a}, {b}]" for a in components for b in components)]
+
+    def hessian(args: dict[str, Any]) -> list[Any]:
+        run = product()
+        if not units:
+            units.extend(tangent(np.eye(1, n, j).ravel()) for j in range(n))
+
+        def values() -> list[Any]:
+            columns = [flat(run({**args, **unit})) for unit in units]
+            return [columns[0][0], *(columns[j][1 + i] for i in range(n) for j in range(n))]
+
+        return certified(values, args, hessian_names, "the Hessian")
+
+    product_names = ["the loss as written", *(f"the Hessian-vector product's {c}"
+                                              for c in components)]
+
+    def hvp(args: dict[str, Any], direction: dict[str, Any]) -> list[Any]:
+        run = product()
+        along = {problem.tangent_names[v.name]: direction[v.name] for v in problem.params}
+        return certified(lambda: flat(run({**args, **along})), args, product_names,
+                         "the Hessian-vector product")
+
+    def read(values: list[Any]) -> np.ndarray:
+        return np.array([float(v) for v in values[1:]], dtype=np.float64)
+
+    return {"hessian": Phase(hessian, read), "hvp": Phase(hvp, read)}
 
 
 def _vectorised(problem: Problem, prepared: Prepared) -> tuple[Evaluation, Evaluation,

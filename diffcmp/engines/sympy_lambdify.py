@@ -7,10 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import sympy as sp
 
 from ..errors import SkippedError
+from ..symbolic.lambdify import lambdify_renamed
 from ..symbolic.problem import Problem
-from .base import Engine, Prepared
+from .base import Engine, Phase, Prepared
 
 #: The scalar SymPy gradient is skipped when its estimated preparation is longer than this.
 BUDGET_S = 10.0
@@ -57,6 +59,7 @@ class SympyEngine(Engine):
                 return loss_only(*x, *data)
 
         prepared.grad, prepared.loss = grad, loss
+        prepared.phases.update(_second_order(problem, prepared, data))
         return prepared
 
     @staticmethod
@@ -66,3 +69,50 @@ class SympyEngine(Engine):
     @staticmethod
     def _read(values: list[Any]) -> tuple[float, np.ndarray]:
         return float(np.real(values[0])), np.array([np.real(v) for v in values[1:]], dtype=float)
+
+
+def _second_order(problem: Problem, prepared: Prepared, data: list[np.float64]) -> dict[
+        str, Phase]:
+    """SymPy's scalar Hessian: each gradient component differentiated again (the upper
+    triangle, ``n (n + 1) / 2`` expressions, ``cse`` shared), ``lambdify`` to NumPy, derived
+    on first use (its steps timed into ``prepare_s``); skipped (with its estimate) where that
+    would take more than ``BUDGET_S``. Its Hessian-vector product is that Hessian times the
+    vector."""
+    n = problem.point.size
+    built: list[Any] = []
+
+    def function() -> Any:
+        if not built:
+            estimate = estimated_seconds(problem) * (n + 1) / 2
+            if estimate > BUDGET_S:
+                raise SkippedError(
+                    f"SymPy's scalar Hessian would take about {estimate:,.0f} s to derive and "
+                    f"compile ({n * (n + 1) // 2:,} second derivatives of a loss of "
+                    f"{problem.scalar_ops:,} scalar operations); skipped above {BUDGET_S:g} s. "
+                    "The matcalc engine derives the Hessian-vector product at array level")
+            gradient = problem.gradient
+            with prepared.step("derive hessian"):
+                symbols = gradient.symbols
+                entries = [sp.diff(gradient.components[i], symbols[j])
+                           for i in range(n) for j in range(i, n)]
+            with prepared.step("lambdify hessian"):
+                args = [*problem.param_symbols, *problem.data_symbols]
+                built.append(lambdify_renamed(args, entries, "numpy"))
+        return built[0]
+
+    upper = np.triu_indices(n)
+
+    def hessian(x: list[np.float64]) -> np.ndarray:
+        values = function()(*x, *data)
+        with np.errstate(all="ignore"):
+            out = np.zeros((n, n))
+            out[upper] = np.real(np.array(values, dtype=complex))
+            return out + np.triu(out, 1).T
+
+    def hvp(x: list[np.float64], v: list[np.float64]) -> np.ndarray:
+        return hessian(x) @ np.array(v, dtype=np.float64)
+
+    def read(out: np.ndarray) -> np.ndarray:
+        return np.asarray(out, dtype=np.float64).ravel()
+
+    return {"hessian": Phase(hessian, read), "hvp": Phase(hvp, read)}

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
 
 from ..ops.torch import OPS
 from ..symbolic.problem import Problem
-from .base import Engine, Prepared
+from .base import Engine, Phase, Prepared
 
 
 class TorchEngine(Engine):
@@ -59,6 +60,7 @@ class TorchEngine(Engine):
         with prepared.step("first call"):
             grad(inputs(problem.point))
         prepared.inputs, prepared.loss, prepared.grad = inputs, loss, grad
+        prepared.phases.update(_second_order(problem, f, data))
         return prepared
 
     @staticmethod
@@ -66,3 +68,32 @@ class TorchEngine(Engine):
         value, grads = out
         return float(value), np.concatenate([g.detach().numpy().ravel() for g in grads])
 
+
+
+def _second_order(problem: Problem, f: Any, data: dict[str, torch.Tensor]) -> dict[str, Phase]:
+    """``torch.func.hessian`` (forward over reverse) and the Hessian-vector product as
+    ``torch.func.jvp`` of ``torch.func.grad`` (forward over reverse), over the flat
+    parameters."""
+    names = [v.name for v in problem.params]
+    sizes = [v.size for v in problem.params]
+    shapes = [v.shape for v in problem.params]
+
+    def flat_loss(x: torch.Tensor) -> torch.Tensor:
+        parts = [p.reshape(s) for p, s in zip(torch.split(x, sizes), shapes, strict=True)]
+        return f({**data, **dict(zip(names, parts, strict=True))})
+
+    hessian_of, grad_of = torch.func.hessian(flat_loss), torch.func.grad(flat_loss)
+
+    def joined(leaves: list[torch.Tensor]) -> torch.Tensor:
+        return torch.cat([leaf.detach().reshape(-1) for leaf in leaves])
+
+    def hessian(leaves: list[torch.Tensor]) -> torch.Tensor:
+        return hessian_of(joined(leaves))
+
+    def hvp(leaves: list[torch.Tensor], direction: list[torch.Tensor]) -> torch.Tensor:
+        return torch.func.jvp(grad_of, (joined(leaves),), (joined(direction),))[1]
+
+    def read(out: torch.Tensor) -> np.ndarray:
+        return out.detach().numpy().astype(np.float64).ravel()
+
+    return {"hessian": Phase(hessian, read), "hvp": Phase(hvp, read)}

@@ -22,6 +22,8 @@ from ..symbolic.problem import Problem
 from .grade import ADBENCH_FLOOR, Floors
 
 SOURCE = "float64 rounding bound of the loss as written and its vectorised gradient, at most 1"
+SECOND_SOURCE = ("float64 rounding bound of the Hessian-vector product derived at array level, "
+                 "at most 1")
 
 
 class FloorFinder:
@@ -49,3 +51,34 @@ class FloorFinder:
         flat = np.where(np.isfinite(flat), flat, ADBENCH_FLOOR)
         loss = float(loss) if np.isfinite(loss) else ADBENCH_FLOOR
         return Floors(loss=loss, grad=flat, source=SOURCE)
+
+    def second_at(self, x: np.ndarray, tangents: list[np.ndarray]) -> Floors:
+        """The floors of the Hessian-vector products along each of ``tangents`` at ``x``, one
+        after the other as one flat array (the Hessian's: the unit vectors, its columns; read
+        row-major with :meth:`hessian_at`), from the float64 rounding bound of the product
+        derived at array level. ADBench's 1 where no bound is found."""
+        try:
+            program = Program(self.problem.float64_hvp.outputs)
+            env = self.problem.environment(x)
+            parts = []
+            for v in tangents:
+                _, bounds = program.rounding({**env, **self.problem.tangent_environment(v)})
+                loss, *products = bounds
+                parts.append(np.concatenate([
+                    np.broadcast_to(np.asarray(b, dtype=float), p.shape).ravel()
+                    for b, p in zip(products, self.problem.params, strict=True)]))
+        except Exception as exc:  # no bound for this product: ADBench's floor, and why
+            return Floors(source=f"ADBench's fixed 1 (no rounding bound: {exc})")
+        flat = np.concatenate(parts) if parts else np.zeros(0)
+        flat = np.where(np.isfinite(flat), flat, ADBENCH_FLOOR)
+        loss = float(loss) if np.isfinite(loss) else ADBENCH_FLOOR
+        return Floors(loss=loss, grad=flat, source=SECOND_SOURCE)
+
+    def hessian_at(self, x: np.ndarray) -> Floors:
+        """The floors of every Hessian entry at ``x``, row-major (entry ``(i, j)`` is row ``i``
+        of the product with the ``j``-th unit vector)."""
+        n = len(self.problem.components)
+        floors = self.second_at(x, [np.eye(1, n, j).ravel() for j in range(n)])
+        if floors.grad is None:
+            return floors
+        return Floors(floors.loss, floors.grad.reshape(n, n).T.ravel(), floors.source)

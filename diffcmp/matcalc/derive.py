@@ -107,3 +107,42 @@ def derive(loss: Node, params: Sequence[Node],
     finished = rebuild([loss, *grads], {id(g.seed()): g.const(1)})
     return ArrayGradient(finished[0], tuple(params), tuple(finished[1:]),
                          time.perf_counter() - start)
+
+
+@dataclass(frozen=True)
+class ArrayHvp:
+    """The Hessian-vector product of a loss at array level: reverse mode over the inner product
+    of the vectorised gradient with a tangent (one leaf per parameter), so the product is
+    another array graph (``X.T @ (X @ v_w)`` for least squares), derived once, whatever the
+    size; the Hessian's column ``j`` is the product with the ``j``-th unit vector."""
+
+    loss: Node
+    params: tuple[Node, ...]
+    #: The tangent's leaves, one per parameter, of its shape.
+    tangents: tuple[Node, ...]
+    #: ``H v`` in each parameter, one graph per parameter.
+    products: tuple[Node, ...]
+    #: Seconds the second derivation took.
+    derive_s: float
+
+    @property
+    def outputs(self) -> list[Node]:
+        """``[loss, *products]``: what one evaluation computes."""
+        return [self.loss, *self.products]
+
+
+def hvp(gradient: ArrayGradient, tangents: Sequence[Node],
+        rules: Mapping[str, Rule] = VJP) -> ArrayHvp:
+    """The Hessian-vector product graphs of ``gradient``'s loss along ``tangents`` (leaf nodes
+    of the parameters' shapes): reverse mode again, over ``sum(grad * tangent)`` (Pearlmutter's
+    reverse-over-reverse), by ``rules``."""
+    start = time.perf_counter()
+    inner: Node | None = None
+    for grad, tangent in zip(gradient.grads, tangents, strict=True):
+        term = t.reduction("sum", grad * tangent) if grad.shape else grad * tangent
+        inner = term if inner is None else inner + term
+    if inner is None:
+        raise UnsupportedError("the loss has no parameter: there is no Hessian")
+    second = derive(inner, list(gradient.params), rules)
+    return ArrayHvp(gradient.loss, gradient.params, tuple(tangents), second.grads,
+                    time.perf_counter() - start)

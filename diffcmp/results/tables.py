@@ -24,26 +24,28 @@ from ..run.rows import CaseResult
 from .environment import Usage, environment
 
 FORMAT = "diffcmp-results"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 #: Versions this diffcmp reads (version 1 lacks the agreement's ``rho_adbench`` and ``floor``;
-#: versions 1 and 2 lack the reference's certified text, :data:`EXACT_COLUMNS`).
-READS_VERSIONS = (1, 2, 3)
+#: versions 1 and 2 lack the reference's certified text, :data:`EXACT_COLUMNS`; versions 1 to 3
+#: grade gradients only: no ``derivative`` column, no ``hessians`` table).
+READS_VERSIONS = (1, 2, 3, 4)
 
 #: Where a tolerance set for the run (``Options.tolerance``) comes from, in the report.
 RUN_TOLERANCE = "set for this run (see Settings)"
 
 COLUMNS = {
-    "agreement": ["case", "point", "engine", "status", "loss", "error", "rel_error", "tolerance",
-                  "message", "digits", "cause", "rho_adbench", "floor", "loss_exact",
-                  "loss_flag", "loss_bound"],
+    "agreement": ["case", "point", "engine", "derivative", "status", "loss", "error",
+                  "rel_error", "tolerance", "message", "digits", "cause", "rho_adbench", "floor",
+                  "loss_exact", "loss_flag", "loss_bound"],
     "gradients": ["case", "point", "engine", "component", "value", "reference",
                   "reference_exact", "reference_flag", "reference_bound"],
     "timing": ["case", "engine", "phase", "median_s", "iqr_s", "runs"],
     "expressions": ["case", "loss_ops", "grad_ops", "grad_cse_ops", "derive_s", "method",
-                    "formula", "array_derive_s"],
+                    "formula", "array_derive_s", "hvp_formula", "hvp_derive_s"],
     "expectations": ["case", "kind", "item", "expected", "actual", "holds"],
     "errors": ["case", "source", "message"],
     "one_sided": ["case", "point", "component", "left", "right"],
+    "hessians": ["case", "point", "engine", "row", "col", "value", "reference"],
 }
 
 #: The reference's certified values as text (version 3): ``*_exact`` the decimal text (17
@@ -67,6 +69,7 @@ class Tables:
     expectations: pd.DataFrame
     errors: pd.DataFrame
     one_sided: pd.DataFrame
+    hessians: pd.DataFrame
     declared: dict[str, dict[str, str]]
     meta: dict[str, Any]
 
@@ -82,7 +85,8 @@ class Tables:
                 tables["errors"].append({"case": c.case, "source": c.source,
                                          "message": c.load_error})
                 continue
-            for name in ("agreement", "gradients", "timing", "expectations", "one_sided"):
+            for name in ("agreement", "gradients", "timing", "expectations", "one_sided",
+                         "hessians"):
                 tables[name].extend(getattr(c, name))
             if c.expressions is not None:
                 tables["expressions"].append({"case": c.case, **c.expressions})
@@ -102,7 +106,8 @@ class Tables:
             "options": {"engines": list(options.engines), "timing": options.timing,
                         "min_time": options.min_time, "threads": options.threads,
                         "tags": list(options.tags),
-                        "allow_undefined": options.allow_undefined},
+                        "allow_undefined": options.allow_undefined, "order": options.order,
+                        "max_hessian_n": options.max_hessian_n},
             "wall_s": wall_s, "measured_s": measured, "prepare_s": prepared,
             "sources": {c.case: c.source for c in cases},
         }
@@ -179,6 +184,9 @@ class Tables:
         for name, columns in EXACT_COLUMNS.items():  # older versions: no certified text
             for column in columns:
                 frames[name][column] = frames[name][column].astype(object).fillna("").astype(str)
+        # versions 1 to 3 graded the gradient only
+        frames["agreement"]["derivative"] = frames["agreement"]["derivative"].astype(
+            object).fillna("gradient").astype(str)
         meta = {k: v for k, v in payload.items() if k not in COLUMNS and k != "declared"}
         return cls(declared=payload.get("declared", {}), meta=meta, **frames)
 

@@ -33,6 +33,7 @@ from ..status import Status
 from ..symbolic.problem import Problem, lower
 from .options import Options, tolerance_for
 from .rows import NOT_RUN, CaseResult
+from .second import Second, grade_second, hessian_names, time_second
 from .timing import Measurement, measure
 
 
@@ -111,11 +112,13 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
     detector, diagnosis, crosscheck = _graders(problem)
     finder = FloorFinder(problem)
     first_floors: grading.Floors | None = None
+    every_sides: list[Sides] = []
     for index, x in enumerate(points):
         floors = finder.at(x)
         first_floors = first_floors or floors
         cause_here: str | None = None  # diagnosed once per point, on the first nan
         sides = detector.sides(x) if detector else Sides.none()
+        every_sides.append(sides)
         kink, left, right = sides.kink, sides.left, sides.right
         if kink:
             result.add_one_sided(index, problem.components, left, right)
@@ -158,13 +161,38 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
             seen = sorted({row["status"] for row in result.agreement if row["engine"] == name})
             result.add_expectation("status", name, declared[name], ", ".join(seen),
                                    seen == [declared[name]])
-    result.expressions = _expressions(problem, prepared)
+    second: dict[str, list[str]] = {}
+    if max(options.order, case.order) >= 2:
+        second = grade_second(Second(problem, engines, prepared, options), result, points,
+                              every_sides, [o.loss for o in outcomes["reference"]], finder,
+                              _attempt)
+        _check_expect_hessian(case, problem, result)
+    result.expressions = _expressions(problem, prepared, bool(second))
     if options.timing:
         for name, p in prepared.items():
             if isinstance(p, Prepared) and outcomes[name][0].status is None:
                 _time(result, name, p, problem.point, options.min_time)
+            if isinstance(p, Prepared) and second.get(name):
+                time_second(result, name, p, second[name], problem.point,
+                            lambda call, *args: measure(functools.partial(call, *args),
+                                                        options.min_time))
     return result
 
+
+def _check_expect_hessian(case: Case, problem: Problem, result: CaseResult) -> None:
+    """Check ``[expect] hessian`` against the reference's Hessian at the case's point."""
+    expected = case.expect.get("hessian")
+    if expected is None:
+        return
+    tolerance = case.expect.get("tolerance", grading.EXPECT_TOLERANCE)
+    names = hessian_names(problem.components)
+    found = {(row["row"], row["col"]): row["value"] for row in result.hessians
+             if row["engine"] == "reference" and row["point"] == 0 and row["col"] != "v"}
+    for k, (value, name) in enumerate(zip(expected.ravel(), names, strict=True)):
+        i, j = divmod(k, len(problem.components))
+        actual = found.get((problem.components[i], problem.components[j]), float("nan"))
+        result.add_expectation("hessian", name, float(value), actual,
+                               grading.check_expect(float(value), actual, tolerance, 1.0))
 
 def _graders(problem: Problem) -> tuple[KinkDetector | None, Diagnosis | None,
                                         CrossCheck | None]:
@@ -211,9 +239,11 @@ def _resolution(reference: grading.Outcome) -> list[float] | None:
             for b, g in zip(bounds, reference.grad, strict=True)]
 
 
-def _expressions(problem: Problem, prepared: dict[str, Any]) -> dict[str, Any] | None:
+def _expressions(problem: Problem, prepared: dict[str, Any],
+                 second: bool = False) -> dict[str, Any] | None:
     """Sizes of the symbolic gradients: the scalar SymPy one where the ``sympy`` engine derived
-    it (its expression swell), and the vectorised one's formulas."""
+    it (its expression swell), and the vectorised one's formulas (with ``second``, the
+    Hessian-vector product's too, ``hvp_formula``)."""
     row: dict[str, Any] = {}
     if isinstance(prepared.get("sympy"), Prepared):
         gradient = problem.gradient
@@ -222,6 +252,15 @@ def _expressions(problem: Problem, prepared: dict[str, Any]) -> dict[str, Any] |
         array = problem.array_gradient
         names = {f"dL/d{v.name}": d for v, d in zip(problem.params, array.grads, strict=True)}
         row.update(formula="; ".join(formulas(names)), array_derive_s=array.derive_s)
+        if second:
+            try:
+                product = problem.array_hvp
+            except DiffcmpError:
+                return row
+            products = {f"(Hv)_{v.name}": d
+                        for v, d in zip(problem.params, product.products, strict=True)}
+            row.update(hvp_formula="; ".join(formulas(products)),
+                       hvp_derive_s=product.derive_s)
     return row or None
 
 

@@ -38,15 +38,19 @@ class CaseResult:
     timing: list[dict[str, Any]] = field(default_factory=list)
     expectations: list[dict[str, Any]] = field(default_factory=list)
     one_sided: list[dict[str, Any]] = field(default_factory=list)
+    hessians: list[dict[str, Any]] = field(default_factory=list)
     expressions: dict[str, Any] | None = None
     declared: dict[str, str] = field(default_factory=dict)
 
     def add_agreement(self, point: int, engine: str, verdict: Verdict, loss: float,
                       tolerance: float, declared: str | None, digits: int | None = None,
-                      cause: str = "", exact: Exact | None = None) -> None:
-        """One engine's verdict at one point; ``exact``: the certified values of the reference,
-        whose loss this row's ``loss`` is (``loss_exact``, ``loss_flag``, ``loss_bound``)."""
+                      cause: str = "", exact: Exact | None = None,
+                      derivative: str = "gradient") -> None:
+        """One engine's verdict at one point on one ``derivative`` (``"gradient"``,
+        ``"hessian"``, ``"hvp"``); ``exact``: the certified values of the reference, whose loss
+        this row's ``loss`` is (``loss_exact``, ``loss_flag``, ``loss_bound``)."""
         self.agreement.append({
+            "derivative": derivative,
             "case": self.case, "point": point, "engine": engine, "status": str(verdict.status),
             "loss": loss, "error": verdict.error, "rel_error": verdict.rel_error,
             "tolerance": tolerance, "message": verdict.message,
@@ -66,6 +70,17 @@ class CaseResult:
              "value": float(v), "reference": float(r), **_exact_columns("reference", exact, k)}
             for k, (c, v, r) in enumerate(zip(components, values, reference, strict=True),
                                           start=1))
+
+    def add_hessian(self, point: int, engine: str, rows: list[str], cols: list[str],
+                    values: np.ndarray, reference: np.ndarray) -> None:
+        """One engine's Hessian (``cols`` every component) or Hessian-vector product (``cols``
+        the one column ``"v"``) at one point, entry by entry beside the reference's."""
+        values = np.asarray(values, dtype=np.float64).reshape(len(rows), len(cols))
+        reference = np.asarray(reference, dtype=np.float64).reshape(len(rows), len(cols))
+        self.hessians.extend(
+            {"case": self.case, "point": point, "engine": engine, "row": r, "col": c,
+             "value": float(values[i, j]), "reference": float(reference[i, j])}
+            for i, r in enumerate(rows) for j, c in enumerate(cols))
 
     def add_one_sided(self, point: int, components: list[str], left: np.ndarray,
                       right: np.ndarray) -> None:

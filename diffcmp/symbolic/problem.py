@@ -25,8 +25,9 @@ from ..cases import Case
 from ..errors import CaseError, ExpressionError, UnsupportedError
 from ..lang.nodes import inline, parse_nodes
 from ..matcalc import graph
-from ..matcalc.derive import ArrayGradient
+from ..matcalc.derive import ArrayGradient, ArrayHvp
 from ..matcalc.derive import derive as derive_arrays
+from ..matcalc.derive import hvp as derive_hvp
 from ..matcalc.rules import FLOAT64_FORMS
 from ..matcalc.table import GRAPH_OPS
 from ..ops import sympy as sympy_ops
@@ -190,6 +191,43 @@ class Problem:
         floors. Raises like :attr:`array_gradient`."""
         array = self.array_gradient
         return derive_arrays(array.loss, list(array.params), FLOAT64_FORMS)
+
+    @cached_property
+    def tangent_names(self) -> dict[str, str]:
+        """The leaf name of each parameter's tangent in the Hessian-vector product graphs
+        (``v_w`` for ``w``; underscores added until it names nothing else of the case)."""
+        taken = {v.name for v in [*self.params, *self.data]}
+        out = {}
+        for v in self.params:
+            name = f"v_{v.name}"
+            while name in taken:
+                name += "_"
+            taken.add(name)
+            out[v.name] = name
+        return out
+
+    @cached_property
+    def array_hvp(self) -> ArrayHvp:
+        """The Hessian-vector product at array level (:func:`~diffcmp.matcalc.derive.hvp`),
+        along tangent leaves named by :attr:`tangent_names`. Raises like
+        :attr:`array_gradient`."""
+        return self._hvp(self.array_gradient)
+
+    @cached_property
+    def float64_hvp(self) -> ArrayHvp:
+        """The same product with the local derivatives float64 engines compute, for the
+        Hessian's grading floors."""
+        return self._hvp(self.float64_gradient, FLOAT64_FORMS)
+
+    def _hvp(self, gradient: ArrayGradient, rules: Mapping[str, Any] | None = None) -> ArrayHvp:
+        tangents = [graph.var(self.tangent_names[v.name], v.shape, "data") for v in self.params]
+        return derive_hvp(gradient, tangents) if rules is None else \
+            derive_hvp(gradient, tangents, rules)
+
+    def tangent_environment(self, v: Any) -> dict[str, np.ndarray]:
+        """The tangent leaves of the product graphs from a flat vector ``v``, float64."""
+        return {self.tangent_names[name]: part
+                for name, part in self.split(np.asarray(v, dtype=np.float64)).items()}
 
     def environment(self, x: Any) -> dict[str, np.ndarray]:
         """Every param (from the flat point ``x``) and data array by name, float64."""
