@@ -13,7 +13,7 @@ in float64 cancellation is not. The worst component is the ``error``;
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -223,8 +223,9 @@ def _beyond_float64(engine: str, outcome: Outcome, reference: Outcome,
 def kink_verdict(engine: str, outcome: Outcome, kink: str, components: list[str],
                  left: np.ndarray, right: np.ndarray, *, reference: Outcome | None = None,
                  tolerance: float = 0.0, floors: Floors = Floors(),
-                 spread: np.ndarray | None = None) -> Verdict:
-    """Grade ``outcome`` at a kink, component by component.
+                 spread: np.ndarray | None = None,
+                 pairs: Sequence[kinks.Pair] = ()) -> Verdict:
+    """Grade ``outcome`` at a kink, component by component, then pair by pair.
 
     A component is *touched* by the kink when its one-sided partial derivatives ``left`` and
     ``right`` differ (:func:`~diffcmp.grading.kinks.touched`). The loss and the untouched
@@ -247,9 +248,13 @@ def kink_verdict(engine: str, outcome: Outcome, kink: str, components: list[str]
     autodiff convention that returns one active piece's gradient lies in it. The check is per
     component, so it is necessary, not sufficient: a gradient that mixes the sides
     inconsistently across components (one sample's tie counted in one component and not in
-    another) lies in every interval and is not caught. And a component is judged along its own
-    axis: where the partial derivative exists but the loss is still not differentiable (a
-    ridge such as ``max(min(x, y), min(-x, -y))`` at 0), it is graded as untouched.
+    another) lies in every interval. ``pairs`` catch that where it is sound (the touched
+    components that share one switch element, :attr:`~diffcmp.grading.kinks.Sides.pairs`):
+    when every component passes, ``g_k +- g_m`` must lie between the one-sided derivatives
+    along ``e_k +- e_m``, widened the same way, else a ``mismatch`` naming the pair. And a
+    component is judged along its own axis: where the partial derivative exists but the loss
+    is still not differentiable (a ridge such as ``max(min(x, y), min(-x, -y))`` at 0), it is
+    graded as untouched.
 
     A component whose interval is not known (a side undefined, or both sides infinite: a jump)
     gets no verdict. A non-finite gradient is ``nan``, since a subgradient exists there (the
@@ -287,7 +292,8 @@ def kink_verdict(engine: str, outcome: Outcome, kink: str, components: list[str]
     if smooth is not None and smooth.status not in (Status.OK, Status.MISMATCH):
         return smooth  # the loss is not finite
     if not off.any() and (smooth is None or smooth.status == Status.OK):
-        return no_verdict
+        return _pair_verdict(engine, grad, kink, components, pairs, tolerance, grad_floors) \
+            or no_verdict
     parts = [smooth.message] if smooth is not None and smooth.status == Status.MISMATCH else []
     error = smooth.error if parts else 0.0
     rel_error = smooth.rel_error if parts else nan
@@ -297,8 +303,7 @@ def kink_verdict(engine: str, outcome: Outcome, kink: str, components: list[str]
         worst = int(np.argmax(np.where(off, errors, -1.0)))
         lo, hi = min(left[worst], right[worst]), max(left[worst], right[worst])
         more = int(off.sum()) - 1
-        where = (f"[{_number(lo)}, {_number(hi)}], between its one-sided derivatives"
-                 if touched[worst] else f"{_number(lo)}, its derivative from both sides")
+        where = _between(lo, hi, bool(touched[worst]))
         parts.append(f"{components[worst]}: {engine} {_number(grad[worst])} is outside "
                      f"{where} at the kink ({kink})" + (f" (and {more} more)" if more else ""))
         if errors[worst] > error:
@@ -310,6 +315,43 @@ def kink_verdict(engine: str, outcome: Outcome, kink: str, components: list[str]
                                                                  else "")
         parts[0] += f" (graded beside a kink: {kink}, which touches {names})"
     return Verdict(Status.MISMATCH, error, rel_error, "; ".join(parts), adbench, floor)
+
+
+def _between(lo: float, hi: float, differ: bool) -> str:
+    """The interval a value at a kink must lie in, in words (a single value where both sides
+    agree: ``differ`` False)."""
+    if not differ:
+        return f"{_number(lo)}, its derivative from both sides"
+    return f"[{_number(lo)}, {_number(hi)}], between its one-sided derivatives"
+
+
+def _pair_verdict(engine: str, grad: np.ndarray, kink: str, components: list[str],
+                  pairs: Sequence[kinks.Pair], tolerance: float,
+                  floors: np.ndarray) -> Verdict | None:
+    """``mismatch`` naming the worst pair whose ``g_k +- g_m`` is outside the interval between
+    the one-sided derivatives along ``e_k +- e_m`` (widened as a component's is, the floor the
+    larger of the two components'), else ``None``."""
+    if not pairs:
+        return None
+    values = np.array([p.value(grad) for p in pairs])
+    left, right = np.array([p.left for p in pairs]), np.array([p.right for p in pairs])
+    spread = np.nan_to_num(np.array([p.spread for p in pairs]), nan=0.0)
+    pair_floors = np.array([max(floors[p.first], floors[p.second]) for p in pairs])
+    errors = _interval_errors(values, left, right, spread, pair_floors)
+    off = errors > tolerance
+    if not off.any():
+        return None
+    worst = int(np.argmax(np.where(off, errors, -1.0)))
+    more = int(off.sum()) - 1
+    lo, hi = sorted((float(left[worst]), float(right[worst])))
+    where = _between(lo, hi, bool(kinks.touched(lo, hi)))
+    return Verdict(Status.MISMATCH, float(errors[worst]), float("nan"),
+                   f"{pairs[worst].name(components)}: {engine} {_number(values[worst])} is "
+                   f"outside {where} along it at the kink ({kink}): "
+                   f"{kinks.INCONSISTENT}" + (f" (and {more} more)" if more else ""),
+                   float(np.max(np.where(off, _interval_errors(
+                       values, left, right, spread, np.ones(len(pairs))), 0.0))),
+                   float(pair_floors[worst]))
 
 
 def _grade_untouched(engine: str, outcome: Outcome, reference: Outcome, components: list[str],

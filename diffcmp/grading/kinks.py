@@ -19,6 +19,23 @@ At a kink the grading is per component (:func:`~diffcmp.grading.grade.kink_verdi
 component whose one-sided derivatives agree (:attr:`Sides.touched` is False) is graded as at a
 smooth point; a touched one must lie between its one-sided derivatives, each widened by its
 :attr:`~Sides.spread`, the estimate of the one-sided quotient's own error.
+
+Then the touched components are checked together, pair by pair, as the black-box path does
+(:mod:`diffcmp.run.blackbox`): along ``e_k + e_m`` and ``e_k - e_m`` a valid gradient's
+``g_k +- g_m`` lies between the loss's one-sided directional derivatives (:attr:`Sides.pairs`),
+so a gradient that takes one side of a tie for one component and the other side for another (an
+SVM mask with ``>`` beside a count with ``>=``) is a mismatch, named by the pair. That is sound
+only where the loss, in the plane of the pair, is two smooth pieces meeting along one curve:
+then its generalized gradient is the segment between the pieces' gradients, and along every
+direction of the plane its projection is exactly the interval between the one-sided directional
+derivatives, whatever convention picks the point of the segment (PyTorch's, JAX's, a ``>`` or
+``>=`` mask). Where several switch elements meet (two ReLUs at 0, one bending up and one down;
+``relu(x) + min(y, 0)`` at the origin, whose one-sided derivatives along ``e_x + e_y`` are both
+1 while the valid subgradient ``(0, 0)`` gives 0) the interval holds only for convex (max-like)
+or concave (min-like) local structure, which is not established here. So a pair is checked only
+when exactly one element on its switch moves both components and no other element on a switch
+moves either (the touched components sharing a switch); at most :data:`PAIR_LIMIT` components
+per element, :data:`MAX_PAIRS` directions in all.
 """
 
 from __future__ import annotations
@@ -50,12 +67,25 @@ ROUNDING = 4 * 2.0**-52
 #: ``DPS`` digits: truncation O(h^2) ~ 1e-18, and wide enough to step over a switch that is
 #: only rounding away).
 STEP = 2.0**-30
+#: An element on a switch moves with a component when a step of :data:`STEP` in it changes the
+#: element's distance from the switch by more than this (relative): at ``DPS`` digits, rounding
+#: is far below it, and a derivative of the distance below ``1e-16`` counts as none.
+MOVED = mpmath.mpf(10) ** -25
 #: One-sided derivatives closer than this (rho) agree.
 SAME_SIDES = 1e-12
 #: How many times the gap between the one-sided quotients at ``h`` and ``h / 4`` the error of
 #: the one at ``h / 4`` can be: 1/15 where the truncation error ``O(h^2)`` decides, 4/3 where a
 #: switch a rounding away from the point does (its bias grows like ``1/h``); 2 covers both.
 SPREAD = 2.0
+
+#: Touched components checked together pair by pair, at most this many per switch element (the
+#: black-box path's limit on the kinked components it pairs up).
+PAIR_LIMIT = 8
+#: At most this many pair directions (``e_k + e_m``, ``e_k - e_m``) at one point.
+MAX_PAIRS = PAIR_LIMIT * (PAIR_LIMIT - 1)
+#: Why a gradient every one of whose components is valid fails along a pair.
+INCONSISTENT = ("each component is within its one-sided derivatives, but not consistently (one "
+                "side of a tie for one, the other side for another)")
 
 _ZERO_SWITCHES = {"abs": "has argument 0", "sign": "has argument 0", "relu": "has argument 0",
                   "heaviside": "has argument 0"}
@@ -75,34 +105,54 @@ class Switch:
 
     def describe(self, values: list[Any]) -> str | None:
         """A description when ``values`` (of :attr:`parts`) put this node on its switch."""
-        if self.tie:
-            return self._tie(values)
-        quantity, scale = (_elements(v) for v in values)
-        for q, s in zip(quantity, np.broadcast_to(np.array(scale, dtype=object),
-                                                  np.shape(quantity)).ravel(), strict=True):
-            if _real(q) and _real(s) and abs(q) <= ZERO + ROUNDING * abs(s):
-                return self.label
-        return None
+        found = self.on(values)
+        if not found:
+            return None
+        return f"{self.label} ({mpmath.nstr(found[0][1], 8)})" if self.tie else self.label
 
-    def _tie(self, values: list[Any]) -> str | None:
+    def on(self, values: list[Any]) -> list[tuple[Any, Any]]:
+        """The elements ``values`` put on the switch: each one's key (for :meth:`gaps`) and
+        value (a tied one's, or the quantity)."""
+        if self.tie:
+            return [(key, a) for key, (a, b) in self._ties(values)
+                    if _real(a) and _real(b) and abs(a - b) <= ZERO + ROUNDING * max(abs(a),
+                                                                                     abs(b))]
+        quantity, scale = (_elements(v) for v in values)
+        scales = np.broadcast_to(np.array(scale, dtype=object), np.shape(quantity)).ravel()
+        return [(k, q) for k, (q, s) in enumerate(zip(quantity, scales, strict=True))
+                if _real(q) and _real(s) and abs(q) <= ZERO + ROUNDING * abs(s)]
+
+    def gaps(self, values: list[Any], keys: list[Any]) -> list[Any]:
+        """How far the elements ``keys`` are from their switch under ``values``: the quantity,
+        or the difference of the tied values (the same elements, wherever they now rank)."""
+        if not self.tie:
+            quantity = _elements(values[0])
+            return [quantity[k] for k in keys]
+        ties = dict(self._ties(values, keys))
+        return [ties[key][0] - ties[key][1] for key in keys]
+
+    def _ties(self, values: list[Any], keys: list[Any] | None = None) -> list[tuple[Any, Any]]:
+        """``(key, (a, b))`` for each pair that can tie: the two arguments elementwise of
+        ``max(a, b)`` / ``min(a, b)``, or the two largest (smallest) elements of each slice of
+        ``max(a)`` / ``min(a)`` (``keys``: those pairs, whatever the values' order now)."""
         if len(values) == 2:  # max(a, b) / min(a, b), elementwise
             a, b = np.broadcast_arrays(np.array(values[0], dtype=object),
                                        np.array(values[1], dtype=object))
-            pairs = zip(a.ravel(), b.ravel(), strict=True)
-        else:  # max(a) / min(a) of one array: its two largest (smallest) elements
-            axis = self.node.raw[0] if self.node.raw else None
-            array = np.array(values[0], dtype=object)
-            slices = [array.ravel()] if axis is None else np.moveaxis(array, axis, -1).reshape(
-                -1, array.shape[axis])
-            pairs = []
-            for row in slices:
-                ordered = sorted((v for v in row if _real(v)), reverse=self.node.op == "amax")
-                if len(ordered) > 1:
-                    pairs.append((ordered[0], ordered[1]))
-        for a, b in pairs:
-            if _real(a) and _real(b) and abs(a - b) <= ZERO + ROUNDING * max(abs(a), abs(b)):
-                return f"{self.label} ({mpmath.nstr(a, 8)})"
-        return None
+            return list(enumerate(zip(a.ravel(), b.ravel(), strict=True)))
+        axis = self.node.raw[0] if self.node.raw else None
+        array = np.array(values[0], dtype=object)
+        slices = [array.ravel()] if axis is None else np.moveaxis(array, axis, -1).reshape(
+            -1, array.shape[axis])
+        if keys is not None:
+            return [((r, i, j), (slices[r][i], slices[r][j])) for r, i, j in keys]
+        pairs = []
+        for r, row in enumerate(slices):
+            ordered = sorted((i for i, v in enumerate(row) if _real(v)), key=lambda i: row[i],
+                             reverse=self.node.op == "amax")
+            if len(ordered) > 1:
+                i, j = ordered[0], ordered[1]
+                pairs.append(((r, i, j), (row[i], row[j])))
+        return pairs
 
 
 def _elements(value: Any) -> list[Any]:
@@ -165,6 +215,38 @@ def _scale(node: Node) -> Node:
     return absolute("abs", node)
 
 
+def pairs(indices: list[int]) -> list[tuple[int, int, float]]:
+    """Each pair of ``indices`` (in order) with both signs: the directions ``e_k + s e_m``."""
+    return [(k, m, sign) for i, k in enumerate(indices) for m in indices[i + 1:]
+            for sign in (1.0, -1.0)]
+
+
+def pair_name(components: list[str], k: int, m: int, sign: float) -> str:
+    """``"w[0] + b"``: the direction ``e_k + sign e_m`` by its components' names."""
+    return f"{components[k]} {'+' if sign > 0 else '-'} {components[m]}"
+
+
+@dataclass(frozen=True)
+class Pair:
+    """The loss's one-sided directional derivatives along ``e_first + sign e_second`` (from
+    below, ``-f'(x; -v)``, and from above, ``f'(x; v)``) and their error bound."""
+
+    first: int
+    second: int
+    sign: float
+    left: float
+    right: float
+    spread: float
+
+    def name(self, components: list[str]) -> str:
+        """The direction by its components' names (:func:`pair_name`)."""
+        return pair_name(components, self.first, self.second, self.sign)
+
+    def value(self, grad: np.ndarray) -> float:
+        """A gradient's value along the direction: ``g_first + sign g_second``."""
+        return float(grad[self.first] + self.sign * grad[self.second])
+
+
 @dataclass(frozen=True)
 class Sides:
     """What :meth:`KinkDetector.sides` finds at one point: the kink's description (``None``
@@ -182,6 +264,9 @@ class Sides:
     #: by ``jump * offset / h`` (``abs(3*w - 1)`` at ``w = 0.3333333333333333``: 2.9999993
     #: for 3); far from it, about 1e-18.
     spread: np.ndarray
+    #: At a kink, the touched components that share a switch, pair by pair (see the module
+    #: docstring): the one-sided derivatives along ``e_k + e_m`` and ``e_k - e_m``.
+    pairs: tuple[Pair, ...] = ()
 
     @classmethod
     def none(cls) -> Sides:
@@ -242,55 +327,84 @@ class KinkDetector:
                 values = self._parts(self._env(point))
             except (ZeroDivisionError, ValueError, TypeError):
                 return Sides.none()
-            described, k = [], 0
+            described, elements, k = [], [], 0
             for switch in self.switches:
                 n = len(switch.parts)
                 text = switch.describe(values[k:k + n])
-                k += n
                 if text:
                     described.append(text)
+                    elements.append((switch, k, [key for key, _ in switch.on(values[k:k + n])]))
+                k += n
             if not described:
                 return Sides.none()
-            left, right, spread = self._one_sided(point)
-        if np.all(np.isnan(left) & np.isnan(right)):
-            return Sides.none()  # undefined all around: no kink
-        if np.all(_close(left, right)):
-            # switches sit here, but the loss is differentiable
-            return Sides(None, left, right, spread)
-        return Sides("; ".join(dict.fromkeys(described)), left, right, spread)
+            n = len(point)
+            found = [self._along(point, {i: 1}) for i in range(n)]
+            left, right, spread = (np.array([side[j] for side in found]) for j in range(3))
+            if np.all(np.isnan(left) & np.isnan(right)):
+                return Sides.none()  # undefined all around: no kink
+            if np.all(_close(left, right)):
+                # switches sit here, but the loss is differentiable
+                return Sides(None, left, right, spread)
+            shared = self._pairs(point, values, elements, np.flatnonzero(touched(left, right)))
+        return Sides("; ".join(dict.fromkeys(described)), left, right, spread, shared)
 
-    def _one_sided(self, point: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each component's one-sided partial derivatives (from below, from above) and the bound
-        on their errors (:attr:`Sides.spread`); ``nan`` where a side is undefined."""
-        def f(p: list[Any]) -> Any:
-            value = self._loss(self._env(p))[0]
-            if not isinstance(value, mpmath.mpf) or mpmath.isnan(value):
-                raise ValueError("not a real number")
-            return value
+    def _loss_at(self, point: list[Any]) -> Any:
+        value = self._loss(self._env(point))[0]
+        if not isinstance(value, mpmath.mpf) or mpmath.isnan(value):
+            raise ValueError("not a real number")
+        return value
 
-        left, right, spread = [], [], []
-        for i in range(len(point)):
-            h = mpmath.mpf(STEP) * max(1, abs(point[i]))
+    def _along(self, point: list[Any], v: dict[int, int]) -> tuple[float, float, float]:
+        """The one-sided derivatives of the loss along ``v`` (``{component: coefficient}``):
+        from below (``-f'(x; -v)``) and from above (``f'(x; v)``), and the bound on their errors
+        (:attr:`Sides.spread`); ``nan`` where a side is undefined. Along ``e_i``: the one-sided
+        partial derivatives."""
+        h = mpmath.mpf(STEP) * max(1, *(abs(point[i]) for i in v))
 
-            def at(t: Any, i: int = i) -> Any:
-                moved = list(point)
-                moved[i] += t
-                return f(moved)
+        def at(t: Any) -> Any:
+            moved = list(point)
+            for i, c in v.items():
+                moved[i] += c * t
+            return self._loss_at(moved)
 
-            nan = float("nan")
-            sides = ((nan, nan), (nan, nan))
+        nan = float("nan")
+        try:
+            here = at(0)
+            below = _converged(lambda s: (3 * here - 4 * at(-s) + at(-2 * s)) / (2 * s), h)
+            above = _converged(lambda s: (-3 * here + 4 * at(s) - at(2 * s)) / (2 * s), h)
+        except (ZeroDivisionError, ValueError, TypeError):
+            return nan, nan, nan
+        return below[0], above[0], max(below[1], above[1])
+
+    def _pairs(self, point: list[Any], values: list[Any],
+               elements: list[tuple[Switch, int, list[Any]]],
+               touched: np.ndarray) -> tuple[Pair, ...]:
+        """The touched components that share a switch, pair by pair (see the module docstring):
+        which elements on a switch each touched component moves, then the one-sided derivatives
+        along ``e_k +- e_m`` for the components that exactly one element moves, grouped by it."""
+        def gaps(vals: list[Any]) -> list[Any]:
+            return [gap for switch, k, keys in elements
+                    for gap in switch.gaps(vals[k:k + len(switch.parts)], keys)]
+
+        here = gaps(values)
+        groups: dict[int, list[int]] = {}
+        for i in touched:
+            moved = list(point)
+            moved[i] += mpmath.mpf(STEP) * max(1, abs(point[i]))
             try:
-                here = at(0)
-                sides = (_converged(lambda s, y=here: (3 * y - 4 * at(-s) + at(-2 * s)) / (2 * s),
-                                    h),
-                         _converged(lambda s, y=here: (-3 * y + 4 * at(s) - at(2 * s)) / (2 * s),
-                                    h))
-            except (ZeroDivisionError, ValueError, TypeError):
-                pass
-            left.append(sides[0][0])
-            right.append(sides[1][0])
-            spread.append(max(sides[0][1], sides[1][1]))
-        return np.array(left), np.array(right), np.array(spread)
+                there = gaps(self._parts(self._env(moved)))
+            except (ZeroDivisionError, ValueError, TypeError, KeyError):
+                return ()  # which elements move what is not known: no pair is checked
+            changed = [e for e, (a, b) in enumerate(zip(here, there, strict=True))
+                       if not (_real(a) and _real(b)) or abs(b - a) > MOVED * max(1, abs(a))]
+            if len(changed) == 1:
+                groups.setdefault(changed[0], []).append(int(i))
+        found = []
+        for members in groups.values():
+            for k, m, sign in pairs(members[:PAIR_LIMIT])[:MAX_PAIRS - len(found)]:
+                left, right, spread = self._along(point, {k: 1, m: int(sign)})
+                found.append(Pair(k, m, sign, left, right, spread))
+        return tuple(found)
 
 
 def _converged(quotient: Callable[[Any], Any], h: Any) -> tuple[float, float]:
