@@ -223,9 +223,9 @@ def test_a_mask_and_count_that_disagree_only_across_components_fail_along_a_pair
     assert not result.ok
     assert message == (
         "w[0] - b: svm_mask_gt_count_ge 0.375 is outside 0.125, its derivative from both sides "
-        "along it at the kink (relu(1 - y * (x @ w + b)) has argument 0): each component is "
-        "within its one-sided derivatives, but not consistently (one side of a tie for one, "
-        "the other side for another) (and 1 more)")
+        "along it at the kink (relu(1 - y * (x @ w + b)) has argument 0) (and 1 more): each "
+        "component is within its one-sided derivatives, but not consistently (one side of a tie "
+        "for one, the other side for another)")
 
 
 def svm_b_gt(w: np.ndarray, b: float, x: np.ndarray, y: np.ndarray) -> tuple[float, Any]:

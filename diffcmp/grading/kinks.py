@@ -20,22 +20,8 @@ component whose one-sided derivatives agree (:attr:`Sides.touched` is False) is 
 smooth point; a touched one must lie between its one-sided derivatives, each widened by its
 :attr:`~Sides.spread`, the estimate of the one-sided quotient's own error.
 
-Then the touched components are checked together, pair by pair, as the black-box path does
-(:mod:`diffcmp.run.blackbox`): along ``e_k + e_m`` and ``e_k - e_m`` a valid gradient's
-``g_k +- g_m`` lies between the loss's one-sided directional derivatives (:attr:`Sides.pairs`),
-so a gradient that takes one side of a tie for one component and the other side for another (an
-SVM mask with ``>`` beside a count with ``>=``) is a mismatch, named by the pair. That is sound
-only where the loss, in the plane of the pair, is two smooth pieces meeting along one curve:
-then its generalized gradient is the segment between the pieces' gradients, and along every
-direction of the plane its projection is exactly the interval between the one-sided directional
-derivatives, whatever convention picks the point of the segment (PyTorch's, JAX's, a ``>`` or
-``>=`` mask). Where several switch elements meet (two ReLUs at 0, one bending up and one down;
-``relu(x) + min(y, 0)`` at the origin, whose one-sided derivatives along ``e_x + e_y`` are both
-1 while the valid subgradient ``(0, 0)`` gives 0) the interval holds only for convex (max-like)
-or concave (min-like) local structure, which is not established here. So a pair is checked only
-when exactly one element on its switch moves both components and no other element on a switch
-moves either (the touched components sharing a switch); at most :data:`PAIR_LIMIT` components
-per element, :data:`MAX_PAIRS` directions in all.
+Then the touched components that share a switch are checked together, pair by pair
+(:mod:`diffcmp.grading.pairs`, :attr:`Sides.pairs`).
 """
 
 from __future__ import annotations
@@ -56,6 +42,7 @@ from ..ops import mpmath as mpmath_ops
 from ..ops.mpmath import DPS
 from ..symbolic.graph import short
 from ..symbolic.problem import Problem
+from .pairs import MAX_PAIRS, PAIR_LIMIT, Pair, pairs
 
 #: A switch quantity at most this far from zero (at ``DPS`` digits) is on the switch, whatever
 #: the operands' size.
@@ -77,15 +64,6 @@ SAME_SIDES = 1e-12
 #: the one at ``h / 4`` can be: 1/15 where the truncation error ``O(h^2)`` decides, 4/3 where a
 #: switch a rounding away from the point does (its bias grows like ``1/h``); 2 covers both.
 SPREAD = 2.0
-
-#: Touched components checked together pair by pair, at most this many per switch element (the
-#: black-box path's limit on the kinked components it pairs up).
-PAIR_LIMIT = 8
-#: At most this many pair directions (``e_k + e_m``, ``e_k - e_m``) at one point.
-MAX_PAIRS = PAIR_LIMIT * (PAIR_LIMIT - 1)
-#: Why a gradient every one of whose components is valid fails along a pair.
-INCONSISTENT = ("each component is within its one-sided derivatives, but not consistently (one "
-                "side of a tie for one, the other side for another)")
 
 _ZERO_SWITCHES = {"abs": "has argument 0", "sign": "has argument 0", "relu": "has argument 0",
                   "heaviside": "has argument 0"}
@@ -213,38 +191,6 @@ def _scale(node: Node) -> Node:
     if node.op in ("add", "sub"):
         return g.add(absolute("abs", node.args[0]), absolute("abs", node.args[1]))
     return absolute("abs", node)
-
-
-def pairs(indices: list[int]) -> list[tuple[int, int, float]]:
-    """Each pair of ``indices`` (in order) with both signs: the directions ``e_k + s e_m``."""
-    return [(k, m, sign) for i, k in enumerate(indices) for m in indices[i + 1:]
-            for sign in (1.0, -1.0)]
-
-
-def pair_name(components: list[str], k: int, m: int, sign: float) -> str:
-    """``"w[0] + b"``: the direction ``e_k + sign e_m`` by its components' names."""
-    return f"{components[k]} {'+' if sign > 0 else '-'} {components[m]}"
-
-
-@dataclass(frozen=True)
-class Pair:
-    """The loss's one-sided directional derivatives along ``e_first + sign e_second`` (from
-    below, ``-f'(x; -v)``, and from above, ``f'(x; v)``) and their error bound."""
-
-    first: int
-    second: int
-    sign: float
-    left: float
-    right: float
-    spread: float
-
-    def name(self, components: list[str]) -> str:
-        """The direction by its components' names (:func:`pair_name`)."""
-        return pair_name(components, self.first, self.second, self.sign)
-
-    def value(self, grad: np.ndarray) -> float:
-        """A gradient's value along the direction: ``g_first + sign g_second``."""
-        return float(grad[self.first] + self.sign * grad[self.second])
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ only if ``g . v`` lies between them (for a kink of a max, such as ``relu`` or a 
 one-sided derivatives are the largest and smallest ``g . v`` over the subdifferential; for a
 min, the other way round). Per component (``v = e_k``) this is the interval test; the touched
 components are then checked together, pair by pair (``e_k + e_l`` and ``e_k - e_l``, up to
-:data:`~diffcmp.grading.kinks.PAIR_LIMIT` of them, the limit the symbolic path's pairs share;
+:data:`~diffcmp.grading.pairs.PAIR_LIMIT` of them, the limit the symbolic path's pairs share;
 random sign vectors over them beyond), so that a gradient that takes one side of a tie for one
 component and the other side for another (an SVM mask with ``>`` beside a count with ``>=``; a
 max-pool that routes the gradient to both tied inputs) is a mismatch, named by the pair.
@@ -41,7 +41,7 @@ import numpy as np
 
 from ..engines.fd_estimate import EPS, Line, line
 from ..grading.grade import Floors, Outcome, Verdict, grade, rho
-from ..grading.kinks import INCONSISTENT, PAIR_LIMIT, pair_name, pairs
+from ..grading.pairs import INCONSISTENT, PAIR_LIMIT, pair_name, pairs
 from ..status import Status
 
 #: Above this many parameter elements ``check()`` without a loss runs in fast mode.
