@@ -15,12 +15,6 @@ from check_corpus import families, named, wrong_components
 import diffcmp
 
 FAMILIES = {family.name: family for family in families()}
-#: Bugs at a kink that, with ``loss=``, the symbolic path's kink branch withholds a verdict on
-#: (per-component kinks in the symbolic path: another part of issue 17).
-#: Bugs the symbolic path cannot see component by component: the SVM's `>` mask with a `>=`
-#: count puts the tied sample in one component and not in another, each within its own
-#: one-sided interval (the black-box path's pair check catches it; the symbolic one has none).
-SYMBOLIC_KINK = {"svm_tie"}
 
 
 def _check(fn, family, loss, **kwargs) -> tuple[diffcmp.Result, dict]:
@@ -31,15 +25,12 @@ def _check(fn, family, loss, **kwargs) -> tuple[diffcmp.Result, dict]:
     return result, rows.iloc[0].to_dict()
 
 
-def _modes(with_loss: bool, buggy: bool = False):
+def _modes(with_loss: bool):
     out = []
     for name, family in FAMILIES.items():
         if with_loss and family.loss is None:
             continue
-        pending = buggy and with_loss and name in SYMBOLIC_KINK
-        marks = [pytest.mark.xfail(reason="the symbolic path grades kinks one component at a "
-                                   "time, with no pair check", strict=True)] if pending else []
-        out.append(pytest.param(name, family.loss if with_loss else None, marks=marks,
+        out.append(pytest.param(name, family.loss if with_loss else None,
                                 id=f"{name}-{'loss' if with_loss else 'blackbox'}"))
     return out
 
@@ -52,7 +43,7 @@ def test_a_correct_gradient_passes(name: str, loss: str | None) -> None:
     assert row["status"] in ("ok", "kink")
 
 
-@pytest.mark.parametrize(("name", "loss"), _modes(False) + _modes(True, buggy=True))
+@pytest.mark.parametrize(("name", "loss"), _modes(False) + _modes(True))
 def test_a_buggy_gradient_fails_naming_a_wrong_component(name: str, loss: str | None) -> None:
     family = FAMILIES[name]
     result, row = _check(family.buggy, family, loss)

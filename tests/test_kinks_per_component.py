@@ -175,7 +175,14 @@ def test_a_tie_counted_twice_lands_outside_the_one_sided_interval() -> None:
 # same margins): dL/db = -(1/4) sum over active y_i = -(1/4)(-1 - 1) = 0.5, and 0.5 - t/4 with
 # the tie, so b's interval is [0.25, 0.5]. A gradient that counts the tie in db (t = 1: 0.25)
 # but not in dw (t = 0: (0.625, -0.25, 0)) is no subgradient (one sample, one t), yet every
-# component sits at an end of its own interval: a per-component check cannot see it.
+# component sits at an end of its own interval: only a pair check sees it.
+# In (w[0], w[1], w[2], b) the loss is S.v + (1/4) relu(m_0) to first order, with the smooth part
+# S = (0.625, -0.25, 0, 0.5) (samples 1 and 3) and grad m_0 = -(x_0, 1) = -(1, 0, 1, 1); the tie
+# touches w[0], w[2], b (w[1] is untouched: x_01 = 0). Along v = e_w0 - e_b, grad m_0 . v =
+# -1 + 1 = 0: the margin does not move, both one-sided derivatives are S.v = 0.625 - 0.5 =
+# 0.125, and every subgradient gives 0.125 there; the buggy one gives 0.625 - 0.25 = 0.375.
+# Along e_w2 - e_b likewise: -0.5 from both sides, -0.25 given. The other pairs hold: w[0] + b
+# (grad m_0 . v = -2: [1.125 - 0.5, 1.125] = [0.625, 1.125], given 0.875), w[0] +- w[2], w[2] + b.
 SVM_B = "mean(relu(1 - y * (x @ w + b)))"
 
 
@@ -186,16 +193,65 @@ def svm_mask_gt_count_ge(w: np.ndarray, b: float, x: np.ndarray,
                                              "b": -(y * (m >= 0)).sum() / len(y)}
 
 
-def test_a_mask_and_count_that_disagree_only_across_components_stay_within_every_interval(
-) -> None:
-    # the documented limit of per-component grading (kink_verdict's docstring): `kink`, not ok
-    # for this reason but not caught either
+def svm_b_ge(w: np.ndarray, b: float, x: np.ndarray, y: np.ndarray) -> tuple[float, Any]:
+    """Correct: the tie counted in every component (t = 1)."""
+    m = 1 - y * (x @ w + b)
+    return float(np.maximum(m, 0).mean()), {"w": -(x.T @ (y * (m >= 0))) / len(y),
+                                             "b": -(y * (m >= 0)).sum() / len(y)}
+
+
+def test_the_one_sided_derivatives_along_pairs_are_the_hand_derived_ones() -> None:
+    problem = lower(Case(name="t", loss=SVM_B, params={**SVM_W, "b": 0.0}, data=SVM_DATA))
+    sides = KinkDetector(problem).sides(problem.point)
+    found = {(p.name(problem.components)): (p.left, p.right) for p in sides.pairs}
+    assert set(found) == {"w[0] + w[2]", "w[0] - w[2]", "w[0] + b", "w[0] - b", "w[2] + b",
+                          "w[2] - b"}  # w[1] is untouched: in no pair
+    expected = {"w[0] + w[2]": (0.125, 0.625), "w[0] - w[2]": (0.625, 0.625),
+                "w[0] + b": (0.625, 1.125), "w[0] - b": (0.125, 0.125),
+                "w[2] + b": (0.0, 0.5), "w[2] - b": (-0.5, -0.5)}
+    for name, (low, high) in expected.items():
+        assert sorted(found[name]) == pytest.approx([low, high], abs=1e-15), name
+
+
+def test_a_mask_and_count_that_disagree_only_across_components_fail_along_a_pair() -> None:
     result, status, message = _check(svm_mask_gt_count_ge, {**SVM_W, "b": 0.0}, SVM_DATA,
                                      SVM_B)
     sides = result.one_sided.set_index("component")
     assert sides.loc["b", "left"] == pytest.approx(0.25, abs=1e-15)
     assert sides.loc["b", "right"] == pytest.approx(0.5, abs=1e-15)
+    assert status == "mismatch", message
+    assert not result.ok
+    assert message == (
+        "w[0] - b: svm_mask_gt_count_ge 0.375 is outside 0.125, its derivative from both sides "
+        "along it at the kink (relu(1 - y * (x @ w + b)) has argument 0) (and 1 more): each "
+        "component is within its one-sided derivatives, but not consistently (one side of a tie "
+        "for one, the other side for another)")
+
+
+def svm_b_gt(w: np.ndarray, b: float, x: np.ndarray, y: np.ndarray) -> tuple[float, Any]:
+    """Correct: the tie counted in no component (t = 0)."""
+    m = 1 - y * (x @ w + b)
+    return float(np.maximum(m, 0).mean()), {"w": -(x.T @ (y * (m > 0))) / len(y),
+                                             "b": -(y * (m > 0)).sum() / len(y)}
+
+
+@pytest.mark.parametrize("fn", [svm_b_ge, svm_b_gt])
+def test_a_consistent_mask_passes_every_pair(fn: Any) -> None:
+    result, status, message = _check(fn, {**SVM_W, "b": 0.0}, SVM_DATA, SVM_B)
     assert status == "kink", message
+    assert result.ok
+
+
+def test_pairs_are_checked_only_where_one_switch_element_moves_both() -> None:
+    # relu(x) + min(y, 0) at the origin: two elements, one bending up and one down. Along
+    # e_x + e_y both one-sided derivatives are 1 (t + 0 and -(-t) / -1), yet (0, 0) (relu'(0) =
+    # 0, and min's derivative 0 for y at its tie) is a valid subgradient giving 0: no pair here
+    problem = lower(Case(name="t", loss="relu(x) + min(y, 0)", params={"x": 0.0, "y": 0.0}))
+    sides = KinkDetector(problem).sides(problem.point)
+    assert sides.kink and sides.pairs == ()
+    result = diffcmp.check(lambda x, y: (0.0, {"x": 0.0, "y": 0.0}), {"x": 0.0, "y": 0.0},
+                           loss="relu(x) + min(y, 0)", engines=["torch"])
+    assert result.ok, result.agreement["message"].tolist()
 
 
 # --- built-in engines and the verdict's own rules ----------------------------------------------

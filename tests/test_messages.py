@@ -8,11 +8,13 @@ import numpy as np
 
 import diffcmp
 from diffcmp.grading.grade import Outcome, Verdict, grade
+from diffcmp.matcalc.printer import formula
 from diffcmp.report.short import failure_message
 from diffcmp.run.options import Options
 from diffcmp.run.progress import Finished
 from diffcmp.run.rows import CaseResult
 from diffcmp.status import Status
+from diffcmp.symbolic.problem import lower
 
 COMPONENTS = ["w[0]", "w[1]", "w[2]", "w[3]", "w[4]"]
 REFERENCE = Outcome(loss=55.0, grad=np.array([2.0, 4.0, 6.0, 8.0, 10.0]))
@@ -73,8 +75,22 @@ def test_a_reshape_prints_as_the_language_writes_it() -> None:
                         params={"w": [0.0, 1.0, 2.0, 3.0], "v": [1.0, 2.0]})
     result = diffcmp.run_cases([case], Options(engines=("torch",), timing=False))
     message = result.agreement.set_index("engine").loc["torch", "message"]
-    assert "abs(reshape(w, (4, 1)) @ reshape(v, (1, 2)))" in message
+    assert "abs(reshape(w, (-1, 1)) @ reshape(v, (1, -1)))" in message  # the -1 kept
     assert "axis=" not in message
+
+
+def test_a_kink_message_prints_the_shape_as_written() -> None:
+    # before: `reshape(..., axis=(4, 1))`, then `reshape(..., (4, 1))`, for a loss that says
+    # (-1, 1); an explicit size and a single one print as written too
+    case = diffcmp.Case(name="tie", loss="sum(max(reshape(w, (-1, 1)) @ reshape(v, (1, 2)), 0))",
+                        params={"w": [0.0, 1.0], "v": [1.0, 2.0]})
+    result = diffcmp.run_cases([case], Options(engines=("torch",), timing=False))
+    message = result.agreement.set_index("engine").loc["torch", "message"]
+    assert message.startswith("kink: max(reshape(w, (-1, 1)) @ reshape(v, (1, 2)), 0) has tied "
+                              "arguments"), message
+    problem = lower(diffcmp.Case(name="flat", loss="sum(reshape(A, -1) * reshape(A, 6))",
+                                 params={"A": np.ones((2, 3))}))
+    assert formula(problem.array_gradient.loss) == "sum(reshape(A, -1) * reshape(A, 6))"
 
 
 def _finished(rows: list[tuple[str, str]], declared: dict[str, str] | None = None,

@@ -82,6 +82,12 @@ class Engine(ABC):
     #: default tolerance and the tolerance's source) is registered under it
     #: (:data:`diffcmp.registry.REGISTRY`).
     name: ClassVar[str]
+    #: Whether the engine's gradient at a kink is a subgradient up to float64 rounding (it
+    #: differentiates), so that its touched components are also checked together, pair by pair
+    #: (:attr:`diffcmp.grading.kinks.Sides.pairs`). Not for finite differences: each of their
+    #: components averages its own two sides with an ``O(h)`` bias from the kink, which is
+    #: within every component's interval but not along a pair whose two sides agree.
+    subgradient: ClassVar[bool] = True
 
     def __init__(self, threads: int = 1) -> None:
         self.threads = threads

@@ -22,6 +22,7 @@ class PerturbationEngine(Engine):
 
     ops: ClassVar[Mapping[str, Callable[..., Any]]]
     dtype: ClassVar[type]
+    subgradient = False  # each component averages its own two sides at a kink
 
     @abstractmethod
     def hessian(self, f: Callable[[np.ndarray], Any], x: np.ndarray) -> np.ndarray:

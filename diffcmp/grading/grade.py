@@ -13,7 +13,7 @@ in float64 cancellation is not. The worst component is the ``error``;
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -21,6 +21,7 @@ import numpy as np
 from ..status import SEVERITY, Status
 from . import kinks
 from .exact import Exact
+from .pairs import INCONSISTENT, Pair, stacked
 
 #: Tolerance on the error for ``[expect]`` values checked against the reference.
 EXPECT_TOLERANCE = 1e-9
@@ -223,8 +224,8 @@ def _beyond_float64(engine: str, outcome: Outcome, reference: Outcome,
 def kink_verdict(engine: str, outcome: Outcome, kink: str, components: list[str],
                  left: np.ndarray, right: np.ndarray, *, reference: Outcome | None = None,
                  tolerance: float = 0.0, floors: Floors = Floors(),
-                 spread: np.ndarray | None = None) -> Verdict:
-    """Grade ``outcome`` at a kink, component by component.
+                 spread: np.ndarray | None = None, pairs: Sequence[Pair] = ()) -> Verdict:
+    """Grade ``outcome`` at a kink, component by component, then pair by pair.
 
     A component is *touched* by the kink when its one-sided partial derivatives ``left`` and
     ``right`` differ (:func:`~diffcmp.grading.kinks.touched`). The loss and the untouched
@@ -247,9 +248,11 @@ def kink_verdict(engine: str, outcome: Outcome, kink: str, components: list[str]
     autodiff convention that returns one active piece's gradient lies in it. The check is per
     component, so it is necessary, not sufficient: a gradient that mixes the sides
     inconsistently across components (one sample's tie counted in one component and not in
-    another) lies in every interval and is not caught. And a component is judged along its own
-    axis: where the partial derivative exists but the loss is still not differentiable (a
-    ridge such as ``max(min(x, y), min(-x, -y))`` at 0), it is graded as untouched.
+    another) lies in every interval. So ``pairs`` (:mod:`~diffcmp.grading.pairs`) are graded
+    next the same way, ``g_k +- g_m`` against the one-sided derivatives along ``e_k +- e_m``,
+    else a ``mismatch`` naming the pair. And a component is judged along its own axis: where
+    the partial derivative exists but the loss is still not differentiable (a ridge such as
+    ``max(min(x, y), min(-x, -y))`` at 0), it is graded as untouched.
 
     A component whose interval is not known (a side undefined, or both sides infinite: a jump)
     gets no verdict. A non-finite gradient is ``nan``, since a subgradient exists there (the
@@ -280,36 +283,60 @@ def kink_verdict(engine: str, outcome: Outcome, kink: str, components: list[str]
     usable = reference.status is None and reference.grad is not None and not reference.overflow
     # graded as at a smooth point: against the reference, or against the agreeing sides
     by_interval = touched if usable else np.ones(len(grad), dtype=bool)
-    errors = _interval_errors(grad, left, right, spread, grad_floors)
-    off = by_interval & (errors > tolerance)
+    off = _outside(engine, kink, components, grad, left, right, spread, grad_floors, tolerance,
+                   by_interval)
     smooth = _grade_untouched(engine, outcome, reference, components, tolerance, floors,
                               touched) if usable else None
     if smooth is not None and smooth.status not in (Status.OK, Status.MISMATCH):
         return smooth  # the loss is not finite
-    if not off.any() and (smooth is None or smooth.status == Status.OK):
-        return no_verdict
+    if off is None and (smooth is None or smooth.status == Status.OK):
+        if not pairs:
+            return no_verdict
+        # each component within its interval: the touched ones sharing a switch, pair by pair
+        pair = _outside(engine, kink, [p.name(components) for p in pairs],
+                        *stacked(pairs, grad, grad_floors), tolerance, along=True)
+        return no_verdict if pair is None else Verdict(
+            Status.MISMATCH, pair[1], nan, f"{pair[0]}: {INCONSISTENT}", pair[3], pair[2])
     parts = [smooth.message] if smooth is not None and smooth.status == Status.MISMATCH else []
     error = smooth.error if parts else 0.0
     rel_error = smooth.rel_error if parts else nan
     adbench = smooth.rho_adbench if parts else 0.0
     floor = smooth.floor if parts else nan
-    if off.any():
-        worst = int(np.argmax(np.where(off, errors, -1.0)))
-        lo, hi = min(left[worst], right[worst]), max(left[worst], right[worst])
-        more = int(off.sum()) - 1
-        where = (f"[{_number(lo)}, {_number(hi)}], between its one-sided derivatives"
-                 if touched[worst] else f"{_number(lo)}, its derivative from both sides")
-        parts.append(f"{components[worst]}: {engine} {_number(grad[worst])} is outside "
-                     f"{where} at the kink ({kink})" + (f" (and {more} more)" if more else ""))
-        if errors[worst] > error:
-            error, floor = float(errors[worst]), float(grad_floors[worst])
-        adbench = max(adbench, float(np.max(np.where(
-            off, _interval_errors(grad, left, right, spread, np.ones(len(grad))), 0.0))))
+    if off is not None:
+        parts.append(off[0])
+        if off[1] > error:
+            error, floor = off[1], off[2]
+        adbench = max(adbench, off[3])
     elif differ.size:  # only smooth components are off: say which ones the kink touches
         names = ", ".join(components[k] for k in differ[:3]) + (", ..." if differ.size > 3
                                                                  else "")
         parts[0] += f" (graded beside a kink: {kink}, which touches {names})"
     return Verdict(Status.MISMATCH, error, rel_error, "; ".join(parts), adbench, floor)
+
+
+def _outside(engine: str, kink: str, names: list[str], values: np.ndarray, left: np.ndarray,
+             right: np.ndarray, spread: np.ndarray, floors: np.ndarray, tolerance: float,
+             graded: np.ndarray | None = None,
+             along: bool = False) -> tuple[str, float, float, float] | None:
+    """The worst of ``values`` (those ``graded``) outside the interval between its one-sided
+    derivatives (:func:`_interval_errors`): ``(message, error, floor, ADBench's error)``, the
+    message naming it (``w[1]``, or a pair ``w[0] - b``, ``along`` it) with the others counted;
+    ``None`` when every one lies within."""
+    spread = np.nan_to_num(spread, nan=0.0)
+    errors = _interval_errors(values, left, right, spread, floors)
+    off = errors > tolerance if graded is None else graded & (errors > tolerance)
+    if not off.any():
+        return None
+    worst = int(np.argmax(np.where(off, errors, -1.0)))
+    lo, hi = sorted((float(left[worst]), float(right[worst])))
+    where = (f"[{_number(lo)}, {_number(hi)}], between its one-sided derivatives"
+             if kinks.touched(lo, hi) else f"{_number(lo)}, its derivative from both sides")
+    more = int(off.sum()) - 1
+    return (f"{names[worst]}: {engine} {_number(values[worst])} is outside {where}"
+            + (" along it" if along else "") + f" at the kink ({kink})"
+            + (f" (and {more} more)" if more else ""), float(errors[worst]),
+            float(floors[worst]), float(np.max(np.where(off, _interval_errors(
+                values, left, right, spread, np.ones(len(values))), 0.0))))
 
 
 def _grade_untouched(engine: str, outcome: Outcome, reference: Outcome, components: list[str],

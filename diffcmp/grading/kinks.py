@@ -19,6 +19,9 @@ At a kink the grading is per component (:func:`~diffcmp.grading.grade.kink_verdi
 component whose one-sided derivatives agree (:attr:`Sides.touched` is False) is graded as at a
 smooth point; a touched one must lie between its one-sided derivatives, each widened by its
 :attr:`~Sides.spread`, the estimate of the one-sided quotient's own error.
+
+Then the touched components that share a switch are checked together, pair by pair
+(:mod:`diffcmp.grading.pairs`, :attr:`Sides.pairs`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from ..ops import mpmath as mpmath_ops
 from ..ops.mpmath import DPS
 from ..symbolic.graph import short
 from ..symbolic.problem import Problem
+from .pairs import MAX_PAIRS, PAIR_LIMIT, Pair, pairs
 
 #: A switch quantity at most this far from zero (at ``DPS`` digits) is on the switch, whatever
 #: the operands' size.
@@ -50,6 +54,10 @@ ROUNDING = 4 * 2.0**-52
 #: ``DPS`` digits: truncation O(h^2) ~ 1e-18, and wide enough to step over a switch that is
 #: only rounding away).
 STEP = 2.0**-30
+#: An element on a switch moves with a component when a step of :data:`STEP` in it changes the
+#: element's distance from the switch by more than this (relative): at ``DPS`` digits, rounding
+#: is far below it, and a derivative of the distance below ``1e-16`` counts as none.
+MOVED = mpmath.mpf(10) ** -25
 #: One-sided derivatives closer than this (rho) agree.
 SAME_SIDES = 1e-12
 #: How many times the gap between the one-sided quotients at ``h`` and ``h / 4`` the error of
@@ -75,34 +83,54 @@ class Switch:
 
     def describe(self, values: list[Any]) -> str | None:
         """A description when ``values`` (of :attr:`parts`) put this node on its switch."""
-        if self.tie:
-            return self._tie(values)
-        quantity, scale = (_elements(v) for v in values)
-        for q, s in zip(quantity, np.broadcast_to(np.array(scale, dtype=object),
-                                                  np.shape(quantity)).ravel(), strict=True):
-            if _real(q) and _real(s) and abs(q) <= ZERO + ROUNDING * abs(s):
-                return self.label
-        return None
+        found = self.on(values)
+        if not found:
+            return None
+        return f"{self.label} ({mpmath.nstr(found[0][1], 8)})" if self.tie else self.label
 
-    def _tie(self, values: list[Any]) -> str | None:
+    def on(self, values: list[Any]) -> list[tuple[Any, Any]]:
+        """The elements ``values`` put on the switch: each one's key (for :meth:`gaps`) and
+        value (a tied one's, or the quantity)."""
+        if self.tie:
+            return [(key, a) for key, (a, b) in self._ties(values)
+                    if _real(a) and _real(b) and abs(a - b) <= ZERO + ROUNDING * max(abs(a),
+                                                                                     abs(b))]
+        quantity, scale = (_elements(v) for v in values)
+        scales = np.broadcast_to(np.array(scale, dtype=object), np.shape(quantity)).ravel()
+        return [(k, q) for k, (q, s) in enumerate(zip(quantity, scales, strict=True))
+                if _real(q) and _real(s) and abs(q) <= ZERO + ROUNDING * abs(s)]
+
+    def gaps(self, values: list[Any], keys: list[Any]) -> list[Any]:
+        """How far the elements ``keys`` are from their switch under ``values``: the quantity,
+        or the difference of the tied values (the same elements, wherever they now rank)."""
+        if not self.tie:
+            quantity = _elements(values[0])
+            return [quantity[k] for k in keys]
+        ties = dict(self._ties(values, keys))
+        return [ties[key][0] - ties[key][1] for key in keys]
+
+    def _ties(self, values: list[Any], keys: list[Any] | None = None) -> list[tuple[Any, Any]]:
+        """``(key, (a, b))`` for each pair that can tie: the two arguments elementwise of
+        ``max(a, b)`` / ``min(a, b)``, or the two largest (smallest) elements of each slice of
+        ``max(a)`` / ``min(a)`` (``keys``: those pairs, whatever the values' order now)."""
         if len(values) == 2:  # max(a, b) / min(a, b), elementwise
             a, b = np.broadcast_arrays(np.array(values[0], dtype=object),
                                        np.array(values[1], dtype=object))
-            pairs = zip(a.ravel(), b.ravel(), strict=True)
-        else:  # max(a) / min(a) of one array: its two largest (smallest) elements
-            axis = self.node.raw[0] if self.node.raw else None
-            array = np.array(values[0], dtype=object)
-            slices = [array.ravel()] if axis is None else np.moveaxis(array, axis, -1).reshape(
-                -1, array.shape[axis])
-            pairs = []
-            for row in slices:
-                ordered = sorted((v for v in row if _real(v)), reverse=self.node.op == "amax")
-                if len(ordered) > 1:
-                    pairs.append((ordered[0], ordered[1]))
-        for a, b in pairs:
-            if _real(a) and _real(b) and abs(a - b) <= ZERO + ROUNDING * max(abs(a), abs(b)):
-                return f"{self.label} ({mpmath.nstr(a, 8)})"
-        return None
+            return list(enumerate(zip(a.ravel(), b.ravel(), strict=True)))
+        axis = self.node.raw[0] if self.node.raw else None
+        array = np.array(values[0], dtype=object)
+        slices = [array.ravel()] if axis is None else np.moveaxis(array, axis, -1).reshape(
+            -1, array.shape[axis])
+        if keys is not None:
+            return [((r, i, j), (slices[r][i], slices[r][j])) for r, i, j in keys]
+        pairs = []
+        for r, row in enumerate(slices):
+            ordered = sorted((i for i, v in enumerate(row) if _real(v)), key=lambda i: row[i],
+                             reverse=self.node.op == "amax")
+            if len(ordered) > 1:
+                i, j = ordered[0], ordered[1]
+                pairs.append(((r, i, j), (row[i], row[j])))
+        return pairs
 
 
 def _elements(value: Any) -> list[Any]:
@@ -182,6 +210,9 @@ class Sides:
     #: by ``jump * offset / h`` (``abs(3*w - 1)`` at ``w = 0.3333333333333333``: 2.9999993
     #: for 3); far from it, about 1e-18.
     spread: np.ndarray
+    #: At a kink, the touched components that share a switch, pair by pair (see the module
+    #: docstring): the one-sided derivatives along ``e_k + e_m`` and ``e_k - e_m``.
+    pairs: tuple[Pair, ...] = ()
 
     @classmethod
     def none(cls) -> Sides:
@@ -242,55 +273,84 @@ class KinkDetector:
                 values = self._parts(self._env(point))
             except (ZeroDivisionError, ValueError, TypeError):
                 return Sides.none()
-            described, k = [], 0
+            described, elements, k = [], [], 0
             for switch in self.switches:
                 n = len(switch.parts)
                 text = switch.describe(values[k:k + n])
-                k += n
                 if text:
                     described.append(text)
+                    elements.append((switch, k, [key for key, _ in switch.on(values[k:k + n])]))
+                k += n
             if not described:
                 return Sides.none()
-            left, right, spread = self._one_sided(point)
-        if np.all(np.isnan(left) & np.isnan(right)):
-            return Sides.none()  # undefined all around: no kink
-        if np.all(_close(left, right)):
-            # switches sit here, but the loss is differentiable
-            return Sides(None, left, right, spread)
-        return Sides("; ".join(dict.fromkeys(described)), left, right, spread)
+            n = len(point)
+            found = [self._along(point, {i: 1}) for i in range(n)]
+            left, right, spread = (np.array([side[j] for side in found]) for j in range(3))
+            if np.all(np.isnan(left) & np.isnan(right)):
+                return Sides.none()  # undefined all around: no kink
+            if np.all(_close(left, right)):
+                # switches sit here, but the loss is differentiable
+                return Sides(None, left, right, spread)
+            shared = self._pairs(point, values, elements, np.flatnonzero(touched(left, right)))
+        return Sides("; ".join(dict.fromkeys(described)), left, right, spread, shared)
 
-    def _one_sided(self, point: list[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each component's one-sided partial derivatives (from below, from above) and the bound
-        on their errors (:attr:`Sides.spread`); ``nan`` where a side is undefined."""
-        def f(p: list[Any]) -> Any:
-            value = self._loss(self._env(p))[0]
-            if not isinstance(value, mpmath.mpf) or mpmath.isnan(value):
-                raise ValueError("not a real number")
-            return value
+    def _loss_at(self, point: list[Any]) -> Any:
+        value = self._loss(self._env(point))[0]
+        if not isinstance(value, mpmath.mpf) or mpmath.isnan(value):
+            raise ValueError("not a real number")
+        return value
 
-        left, right, spread = [], [], []
-        for i in range(len(point)):
-            h = mpmath.mpf(STEP) * max(1, abs(point[i]))
+    def _along(self, point: list[Any], v: dict[int, int]) -> tuple[float, float, float]:
+        """The one-sided derivatives of the loss along ``v`` (``{component: coefficient}``):
+        from below (``-f'(x; -v)``) and from above (``f'(x; v)``), and the bound on their errors
+        (:attr:`Sides.spread`); ``nan`` where a side is undefined. Along ``e_i``: the one-sided
+        partial derivatives."""
+        h = mpmath.mpf(STEP) * max(1, *(abs(point[i]) for i in v))
 
-            def at(t: Any, i: int = i) -> Any:
-                moved = list(point)
-                moved[i] += t
-                return f(moved)
+        def at(t: Any) -> Any:
+            moved = list(point)
+            for i, c in v.items():
+                moved[i] += c * t
+            return self._loss_at(moved)
 
-            nan = float("nan")
-            sides = ((nan, nan), (nan, nan))
+        nan = float("nan")
+        try:
+            here = at(0)
+            below = _converged(lambda s: (3 * here - 4 * at(-s) + at(-2 * s)) / (2 * s), h)
+            above = _converged(lambda s: (-3 * here + 4 * at(s) - at(2 * s)) / (2 * s), h)
+        except (ZeroDivisionError, ValueError, TypeError):
+            return nan, nan, nan
+        return below[0], above[0], max(below[1], above[1])
+
+    def _pairs(self, point: list[Any], values: list[Any],
+               elements: list[tuple[Switch, int, list[Any]]],
+               touched: np.ndarray) -> tuple[Pair, ...]:
+        """The touched components that share a switch, pair by pair (see the module docstring):
+        which elements on a switch each touched component moves, then the one-sided derivatives
+        along ``e_k +- e_m`` for the components that exactly one element moves, grouped by it."""
+        def gaps(vals: list[Any]) -> list[Any]:
+            return [gap for switch, k, keys in elements
+                    for gap in switch.gaps(vals[k:k + len(switch.parts)], keys)]
+
+        here = gaps(values)
+        groups: dict[int, list[int]] = {}
+        for i in touched:
+            moved = list(point)
+            moved[i] += mpmath.mpf(STEP) * max(1, abs(point[i]))
             try:
-                here = at(0)
-                sides = (_converged(lambda s, y=here: (3 * y - 4 * at(-s) + at(-2 * s)) / (2 * s),
-                                    h),
-                         _converged(lambda s, y=here: (-3 * y + 4 * at(s) - at(2 * s)) / (2 * s),
-                                    h))
-            except (ZeroDivisionError, ValueError, TypeError):
-                pass
-            left.append(sides[0][0])
-            right.append(sides[1][0])
-            spread.append(max(sides[0][1], sides[1][1]))
-        return np.array(left), np.array(right), np.array(spread)
+                there = gaps(self._parts(self._env(moved)))
+            except (ZeroDivisionError, ValueError, TypeError, KeyError):
+                return ()  # which elements move what is not known: no pair is checked
+            changed = [e for e, (a, b) in enumerate(zip(here, there, strict=True))
+                       if not (_real(a) and _real(b)) or abs(b - a) > MOVED * max(1, abs(a))]
+            if len(changed) == 1:
+                groups.setdefault(changed[0], []).append(int(i))
+        found = []
+        for members in groups.values():
+            for k, m, sign in pairs(members[:PAIR_LIMIT])[:MAX_PAIRS - len(found)]:
+                left, right, spread = self._along(point, {k: 1, m: int(sign)})
+                found.append(Pair(k, m, sign, left, right, spread))
+        return tuple(found)
 
 
 def _converged(quotient: Callable[[Any], Any], h: Any) -> tuple[float, float]:

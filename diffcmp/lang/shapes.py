@@ -96,11 +96,26 @@ def _bound(expr: Expression, node: ast.AST | None, axis: int, shape: Shape) -> i
     return bound
 
 
-def reshaped(expr: Expression, node: ast.AST, shape: Shape) -> Shape:
+class Written(tuple):
+    """A shape with ``-1`` resolved, as every backend receives it, that remembers its sizes as
+    the case wrote them (``written``: ``(-1, 1)`` for ``(4, 1)``), to print the formula as
+    written."""
+
+    written: Shape
+
+    def __new__(cls, sizes: Shape, written: Shape | None = None) -> Written:
+        self = super().__new__(cls, sizes)
+        self.written = tuple(sizes) if written is None else tuple(written)
+        return self
+
+
+def reshaped(expr: Expression, node: ast.AST, shape: Shape) -> Written:
     """The shape that ``reshape``'s literal ``node`` (``(2, 3)``, ``(-1, 3)``, ``6``) gives a
-    value of ``shape``, ``-1`` resolved; the sizes must match."""
+    value of ``shape``, ``-1`` resolved (the sizes as written kept beside it, :class:`Written`);
+    the sizes must match."""
     parts = node.elts if isinstance(node, ast.Tuple) else [node]
     sizes = [int_literal(part) or 0 for part in parts]
+    written = tuple(sizes)
     total = size(shape)
     if not shape:
         raise expr.error("reshape() takes a vector or matrix, not a scalar (index it, or "
@@ -115,4 +130,4 @@ def reshaped(expr: Expression, node: ast.AST, shape: Shape) -> Shape:
     if size(tuple(sizes)) != total:
         raise expr.error(f"cannot reshape shape {shape_text(shape)} ({total} elements) into "
                          f"{shape_text(tuple(sizes))} ({size(tuple(sizes))} elements)", node)
-    return tuple(sizes)
+    return Written(tuple(sizes), written)

@@ -38,8 +38,8 @@ def _key(value: Any) -> Any:
     """A hashable form of a raw argument (slices are unhashable before Python 3.12)."""
     if isinstance(value, slice):
         return ("slice", value.start, value.stop, value.step)
-    if isinstance(value, tuple | list):
-        return (type(value).__name__, *(_key(v) for v in value))
+    if isinstance(value, tuple | list):  # a shape as written too: (-1, 1) is not (4, 1)
+        return (type(value).__name__, getattr(value, "written", None), *(_key(v) for v in value))
     if isinstance(value, float):
         return ("float", value, math.copysign(1.0, value))
     return value

@@ -44,7 +44,9 @@ def _literal(value: Any) -> tuple[str, int]:
 
 
 def _shape(shape: Any) -> str:
-    """A shape as the language writes it: ``(4, 1)``, or ``6`` for one size."""
+    """A shape as the language writes it: ``(4, 1)``, or ``6`` for one size; a
+    :class:`~diffcmp.lang.shapes.Written` one as the case wrote it (``(-1, 1)``)."""
+    shape = getattr(shape, "written", shape)
     sizes = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
     return str(sizes[0]) if len(sizes) == 1 else "(" + ", ".join(map(str, sizes)) + ")"
 

@@ -80,8 +80,9 @@ def along(op: str, a: Node, axis: int) -> Node:
 
 
 def reshape(a: Node, shape: Shape) -> Node:
-    """``a`` with the same elements in ``shape`` (row-major)."""
-    shape = tuple(shape)
+    """``a`` with the same elements in ``shape`` (row-major; a :class:`~diffcmp.lang.shapes.Written`
+    shape is kept as it is, for the printer)."""
+    shape = shape if isinstance(shape, tuple) else tuple(shape)
     if a.shape == shape:
         return a
     if a.op == "reshape":

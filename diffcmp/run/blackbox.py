@@ -10,10 +10,10 @@ only if ``g . v`` lies between them (for a kink of a max, such as ``relu`` or a 
 one-sided derivatives are the largest and smallest ``g . v`` over the subdifferential; for a
 min, the other way round). Per component (``v = e_k``) this is the interval test; the touched
 components are then checked together, pair by pair (``e_k + e_l`` and ``e_k - e_l``, up to
-:data:`PAIR_LIMIT` of them; random sign vectors over them beyond), so that a gradient that takes
-one side of a tie for one component and the other side for another (an SVM mask with ``>``
-beside a count with ``>=``; a max-pool that routes the gradient to both tied inputs) is a
-mismatch, named by the pair.
+:data:`~diffcmp.grading.pairs.PAIR_LIMIT` of them, the limit the symbolic path's pairs share;
+random sign vectors over them beyond), so that a gradient that takes one side of a tie for one
+component and the other side for another (an SVM mask with ``>`` beside a count with ``>=``; a
+max-pool that routes the gradient to both tied inputs) is a mismatch, named by the pair.
 
 **Fast mode.** Above :data:`FAST_SIZE` parameter elements, :data:`FAST_DIRECTIONS` random
 directions (seeded) are checked first, as ``torch.autograd.gradcheck``'s ``fast_mode`` and
@@ -41,14 +41,13 @@ import numpy as np
 
 from ..engines.fd_estimate import EPS, Line, line
 from ..grading.grade import Floors, Outcome, Verdict, grade, rho
+from ..grading.pairs import INCONSISTENT, PAIR_LIMIT, pair_name, pairs
 from ..status import Status
 
 #: Above this many parameter elements ``check()`` without a loss runs in fast mode.
 FAST_SIZE = 64
 #: Random directions the fast mode checks before it localises anything.
 FAST_DIRECTIONS = 4
-#: Kinked components checked together pair by pair up to this many (random sign vectors beyond).
-PAIR_LIMIT = 8
 #: Bisection: more failing sets than this at one level, and every component left is checked.
 MAX_GROUPS = 16
 #: How many times its own error estimate a finite-difference reference may be off before a
@@ -150,12 +149,10 @@ def _together(row: str, f: Function, x: np.ndarray, f0: float, g: np.ndarray,
     """The kinked components checked together: pairs, or random sign vectors over them."""
     directions: list[tuple[np.ndarray, str]] = []
     if len(kinked) <= PAIR_LIMIT:
-        for i, k in enumerate(kinked):
-            for m in kinked[i + 1:]:
-                for sign, op in ((1.0, "+"), (-1.0, "-")):
-                    v = np.zeros(g.size)
-                    v[k], v[m] = 1.0, sign
-                    directions.append((v, f"{components[k]} {op} {components[m]}"))
+        for k, m, sign in pairs(kinked):
+            v = np.zeros(g.size)
+            v[k], v[m] = 1.0, sign
+            directions.append((v, pair_name(components, k, m, sign)))
     else:
         rng = np.random.default_rng(seed)
         for _ in range(2 * PAIR_LIMIT):
@@ -169,8 +166,7 @@ def _together(row: str, f: Function, x: np.ndarray, f0: float, g: np.ndarray,
             wrong.append((found.error, f"along {what}: {row} {_number(found.value)} vs "
                           f"reference {_number(found.low)}" + (
                               f" to {_number(found.high)}" if found.high != found.low else "")
-                          + ": each component is within its one-sided derivatives, but not "
-                          "consistently (one side of a tie for one, the other side for another)"))
+                          + f": {INCONSISTENT}"))
             break  # one is enough to fail; the pair names the components
     return wrong
 

@@ -133,7 +133,8 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
                 verdict = grading.kink_verdict(
                     name, outcome, kink, problem.components, left, right, reference=reference,
                     tolerance=tolerance, floors=engines[name].floors(floors, x, tolerance),
-                    spread=sides.spread)
+                    spread=sides.spread,
+                    pairs=sides.pairs if engines[name].subgradient else ())
             elif name == "reference":
                 verdict = grading.Verdict(outcome.status or Status.OK, 0.0, 0.0, outcome.message)
             else:
