@@ -84,9 +84,11 @@ class ReferenceEngine(Engine):
             try:
                 found = certify(function, DPS, ceiling, names, derivative)
             except UndefinedError as exc:
+                # the trace follows the loss and its gradient (a second-order value's origin
+                # is the message's own)
                 where = _where(problem, args, exc.digits) if isinstance(
-                    exc, ProvenUndefinedError) and isinstance(args, dict) and \
-                    exc.index == 0 else ""
+                    exc, ProvenUndefinedError) and isinstance(args, dict) and (
+                    exc.index == 0 or derivative == "the gradient") else ""
                 message = f"{exc.what} is undefined: {where}" if where else str(exc)
                 raise UndefinedError(message, _loss_or_nan(alone, args, ceiling)) from None
             prepared.details["digits"] = found.significant
