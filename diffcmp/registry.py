@@ -58,10 +58,20 @@ REGISTRY: dict[str, EngineInfo] = {
         "torch_autograd:TorchEngine",
         "the loss from PyTorch ops, torch.autograd.grad, float64",
         1e-10, f"reverse mode is exact up to float64 rounding; {_ADBENCH}"),
+    "torch-fwd": EngineInfo(
+        "torch_forward:TorchForwardEngine",
+        "the loss from PyTorch ops, forward mode: torch.func.jacfwd over the params (n JVPs), "
+        "float64",
+        1e-10, f"forward mode is exact up to float64 rounding; {_ADBENCH}"),
     "jax": EngineInfo(
         "jax_autograd:JaxEngine",
         "the loss from jax.numpy ops, jax.jit(jax.value_and_grad), float64 (local x64)",
         1e-10, f"reverse mode is exact up to float64 rounding; {_ADBENCH}"),
+    "jax-fwd": EngineInfo(
+        "jax_forward:JaxForwardEngine",
+        "the loss from jax.numpy ops, forward mode: jax.jit(jax.jacfwd) over the params (n "
+        "JVPs), float64 (local x64)",
+        1e-10, f"forward mode is exact up to float64 rounding; {_ADBENCH}"),
     "fd-central": EngineInfo(
         "fd_central:CentralDifferenceEngine",
         "central differences of the float64 loss, step cbrt(eps) * max(1, |x|) (nearest power "

@@ -15,10 +15,13 @@ CASES = Path(__file__).resolve().parent.parent / "cases"
 
 KINK = {**dict.fromkeys(ENGINE_NAMES, "kink"), "fd-complex": "unsupported"}
 NO_COMPLEX_STEP = {"fd-complex": "unsupported"}
-FLOAT64 = ("sympy", "matcalc", "torch", "jax", "fd-central", "fd-complex")
+FLOAT64 = ("sympy", "matcalc", "torch", "torch-fwd", "jax", "jax-fwd", "fd-central", "fd-complex")
 
 #: Statuses that are not "ok", per case and engine (at every point of the case). Each entry says
-#: why: a kink, a non-analytic loss for complex step, or a declared float64 failure.
+#: why: a kink, a non-analytic loss for complex step, or a declared float64 failure. The forward
+#: engines (torch-fwd, jax-fwd) compute the same loss in the same ops as torch and jax, so they
+#: share every float64 failure and every kink; they differ only where the two modes' local rules
+#: differ, at a where (below).
 EXPECTED: dict[str, dict[str, str]] = {
     "kink_abs_at_zero": KINK,
     "kink_max_tie": KINK,
@@ -45,18 +48,25 @@ EXPECTED: dict[str, dict[str, str]] = {
     "edge_max_rounding": KINK,
     "edge_cancellation_tiny": dict.fromkeys(FLOAT64, "mismatch"),
     "edge_log1m_tanh": dict.fromkeys(FLOAT64, "nan"),
-    # matcalc's norm rule and PyTorch give the subgradient 0; SymPy and JAX give NaN
+    # matcalc's norm rule and PyTorch (both modes: vector_norm's JVP at 0 is 0 too) give the
+    # subgradient 0; SymPy and JAX (both modes: sqrt's derivative at 0 is inf, times 0) give NaN
     "edge_norm_at_center": {"reference": "kink", "sympy": "nan", "matcalc": "kink",
-                            "torch": "kink", "jax": "nan", "fd-central": "kink",
-                            "fd-complex": "kink"},
+                            "torch": "kink", "torch-fwd": "kink", "jax": "nan", "jax-fwd": "nan",
+                            "fd-central": "kink", "fd-complex": "kink"},
+    # the where trap is reverse mode's: the untaken branch's zero adjoint times its infinite
+    # local derivative is NaN. Forward mode has none: the where selects the taken branch's
+    # tangent and drops the untaken one's (inf), never multiplying it by 0. So torch-fwd and
+    # jax-fwd are right (ok) where torch and jax are NaN (declared), and at the sqrt(0)
+    # boundary they give the taken branch's 0, the left derivative (kink).
     "edge_where_data_log": {"torch": "nan", "jax": "nan", "fd-complex": "unsupported"},
     "edge_where_sqrt_zero": {**KINK, "torch": "nan", "jax": "nan"},
     "edge_where_trap": {"torch": "nan", "jax": "nan", "fd-complex": "unsupported"},
     "edge_written_domain": dict.fromkeys(ENGINE_NAMES, "undefined"),
-    # the origin is Ackley's cone point, a kink: the engines that differentiate sqrt at 0 give
-    # NaN where a subgradient exists (declared)
+    # the origin is Ackley's cone point, a kink: the engines that differentiate sqrt at 0 (in
+    # either mode) give NaN where a subgradient exists (declared)
     "testfn_ackley_min": {"reference": "kink", "sympy": "nan", "matcalc": "nan", "torch": "nan",
-                          "jax": "nan", "fd-central": "kink", "fd-complex": "kink"},
+                          "torch-fwd": "nan", "jax": "nan", "jax-fwd": "nan",
+                          "fd-central": "kink", "fd-complex": "kink"},
     # GradBench's evals (cases/gradbench/) and the built-in sweeps at their run sizes
     # (cases/sweeps/): max (and min, sign) are not analytic; SymPy's scalar max over n entries
     # costs n^2 operations, so the sympy engine skips itself (with its estimate)

@@ -87,7 +87,7 @@ EXPECTED = {
                          "(only .T)",
     "three_dimensions": "params.w has more than two dimensions",
     "unknown_engine": "tolerance.torchh: unknown engine 'torchh' (known: reference, sympy, "
-                      "matcalc, torch, jax, fd-central, fd-complex)",
+                      "matcalc, torch, torch-fwd, jax, jax-fwd, fd-central, fd-complex)",
     "unknown_function": "loss (column 1): unknown function 'tahn'; did you mean 'tanh'?",
     "unknown_key": "unknown key 'los' (allowed: data, description, expect, loss, name, nodes, "
                    "params, reference, sample, sweep, tags, tolerance)",

@@ -23,7 +23,8 @@ def test_a_switch_the_loss_is_smooth_across_is_graded() -> None:
     # 2 w sign(w) + 2 w^2 DiracDelta(w) + 1, is 0 * nan
     result = diffcmp.compare("sign(w) * w**2 + w", {"w": 0.0}, timing=False)
     statuses = dict(zip(result.agreement["engine"], result.agreement["status"], strict=True))
-    assert statuses == {"reference": "ok", "matcalc": "ok", "torch": "ok", "jax": "ok",
+    assert statuses == {"reference": "ok", "matcalc": "ok", "torch": "ok", "torch-fwd": "ok",
+                        "jax": "ok", "jax-fwd": "ok",
                         "fd-complex": "unsupported",
                         # SymPy's compiled gradient evaluates 0 * DiracDelta(0) = nan
                         "sympy": "nan",

@@ -21,7 +21,8 @@ LAYERS = [
     {"run"},
     {"results"},
     {"report"},
-    {"result", "api", "checking", "config", "explain", "cli", "pytest_plugin", "__init__"},
+    {"result", "api", "checking", "config", "explain", "cli", "pytest_plugin", "__init__",
+     "__main__"},
 ]
 
 MAX_LINES = 400

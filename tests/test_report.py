@@ -55,9 +55,10 @@ def test_the_report_opens_with_the_verdict_and_the_summary(run: tuple[Result, Pa
     text = (out / "report.md").read_text(encoding="utf-8")
     lines = text.splitlines()
     assert lines[0] == "# diffcmp report"
-    assert lines[2] == ("**FAIL.** All 6 engines (sympy, matcalc, torch, jax, fd-central, "
-                        "fd-complex) agree with the reference at 2 of 3 graded points of 3 "
-                        "cases; fd-central is off (mismatch) on [`cubic_tight`](#cubic_tight). "
+    assert lines[2] == ("**FAIL.** All 8 engines (sympy, matcalc, torch, torch-fwd, jax, "
+                        "jax-fwd, fd-central, fd-complex) agree with the reference at 2 of 3 "
+                        "graded points of 3 cases; fd-central is off (mismatch) on "
+                        "[`cubic_tight`](#cubic_tight). "
                         "Engines that could not be asked: fd-complex unsupported on 1 case.")
     summary = text.index("## Summary")
     assert summary < text.index("## Status by engine") < text.index("## Plots") \
@@ -66,11 +67,12 @@ def test_the_report_opens_with_the_verdict_and_the_summary(run: tuple[Result, Pa
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
             for line in lines if line.startswith("| [`")}
     sizes = {r.case: f"{r.grad_ops} → {r.grad_cse_ops}" for r in result.expressions.itertuples()}
-    assert rows["[`line`](#line)"] == ["1", "ok", "ok", "ok", "ok", "ok", "ok", sizes["line"]]
-    assert rows["[`with_abs`](#with_abs)"] == ["2", "ok", "ok", "ok", "ok", "ok", "unsupported",
+    # params, then sympy, matcalc, torch, torch-fwd, jax, jax-fwd, fd-central, fd-complex
+    assert rows["[`line`](#line)"] == ["1", *["ok"] * 8, sizes["line"]]
+    assert rows["[`with_abs`](#with_abs)"] == ["2", *["ok"] * 7, "unsupported",
                                                sizes["with_abs"]]
-    assert rows["[`cubic_tight`](#cubic_tight)"] == ["1", "ok", "ok", "ok", "ok", "**mismatch**",
-                                                     "ok", sizes["cubic_tight"]]
+    assert rows["[`cubic_tight`](#cubic_tight)"] == ["1", *["ok"] * 6, "**mismatch**", "ok",
+                                                     sizes["cubic_tight"]]
 
 
 def test_every_internal_link_has_its_heading(run: tuple[Result, Path]) -> None:
@@ -279,8 +281,9 @@ def test_the_verdict_reads_well_for_one_case_and_for_all_or_none(
     one = Result.from_json(run[0].to_json())
     one.agreement = one.agreement[one.agreement["case"] == "cubic_tight"]
     assert verdict(one, links=False).startswith(
-        "**FAIL.** Not all 6 engines (sympy, matcalc, torch, jax, fd-central, fd-complex) agree "
-        "with the reference at the one graded point of the one case; fd-central is off "
+        "**FAIL.** Not all 8 engines (sympy, matcalc, torch, torch-fwd, jax, jax-fwd, "
+        "fd-central, fd-complex) agree with the reference at the one graded point of the one "
+        "case; fd-central is off "
         "(mismatch) on cubic_tight.")
     engines = ["sympy", "torch", "jax"]
     assert agreement_sentence(engines, 1, 1, 1) == (
@@ -336,7 +339,7 @@ def test_ok_rows_carry_no_message_and_the_report_shows_none(run: tuple[Result, P
     agreement = section[section.index("| engine"):]
     agreement = agreement[:agreement.index("\n\n")]  # the first table: agreement
     table_rows = agreement.splitlines()[2:]
-    assert len(table_rows) == 7  # the reference and six engines
+    assert len(table_rows) == 9  # the reference and eight engines
     for line in table_rows:
         assert line.split("|")[2].strip() == "ok"
         assert line.split("|")[-2].strip() == ""  # the message column

@@ -9,6 +9,7 @@ so compile time never lands in ``loss`` or ``grad``; results are waited for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -33,8 +34,8 @@ class JaxEngine(Engine):
             jax.block_until_ready(jax.jit(lambda a: a + 1)(jnp.zeros(2)))
 
     def prepare(self, problem: Problem) -> Prepared:
-        """Trace and compile ``value_and_grad`` ahead of time (``loss`` on its first call), each
-        step timed."""
+        """Trace and compile the gradient (:meth:`differentiate`) ahead of time (``loss`` on its
+        first call), each step timed."""
         prepared = Prepared(inputs=None, loss=None, grad=None, read=self._read)
         names = [v.name for v in problem.params]
         with jax.enable_x64(True):
@@ -48,7 +49,7 @@ class JaxEngine(Engine):
 
             example = self._convert(problem, problem.point, names)
             with prepared.step("trace"):
-                lowered_grad = jax.jit(jax.value_and_grad(loss_of)).lower(example, data)
+                lowered_grad = jax.jit(self.differentiate(loss_of)).lower(example, data)
             with prepared.step("compile"):
                 compiled_grad = lowered_grad.compile()
 
@@ -78,6 +79,12 @@ class JaxEngine(Engine):
         prepared.inputs, prepared.loss, prepared.grad = inputs, loss, grad
         prepared.phases.update(_second_order(problem, loss_of, data, prepared))
         return prepared
+
+    def differentiate(self, loss_of: Callable[..., Any]) -> Callable[..., Any]:
+        """Loss and gradient, ``(params, data) -> (loss, grads)``, from the loss of the params
+        (the tuple ``params``, then ``data``): reverse mode, ``jax.value_and_grad`` (the one step
+        ``jax-fwd`` replaces); traced and compiled by :meth:`prepare`."""
+        return jax.value_and_grad(loss_of)
 
     @staticmethod
     def _convert(problem: Problem, x: np.ndarray, names: list[str]) -> tuple[Any, ...]:

@@ -6,9 +6,9 @@ The loss is the case's own expression evaluated with ``torch`` functions (``X @ 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -44,30 +44,42 @@ class TorchEngine(Engine):
 
         def inputs(x: np.ndarray) -> list[torch.Tensor]:
             parts = problem.split(np.array(x, dtype=np.float64))
-            return [torch.from_numpy(parts[n]).requires_grad_(True) for n in names]
+            return [torch.from_numpy(parts[n]).requires_grad_(self.leaves_require_grad)
+                    for n in names]
+
+        def loss_of(leaves: list[torch.Tensor]) -> torch.Tensor:
+            return f({**data, **dict(zip(names, leaves, strict=True))})
 
         def loss(leaves: list[torch.Tensor]) -> torch.Tensor:
             with torch.no_grad():
-                return f({**data, **dict(zip(names, leaves, strict=True))})
+                return loss_of(leaves)
 
-        def grad(leaves: list[torch.Tensor]) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-            value = f({**data, **dict(zip(names, leaves, strict=True))})
-            if not value.requires_grad:  # e.g. where(w > 0, 1, 2): no path from the params
-                return value.detach(), tuple(torch.zeros_like(leaf) for leaf in leaves)
-            return value.detach(), torch.autograd.grad(value, leaves, allow_unused=True,
-                                                      materialize_grads=True)
-
+        grad = self.differentiate(loss_of)
         with prepared.step("first call"):
             grad(inputs(problem.point))
         prepared.inputs, prepared.loss, prepared.grad = inputs, loss, grad
         prepared.phases.update(_second_order(problem, f, data))
         return prepared
 
+    #: Whether the parameter tensors record autograd's graph (reverse mode needs it).
+    leaves_require_grad: ClassVar[bool] = True
+
+    def differentiate(self, loss_of: Callable[[list[torch.Tensor]], torch.Tensor]) -> Callable[
+            [list[torch.Tensor]], tuple[torch.Tensor, tuple[torch.Tensor, ...]]]:
+        """Loss and gradient, ``leaves -> (loss, grads)``, from the loss of the params: reverse
+        mode, ``torch.autograd.grad`` (the one step ``torch-fwd`` replaces)."""
+        def grad(leaves: list[torch.Tensor]) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+            value = loss_of(leaves)
+            if not value.requires_grad:  # e.g. where(w > 0, 1, 2): no path from the params
+                return value.detach(), tuple(torch.zeros_like(leaf) for leaf in leaves)
+            return value.detach(), torch.autograd.grad(value, leaves, allow_unused=True,
+                                                      materialize_grads=True)
+        return grad
+
     @staticmethod
     def _read(out: tuple[torch.Tensor, tuple[torch.Tensor, ...]]) -> tuple[float, np.ndarray]:
         value, grads = out
         return float(value), np.concatenate([g.detach().numpy().ravel() for g in grads])
-
 
 
 def _second_order(problem: Problem, f: Any, data: dict[str, torch.Tensor]) -> dict[str, Phase]:
