@@ -30,9 +30,9 @@ from .result import Result
 from .results.rundiff import MIN_CHANGE, compare_results, load_results
 from .run.isolation import DEFAULT_TIMEOUT_S, Interrupted
 from .run.options import MAX_HESSIAN_N
-from .run.progress import Finished, Progress
 from .run.sweep import SizeRun
 from .run.timing import MIN_TIME_S
+from .terminal import CaseProgress, is_tty
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -238,7 +238,7 @@ def _run(args: argparse.Namespace) -> int:
     out = settings["out"]
     if out:
         check_out(out, force=args.force)  # fail now, not after a long run
-    progress = _Progress(paths, options.tags, quiet=args.quiet, bar=_is_tty())
+    progress = CaseProgress(paths, options.tags, quiet=args.quiet, bar=is_tty())
     with _terminate_as_interrupt():
         try:
             result = run_suite(paths, options, progress=progress, timeout=settings["timeout"],
@@ -260,72 +260,13 @@ def _run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def _is_tty() -> bool:
-    try:
-        return sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-class _Progress(Progress):
-    """Progress on stderr: on a terminal a tqdm bar, one step per case, the current case's name
-    beside it; elsewhere (a CI log, a pipe) one line per finished case: its name, worst status
-    and seconds. Nothing with ``quiet``.
-
-    The total is counted from TOML files only (Python case files are user code and run once, by
-    the runner); it is left open when any is present.
-    """
-
-    def __init__(self, paths: Sequence[str], tags: Sequence[str], quiet: bool,
-                 bar: bool) -> None:
-        from tqdm import tqdm
-
-        self.lines = not quiet and not bar
-        self.done = 0
-        self.total = _count_cases(paths, tags) if not quiet else None
-        self.bar = tqdm(total=self.total, unit="case", file=sys.stderr,
-                        disable=quiet or not bar, leave=False, dynamic_ncols=True)
-
-    def started(self, name: str) -> None:
-        """Show ``name`` beside the bar."""
-        self.bar.set_postfix_str(name, refresh=True)
-
-    def finished(self, done: Finished) -> None:
-        """Step the bar, or print the case's line."""
-        self.done += 1
-        self.bar.update(1)
-        self.bar.refresh()  # now, not at tqdm's next interval: a case may be the last
-        if self.lines:
-            print(done.line(self.done, self.total), file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        """Take the bar off the terminal."""
-        self.bar.close()
-
-
-def _count_cases(paths: Sequence[str], tags: Sequence[str]) -> int | None:
-    try:
-        files = discover(paths)
-    except DiffcmpError:
-        return None
-    if any(path.suffix != ".toml" for path in files):
-        return None
-    count = 0
-    for path in files:
-        try:
-            cases = load_cases(path)
-        except DiffcmpError:
-            count += 1  # its line says it was not loaded
-            continue
-        count += sum(1 for case in cases if not tags or set(tags) & set(case.tags))
-    return count
-
-
 def _summary(result: Result, out: Path) -> str:
     lines = [verdict(result, links=False).replace("**", "")]
     failing = result.failures()  # an undefined point once, by the reference's row
     for row in failing.itertuples():
-        lines.append(f"  {row.case} [point {row.point}] {row.engine}: {row.status}: {row.message}")
+        what = "" if row.derivative == "gradient" else f" {row.derivative}"
+        lines.append(f"  {row.case} [point {row.point}] {row.engine}{what}: {row.status}: "
+                     f"{row.message}")
     expectations = result.expectations
     if not expectations.empty:
         for row in expectations[~expectations["holds"].astype(bool)].itertuples():

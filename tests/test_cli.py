@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from diffcmp import cli
 from diffcmp.cli import main
 from diffcmp.engines import ENGINE_NAMES
 from diffcmp.run.progress import Finished
+from diffcmp.terminal import CaseProgress
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 SEED = CASES / "seed_linear_regression.toml"
@@ -27,7 +27,8 @@ def test_seed_case_reproduces_the_tutorial(tmp_path: Path) -> None:
     out = tmp_path / "report"
     assert main(["run", str(SEED), "--out", str(out), "--no-timing", "--quiet"]) == 0
     agreement = pd.read_csv(out / "agreement.csv")
-    assert list(agreement.columns) == ["case", "point", "engine", "status", "loss", "error",
+    assert list(agreement.columns) == ["case", "point", "engine", "derivative", "status", "loss",
+                                       "error",
                                        "rel_error", "tolerance", "message", "digits", "cause",
                                        "rho_adbench", "floor", "loss_exact", "loss_flag",
                                        "loss_bound"]
@@ -167,7 +168,7 @@ def test_progress_is_a_bar_on_a_terminal_lines_elsewhere_and_nothing_with_quiet(
     done = Finished("seed_linear_regression", "ok", False, 0.3, counts=(("ok", 7),))
 
     def shown(quiet: bool, bar: bool) -> str:
-        progress = cli._Progress([str(folder)], [], quiet=quiet, bar=bar)
+        progress = CaseProgress([str(folder)], [], quiet=quiet, bar=bar)
         progress.started(done.name)
         progress.finished(done)
         progress.close()

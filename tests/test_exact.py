@@ -79,7 +79,7 @@ def test_gradients_csv_holds_the_exact_value_and_its_flag(beyond: Path) -> None:
 def test_results_json_keeps_the_exact_text_and_round_trips(beyond: Path) -> None:
     text = (beyond / "results.json").read_text()
     payload = json.loads(text)
-    assert payload["format_version"] == FORMAT_VERSION == 3
+    assert payload["format_version"] == FORMAT_VERSION == 4
     b = [r for r in payload["gradients"] if r["component"] == "b" and r["engine"] == "reference"]
     assert b[0]["reference_exact"] == EXP_747 and b[0]["reference_flag"] == BEYOND
     result = Result.from_json(text)
@@ -105,7 +105,7 @@ def test_the_report_shows_the_value_never_a_bare_inf(beyond: Path) -> None:
     assert "| inf" not in reference_row
     listed = [line for line in report.splitlines() if line.startswith("| `b`")]
     assert listed and EXP_747 in listed[0] and "inf" in listed[0]  # and what float64 holds
-    assert "Results format diffcmp-results v3" in report
+    assert "Results format diffcmp-results v4" in report
 
 
 def _as_version(text: str, version: int) -> str:

@@ -90,7 +90,7 @@ EXPECTED = {
                       "matcalc, torch, torch-fwd, jax, jax-fwd, fd-central, fd-complex)",
     "unknown_function": "loss (column 1): unknown function 'tahn'; did you mean 'tanh'?",
     "unknown_key": "unknown key 'los' (allowed: data, description, expect, loss, name, nodes, "
-                   "params, reference, sample, sweep, tags, tolerance)",
+                   "order, params, reference, sample, sweep, tags, tolerance)",
     "walrus": "loss (column 2): the walrus operator ':=' is not part of the language",
     "wrong_arity": "loss (column 1): atan2() takes 2 arguments, got 1",
     "wrong_arity_max": "loss (column 1): max() takes 1 or 2 arguments, got 3",

@@ -24,6 +24,8 @@ from .base import Engine, Phase, Prepared
 class JaxEngine(Engine):
     """JAX reverse mode, jitted, float64 inside a local ``enable_x64``."""
 
+    offers = frozenset({"gradient", "hessian", "hvp"})
+
     name = "jax"
 
     @classmethod

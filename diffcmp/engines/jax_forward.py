@@ -20,6 +20,10 @@ from .jax_autograd import JaxEngine
 class JaxForwardEngine(JaxEngine):
     """JAX forward mode (``jax.jacfwd``), jitted, float64 inside a local ``enable_x64``."""
 
+    #: forward mode grades the gradient; second order is the reverse engine's (forward over
+    #: reverse)
+    offers = frozenset({"gradient"})
+
     name = "jax-fwd"
 
     def differentiate(self, loss_of: Callable[..., Any]) -> Callable[..., Any]:

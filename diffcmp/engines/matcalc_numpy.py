@@ -23,6 +23,8 @@ from .base import Engine, Phase, Prepared
 class MatcalcEngine(Engine):
     """The vectorised symbolic gradient (:attr:`Problem.array_gradient`) over NumPy."""
 
+    offers = frozenset({"gradient", "hessian", "hvp"})
+
     name = "matcalc"
 
     def prepare(self, problem: Problem) -> Prepared:

@@ -20,6 +20,8 @@ class PerturbationEngine(Engine):
     uses and how one component comes out of loss evaluations (:meth:`component`).
     """
 
+    offers = frozenset({"gradient", "hessian", "hvp"})
+
     ops: ClassVar[Mapping[str, Callable[..., Any]]]
     dtype: ClassVar[type]
     subgradient = False  # each component averages its own two sides at a kink

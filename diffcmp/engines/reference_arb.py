@@ -62,6 +62,8 @@ def _beyond(values: list[Any], names: list[str]) -> str:
 class ReferenceEngine(Engine):
     """The exact gradient in mpmath, at a certified precision."""
 
+    offers = frozenset({"gradient", "hessian", "hvp"})
+
     name = "reference"
 
     def prepare(self, problem: Problem) -> Prepared:

@@ -31,6 +31,8 @@ def estimated_seconds(problem: Problem) -> float:
 class SympyEngine(Engine):
     """``lambdify(args, [loss, *grad], cse=...)`` evaluated in NumPy float64."""
 
+    offers = frozenset({"gradient", "hessian", "hvp"})
+
     name = "sympy"
 
     def prepare(self, problem: Problem) -> Prepared:

@@ -21,6 +21,8 @@ from .base import Engine, Phase, Prepared
 class TorchEngine(Engine):
     """PyTorch autograd on float64 tensors."""
 
+    offers = frozenset({"gradient", "hessian", "hvp"})
+
     name = "torch"
 
     @contextmanager

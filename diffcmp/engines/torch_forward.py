@@ -29,6 +29,10 @@ with warnings.catch_warnings():
 class TorchForwardEngine(TorchEngine):
     """PyTorch forward mode (``torch.func.jacfwd``) on float64 tensors."""
 
+    #: forward mode grades the gradient; second order is the reverse engine's (forward over
+    #: reverse)
+    offers = frozenset({"gradient"})
+
     name = "torch-fwd"
     #: Forward mode carries tangents, not a graph: the params need no ``requires_grad``.
     leaves_require_grad: ClassVar[bool] = False

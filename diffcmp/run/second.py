@@ -58,17 +58,21 @@ class Second:
     options: Options
 
 
-def _call(prepared: Prepared | grading.Outcome, phase: str, x: np.ndarray,
+def _call(engine: Engine, prepared: Prepared | grading.Outcome, phase: str, x: np.ndarray,
           v: np.ndarray | None, attempt: Callable[[Callable[[], Any]], Any],
           loss: float) -> grading.Outcome:
     """One engine's ``phase`` at ``x`` (along ``v`` for a product) as an outcome: its values,
     or why there are none; the reference's with its certificate."""
+    if phase not in engine.offers:
+        return grading.Outcome(status=Status.UNSUPPORTED, message=(
+            f"this engine offers no {_what(phase)} (it computes: "
+            f"{', '.join(sorted(engine.offers))})"))
     if isinstance(prepared, grading.Outcome):
         return prepared
     found = prepared.phases.get(phase)
     if found is None:
         return grading.Outcome(status=Status.UNSUPPORTED,
-                               message=f"this engine offers no {_what(phase)}")
+                               message=f"no {_what(phase)} for this loss")
     prepared.details.clear()
     inputs = prepared.inputs(x)
     extra = () if v is None else (prepared.inputs(v),)
@@ -112,8 +116,9 @@ def grade_second(second: Second, result: CaseResult, points: list[np.ndarray],
                     "(--max-hessian-n): the full Hessian is skipped; the Hessian-vector "
                     "product is graded")) for name in second.engines}
             else:
-                outcomes = {name: _call(second.prepared[name], phase, x, along, attempt,
-                                        losses[index]) for name in second.engines}
+                outcomes = {name: _call(engine, second.prepared[name], phase, x, along,
+                                        attempt, losses[index])
+                            for name, engine in second.engines.items()}
             reference = outcomes["reference"]
             on_switch = sides[index].kink or sides[index].left.size
             floors: grading.Floors | None = None
