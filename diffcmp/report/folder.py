@@ -1,7 +1,8 @@
 """Output: the files of a report folder, written whole or not at all.
 
 A report folder holds ``report.md`` and the PNG plots it links, ``agreement.csv``,
-``gradients.csv``, ``timing.csv``, ``expressions.csv``, ``results.json``, and ``MARKER``, which
+``gradients.csv``, ``timing.csv``, ``expressions.csv``, ``hessians.csv`` (a second-order run),
+``results.json``, and ``MARKER``, which
 lists what diffcmp wrote. It is written into a temporary folder beside the target and moved into
 place whole, so an interrupted run never leaves half a report:
 
@@ -291,7 +292,9 @@ def point_latest(target: Path) -> bool:
 
 def _write_files(result: Tables, folder: Path) -> list[str]:
     names = write_files(result, folder)  # report.md and the plots it links
-    for name in ("agreement", "gradients", "timing", "expressions"):
+    for name in ("agreement", "gradients", "timing", "expressions", "hessians"):
+        if name == "hessians" and result.hessians.empty:  # a first-order run has none
+            continue
         getattr(result, name).to_csv(folder / f"{name}.csv", index=False)
         names.append(f"{name}.csv")
     (folder / "results.json").write_text(result.to_json(), encoding="utf-8")
