@@ -30,7 +30,7 @@ from .values import MAX_ARRAY_ELEMENTS, to_array
 MAX_CASE_ELEMENTS = 5_000_000
 MAX_SAMPLE_COUNT = 1000
 
-EXPECT_KEYS = {"loss", "grad", "hessian", "status", "tolerance"}
+EXPECT_KEYS = {"loss", "grad", "hessian", "status", "hessian_status", "tolerance"}
 SAMPLE_KEYS = {"count", "seed", "low", "high"}
 REFERENCE_KEYS = {"max_digits"}
 #: The range a case may set the reference's precision ceiling in (decimal digits).
@@ -162,7 +162,8 @@ class Case:
                     for name, value in values.items()}
 
         expect = dict(self.expect) if size == self.sweep.run else \
-            {k: v for k, v in self.expect.items() if k in ("status", "tolerance")}
+            {k: v for k, v in self.expect.items()
+             if k in ("status", "hessian_status", "tolerance")}
         return Case(name=self.name, loss=self.loss, params=written("params", self.params),
                     data=written("data", self.data), description=self.description,
                     tags=self.tags, expect=expect, tolerance=self.tolerance,
@@ -313,16 +314,18 @@ def _expect(values: Any, params: Mapping[str, np.ndarray], where: str) -> dict[s
                             f"components: it must be {n} x {n} (rows and columns in component "
                             "order)", where)
         out["hessian"] = array
-    if "status" in values:
-        status = values["status"]
-        if not isinstance(status, Mapping):
-            raise CaseError("expect.status must be a table of engine names and statuses", where)
-        for engine, value in status.items():
-            _check_engine(engine, f"expect.status.{engine}", where)
-            if value not in Status.names():
-                raise CaseError(f"expect.status.{engine} = {value!r} is not a status (one of "
-                                f"{', '.join(Status.names())})", where)
-        out["status"] = dict(status)
+    for key in ("status", "hessian_status"):
+        if key in values:
+            status = values[key]
+            if not isinstance(status, Mapping):
+                raise CaseError(f"expect.{key} must be a table of engine names and statuses",
+                                where)
+            for engine, value in status.items():
+                _check_engine(engine, f"expect.{key}.{engine}", where)
+                if value not in Status.names():
+                    raise CaseError(f"expect.{key}.{engine} = {value!r} is not a status (one "
+                                    f"of {', '.join(Status.names())})", where)
+            out[key] = dict(status)
     if "tolerance" in values:
         out["tolerance"] = _tolerance(values["tolerance"], "expect.tolerance", where)
     return out

@@ -95,8 +95,11 @@ def _second_order(problem: Problem, prepared: Prepared, data: list[np.float64]) 
             gradient = problem.gradient
             with prepared.step("derive hessian"):
                 symbols = gradient.symbols
-                entries = [sp.diff(gradient.components[i], symbols[j])
-                           for i in range(n) for j in range(i, n)]
+                # DiracDelta(x, k), the k-th derivative of the delta, is 0 wherever DiracDelta
+                # is (off its kink): lambdify knows the delta of one argument only
+                entries = [sp.diff(gradient.components[i], symbols[j]).replace(
+                    sp.DiracDelta, lambda a, *k: sp.DiracDelta(a))
+                    for i in range(n) for j in range(i, n)]
             with prepared.step("lambdify hessian"):
                 args = [*problem.param_symbols, *problem.data_symbols]
                 built.append(lambdify_renamed(args, entries, "numpy"))

@@ -35,10 +35,11 @@ def failure_message(result: Tables, limit: int = MAX_LINES) -> str:
     for row in failing.itertuples():
         where = f"{row.case}: " if several else ""
         point = f" at point {row.point}" if row.point else ""
-        expected = result.declaration(row.case, row.engine, row.status)
+        expected = result.declaration(row.case, row.engine, row.status, row.derivative)
         status = f"{row.status} (declared {expected})" if expected else row.status
         message = row.message or "no message"
-        lines.append(f"  {where}{row.engine}: {status}{point}: {message}"
+        what = "" if row.derivative == "gradient" else f" {row.derivative}"
+        lines.append(f"  {where}{row.engine}{what}: {status}{point}: {message}"
                      f"{_error(float(row.error), float(row.tolerance), message)}")
     held = result.expectations
     if not held.empty:

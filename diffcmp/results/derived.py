@@ -27,8 +27,9 @@ def worst_status(result: Tables) -> pd.DataFrame:
     agreement = result.agreement
     if agreement.empty:
         return pd.DataFrame(columns=columns)
-    declared = [result.declaration(c, e, s) for c, e, s in
-                zip(agreement["case"], agreement["engine"], agreement["status"], strict=True)]
+    declared = [result.declaration(c, e, s, d) for c, e, s, d in
+                zip(agreement["case"], agreement["engine"], agreement["status"],
+                    agreement["derivative"], strict=True)]
     ranks = [rank(s, d) for s, d in zip(agreement["status"], declared, strict=True)]
     rows = pd.DataFrame({
         "case": agreement["case"].to_numpy(), "engine": agreement["engine"].to_numpy(),

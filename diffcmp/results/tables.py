@@ -20,7 +20,7 @@ from ..errors import DiffcmpError
 from ..grading.grade import declaration, fails
 from ..registry import engine_info
 from ..run.options import Options
-from ..run.rows import CaseResult
+from ..run.rows import SECOND_KEY, CaseResult
 from .environment import Usage, environment
 
 FORMAT = "diffcmp-results"
@@ -114,11 +114,18 @@ class Tables:
         return cls(declared=declared, meta=meta, **frames)
 
     # -- verdict --
-    def declaration(self, case: str, engine: str, status: str) -> str | None:
-        """What ``case`` declares for a row of ``engine`` with ``status`` (its ``[expect.status]``;
-        an ``undefined`` row is covered by the reference's declaration or by the run's
-        ``allow_undefined``: :func:`~diffcmp.grading.grade.declaration`)."""
-        return declaration(self.declared.get(case, {}), engine, status,
+    def declaration(self, case: str, engine: str, status: str,
+                    derivative: str = "gradient") -> str | None:
+        """What ``case`` declares for a row of ``engine`` with ``status`` on ``derivative`` (its
+        ``[expect.status]`` for the gradient, ``[expect.hessian_status]`` for the Hessian and
+        its product, :func:`~diffcmp.run.rows.declared_key`; an ``undefined`` row is covered by
+        the reference's declaration or by the run's ``allow_undefined``:
+        :func:`~diffcmp.grading.grade.declaration`)."""
+        declared = self.declared.get(case, {})
+        if derivative != "gradient":
+            declared = {name[:-len(SECOND_KEY)]: value for name, value in declared.items()
+                        if name.endswith(SECOND_KEY)}
+        return declaration(declared, engine, status,
                            bool(self.meta.get("options", {}).get("allow_undefined", False)))
 
     def failing(self) -> pd.DataFrame:
@@ -126,9 +133,9 @@ class Tables:
         ``undefined`` fails unless declared)."""
         if self.agreement.empty:
             return self.agreement
-        mask = [fails(s, self.declaration(c, e, s)) for c, e, s in
+        mask = [fails(s, self.declaration(c, e, s, d)) for c, e, s, d in
                 zip(self.agreement["case"], self.agreement["engine"], self.agreement["status"],
-                    strict=True)]
+                    self.agreement["derivative"], strict=True)]
         return self.agreement[mask]
 
     def failures(self) -> pd.DataFrame:

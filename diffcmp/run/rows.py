@@ -26,6 +26,11 @@ def _exact_columns(column: str, exact: Exact | None, k: int) -> dict[str, str]:
             f"{column}_bound": exact.bounds[k]}
 
 
+#: The suffix a second-order declaration (``[expect.hessian_status]``) is kept under in
+#: :attr:`CaseResult.declared`, beside the gradient's by engine name.
+SECOND_KEY = ":second order"
+
+
 @dataclass
 class CaseResult:
     """The rows one case produced (plain lists of dicts)."""
@@ -58,7 +63,8 @@ class CaseResult:
             "rho_adbench": verdict.rho_adbench, "floor": verdict.floor,
             **_exact_columns("loss", exact, 0)})
         if declared:
-            self.declared[engine] = declared
+            self.declared[engine if derivative == "gradient" else engine + SECOND_KEY] = \
+                declared
 
     def add_gradients(self, point: int, engine: str, components: list[str], values: np.ndarray,
                       reference: np.ndarray, exact: Exact | None = None) -> None:

@@ -105,6 +105,7 @@ def grade_second(second: Second, result: CaseResult, points: list[np.ndarray],
     n = len(components)
     v = tangent(n)
     produced: dict[str, list[Any]] = {name: [] for name in second.engines}
+    declared = problem.case.expect.get("hessian_status", {})
     for phase in PHASES:
         skip = phase == "hessian" and n > options.max_hessian_n
         names = hessian_names(components) if phase == "hessian" else product_names(components)
@@ -143,8 +144,9 @@ def grade_second(second: Second, result: CaseResult, points: list[np.ndarray],
                     if phase == "hessian" and outcome.grad is not None:
                         verdict = _asymmetry(verdict, outcome.grad, n, components, tolerance,
                                              own)
-                result.add_agreement(index, name, verdict, outcome.loss, tolerance, None,
-                                     reference.digits, "", None, derivative=phase)
+                result.add_agreement(index, name, verdict, outcome.loss, tolerance,
+                                     declared.get(name), reference.digits, "", None,
+                                     derivative=phase)
                 if outcome.grad is not None:
                     ref = reference.grad if reference.grad is not None else \
                         np.full(len(names), np.nan)
@@ -152,6 +154,12 @@ def grade_second(second: Second, result: CaseResult, points: list[np.ndarray],
                     result.add_hessian(index, name, components, cols, outcome.grad, ref)
                 if index == 0 and outcome.status is None and not skip:
                     produced[name].append(phase)
+    for name, status in declared.items():
+        seen = sorted({row["status"] for row in result.agreement if row["engine"] == name
+                       and row["derivative"] != "gradient"})
+        if seen:  # an engine not asked for has no row: nothing to hold it against
+            result.add_expectation("hessian_status", name, status, ", ".join(seen),
+                                   seen == [status])
     return produced
 
 
