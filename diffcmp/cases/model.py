@@ -30,7 +30,8 @@ from .values import MAX_ARRAY_ELEMENTS, to_array
 MAX_CASE_ELEMENTS = 5_000_000
 MAX_SAMPLE_COUNT = 1000
 
-EXPECT_KEYS = {"loss", "grad", "hessian", "status", "hessian_status", "tolerance"}
+EXPECT_KEYS = {"loss", "grad", "hessian", "status", "hessian_status", "hvp_status",
+               "tolerance"}
 SAMPLE_KEYS = {"count", "seed", "low", "high"}
 REFERENCE_KEYS = {"max_digits"}
 #: The range a case may set the reference's precision ceiling in (decimal digits).
@@ -163,7 +164,7 @@ class Case:
 
         expect = dict(self.expect) if size == self.sweep.run else \
             {k: v for k, v in self.expect.items()
-             if k in ("status", "hessian_status", "tolerance")}
+             if k in ("status", "hessian_status", "hvp_status", "tolerance")}
         return Case(name=self.name, loss=self.loss, params=written("params", self.params),
                     data=written("data", self.data), description=self.description,
                     tags=self.tags, expect=expect, tolerance=self.tolerance,
@@ -314,7 +315,7 @@ def _expect(values: Any, params: Mapping[str, np.ndarray], where: str) -> dict[s
                             f"components: it must be {n} x {n} (rows and columns in component "
                             "order)", where)
         out["hessian"] = array
-    for key in ("status", "hessian_status"):
+    for key in ("status", "hessian_status", "hvp_status"):
         if key in values:
             status = values[key]
             if not isinstance(status, Mapping):

@@ -20,7 +20,7 @@ from ..errors import DiffcmpError
 from ..grading.grade import declaration, fails
 from ..registry import engine_info
 from ..run.options import Options
-from ..run.rows import SECOND_KEY, CaseResult
+from ..run.rows import CaseResult, declared_key
 from .environment import Usage, environment
 
 FORMAT = "diffcmp-results"
@@ -117,14 +117,15 @@ class Tables:
     def declaration(self, case: str, engine: str, status: str,
                     derivative: str = "gradient") -> str | None:
         """What ``case`` declares for a row of ``engine`` with ``status`` on ``derivative`` (its
-        ``[expect.status]`` for the gradient, ``[expect.hessian_status]`` for the Hessian and
-        its product, :func:`~diffcmp.run.rows.declared_key`; an ``undefined`` row is covered by
-        the reference's declaration or by the run's ``allow_undefined``:
-        :func:`~diffcmp.grading.grade.declaration`)."""
+        ``[expect.status]`` for the gradient, ``[expect.hessian_status]`` and
+        ``[expect.hvp_status]`` for second order: :func:`~diffcmp.run.rows.declared_key`; an
+        ``undefined`` row is covered by the reference's declaration or by the run's
+        ``allow_undefined``: :func:`~diffcmp.grading.grade.declaration`)."""
         declared = self.declared.get(case, {})
         if derivative != "gradient":
-            declared = {name[:-len(SECOND_KEY)]: value for name, value in declared.items()
-                        if name.endswith(SECOND_KEY)}
+            suffix = declared_key("", derivative)
+            declared = {name[:-len(suffix)]: value for name, value in declared.items()
+                        if name.endswith(suffix)}
         return declaration(declared, engine, status,
                            bool(self.meta.get("options", {}).get("allow_undefined", False)))
 

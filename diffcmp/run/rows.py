@@ -26,9 +26,11 @@ def _exact_columns(column: str, exact: Exact | None, k: int) -> dict[str, str]:
             f"{column}_bound": exact.bounds[k]}
 
 
-#: The suffix a second-order declaration (``[expect.hessian_status]``) is kept under in
-#: :attr:`CaseResult.declared`, beside the gradient's by engine name.
-SECOND_KEY = ":second order"
+def declared_key(engine: str, derivative: str) -> str:
+    """The key a declared status is kept under in :attr:`CaseResult.declared`: the engine's
+    name for the gradient (``[expect.status]``), ``engine:hessian`` and ``engine:hvp`` for the
+    second-order ones (``[expect.hessian_status]``, ``[expect.hvp_status]``)."""
+    return engine if derivative == "gradient" else f"{engine}:{derivative}"
 
 
 @dataclass
@@ -63,8 +65,7 @@ class CaseResult:
             "rho_adbench": verdict.rho_adbench, "floor": verdict.floor,
             **_exact_columns("loss", exact, 0)})
         if declared:
-            self.declared[engine if derivative == "gradient" else engine + SECOND_KEY] = \
-                declared
+            self.declared[declared_key(engine, derivative)] = declared
 
     def add_gradients(self, point: int, engine: str, components: list[str], values: np.ndarray,
                       reference: np.ndarray, exact: Exact | None = None) -> None:

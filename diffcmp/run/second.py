@@ -105,10 +105,10 @@ def grade_second(second: Second, result: CaseResult, points: list[np.ndarray],
     n = len(components)
     v = tangent(n)
     produced: dict[str, list[Any]] = {name: [] for name in second.engines}
-    declared = problem.case.expect.get("hessian_status", {})
     for phase in PHASES:
         skip = phase == "hessian" and n > options.max_hessian_n
         names = hessian_names(components) if phase == "hessian" else product_names(components)
+        declared = problem.case.expect.get(f"{phase}_status", {})
         for index, x in enumerate(points):
             along = v if phase == "hvp" else None
             if skip:
@@ -154,12 +154,13 @@ def grade_second(second: Second, result: CaseResult, points: list[np.ndarray],
                     result.add_hessian(index, name, components, cols, outcome.grad, ref)
                 if index == 0 and outcome.status is None and not skip:
                     produced[name].append(phase)
-    for name, status in declared.items():
-        seen = sorted({row["status"] for row in result.agreement if row["engine"] == name
-                       and row["derivative"] != "gradient"})
-        if seen:  # an engine not asked for has no row: nothing to hold it against
-            result.add_expectation("hessian_status", name, status, ", ".join(seen),
-                                   seen == [status])
+    for phase in PHASES:
+        for name, status in problem.case.expect.get(f"{phase}_status", {}).items():
+            seen = sorted({row["status"] for row in result.agreement if row["engine"] == name
+                           and row["derivative"] == phase})
+            if seen:  # an engine not asked for has no row: nothing to hold it against
+                result.add_expectation(f"{phase}_status", name, status, ", ".join(seen),
+                                       seen == [status])
     return produced
 
 
