@@ -128,12 +128,12 @@ def test_an_undefined_point_fails_its_item_unless_the_case_declares_it(
 
 
 def test_the_plugin_and_diffcmp_import_no_heavy_library() -> None:
-    """The plugin is loaded in every pytest session: it must not import SymPy, pandas,
+    """The plugin is loaded in every pytest session: it must not import NumPy, SymPy, pandas,
     matplotlib, PyTorch or JAX until a case file is collected; nor before it starts a session's
     worker process (the options and the worker's handle), so that the worker starts at once."""
     code = ("import sys, diffcmp, diffcmp.pytest_plugin, diffcmp.config, diffcmp.run.options\n"
             "import diffcmp.run.worker, diffcmp.run.limits\n"
-            "print(sorted({'sympy', 'scipy', 'pandas', 'matplotlib', 'torch', 'jax'}\n"
+            "print(sorted({'numpy', 'sympy', 'scipy', 'pandas', 'matplotlib', 'torch', 'jax'}\n"
             "             & set(sys.modules)))")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,

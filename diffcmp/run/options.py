@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import DiffcmpError
 from ..registry import ENGINE_NAMES, engine_info
-from .timing import MIN_TIME_S
+from .limits import MIN_TIME_S
 
 if TYPE_CHECKING:  # only named: building Options (the pytest plugin as pytest starts) stays light
     from ..cases import Case
