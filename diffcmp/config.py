@@ -31,8 +31,7 @@ from typing import Any
 
 from .errors import DiffcmpError
 from .registry import ENGINE_NAMES
-from .run.limits import DEFAULT_TIMEOUT_S
-from .run.timing import MIN_TIME_S
+from .run.limits import DEFAULT_TIMEOUT_S, MIN_TIME_S
 
 KEYS = ("paths", "engines", "tolerance", "timeout", "min_time", "out")
 DEFAULTS: dict[str, Any] = {"paths": [], "engines": list(ENGINE_NAMES), "tolerance": {},

@@ -25,9 +25,17 @@ off; each item then reports its case.
 
 Speed: the plugin is loaded in every pytest session, so it imports diffcmp's heavy parts (SymPy,
 pandas, the engines) only once a case file is collected. A run whose command-line paths hold
-only case files (``pytest cases/seed_linear_regression.toml``) is not distributed by
-pytest-xdist: its cases run together in one worker process anyway, and each xdist process would
-import every library and run every selected case again.
+only case files (``pytest cases/seed_linear_regression.toml``):
+
+* starts its worker process as pytest configures, having imported only the standard library
+  and diffcmp's settings (:mod:`diffcmp.run.worker`), so that the worker's imports (PyTorch and
+  JAX: most of the run's time) overlap pytest's start-up and collection;
+* is not distributed by pytest-xdist: its cases run together in one worker process anyway, and
+  each xdist process would import every library and run every selected case again;
+* sets aside plugins that such a session never uses but that would import their library anyway
+  (:data:`UNUSED_IN_CASE_SESSIONS`: Hypothesis's, for its terminal summary).
+
+``python benchmarks/pytest_case_file.py`` measures it.
 """
 
 from __future__ import annotations
@@ -77,8 +85,10 @@ def pytest_configure(config: pytest.Config) -> None:
     of case files only in this process (see the module docstring)."""
     only = _only_case_files(config)
     config.stash[_ONLY_CASES] = only
-    if only and getattr(config.option, "dist", "no") != "no":
-        config.option.dist, config.option.tx, config.option.numprocesses = "no", [], 0
+    if only:
+        if getattr(config.option, "dist", "no") != "no":
+            config.option.dist, config.option.tx, config.option.numprocesses = "no", [], 0
+        _set_aside_unused_plugins(config)
     from .config import check_engines, resolve
 
     engines = config.getoption("diffcmp_engines")
@@ -94,13 +104,30 @@ def pytest_configure(config: pytest.Config) -> None:
     _start_worker(config)
 
 
+#: Other projects' plugins that a session of case files never uses (it has no Python test) and
+#: that would import their whole library anyway: Hypothesis's terminal summary imports Hypothesis
+#: (about 0.8 s, as pytest rewrites the asserts of a plugin's package).
+UNUSED_IN_CASE_SESSIONS = ("hypothesispytest",)
+
+
+def _set_aside_unused_plugins(config: pytest.Config) -> None:
+    """Unregister :data:`UNUSED_IN_CASE_SESSIONS` in a session of case files only (their
+    ``pytest_configure`` still runs, as it was already under way; nothing of theirs later)."""
+    manager = config.pluginmanager
+    for name in UNUSED_IN_CASE_SESSIONS:
+        plugin = manager.get_plugin(name)
+        if plugin is not None:
+            manager.unregister(plugin, name)
+
+
 def _start_worker(config: pytest.Config) -> None:
     """In a session of case files only, start the worker process now, without waiting: its
     imports (PyTorch, JAX) overlap pytest's own start-up and collection instead of following
     them."""
     if not config.stash[_ONLY_CASES] or config.getoption("collectonly"):
         return
-    from .run.isolation import Worker, default_memory_limit
+    from .run.limits import default_memory_limit
+    from .run.worker import Worker  # the standard library only: the worker starts at once
 
     try:
         config.stash[_WORKER] = Worker(_options(config.stash[_SETTINGS]),

@@ -3,13 +3,16 @@ report they make, in markdown, in a notebook, and as figures."""
 
 from __future__ import annotations
 
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from .report.html import render_html
 from .report.markdown import render_markdown
 from .report.plots import error_figure, grad_time_figure, ratio_figure
 from .report.verdict import verdict
 from .results.tables import Tables
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn (report.plots)
+    from matplotlib.figure import Figure
 
 
 class Result(Tables):

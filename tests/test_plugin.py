@@ -128,10 +128,13 @@ def test_an_undefined_point_fails_its_item_unless_the_case_declares_it(
 
 
 def test_the_plugin_and_diffcmp_import_no_heavy_library() -> None:
-    """The plugin is loaded in every pytest session: it must not import SymPy, pandas,
-    matplotlib, PyTorch or JAX until a case file is collected."""
-    code = ("import sys, diffcmp, diffcmp.pytest_plugin, diffcmp.config\n"
-            "print(sorted({'sympy', 'pandas', 'matplotlib', 'torch', 'jax'} & set(sys.modules)))")
+    """The plugin is loaded in every pytest session: it must not import NumPy, SymPy, pandas,
+    matplotlib, PyTorch or JAX until a case file is collected; nor before it starts a session's
+    worker process (the options and the worker's handle), so that the worker starts at once."""
+    code = ("import sys, diffcmp, diffcmp.pytest_plugin, diffcmp.config, diffcmp.run.options\n"
+            "import diffcmp.run.worker, diffcmp.run.limits\n"
+            "print(sorted({'numpy', 'sympy', 'scipy', 'pandas', 'matplotlib', 'torch', 'jax'}\n"
+            "             & set(sys.modules)))")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=120, check=True)
@@ -152,4 +155,19 @@ def test_a_run_of_case_files_only_is_not_distributed(project: pytest.Pytester) -
     # -n 2 asked for, but nothing for xdist to share out: no worker processes
     run = project.runpytest_inprocess(*PLUGIN, "-n", "2", "-v", "cases/good.toml")
     run.assert_outcomes(passed=1)
-    assert "gw0" not in run.stdout.str() and "workers" not in run.stdout.str()
+    out = run.stdout.str()  # (the temporary folder is named popen-gw0 under xdist's gw0)
+    assert "[gw0]" not in out and "workers" not in out and "bringing up nodes" not in out
+
+
+def test_a_run_of_case_files_only_sets_aside_plugins_it_never_uses(
+        project: pytest.Pytester) -> None:
+    """Hypothesis's plugin would import Hypothesis for its terminal summary (about 0.8 s): a
+    session of case files has no Python test for it."""
+    (project.path / "tests").mkdir()
+    (project.path / "tests" / "test_model.py").write_text("def test_one():\n    pass\n")
+    def registered(*args: str) -> list[bool]:
+        manager = project.parseconfigure(*PLUGIN, "--collect-only", *args).pluginmanager
+        return [manager.has_plugin(name) for name in pytest_plugin.UNUSED_IN_CASE_SESSIONS]
+
+    assert registered("tests") == [True]  # Hypothesis is a dev dependency
+    assert registered("cases/good.toml") == [False]

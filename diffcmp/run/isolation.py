@@ -33,11 +33,7 @@ the cases that finished.
 from __future__ import annotations
 
 import ctypes
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -60,23 +56,13 @@ from .limits import (  # re-exported: callers name them here
 from .options import Options, tolerance_for
 from .progress import Finished, Progress, as_progress
 from .rows import NOT_RUN, CaseResult
-
-#: Seconds a new worker may take to import diffcmp and the engines' libraries.
-STARTUP_TIMEOUT_S = 300.0
-#: Thread-pool sizes set to 1 in a worker's environment unless the user set them.
-THREAD_CAPS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-               "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-
-
-def worker_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment a worker starts with: ``base`` (default ``os.environ``), with this
-    diffcmp first on ``PYTHONPATH`` and each of :data:`THREAD_CAPS` 1 unless ``base`` sets it."""
-    env = dict(os.environ if base is None else base)
-    package_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [env.get("PYTHONPATH")])])
-    for name in THREAD_CAPS:
-        env.setdefault(name, "1")
-    return env
+from .worker import (  # re-exported: callers name them here
+    STARTUP_TIMEOUT_S,
+    THREAD_CAPS,
+    Worker,
+    WorkerDiedError,
+    worker_environment,
+)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -126,104 +112,6 @@ class _Current:
     source: str
     declared: dict[str, str]
     tolerances: dict[str, float]
-
-
-class _WorkerDiedError(Exception):
-    """The worker process ended without being asked to."""
-
-
-#: The worker's command line (``-c``, not ``-m``: ``import diffcmp`` already imports this module).
-_WORKER_MAIN = "import sys; from diffcmp.run.isolation import main; sys.exit(main(sys.argv))"
-
-
-class Worker:
-    """One worker process and the socket to it (see the module docstring)."""
-
-    def __init__(self, options: Options, memory_limit: int | None, wait: bool = True) -> None:
-        """Start the worker process; ``wait``: until it has imported the engines' libraries
-        (else :meth:`wait_ready` does, so that the start overlaps the caller's own work)."""
-        self.ready = False
-        parent, child = socket.socketpair()
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", _WORKER_MAIN, str(child.fileno()), str(memory_limit or 0)],
-                pass_fds=[child.fileno()], env=worker_environment(), start_new_session=True)
-        except OSError as exc:
-            parent.close()
-            raise DiffcmpError(f"cannot start a worker process: {exc}") from None
-        finally:
-            child.close()
-        self.connection = Connection(parent.detach())
-        self.started = time.monotonic()
-        try:
-            self.send(options)
-        except _WorkerDiedError:
-            self.stop()
-            raise DiffcmpError(f"the worker process failed to start ({self.exit_text()}); "
-                               "see the messages above") from None
-        if wait:
-            self.wait_ready()
-
-    def wait_ready(self) -> None:
-        """Wait until the worker has started (at most ``STARTUP_TIMEOUT_S`` from its start);
-        :class:`DiffcmpError` if it died or did not start in time."""
-        if self.ready:
-            return
-        try:
-            reply = self.receive(self.started + STARTUP_TIMEOUT_S)
-        except _WorkerDiedError:
-            self.stop()
-            raise DiffcmpError(f"the worker process failed to start ({self.exit_text()}); "
-                               "see the messages above") from None
-        if reply is None or reply[0] != "ready":
-            self.stop()
-            raise DiffcmpError(f"the worker process did not start within "
-                               f"{STARTUP_TIMEOUT_S:g} s")
-        self.ready = True
-
-    def send(self, message: Any) -> None:
-        """Send one message; :class:`_WorkerDiedError` if the worker is gone."""
-        try:
-            self.connection.send(message)
-        except OSError:
-            raise _WorkerDiedError from None
-
-    def receive(self, deadline: float) -> Any:
-        """The next message, ``None`` at ``deadline``; :class:`_WorkerDiedError` if it is gone."""
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or not self.connection.poll(remaining):
-            return None
-        try:
-            return self.connection.recv()
-        except (EOFError, OSError):
-            raise _WorkerDiedError from None
-
-    def stop(self) -> None:
-        """Kill the worker and anything it started (its process group), and reap it."""
-        if self.process.returncode is None:  # not reaped: its pid cannot have been reused
-            try:
-                os.killpg(self.process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            self.process.wait()
-        self.connection.close()
-
-    def exit_text(self) -> str:
-        """How the process ended: ``killed by signal SIGSEGV`` or ``exit code 3``."""
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        self.stop()
-        code = self.process.returncode
-        if code < 0:
-            try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = str(-code)
-            hint = " (out of memory?)" if -code == signal.SIGKILL else ""
-            return f"killed by signal {name}{hint}"
-        return f"exit code {code}"
 
 
 def run_files(files: Iterable[Path], options: Options, timeout: float = DEFAULT_TIMEOUT_S,
@@ -299,7 +187,7 @@ def run_file(worker: Worker, path: Path, skip: int, options: Options, timeout: f
             elif kind == "done":
                 return None, False
         what, status = f"did not finish within {timeout:g} s and was stopped", "timeout"
-    except _WorkerDiedError:
+    except WorkerDiedError:
         what, status = f"crashed its worker process ({worker.exit_text()})", "error"
     if current is None:  # the file itself hung or crashed while loading
         record(CaseResult(path.stem, source=str(path), load_error=f"{path}: loading {what}"))
@@ -387,5 +275,6 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-__all__ = ["DEFAULT_TIMEOUT_S", "MIN_MEMORY", "Interrupted", "Worker", "default_memory_limit",
-           "failed_result", "main", "run_file", "run_files", "worker_environment"]
+__all__ = ["DEFAULT_TIMEOUT_S", "MIN_MEMORY", "STARTUP_TIMEOUT_S", "THREAD_CAPS", "Interrupted",
+           "Worker", "WorkerDiedError", "default_memory_limit", "failed_result", "main",
+           "run_file", "run_files", "worker_environment"]

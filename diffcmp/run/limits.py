@@ -1,6 +1,7 @@
 """The limits of a case run in a worker process (:mod:`~diffcmp.run.isolation`): its default
-time limit and its memory limit, in a module of their own so that reading settings
-(:mod:`diffcmp.config`, the pytest plugin in every session) imports no engine."""
+time limit and its memory limit, and the default minimum measured time per phase, in a module of
+their own so that reading settings (:mod:`diffcmp.config`, the pytest plugin in every session)
+imports no engine, nor NumPy."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import resource
 
 #: Seconds a case may take, from loading its file to its last timing (``--timeout``).
 DEFAULT_TIMEOUT_S = 300.0
+#: Default minimum total measured time per phase (``--min-time``; :mod:`~diffcmp.run.timing`).
+MIN_TIME_S = 0.2
 
 #: The default memory limit is this fraction of the machine's memory (at least ``MIN_MEMORY``).
 MEMORY_FRACTION = 0.5
@@ -46,5 +49,5 @@ def limit_memory(limit: int) -> None:
     resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
 
 
-__all__ = ["DEFAULT_TIMEOUT_S", "MEMORY_FRACTION", "MIN_MEMORY", "data_in_use",
+__all__ = ["DEFAULT_TIMEOUT_S", "MEMORY_FRACTION", "MIN_MEMORY", "MIN_TIME_S", "data_in_use",
            "default_memory_limit", "limit_memory"]

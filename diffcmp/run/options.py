@@ -6,11 +6,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ..cases import Case
 from ..errors import DiffcmpError
 from ..registry import ENGINE_NAMES, engine_info
-from .timing import MIN_TIME_S
+from .limits import MIN_TIME_S
+
+if TYPE_CHECKING:  # only named: building Options (the pytest plugin as pytest starts) stays light
+    from ..cases import Case
 
 #: Default largest parameter count whose full Hessian is computed (``--max-hessian-n``).
 MAX_HESSIAN_N = 1000

@@ -23,13 +23,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import DiffcmpError
+from .limits import MIN_TIME_S  # re-exported: the default minimum measured time per phase
 
 #: Shortest block of calls: 0.1 ms, 1e5 times perf_counter's resolution on Linux and over a
 #: thousand times the cost of reading the clock twice. Short blocks keep the median honest on a
 #: shared machine: a block the scheduler interrupts is an outlier, not the norm.
 BLOCK_S = 1e-4
-#: Default minimum total measured time per phase.
-MIN_TIME_S = 0.2
 #: At least this many blocks (so that the median and IQR mean something) ...
 MIN_BLOCKS = 3
 #: ... and never more than this many (a bound on memory and summarising time).
