@@ -124,8 +124,12 @@ class Tables:
         declared = self.declared.get(case, {})
         if derivative != "gradient":
             suffix = declared_key("", derivative)
-            declared = {name[:-len(suffix)]: value for name, value in declared.items()
-                        if name.endswith(suffix)}
+            own = {name[:-len(suffix)]: value for name, value in declared.items()
+                   if name.endswith(suffix)}
+            # a point where the loss is undefined is declared once, for the gradient
+            if "reference" in declared and "reference" not in own:
+                own["reference"] = declared["reference"]
+            declared = own
         return declaration(declared, engine, status,
                            bool(self.meta.get("options", {}).get("allow_undefined", False)))
 
