@@ -92,6 +92,18 @@ def test_logistic_regressions_product_is_printed_at_array_level() -> None:
     assert formula == ("t1 = y * (X @ w); (Hv)_w = X.T @ (X @ v_w * y * sigmoid(-t1) * "
                        "sigmoid(t1) * y)")
     assert set(_statuses(result, "hessian").values()) == {"ok"}
+    # and the Hessian itself, as matrix calculus writes it
+    assert result.expressions["hessian_formula"].iloc[0] == (
+        "X.T @ diag(y * sigmoid(-(y * (X @ w))) * sigmoid(y * (X @ w)) * y) @ X")
+
+
+def test_least_squares_and_ridge_hessians_are_printed_as_matrices() -> None:
+    data = {"X": [[1.0, 2.0], [3.0, 4.0], [5.0, 7.0]], "y": [1.0, 2.0, 3.0], "lam": 0.5}
+    ridge = diffcmp.compare("sum((X @ w - y)**2) + lam * sum(w**2)", {"w": [1.0, 2.0]}, data,
+                            timing=False, order=2, engines=["matcalc"])
+    assert ridge.expressions["hessian_formula"].iloc[0] == "2 * X.T @ X + 2 * lam * I"
+    x = np.array(data["X"])
+    np.testing.assert_allclose(_hessian(ridge, "matcalc", 2), 2 * x.T @ x + np.eye(2))
 
 
 @pytest.mark.parametrize("loss", ["abs(w) + w**2", "relu(w) * 3 + w**3"])

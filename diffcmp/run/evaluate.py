@@ -27,6 +27,7 @@ from ..grading.diagnose import Diagnosis
 from ..grading.exact import Exact
 from ..grading.floors import FloorFinder
 from ..grading.kinks import KinkDetector, Sides
+from ..matcalc.hessian_form import hessian_formula
 from ..matcalc.printer import formulas
 from ..registry import get_engine
 from ..status import Status
@@ -245,7 +246,8 @@ def _expressions(problem: Problem, prepared: dict[str, Any],
                  second: bool = False) -> dict[str, Any] | None:
     """Sizes of the symbolic gradients: the scalar SymPy one where the ``sympy`` engine derived
     it (its expression swell), and the vectorised one's formulas (with ``second``, the
-    Hessian-vector product's too, ``hvp_formula``)."""
+    Hessian-vector product's too, ``hvp_formula``, and the Hessian's as a matrix formula where
+    it has one, ``hessian_formula``: ``X.T @ diag(s) @ X``)."""
     row: dict[str, Any] = {}
     if isinstance(prepared.get("sympy"), Prepared):
         gradient = problem.gradient
@@ -262,7 +264,8 @@ def _expressions(problem: Problem, prepared: dict[str, Any],
             products = {f"(Hv)_{v.name}": d
                         for v, d in zip(problem.params, product.products, strict=True)}
             row.update(hvp_formula="; ".join(formulas(products)),
-                       hvp_derive_s=product.derive_s)
+                       hessian_formula=hessian_formula(product.products, product.tangents)
+                       or "", hvp_derive_s=product.derive_s)
     return row or None
 
 
