@@ -56,8 +56,11 @@ class Case:
 
     ``loss`` is a string in the case-file language or a SymPy expression; ``params`` and
     ``data`` map names to numbers, vectors (lists) or matrices (lists of lists). ``expect`` may
-    hold ``loss``, ``grad`` (a mapping like ``params``), ``status`` (engine -> declared status) and
-    ``tolerance``; ``tolerance`` maps engine names to graded tolerances.
+    hold ``loss``, ``grad`` (a mapping like ``params``), ``hessian`` (``n x n``, rows and
+    columns in component order), ``status`` (engine -> declared status), ``hessian_status`` and
+    ``hvp_status`` (the same for second order) and ``tolerance``; ``tolerance`` maps engine
+    names to graded tolerances. ``order`` 2 grades the Hessian and its product with a vector
+    too (an expected Hessian implies it).
 
     A value may also be a generator table (``{"random": "normal", "shape": ["n", 2], "seed":
     0}``, see :mod:`~diffcmp.cases.generate`); ``sweep`` (a mapping with ``size``, ``sizes``,
