@@ -7,7 +7,9 @@ from __future__ import annotations
 import html
 import math
 
-from ..results.derived import worst_status
+import pandas as pd
+
+from ..results.derived import DERIVATIVE_NAMES, DERIVATIVES, of_derivative, worst_status
 from ..results.tables import Tables
 from .verdict import DECLARED_MARK, verdict
 
@@ -20,10 +22,11 @@ def _number(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.3g}"
 
 
-def _message(result: Tables, case: str, engine: str, status: str) -> str:
-    rows = result.agreement[(result.agreement["case"] == case)
-                            & (result.agreement["engine"] == engine)
-                            & (result.agreement["status"] == status)]
+def _message(result: Tables, case: str, engine: str, status: str,
+             derivative: str = "gradient") -> str:
+    agreement = of_derivative(result.agreement, derivative)
+    rows = agreement[(agreement["case"] == case) & (agreement["engine"] == engine)
+                     & (agreement["status"] == status)]
     messages = [m for m in rows["message"] if isinstance(m, str) and m]
     return messages[0] if messages else ""
 
@@ -32,7 +35,9 @@ def render_html(result: Tables) -> str:
     """The verdict and the status table as an HTML fragment (every text escaped)."""
     line = html.escape(verdict(result, links=False))
     line = line.replace("**", "<strong>", 1).replace("**", "</strong>", 1)
-    worst = worst_status(result)
+    # the gradient's rows, then (at second order) the Hessian's and the product's
+    frames = [worst_status(result, d).assign(derivative=d) for d in DERIVATIVES]
+    worst = pd.concat([f for f in frames if not f.empty] or frames[:1], ignore_index=True)
     several = worst["case"].nunique() > 1
     headers = [*(["case"] if several else []), "engine", "status", "error", "tolerance",
                "message"]
@@ -41,14 +46,16 @@ def render_html(result: Tables) -> str:
     for row in worst.itertuples():
         status = row.status + (DECLARED_MARK if row.declared else "")
         style = f"{CELL_STYLE};{FAIL_STYLE}" if row.fails else CELL_STYLE
-        cells = [*([html.escape(str(row.case))] if several else []), html.escape(row.engine)]
+        engine = row.engine if row.derivative == "gradient" else \
+            f"{row.engine} ({DERIVATIVE_NAMES[row.derivative]})"
+        cells = [*([html.escape(str(row.case))] if several else []), html.escape(engine)]
         cells = [f"<td style='{CELL_STYLE}'>{c}</td>" for c in cells]
         cells.append(f"<td class='diffcmp-{'fail' if row.fails else 'pass'}' style='{style}'>"
                      f"{html.escape(status)}</td>")
         cells += [f"<td style='{CELL_STYLE}'>{_number(row.error)}</td>",
                   f"<td style='{CELL_STYLE}'>{_number(row.tolerance)}</td>",
-                  f"<td style='{CELL_STYLE}'>"
-                  f"{html.escape(_message(result, row.case, row.engine, row.status))}</td>"]
+                  f"<td style='{CELL_STYLE}'>" + html.escape(_message(
+                      result, row.case, row.engine, row.status, row.derivative)) + "</td>"]
         body.append("<tr>" + "".join(cells) + "</tr>")
     table = (f"<table class='diffcmp-status'><thead><tr>{head}</tr></thead><tbody>"
              + "".join(body) + "</tbody></table>") if body else ""

@@ -18,6 +18,8 @@ from ..grading.exact import describe
 from ..grading.grade import fails
 from ..results.derived import (
     cost_table,
+    has_second_order,
+    of_derivative,
     param_counts,
     status_counts,
     worst_status,
@@ -28,6 +30,7 @@ from ..run.rows import NOT_RUN
 from ..status import Status
 from .blocks import anchor, fmt, table, text
 from .plots import PLOTS
+from .second import second_link, second_order_section
 from .sections import (
     environment_section,
     reference_section,
@@ -49,7 +52,7 @@ def _status_cell(row: dict[str, Any]) -> str:
 def summary_table(result: Tables, worst: pd.DataFrame | None = None) -> list[dict[str, object]]:
     """One row per case: parameter count, each engine's worst status, expression sizes
     (``worst``: :func:`~diffcmp.results.derived.worst_status`, computed unless given)."""
-    worst = worst_status(result) if worst is None else worst
+    worst = worst_status(result, "gradient") if worst is None else worst
     sizes = {size["case"]: size for size in _records(result.expressions)}
     cells: dict[str, dict[str, str]] = {}
     for status in _records(worst):
@@ -77,18 +80,25 @@ def render_markdown(result: Tables, plots: Sequence[str] = ()) -> str:
     """The whole report as markdown; ``plots`` are image files beside it to link."""
     options = result.meta["options"]
     parts = ["# diffcmp report", "", verdict(result), ""]
-    worst = worst_status(result)
+    worst = worst_status(result, "gradient")
+    second = has_second_order(result)
+    gradient_only = (" Hessians and Hessian-vector products: see "
+                     f"{second_link()}.") if second else ""
     if not result.agreement.empty:
         parts += ["## Summary", "",
-                  "Worst status of each engine over the case's points (**bold**: fails the run; "
+                  "Worst status of each engine's gradient over the case's points (**bold**: "
+                  "fails the run; "
                   f"{DECLARED_MARK}: a known failure the case declares). `n`: parameters. "
                   "`grad ops → cse`: operations in the SymPy gradient's expression trees (counted "
                   "as `count_ops` does, shared subtrees every time they occur) before and after "
-                  "common subexpression elimination.", "",
+                  "common subexpression elimination." + gradient_only, "",
                   table(summary_table(result, worst), right=("n", "grad ops → cse")), "",
-                  "## Status by engine", "", "One count per engine and point.", "",
+                  "## Status by engine", "", "One count per engine and point"
+                  + (", on the gradient." if second else ".") + gradient_only,
+                  "",
                   table(status_counts(result).astype(str),
                          right=[s for s in Status.names()]), ""]
+    parts += second_order_section(result)
     parts += reference_section(result)
     titles = dict(PLOTS)
     if plots:
@@ -110,7 +120,8 @@ def render_markdown(result: Tables, plots: Sequence[str] = ()) -> str:
         counts = param_counts(result)
         # each table split by case once, not filtered once per case
         split = {name: _by_case(frame) for name, frame in (
-            ("agreement", result.agreement), ("worst", worst), ("costs", cost_table(result)),
+            ("agreement", of_derivative(result.agreement, "gradient")), ("worst", worst),
+            ("costs", cost_table(result)),
             ("expressions", result.expressions), ("expectations", result.expectations),
             ("flagged", flagged_values(result)))}
         for case in cases:
@@ -131,7 +142,9 @@ def footer(result: Tables) -> str:
                        else "; nothing was timed.")
     measured, prepared = time_spent(result.timing)
     threads = options["threads"]
-    return (f"{took}, of which {seconds(measured)} in timed calls of `loss` and `grad` "
+    phases = "`loss`, `grad`, `hessian` and `hvp`" if result.timing["phase"].isin(
+        ["hessian", "hvp"]).any() else "`loss` and `grad`"
+    return (f"{took}, of which {seconds(measured)} in timed calls of {phases} "
             f"(min-time {options['min_time']} s per phase; PyTorch on {threads} "
             f"thread{'s' if threads != 1 else ''}) and {seconds(prepared)} preparing engines "
             "(the derivation `reference` and `sympy` share counted once).")
@@ -240,12 +253,16 @@ def _timing_rows(costs: list[dict[str, Any]]) -> list[dict[str, object]]:
             return "-"
         return f"{seconds(median)} ({iqr / median:.0%})" if median > 0 else seconds(median)
 
+    second = [p for p in ("hessian", "hvp") if any(not math.isnan(row[f"{p}_s"])
+                                                    for row in costs)]
     return [{"engine": row["engine"], "prepare": seconds(row["prepare_s"]),
              "prepare steps": ", ".join(f"{k} {seconds(v)}" for k, v in row["steps"].items()),
              "loss (IQR)": timed(row["loss_s"], row["loss_iqr_s"]),
              "grad (IQR)": timed(row["grad_s"], row["grad_iqr_s"]),
              "grad / loss": "-" if math.isnan(row["ratio"]) else f"{row['ratio']:.2f}",
-             "calls": f"{row['loss_runs']} / {row['grad_runs']}"} for row in costs]
+             "calls": f"{row['loss_runs']} / {row['grad_runs']}",
+             **{f"{p} (IQR)": timed(row[f"{p}_s"], row[f"{p}_iqr_s"]) for p in second}}
+            for row in costs]
 
 
 def _case_section(result: Tables, case: str, tables: dict[str, list[dict[str, Any]]],
@@ -284,7 +301,8 @@ def _case_section(result: Tables, case: str, tables: dict[str, list[dict[str, An
     parts += _flagged_rows(tables["flagged"])
     if tables["costs"]:
         parts += [table(_timing_rows(tables["costs"]),
-                         right=("prepare", "loss (IQR)", "grad (IQR)", "grad / loss", "calls")),
+                         right=("prepare", "loss (IQR)", "grad (IQR)", "grad / loss", "calls",
+                                "hessian (IQR)", "hvp (IQR)")),
                   ""]
     expectations = tables["expectations"]
     if expectations:

@@ -95,7 +95,7 @@ def error_figure(result: Tables) -> Figure | None:
     """Worst error over the points of each case, per engine, with the tolerances drawn."""
     from matplotlib.lines import Line2D
 
-    worst = worst_status(result)
+    worst = worst_status(result, "gradient")
     worst = worst[worst["engine"] != "reference"]
     if worst.empty:
         return None

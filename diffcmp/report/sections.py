@@ -9,11 +9,19 @@ from collections.abc import Sequence
 import pandas as pd
 
 from ..grading.grade import EXPECT_TOLERANCE
-from ..results.derived import NOISY_RELATIVE_IQR, busy_text, cost_table, timing_noise
+from ..results.derived import (
+    NOISY_RELATIVE_IQR,
+    busy_text,
+    cost_table,
+    has_second_order,
+    of_derivative,
+    timing_noise,
+)
 from ..results.format import seconds
 from ..results.tables import Tables
 from ..run.timing import BLOCK_S
 from .blocks import fmt, table
+from .second import second_link
 
 
 def timing_section(result: Tables) -> list[str]:
@@ -105,6 +113,8 @@ def tolerance_section(result: Tables) -> list[str]:
                       "computes": info["summary"], "source of the tolerance": info["source"]}
                      for name, info in result.meta["engines"].items()], right=("tolerance",)),
              ""]
+    if has_second_order(result):
+        parts += [f"Second derivatives have tolerances of their own: see {second_link()}.", ""]
     digits = result.agreement.get("digits")
     if digits is not None and digits.notna().any():
         parts += [f"The reference certified its values at {digits.min():.0f} to "
@@ -114,7 +124,7 @@ def tolerance_section(result: Tables) -> list[str]:
     if not result.agreement.empty:
         defaults = pd.DataFrame([{"engine": e, "default": i["tolerance"]}
                                  for e, i in result.meta["engines"].items()])
-        overrides = result.agreement.merge(defaults, on="engine")
+        overrides = of_derivative(result.agreement, "gradient").merge(defaults, on="engine")
         overrides = overrides[overrides["tolerance"] != overrides["default"]]
         if not overrides.empty:
             parts += ["Case overrides: " + ", ".join(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+from ..results.derived import DERIVATIVE_NAMES
 from ..results.format import number
 from ..results.tables import Tables
 
@@ -38,7 +39,9 @@ def failure_message(result: Tables, limit: int = MAX_LINES) -> str:
         expected = result.declaration(row.case, row.engine, row.status, row.derivative)
         status = f"{row.status} (declared {expected})" if expected else row.status
         message = row.message or "no message"
-        what = "" if row.derivative == "gradient" else f" {row.derivative}"
+        derivative = getattr(row, "derivative", "gradient")
+        what = f" ({DERIVATIVE_NAMES.get(derivative, derivative)})" \
+            if derivative != "gradient" else ""
         lines.append(f"  {where}{row.engine}{what}: {status}{point}: {message}"
                      f"{_error(float(row.error), float(row.tolerance), message)}")
     held = result.expectations

@@ -1,10 +1,12 @@
 """A sweep's report folder, written whole like a run's (:func:`write_sweep_report`):
 
-- ``sweep.csv``: case, size, engine, phase (prepare, loss, grad), median_s, iqr_s, status;
+- ``sweep.csv``: case, size, engine, phase (prepare, loss, grad; hessian and hvp with
+  ``--order 2``), median_s, iqr_s, status;
 - ``agreement.csv``: every size's agreement rows (a ``size`` column first);
 - ``sweep_prepare.png``, ``sweep_loss.png``, ``sweep_grad.png``: time against size on log-log
   axes, one line per engine, its fitted exponent in the legend (as ADBench's and GradBench's
-  plots draw time against size);
+  plots draw time against size), and ``sweep_hessian.png``, ``sweep_hvp.png`` at second order;
+- ``sweep_forward_reverse.png``: forward against reverse mode gradients (:mod:`.sweep_second`);
 - ``sweep.md``: the verdict, the exponents, each engine's status at each size, the plots.
 """
 
@@ -21,33 +23,28 @@ from matplotlib.figure import Figure
 from tabulate import tabulate
 
 from ..results.format import seconds
-from ..results.sweep import PHASES, SweepResult
+from ..results.sweep import SweepResult
 from ..run.sweep import SizeRun
 from ..status import Status
 from .blocks import fmt, table, text
 from .folder import write_folder, write_new_folder
 from .plots import COLORS, DPI, MARKERS
+from .sweep_second import (
+    exponent_text,
+    forward_reverse_section,
+    second_order_sections,
+    write_forward_reverse_plot,
+)
 
 #: What each phase's plot shows.
 PHASE_TITLES = {"prepare": "preparation (every step: derive, compile, trace...)",
-                "loss": "one loss evaluation", "grad": "one gradient (with the loss)"}
+                "loss": "one loss evaluation", "grad": "one gradient (with the loss)",
+                "hessian": "one full Hessian", "hvp": "one Hessian-vector product"}
 
 
 def plot_name(phase: str) -> str:
     """The file name of ``phase``'s plot."""
     return f"sweep_{phase}.png"
-
-
-def exponent_text(exponent: float, top: float = math.nan) -> str:
-    """An exponent as the legend and tables show it: ``1.02``, with the slope between the two
-    largest sizes in brackets when there are more than two (``0.23 (0.81)``); ``-`` when not
-    fitted."""
-    if math.isnan(exponent):
-        return "-"
-    text = f"{round(exponent, 2) + 0.0:.2f}"
-    if not math.isnan(top) and f"{round(top, 2) + 0.0:.2f}" != text:
-        text += f" ({round(top, 2) + 0.0:.2f})"
-    return text
 
 
 def sweep_figure(result: SweepResult, phase: str) -> Figure | None:
@@ -88,12 +85,12 @@ def sweep_figure(result: SweepResult, phase: str) -> Figure | None:
 def write_sweep_plots(result: SweepResult, folder: str | Path) -> list[str]:
     """Write each phase's plot the sweep has times for into ``folder``; return the names."""
     names = []
-    for phase in PHASES:
+    for phase in result.phases:
         figure = sweep_figure(result, phase)
         if figure is not None:
             figure.savefig(Path(folder) / plot_name(phase), dpi=DPI, metadata={"Software": None})
             names.append(plot_name(phase))
-    return names
+    return names + write_forward_reverse_plot(result, folder)
 
 
 def sweep_verdict(result: SweepResult) -> str:
@@ -132,10 +129,14 @@ def render_sweep_markdown(result: SweepResult, plots: Sequence[str] = ()) -> str
               f"was timed: 1 is a cost linear in {n}, 2 quadratic. At small sizes a call's "
               "fixed overhead dominates, which flattens the slope; in brackets, the slope "
               "between the two largest of those sizes, where it weighs least.", "",
-              table(_exponent_rows(result), right=PHASES), ""]
+              table(_exponent_rows(result), right=result.phases), ""]
+    lines += forward_reverse_section(result)
     lines += ["## Agreement per size", "",
               "Each engine's worst status over the points at each size, with its worst error "
-              "(graded as in `diffcmp run`).", "", table(_status_rows(result)), ""]
+              "(graded as in `diffcmp run`)"
+              + ("; the gradient's, second derivatives below." if result.second_order
+                 else "."), "", table(_status_rows(result)), ""]
+    lines += second_order_sections(result)
     notes = _notes(result)
     if notes:
         lines += ["Notes:", "", *notes, ""]
@@ -184,8 +185,13 @@ def size_line(run: SizeRun) -> str:
         return run.result.load_error
     worst: dict[str, str] = {}
     for row in run.result.agreement:
-        if worst.get(row["engine"], Status.OK) == Status.OK:
-            worst[row["engine"]] = row["status"]
+        derivative = row.get("derivative", "gradient")
+        if derivative == "gradient":
+            if worst.get(row["engine"], Status.OK) == Status.OK:
+                worst[row["engine"]] = row["status"]
+        elif Status(row["status"]).fails:  # second order: only what fails is news
+            key = f"{row['engine']} {derivative}"
+            worst.setdefault(key, row["status"])
     others = [f"{engine} {status}" for engine, status in worst.items() if status != Status.OK]
     what = ", ".join(others) if others else "all agree" if worst else "not run"
     return f"{run.name} = {run.size:,}: {what} ({seconds(run.wall_s)})"
@@ -205,7 +211,7 @@ def _exponent_rows(result: SweepResult) -> list[dict[str, object]]:
     for engine in result.engines:
         row: dict[str, object] = {"engine": engine}
         fitted: list[int] = []
-        for phase in PHASES:
+        for phase in result.phases:
             part = exponents[(exponents["engine"] == engine) & (exponents["phase"] == phase)]
             row[phase] = exponent_text(*_exponents(part))
             fitted = max(fitted, list(part["sizes"].iloc[0]), key=len)

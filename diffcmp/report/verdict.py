@@ -9,7 +9,14 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from ..results.derived import PointCounts, point_counts
+from ..results.derived import (
+    DERIVATIVE_NAMES,
+    SECOND_ORDER,
+    PointCounts,
+    has_second_order,
+    of_derivative,
+    point_counts,
+)
 from ..results.format import number
 from ..results.tables import Tables
 from ..run.rows import NOT_RUN
@@ -58,21 +65,28 @@ def verdict(result: Tables, links: bool = True) -> str:
             text += f"; {at}, engines are off as their cases declare ({DECLARED_MARK})"
         ungraded = _ungraded(counts, bool(result.meta["options"].get("allow_undefined")))
         text += ("; " + ungraded if ungraded else "")
+        if has_second_order(result):
+            text += "; " + _second_sentence(point_counts(result, SECOND_ORDER), len(engines))
         # engines off on the same cases in the same way are named together
-        groups: dict[tuple[tuple[str, ...], str], list[str]] = {}
+        groups: dict[tuple[tuple[str, ...], str, tuple[str, ...]], list[str]] = {}
         for engine in ["reference", *engines]:
             rows = failing[failing["engine"] == engine]
             if not rows.empty:
-                key = (tuple(dict.fromkeys(rows["case"])), "/".join(sorted(set(rows["status"]))))
+                key = (tuple(dict.fromkeys(rows["case"])), "/".join(sorted(set(rows["status"]))),
+                       tuple(d for d in ("gradient", *SECOND_ORDER)
+                             if d in set(rows.get("derivative", ["gradient"]))))
                 groups.setdefault(key, []).append(engine)
         offs = []
-        for (off_cases, statuses), names in groups.items():
+        for (off_cases, statuses, derivatives), names in groups.items():
             named = ", ".join(f"[`{c}`](#{anchor(c)})" if links else c for c in off_cases)
             where = named if len(off_cases) == 1 else f"{len(off_cases)}: {named}"
             if names == ["reference"] and statuses == Status.UNDEFINED:
                 offs.append(f"the loss is undefined on {where}, which nothing declares "
                             '(`[expect.status] reference = "undefined"` would)')
                 continue
+            if derivatives != ("gradient",):  # say which derivative is off
+                what = _listed([DERIVATIVE_NAMES[d] for d in derivatives])
+                where = f"the {what} of {where}"
             if names == ["reference"]:  # the point or diffcmp, not an engine, is at fault
                 declared = result.declared
                 as_declared = any(declared.get(c, {}).get("reference") for c in off_cases)
@@ -83,12 +97,14 @@ def verdict(result: Tables, links: bool = True) -> str:
             offs.append(f"{who} {'is' if len(names) == 1 else 'are'} off ({statuses}) on "
                         f"{where}")
         text += ("; " + "; ".join(offs) if offs else "") + "."
-    not_run = [(s, e, result.agreement[(result.agreement["status"] == s)
-                                       & (result.agreement["engine"] == e)]["case"].nunique())
+    gradient = of_derivative(result.agreement, "gradient")
+    not_run = [(s, e, gradient[(gradient["status"] == s)
+                               & (gradient["engine"] == e)]["case"].nunique())
                for s in (Status.UNSUPPORTED, Status.SKIPPED) for e in engines]
     if any(n for _, _, n in not_run):
         text += " Engines that could not be asked: " + ", ".join(
             f"{e} {s} on {_count(n, 'case')}" for s, e, n in not_run if n) + "."
+    text += _second_not_run(result, engines)
     held = result.expectations
     failed = held[~held["holds"].astype(bool)] if not held.empty else held
     if not failed.empty:
@@ -103,6 +119,44 @@ def verdict(result: Tables, links: bool = True) -> str:
     if not result.errors.empty:
         text += f" {len(result.errors)} case file(s) could not be loaded."
     return f"**{status}.** {text}"
+
+
+def _second_sentence(counts: PointCounts, engines: int) -> str:
+    """How the engines' second derivatives fared at the points where they were graded."""
+    their = "its" if engines == 1 else "their"
+    what = f"{their} Hessians and Hessian-vector products"
+    graded, agreed = counts.graded, counts.agreed
+    if not graded:
+        return "no Hessian or Hessian-vector product was graded"
+    declared = f" (off as declared at {counts.declared_off})" if counts.declared_off else ""
+    if graded == 1:
+        return f"{what} {'agree' if agreed else 'do not agree'} at the one graded point" \
+            + declared
+    if agreed == graded:
+        return f"{what} agree at all {graded} graded points"
+    if agreed == 0:
+        return f"{what} do not agree at any of the {graded} graded points{declared}"
+    return f"{what} agree at {agreed} of {graded} graded points{declared}"
+
+
+def _second_not_run(result: Tables, engines: Sequence[str]) -> str:
+    """The engines whose second derivatives could not be asked for (unsupported, skipped), by
+    status and number of cases, engines alike named together; ``""`` when none."""
+    second = of_derivative(result.agreement, *SECOND_ORDER)
+    groups: dict[tuple[str, int], list[str]] = {}
+    for status in (Status.UNSUPPORTED, Status.SKIPPED):
+        for engine in engines:
+            n = second[(second["status"] == status) & (second["engine"] == engine)][
+                "case"].nunique()
+            if n:
+                groups.setdefault((status, n), []).append(engine)
+    if not groups:
+        return ""
+    parts = []
+    for (status, n), names in groups.items():
+        who = "every engine" if len(names) == len(engines) > 1 else _listed(names)
+        parts.append(f"{who} {status} on {_count(n, 'case')}")
+    return " Second derivatives that could not be asked for: " + ", ".join(parts) + "."
 
 
 def _ignored(held: pd.DataFrame) -> str:
@@ -166,6 +220,11 @@ def agreement_sentence(engines: Sequence[str], graded: int, agreed: int, cases: 
     if agreed == 0:
         return f"{not_all} with the reference at any of the {graded} graded points of {of}"
     return f"{every} {agree} with the reference at {agreed} of {graded} graded points of {of}"
+
+
+def _listed(items: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _count(n: int, noun: str) -> str:

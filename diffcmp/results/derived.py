@@ -15,16 +15,42 @@ from ..grading.kinks import touched
 from ..status import Status
 from .tables import Tables
 
+#: The derivatives a run grades, in report order: the gradient, and at ``order = 2`` the
+#: Hessian and the Hessian-vector product (the agreement table's ``derivative`` column).
+DERIVATIVES = ("gradient", "hessian", "hvp")
+#: How the report names each derivative.
+DERIVATIVE_NAMES = {"gradient": "gradient", "hessian": "Hessian",
+                    "hvp": "Hessian-vector product"}
+#: The second-order derivatives.
+SECOND_ORDER = ("hessian", "hvp")
 
-def worst_status(result: Tables) -> pd.DataFrame:
-    """One row per case and engine: the worst status over its points, and whether it fails.
+
+def of_derivative(agreement: pd.DataFrame, *derivatives: str) -> pd.DataFrame:
+    """The rows of ``agreement`` (or of any frame with a ``derivative`` column) on one of
+    ``derivatives``; a frame without the column (an older results file) grades the gradient
+    only."""
+    if "derivative" not in agreement.columns:
+        return agreement if "gradient" in derivatives else agreement.iloc[0:0]
+    return agreement[agreement["derivative"].isin(derivatives)]
+
+
+def has_second_order(result: Tables) -> bool:
+    """Whether the run graded second derivatives (rows on the Hessian or its product)."""
+    return not of_derivative(result.agreement, *SECOND_ORDER).empty
+
+
+def worst_status(result: Tables, derivative: str | None = None) -> pd.DataFrame:
+    """One row per case and engine: the worst status over its points, and whether it fails;
+    over the rows on ``derivative`` only (``"gradient"``, ``"hessian"``, ``"hvp"``), or over
+    every row when ``None``.
 
     A failing status the case does not declare outranks everything; then by severity
     (:func:`~diffcmp.grading.grade.rank`); among equals, the first point's.
     """
     columns = ["case", "engine", "status", "fails", "declared", "error", "tolerance", "points",
                "ok"]
-    agreement = result.agreement
+    agreement = result.agreement if derivative is None else \
+        of_derivative(result.agreement, derivative)
     if agreement.empty:
         return pd.DataFrame(columns=columns)
     declared = [result.declaration(c, e, s, d) for c, e, s, d in
@@ -62,9 +88,12 @@ def param_counts(result: Tables) -> dict[str, int]:
 
 def cost_table(result: Tables) -> pd.DataFrame:
     """One row per timed case and engine: prepare (sum of steps), loss and grad medians and IQRs,
-    calls, and the cost ratio ``grad / loss``."""
+    calls, and the cost ratio ``grad / loss``; at second order the ``hessian`` and ``hvp``
+    medians and IQRs too, with their cost in gradients (``hessian_ratio``: ``hessian / grad``,
+    ``hvp_ratio``: ``hvp / grad``; NaN where not timed)."""
     columns = ["case", "engine", "prepare_s", "steps", "loss_s", "loss_iqr_s", "loss_runs",
-               "grad_s", "grad_iqr_s", "grad_runs", "ratio"]
+               "grad_s", "grad_iqr_s", "grad_runs", "ratio", "hessian_s", "hessian_iqr_s",
+               "hessian_ratio", "hvp_s", "hvp_iqr_s", "hvp_ratio"]
     rows = []
     for (case, engine), group in result.timing.groupby(["case", "engine"], sort=False):
         phases = {p: (m, q, r) for p, m, q, r in zip(group["phase"], group["median_s"],
@@ -74,10 +103,16 @@ def cost_table(result: Tables) -> pd.DataFrame:
         nan = (math.nan, math.nan, 0)
         loss, grad = phases.get("loss", nan), phases.get("grad", nan)
         ratio = grad[0] / loss[0] if loss[0] > 0 and not math.isnan(grad[0]) else math.nan
+        second: dict[str, float] = {}
+        for phase in SECOND_ORDER:
+            median, iqr, _ = phases.get(phase, nan)
+            second[f"{phase}_s"], second[f"{phase}_iqr_s"] = median, iqr
+            second[f"{phase}_ratio"] = median / grad[0] if grad[0] > 0 and \
+                not math.isnan(median) else math.nan
         rows.append({"case": case, "engine": engine, "prepare_s": sum(steps.values()),
                      "steps": steps, "loss_s": loss[0], "loss_iqr_s": loss[1],
                      "loss_runs": int(loss[2]), "grad_s": grad[0], "grad_iqr_s": grad[1],
-                     "grad_runs": int(grad[2]), "ratio": ratio})
+                     "grad_runs": int(grad[2]), "ratio": ratio, **second})
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -114,21 +149,25 @@ class PointCounts:
 GRADED = frozenset({Status.OK, Status.MISMATCH, Status.NAN})
 
 
-def point_counts(result: Tables) -> PointCounts:
+def point_counts(result: Tables, derivatives: tuple[str, ...] = ("gradient",)) -> PointCounts:
     """How many points were graded, agreed on, kinks, undefined (declared or not), unresolved,
-    or not graded at all; from the agreement table and the run's declarations."""
+    or not graded at all; from the agreement rows on ``derivatives`` (the gradient's by
+    default; :data:`SECOND_ORDER` counts a point of the Hessian and its product once, graded
+    where the reference certified either) and the run's declarations."""
     failing = set(result.failing().index)
+    agreement = of_derivative(result.agreement, *derivatives)
     by_point: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for label, row in zip(result.agreement.index, result.agreement.to_dict("records"),
-                          strict=True):
+    for label, row in zip(agreement.index, agreement.to_dict("records"), strict=True):
         row["_failing"] = label in failing
         by_point.setdefault((row["case"], row["point"]), []).append(row)
     counts = dict.fromkeys(("graded", "agreed", "declared_off", "kink", "kink_graded",
                             "undefined_declared", "undefined", "unresolved", "ungraded"), 0)
     untouched = _untouched(result.one_sided)
     for (case, point), rows in by_point.items():
-        reference = next((r["status"] for r in rows if r["engine"] == "reference"), None)
-        if reference == Status.KINK and untouched.get((case, point)):
+        references = [r["status"] for r in rows if r["engine"] == "reference"]
+        reference = Status.OK if Status.OK in references else next(iter(references), None)
+        if reference == Status.KINK and "gradient" in derivatives \
+                and untouched.get((case, point)):
             counts["kink_graded"] += 1  # graded per component: see grading.grade.kink_verdict
             reference = Status.OK
         if reference == Status.OK:
@@ -149,7 +188,7 @@ def point_counts(result: Tables) -> PointCounts:
         else:
             key = "ungraded"
         counts[key] += 1
-    return PointCounts(cases=result.agreement["case"].nunique(), points=len(by_point), **counts)
+    return PointCounts(cases=agreement["case"].nunique(), points=len(by_point), **counts)
 
 
 def _untouched(one_sided: pd.DataFrame) -> dict[tuple[str, int], bool]:
@@ -163,9 +202,10 @@ def _untouched(one_sided: pd.DataFrame) -> dict[tuple[str, int], bool]:
             frame.groupby(["case", "point"])["untouched"].any().items()}
 
 
-def status_counts(result: Tables) -> pd.DataFrame:
-    """Engines by status counts (every point of every case)."""
-    counts = pd.crosstab(result.agreement["engine"], result.agreement["status"])
+def status_counts(result: Tables, derivative: str = "gradient") -> pd.DataFrame:
+    """Engines by status counts (every point of every case) on ``derivative``."""
+    agreement = of_derivative(result.agreement, derivative)
+    counts = pd.crosstab(agreement["engine"], agreement["status"])
     order = [e for e in result.meta["options"]["engines"] if e in counts.index]
     columns = [s for s in Status.names() if s in counts.columns]
     return counts.reindex(index=order, columns=columns).reset_index()

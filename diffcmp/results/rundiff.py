@@ -2,14 +2,16 @@
 
 Two things are compared, case by case and engine by engine:
 
-- agreement: each engine's worst status over a case's points. Statuses fall in three levels:
-  agrees (``ok``, or a failure the case declares: ``undefined`` declared), gives no verdict
-  (``unsupported``, ``skipped``, ``kink``, ``unresolved``), fails (``mismatch``, ``nan``,
-  ``error``, ``timeout``, ``undefined`` not declared). A change to a higher level is *worse*
-  and makes the exit code 1.
-- timing: the ``loss`` and ``grad`` medians. A time moved when the change is beyond the
-  run-to-run noise of the two measurements, ``|new - old| > IQR_old + IQR_new``, and at least
-  ``min_change`` of the old time (default 5%); anything else is "not significant".
+- agreement: each engine's worst status over a case's points, on each derivative (the
+  gradient, and at second order the Hessian and the Hessian-vector product). Statuses fall
+  in three levels: agrees (``ok``, or a failure the case declares: ``undefined`` declared),
+  gives no verdict (``unsupported``, ``skipped``, ``kink``, ``unresolved``), fails
+  (``mismatch``, ``nan``, ``error``, ``timeout``, ``undefined`` not declared). A change to a
+  higher level is *worse* and makes the exit code 1.
+- timing: the ``loss`` and ``grad`` medians (and ``hessian`` and ``hvp`` at second order). A
+  time moved when the change is beyond the run-to-run noise of the two measurements,
+  ``|new - old| > IQR_old + IQR_new``, and at least ``min_change`` of the old time (default
+  5%); anything else is "not significant".
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ from tabulate import tabulate
 from ..errors import DiffcmpError
 from ..grading.grade import fails
 from ..status import Status
-from .derived import busy_text, cost_table, worst_status
+from .derived import DERIVATIVES, busy_text, cost_table, worst_status
 from .format import seconds
 from .tables import Tables
 
 #: Default smallest relative change of a time that counts, however small the IQRs.
 MIN_CHANGE = 0.05
+#: The phases whose times are compared (the Hessian's and its product's at second order).
+TIMED_PHASES = ("loss", "grad", "hessian", "hvp")
 #: Environment entries whose difference makes timings hard to compare.
 ENVIRONMENT_KEYS = ("python", "cpu", "cpu_count", "torch_threads", "sympy", "mpmath", "numpy",
                     "torch", "jax", "diffcmp")
@@ -46,7 +50,7 @@ def level(status: str, declared: str | None = None) -> int:
 
 @dataclass(frozen=True)
 class StatusChange:
-    """One engine's worst status on one case, before and after."""
+    """One engine's worst status on one case and derivative, before and after."""
 
     case: str
     engine: str
@@ -54,6 +58,9 @@ class StatusChange:
     new: str
     old_level: int
     new_level: int
+    #: ``"gradient"``, ``"hessian"`` or ``"hvp"`` (a results file of version 3 or older grades
+    #: the gradient only).
+    derivative: str = "gradient"
 
     @property
     def worse(self) -> bool:
@@ -152,11 +159,12 @@ class Comparison:
         worse = len(self.worse)
         if self.status_changes:
             lines += [f"Agreement: {len(self.status_changes)} status change(s), {worse} worse", ""]
+            second = any(c.derivative != "gradient" for c in self.status_changes)
             lines.append(tabulate(
-                [[c.case, c.engine, c.old, c.new, c.verdict.upper() if c.worse else c.verdict]
-                 for c in self.status_changes],
-                headers=["case", "engine", "old", "new", ""], tablefmt="simple",
-                disable_numparse=True))
+                [[c.case, c.engine, *([c.derivative] if second else []), c.old, c.new,
+                  c.verdict.upper() if c.worse else c.verdict] for c in self.status_changes],
+                headers=["case", "engine", *(["derivative"] if second else []), "old", "new",
+                         ""], tablefmt="simple", disable_numparse=True))
         else:
             lines.append("Agreement: no status changed.")
         lines.append("")
@@ -165,7 +173,9 @@ class Comparison:
                          "common).")
         else:
             moved = self.moved
-            lines.append(f"Timing: {len(moved)} of {len(self.timings)} loss/grad times moved "
+            phases = "/".join(p for p in TIMED_PHASES if any(t.phase == p
+                                                             for t in self.timings))
+            lines.append(f"Timing: {len(moved)} of {len(self.timings)} {phases} times moved "
                          "beyond noise (|new - old| > IQR_old + IQR_new and >= "
                          f"{self.timings[0].min_change:.0%})")
             if moved:
@@ -218,24 +228,27 @@ def compare_results(old: Tables, new: Tables, min_change: float = MIN_CHANGE,
     comparison.busy = {run: text for run, env in (("old", old_env), ("new", new_env))
                        if (text := busy_text(env))}
 
-    def keyed(result: Tables) -> dict[tuple[str, str], tuple[str, int]]:
-        worst = worst_status(result)
-        return {(r.case, r.engine): (r.status, level(r.status, result.declaration(
-                    r.case, r.engine, r.status)))
-                for r in worst.itertuples()}
+    def keyed(result: Tables) -> dict[tuple[str, str, str], tuple[str, int]]:
+        found = {}
+        for derivative in DERIVATIVES:
+            for r in worst_status(result, derivative).itertuples():
+                found[(r.case, r.engine, derivative)] = (r.status, level(
+                    r.status, result.declaration(r.case, r.engine, r.status)))
+        return found
 
     before, after = keyed(old), keyed(new)
     for key, (status, new_level) in after.items():
         if key in before and (before[key][0] != status or before[key][1] != new_level):
-            comparison.status_changes.append(StatusChange(*key, before[key][0], status,
-                                                          before[key][1], new_level))
+            case, engine, derivative = key
+            comparison.status_changes.append(StatusChange(
+                case, engine, before[key][0], status, before[key][1], new_level, derivative))
 
     old_costs = {(r.case, r.engine): r for r in cost_table(old).itertuples()}
     for row in cost_table(new).itertuples():
         previous = old_costs.get((row.case, row.engine))
         if previous is None:
             continue
-        for phase in ("loss", "grad"):
+        for phase in TIMED_PHASES:
             values = (getattr(previous, f"{phase}_s"), getattr(previous, f"{phase}_iqr_s"),
                       getattr(row, f"{phase}_s"), getattr(row, f"{phase}_iqr_s"))
             if all(math.isfinite(v) for v in values):

@@ -1,5 +1,6 @@
-"""A sweep's tables: each engine's time per phase at each size (``sweep.csv``), its status at each
-size, and the exponent of its cost in the size.
+"""A sweep's tables: each engine's time per phase at each size (``sweep.csv``; at second order
+the Hessian's and the Hessian-vector product's too), its status at each size, and the exponent
+of its cost in the size.
 
 The exponent of a phase is the slope of the least-squares line through ``(log size, log time)``
 over the sizes where the engine ran (:func:`fit_exponent`): 1 for a cost linear in the size, 2
@@ -21,7 +22,7 @@ import pandas as pd
 from ..cases import Case
 from ..run.options import Options
 from ..run.sweep import SizeRun
-from .derived import cost_table, worst_status
+from .derived import SECOND_ORDER, cost_table, of_derivative, worst_status
 from .environment import environment
 from .tables import Tables
 
@@ -29,6 +30,8 @@ from .tables import Tables
 SWEEP_COLUMNS = ["case", "size", "engine", "phase", "median_s", "iqr_s", "status"]
 #: The phases timed: preparation (every step summed), one loss, one gradient.
 PHASES = ("prepare", "loss", "grad")
+#: The phases timed beyond them at second order: one Hessian, one Hessian-vector product.
+SECOND_PHASES = ("hessian", "hvp")
 
 
 def fit_exponent(sizes: Sequence[float], times: Sequence[float]) -> float:
@@ -67,7 +70,8 @@ class SweepResult:
                 "timeout": timeout, "options": {"engines": list(options.engines),
                                                 "timing": options.timing,
                                                 "min_time": options.min_time,
-                                                "threads": options.threads},
+                                                "threads": options.threads,
+                                                "order": options.order},
                 "size_walls": {run.size: run.wall_s for run in runs},
                 "description": case.description}
         return cls(case.name, case.source or "", size_name, by_size, list(options.engines),
@@ -79,28 +83,44 @@ class SweepResult:
         return sorted(self.by_size)
 
     @property
+    def second_order(self) -> bool:
+        """Whether the sweep graded second derivatives (``--order 2``)."""
+        return self.meta.get("options", {}).get("order", 1) == 2 or any(
+            not of_derivative(t.agreement, *SECOND_ORDER).empty for t in self.by_size.values())
+
+    @property
+    def phases(self) -> tuple[str, ...]:
+        """The phases of :attr:`table`: :data:`PHASES`, and :data:`SECOND_PHASES` at second
+        order."""
+        return PHASES + SECOND_PHASES if self.second_order else PHASES
+
+    @property
     def table(self) -> pd.DataFrame:
-        """``sweep.csv``: one row per size, engine and phase (prepare, loss, grad), with the
-        engine's worst status at that size; times are NaN where the engine was not timed."""
+        """``sweep.csv``: one row per size, engine and phase (prepare, loss, grad; hessian and
+        hvp at second order), with the engine's worst status at that size (the gradient's, and
+        the Hessian's or its product's on their phases); times are NaN where the engine was not
+        timed."""
         rows = []
         for size in self.sizes:
             tables = self.by_size[size]
-            status = dict(zip(*[worst_status(tables)[c] for c in ("engine", "status")],
-                              strict=True))
+            status = {d: dict(zip(*[worst_status(tables, d)[c] for c in ("engine", "status")],
+                                  strict=True)) for d in ("gradient", *SECOND_ORDER)}
             costs = {row.engine: row for row in cost_table(tables).itertuples()}
             for engine in self.engines:
-                if engine not in status:
+                if engine not in status["gradient"]:
                     continue
                 cost = costs.get(engine)
-                times = {"prepare": (cost.prepare_s if cost and cost.steps else math.nan, 0.0),
-                         "loss": (cost.loss_s, cost.loss_iqr_s) if cost else (math.nan,) * 2,
-                         "grad": (cost.grad_s, cost.grad_iqr_s) if cost else (math.nan,) * 2}
-                for phase in PHASES:
+                times = {"prepare": (cost.prepare_s if cost and cost.steps else math.nan, 0.0)}
+                for phase in ("loss", "grad", *SECOND_PHASES):
+                    times[phase] = (getattr(cost, f"{phase}_s"), getattr(
+                        cost, f"{phase}_iqr_s")) if cost else (math.nan,) * 2
+                for phase in self.phases:
                     median, iqr = times[phase]
+                    derivative = phase if phase in SECOND_ORDER else "gradient"
                     rows.append({"case": self.case, "size": size, "engine": engine,
                                  "phase": phase, "median_s": median,
                                  "iqr_s": iqr if not math.isnan(median) else math.nan,
-                                 "status": status[engine]})
+                                 "status": status[derivative].get(engine, "-")})
         return pd.DataFrame(rows, columns=SWEEP_COLUMNS)
 
     @property
@@ -111,7 +131,7 @@ class SweepResult:
         table = self.table
         rows = []
         for engine in self.engines:
-            for phase in PHASES:
+            for phase in self.phases:
                 part = table[(table["engine"] == engine) & (table["phase"] == phase)
                              & (table["median_s"] > 0)]
                 fitted = [int(s) for s in part["size"]]
@@ -123,13 +143,18 @@ class SweepResult:
 
     @property
     def statuses(self) -> pd.DataFrame:
-        """One row per size and engine: the worst status over the points, the worst error,
-        whether it fails the sweep, and the message of its first failing or skipped row."""
+        """One row per size and engine: the worst status of its gradient over the points, the
+        worst error, whether it fails the sweep, and the message of its first failing or
+        skipped row (:meth:`statuses_of` the Hessian's and its product's)."""
+        return self.statuses_of("gradient")
+
+    def statuses_of(self, derivative: str) -> pd.DataFrame:
+        """:attr:`statuses` on ``derivative`` (``"gradient"``, ``"hessian"``, ``"hvp"``)."""
         frames = []
         for size in self.sizes:
             tables = self.by_size[size]
-            worst = worst_status(tables)
-            agreement = tables.agreement
+            worst = worst_status(tables, derivative)
+            agreement = of_derivative(tables.agreement, derivative)
             messages = []
             for engine, status in zip(worst["engine"], worst["status"], strict=True):
                 rows = agreement[(agreement["engine"] == engine)
@@ -186,4 +211,4 @@ class SweepResult:
         return gathered[["size", *[c for c in gathered.columns if c != "size"]]]
 
 
-__all__ = ["PHASES", "SWEEP_COLUMNS", "SweepResult", "fit_exponent"]
+__all__ = ["PHASES", "SECOND_PHASES", "SWEEP_COLUMNS", "SweepResult", "fit_exponent"]

@@ -98,12 +98,7 @@ class Tables:
         meta = {
             "format": FORMAT, "format_version": FORMAT_VERSION,
             "environment": environment(options.threads, since),
-            "engines": {name: {"tolerance": options.tolerance.get(name,
-                                                                  engine_info(name).tolerance),
-                               "source": RUN_TOLERANCE if name in options.tolerance
-                               else engine_info(name).tolerance_source,
-                               "summary": engine_info(name).summary}
-                        for name in options.engines},
+            "engines": {name: _engine_meta(name, options) for name in options.engines},
             "options": {"engines": list(options.engines), "timing": options.timing,
                         "min_time": options.min_time, "threads": options.threads,
                         "tags": list(options.tags),
@@ -204,6 +199,22 @@ class Tables:
         return cls(declared=payload.get("declared", {}), meta=meta, **frames)
 
 
+def _engine_meta(name: str, options: Options) -> dict[str, Any]:
+    """What the report says of an engine: its tolerance at first and second order (a run's
+    tolerance scales the second order's as :func:`~diffcmp.run.options.tolerance_for` does),
+    where each comes from, and what it computes."""
+    info = engine_info(name)
+    tolerance = options.tolerance.get(name, info.tolerance)
+    scale = tolerance / info.tolerance if info.tolerance > 0 else 1.0
+    ours = name in options.tolerance
+    return {"tolerance": tolerance,
+            "source": RUN_TOLERANCE if ours else info.tolerance_source,
+            "summary": info.summary, "second_tolerance": info.second_tolerance * scale,
+            "second_source": (f"the default {info.second_tolerance:g}, scaled as the tolerance "
+                              f"set for this run scales the gradient's: {info.second_source}")
+            if ours else info.second_source}
+
+
 #: Preparation steps that several engines report but that run once per case: the
 #: shared symbolic derivations: SymPy's scalar one with its ``cse`` (``sympy``; the reference's
 #: fallback for an untranslatable Python case), and the vectorised one (``reference``, ``matcalc``).
@@ -213,13 +224,14 @@ SHARED_STEPS = ("prepare: derive", "prepare: cse", "prepare: derive arrays")
 def time_spent(timing: pd.DataFrame) -> tuple[float, float]:
     """Seconds of a run in its timing table: ``(measured, prepared)``.
 
-    ``measured`` is the time in timed blocks of ``loss`` and ``grad`` calls (median per call
-    times calls); ``prepared`` the preparation steps, the shared derivation and ``cse``
-    (:data:`SHARED_STEPS`) counted once per case.
+    ``measured`` is the time in timed blocks of ``loss`` and ``grad`` calls, and at second order
+    of ``hessian`` and ``hvp`` calls (median per call times calls); ``prepared`` the
+    preparation steps, the shared derivation and ``cse`` (:data:`SHARED_STEPS`) counted once
+    per case.
     """
     if timing.empty:
         return 0.0, 0.0
-    timed = timing[timing["phase"].isin(["loss", "grad"])]
+    timed = timing[timing["phase"].isin(["loss", "grad", "hessian", "hvp"])]
     measured = float((timed["median_s"] * timed["runs"]).sum())
     steps = timing[timing["phase"].str.startswith("prepare")]
     shared = steps["phase"].isin(SHARED_STEPS)
