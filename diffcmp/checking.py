@@ -21,7 +21,7 @@ from .api import compare
 from .cases import Case
 from .cases.values import MAX_ARRAY_ELEMENTS, as_numpy
 from .engines.nonfinite import first_nonfinite
-from .engines.user_code import HAND_WRITTEN, Layout, UserCodeEngine, detect_framework
+from .engines.user_code import HAND_WRITTEN, MODES, Layout, UserCodeEngine, detect_framework
 from .errors import CaseError, DiffcmpError
 from .registry import ENGINE_NAMES
 from .report.short import failure_message
@@ -29,6 +29,7 @@ from .result import Result
 from .run.evaluate import evaluate
 from .run.options import Options
 from .run.selfcheck import self_check
+from .run.selfsecond import grade_second_blackbox
 
 #: The tolerance of your gradient's row unless you give one: float64 reverse mode and a
 #: hand-written gradient are exact up to rounding, like the built-in autograd engines.
@@ -43,7 +44,8 @@ def check(fn: Callable[..., Any], params: Mapping[str, Any], data: Mapping[str, 
           *, loss: str | sp.Expr | None = None, engines: Sequence[str] | None = None,
           tolerance: float | Mapping[str, float] | None = None, name: str | None = None,
           timing: bool = False, framework: str | None = None,
-          allow_undefined: bool = False, fast: bool | None = None) -> Result:
+          allow_undefined: bool = False, fast: bool | None = None, order: int = 1,
+          hvp: Callable[..., Any] | None = None, modes: Sequence[str] = ("rev",)) -> Result:
     """Grade the gradient of your own function ``fn`` at ``params``.
 
     ``fn`` is called with keyword arguments named like ``params`` and ``data`` (NumPy arrays,
@@ -69,6 +71,29 @@ def check(fn: Callable[..., Any], params: Mapping[str, Any], data: Mapping[str, 
     Raises :class:`~diffcmp.errors.DiffcmpError` for bad arguments; your function raising is an
     ``error`` row, and a NaN loss or gradient a ``nan`` row naming the first non-finite output.
 
+    **Second order.** ``order=2`` grades your function's framework Hessian
+    (``torch.func.hessian`` / ``jax.hessian`` of the loss it returns) and Hessian-vector product
+    (``jvp`` of the gradient) as rows ``derivative="hessian"`` and ``"hvp"`` of your row; the
+    product is taken along :func:`diffcmp.run.second.tangent`, a fixed seeded vector.
+    ``hvp=your_hvp`` (which implies ``order=2``) grades your own product instead:
+    ``your_hvp(v, **args)`` with ``v`` shaped like ``params`` (a dict by param name, or a bare
+    array for a single param; in your framework's types) and the arguments ``fn`` gets, returning
+    the same structure. A function that returns ``(loss, grads)`` has no framework Hessian: its
+    ``hessian`` row is ``unsupported`` (and ``hvp`` too, unless ``hvp=`` is given), saying why.
+    With ``loss``, both are graded against the certified reference's Hessian (and its product);
+    without, against Richardson-extrapolated central differences of your own gradient (along
+    ``v``; column by column for the Hessian), with their error estimate setting the floor
+    (:mod:`diffcmp.run.selfsecond`).
+
+    **Forward mode.** ``modes=("fwd", "rev")`` (default ``("rev",)``; ``"rev"`` is always
+    checked) adds the row ``f"{name}[fwd]"``: the gradient by forward mode
+    (``torch.autograd.forward_ad``, one pass per param element, or ``jax.jacfwd``), graded like
+    the reverse row, so that a wrong ``jvp`` of a ``torch.autograd.Function`` or a wrong
+    ``jax.custom_jvp`` rule is caught (JAX transposes a ``custom_jvp`` rule for reverse mode: a
+    wrong rule is wrong in both rows). Forward mode that cannot run (an ``autograd.Function``
+    without ``jvp``, a ``jax.custom_vjp``, a hand-written gradient) is ``unsupported``. Its
+    tolerance is the reverse row's unless ``tolerance`` names it.
+
     A point where the loss is not finite (``-inf``, ``inf``, ``nan``) or the reference is
     ``undefined`` grades nothing, so the result is not ``ok`` unless ``allow_undefined``; the
     message says which value the loss is and, where it can be found, the operation and the
@@ -83,24 +108,41 @@ def check(fn: Callable[..., Any], params: Mapping[str, Any], data: Mapping[str, 
     if not isinstance(params, Mapping) or not params:
         raise DiffcmpError("params must be a non-empty dict of names and values")
     row = _row_name(fn, name)
-    tolerances = _tolerances(tolerance, row)
+    modes = _modes(modes)
+    if order not in (1, 2) or isinstance(order, bool):
+        raise DiffcmpError(f"order must be 1 or 2, not {order!r}")
+    if hvp is not None and not callable(hvp):
+        raise DiffcmpError(f"hvp must be a function hvp(v, **args), not {type(hvp).__name__}")
+    order = 2 if hvp is not None else order
+    rows = {"rev": row, "fwd": f"{row}[fwd]"}
+    tolerances = _tolerances(tolerance, row, [rows[m] for m in modes])
     found = detect_framework([*params.values(), *data.values()])
     if framework is not None and framework not in ("torch", "jax", "numpy"):
         raise DiffcmpError(f"unknown framework {framework!r} (known: torch, jax, numpy)")
-    engine = UserCodeEngine(fn, framework or found or "numpy")
+    users = {rows[m]: UserCodeEngine(fn, framework or found or "numpy", mode=m, hvp=hvp)
+             for m in modes}
+    engine = users[row]
     missing = engine.missing(params)
     if missing:
         raise DiffcmpError(f"the function does not take the param '{missing[0]}' (its signature "
                            "names the arguments it receives)")
     if loss is not None:
-        result = _with_loss(fn, params, data, loss, row, engine, engines, tolerances, timing,
-                            allow_undefined)
+        result = _with_loss(fn, params, data, loss, users, engines, tolerances, timing,
+                            allow_undefined, order)
     else:
         if engines:
             raise DiffcmpError("engines= needs loss=: without a symbolic loss the built-in "
                                "engines have nothing to differentiate")
-        result = _without_loss(params, data, row, engine, tolerances[row], timing,
-                               allow_undefined, fast)
+        result = _without_loss(params, data, users, tolerances, timing, allow_undefined, fast,
+                               order)
+    meta = result.meta["check"] = {"row": row, "framework": engine.framework,
+                                   "gradient": engine.gradient}
+    if order == 2:  # what goes beyond the gradient, named only when asked for
+        meta["order"] = 2
+    if hvp is not None:
+        meta["hvp"] = getattr(hvp, "__qualname__", type(hvp).__name__)
+    if "fwd" in modes:
+        meta["forward"] = {"row": rows["fwd"], "gradient": users[rows["fwd"]].gradient}
     result.meta["wall_s"] = time.perf_counter() - start
     return result
 
@@ -136,42 +178,58 @@ def _row_name(fn: Callable[..., Any], name: str | None) -> str:
     return name
 
 
-def _tolerances(tolerance: float | Mapping[str, float] | None, row: str) -> dict[str, float]:
-    if tolerance is None:
-        return {row: DEFAULT_TOLERANCE}
+def _modes(modes: Sequence[str]) -> tuple[str, ...]:
+    """The gradient modes checked: ``"rev"`` (always) and ``"fwd"``."""
+    if isinstance(modes, str) or not isinstance(modes, Sequence) or \
+            not set(modes) <= set(MODES) or "rev" not in modes:
+        raise DiffcmpError(f"modes must be ('rev',) or ('fwd', 'rev'), not {modes!r}: 'rev' is "
+                           "your function's gradient as it gives it, 'fwd' adds forward mode")
+    return tuple(m for m in MODES if m in modes)
+
+
+def _tolerances(tolerance: float | Mapping[str, float] | None, row: str,
+                rows: list[str]) -> dict[str, float]:
+    """Tolerances by row: ``tolerance`` for every row of yours (a number), or by name; the
+    forward-mode row takes the reverse one's unless named."""
     if isinstance(tolerance, Mapping):
-        unknown = sorted(set(tolerance) - {row, *ENGINE_NAMES})
+        unknown = sorted(set(tolerance) - {*rows, *ENGINE_NAMES})
         if unknown:
             raise DiffcmpError(f"tolerance names '{unknown[0]}', which is neither your function's "
                                f"row '{row}' nor an engine ({', '.join(ENGINE_NAMES)})")
         values = dict(tolerance)
         values.setdefault(row, DEFAULT_TOLERANCE)
     else:
-        values = {row: tolerance}
+        values = {row: DEFAULT_TOLERANCE if tolerance is None else tolerance}
+    for other in rows:
+        values.setdefault(other, values[row])
     Options(tolerance=values)  # validates the numbers
     return {k: float(v) for k, v in values.items()}
 
 
 def _with_loss(fn: Callable[..., Any], params: Mapping[str, Any], data: dict[str, Any],
-               loss: str | sp.Expr, row: str, engine: UserCodeEngine,
+               loss: str | sp.Expr, users: dict[str, UserCodeEngine],
                engines: Sequence[str] | None, tolerances: dict[str, float],
-               timing: bool, allow_undefined: bool) -> Result:
+               timing: bool, allow_undefined: bool, order: int) -> Result:
+    row, engine = next(iter(users.items()))
     layout = _layout(params, data, row)  # checks the values; the engine gets data as given
     case = Case(name=row, loss=loss, params=params, data=data)
     options = Options(engines=tuple(engines) if engines else ("reference",), timing=timing,
-                      tolerance=tolerances, allow_undefined=allow_undefined)
-    engine.data = layout.data
-    case_result = evaluate(case, options, extra_engines={row: engine})
+                      tolerance=tolerances, allow_undefined=allow_undefined, order=order)
+    for user in users.values():
+        user.data = layout.data
+    case_result = evaluate(case, options, extra_engines=users)
     if case_result.load_error is not None:
         raise CaseError(case_result.load_error)
     for entry in case_result.agreement:  # your loss not finite: say where it first appears
-        if entry["engine"] == row and not np.isfinite(entry["loss"]):
+        if entry["engine"] == row and entry["derivative"] == "gradient" and \
+                not np.isfinite(entry["loss"]):
             where = first_nonfinite(engine.call, engine.framework, layout.split(layout.point),
                                     layout.data)
             entry["message"] += (f"; your function's loss is {entry['loss']}"
                                  + (f": {where}" if where else ""))
     result = Result.from_cases([case_result], options, 0.0)
-    _describe(result, row, engine, tolerances[row], "the certified symbolic reference")
+    for name, user in users.items():
+        _describe(result, name, user, tolerances[name], "the certified symbolic reference")
     return result
 
 
@@ -224,20 +282,33 @@ def _data(value: Any, key: str, where: str) -> Any:
     return value
 
 
-def _without_loss(params: Mapping[str, Any], data: dict[str, Any], row: str,
-                  engine: UserCodeEngine, tolerance: float, timing: bool,
-                  allow_undefined: bool, fast: bool | None) -> Result:
+def _without_loss(params: Mapping[str, Any], data: dict[str, Any],
+                  users: dict[str, UserCodeEngine], tolerances: dict[str, float], timing: bool,
+                  allow_undefined: bool, fast: bool | None, order: int) -> Result:
+    row, engine = next(iter(users.items()))
     layout = _layout(params, data, row)
-    case_result, reference = self_check(row, row, engine, layout, tolerance, timing,
+    case_result, reference = self_check(row, row, engine, layout, tolerances[row], timing,
                                         allow_undefined=allow_undefined, fast=fast)
-    options = Options(engines=("reference",), timing=timing, allow_undefined=allow_undefined)
+    for other, user in list(users.items())[1:]:  # forward mode: graded like the reverse row
+        more, _ = self_check(row, other, user, layout, tolerances[other], timing,
+                             allow_undefined=allow_undefined, fast=fast)
+        for table in ("agreement", "gradients", "timing"):
+            getattr(case_result, table).extend(
+                r for r in getattr(more, table) if r["engine"] == other)
+    if order == 2:
+        reference["second"] = grade_second_blackbox(case_result, row, engine, layout,
+                                                    tolerances[row], hessian=True)
+    options = Options(engines=("reference",), timing=timing, allow_undefined=allow_undefined,
+                      order=order)
     result = Result.from_cases([case_result], options, 0.0)
     result.meta["engines"]["reference"] = {
         "tolerance": 0.0, "source": "the truth the other rows are graded against, to within "
         "its own error estimate", "summary": reference["note"]}
     result.meta["fd_reference"] = reference
-    _describe(result, row, engine, reference["tolerance_used"],
-              "finite differences of your function (see the reference's note)")
+    for name, user in users.items():
+        _describe(result, name, user, reference["tolerance_used"] if name == row else
+                  tolerances[name], "finite differences of your function (see the reference's "
+                  "note)")
     return result
 
 
@@ -252,11 +323,10 @@ def _describe(result: Result, row: str, engine: UserCodeEngine, tolerance: float
               graded: str) -> None:
     """Add your function's row to the result's metadata (report, tolerance table, plots)."""
     source = ("hand-written gradients are exact up to rounding, like reverse mode"
-              if engine.gradient == HAND_WRITTEN else "reverse mode is exact up to float64 "
+              if engine.gradient == HAND_WRITTEN else
+              f"{'forward' if engine.mode == 'fwd' else 'reverse'} mode is exact up to float64 "
               "rounding")
     result.meta["engines"][row] = {"tolerance": tolerance, "source": f"{source}; graded against "
                                    f"{graded}", "summary": engine.describe()}
     result.meta["options"]["engines"] = [*result.meta["options"]["engines"], row]
-    result.meta["check"] = {"row": row, "framework": engine.framework,
-                            "gradient": engine.gradient}
 

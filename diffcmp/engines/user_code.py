@@ -25,7 +25,8 @@ arguments its signature names (all of them when it takes ``**kwargs``).
 ``grads`` is a dict by param name of arrays (NumPy, PyTorch, JAX) or numbers shaped like the
 params; with a single param it may be that param's gradient alone (a bare array).
 :func:`detect_framework` picks the framework from the values' types without importing PyTorch or
-JAX.
+JAX. ``mode="fwd"`` takes the gradient by forward mode instead; the second-order phases are the
+framework's Hessian and product, or the user's own ``hvp`` (:mod:`~diffcmp.engines.user_modes`).
 """
 
 from __future__ import annotations
@@ -40,14 +41,27 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DiffcmpError
+from ..errors import DiffcmpError, UnsupportedError
 from ..symbolic.problem import Problem, component_names
-from .base import Engine, Prepared
+from .base import Engine, Phase, Prepared
+from .user_modes import (
+    array_like,
+    flat_values,
+    forward_gradient,
+    framework_phases,
+    plain,
+    refused_phases,
+)
 
 FRAMEWORKS = ("torch", "jax", "numpy")
 #: How each framework's gradient is taken when the function returns only its loss.
 AUTOGRAD = {"torch": "PyTorch autograd (torch.autograd.grad)", "jax": "jax.value_and_grad",
             "numpy": ""}
+#: How the gradient is taken in forward mode (``modes=("fwd", ...)`` of :func:`diffcmp.check`).
+FORWARD = {"torch": "forward mode (torch.autograd.forward_ad, one pass per param element)",
+           "jax": "forward mode (jax.jacfwd)", "numpy": ""}
+#: The gradient's modes: as the function gives it (reverse mode or hand-written), and forward.
+MODES = ("rev", "fwd")
 HAND_WRITTEN = "hand-written (the (loss, grads) the function returns, used as is)"
 
 
@@ -100,16 +114,8 @@ class Layout:
                 zip(self.shapes.items(), np.split(np.asarray(x), sizes), strict=True)}
 
 
-def _plain(value: Any) -> np.ndarray:
-    """A PyTorch, JAX or NumPy value (or number) as a NumPy array, complex kept."""
-    if all(hasattr(value, name) for name in ("detach", "cpu", "numpy")):
-        tensor = value.detach().cpu()
-        return tensor.resolve_conj().numpy() if tensor.is_complex() else tensor.double().numpy()
-    return np.asarray(value)
-
-
 def _scalar(value: Any, what: str) -> np.ndarray:
-    array = _plain(value)
+    array = plain(value)
     if array.size != 1:
         raise DiffcmpError(f"{what} must be a scalar loss, not an array of shape {array.shape}")
     if array.dtype.kind not in "fiuc":
@@ -117,19 +123,11 @@ def _scalar(value: Any, what: str) -> np.ndarray:
     return array.reshape(())
 
 
-def _array_like(value: Any) -> bool:
-    """A NumPy, PyTorch or JAX array or a number: what a single param's bare gradient can be."""
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, np.ndarray | np.generic | int | float) or \
-        hasattr(value, "__array__") or hasattr(value, "detach")
-
-
 def _is_pair(out: Any, single: bool = False) -> bool:
     """Whether the function returned ``(loss, grads)``: grads a dict, or (with a ``single``
     param) that param's gradient as a bare array."""
     if isinstance(out, tuple | list):
-        if len(out) == 2 and (isinstance(out[1], Mapping) or (single and _array_like(out[1]))):
+        if len(out) == 2 and (isinstance(out[1], Mapping) or (single and array_like(out[1]))):
             return True
         raise DiffcmpError(f"the function returned a {type(out).__name__} of {len(out)}: return "
                            "the loss, or (loss, grads) with grads a dict by param name"
@@ -170,12 +168,22 @@ class UserCodeEngine(Engine):
 
     name = "user code"
 
-    def __init__(self, function: Callable[..., Any], framework: str, threads: int = 1) -> None:
+    def __init__(self, function: Callable[..., Any], framework: str, threads: int = 1, *,
+                 mode: str = "rev", hvp: Callable[..., Any] | None = None) -> None:
         super().__init__(threads)
         if framework not in FRAMEWORKS:
             raise DiffcmpError(f"unknown framework {framework!r} (known: {', '.join(FRAMEWORKS)})")
+        if mode not in MODES:
+            raise DiffcmpError(f"unknown mode {mode!r} (known: {', '.join(MODES)})")
         self.function = function
         self.framework = framework
+        #: ``"rev"``: the gradient as the function gives it (reverse mode or hand-written), with
+        #: the second-order phases; ``"fwd"``: the gradient by forward mode, nothing else.
+        self.mode = mode
+        #: Your own Hessian-vector product, ``hvp(v, **args)`` (the ``"hvp"`` phase when given).
+        self.hvp = hvp
+        self.offers = frozenset({"gradient", "hessian", "hvp"} if mode == "rev" else
+                                {"gradient"})
         #: How the gradient was taken (set by :meth:`prepare_at`: autograd or hand-written).
         self.gradient = ""
         self._data: dict[str, Any] = {}
@@ -224,8 +232,17 @@ class UserCodeEngine(Engine):
                 "the function returned only its loss, and its inputs are NumPy arrays: diffcmp "
                 "cannot differentiate NumPy code. Return (loss, grads) with a hand-written "
                 "gradient, or pass PyTorch tensors or JAX arrays (or framework='torch'/'jax')")
-        self.gradient = HAND_WRITTEN if handwritten else AUTOGRAD[self.framework]
-        grad = self._handwritten if handwritten else self._autograd(layout)
+        if self.mode == "fwd":
+            if handwritten:
+                raise UnsupportedError(
+                    "your function returns (loss, grads), a hand-written gradient: there is no "
+                    "forward mode to check (return the loss alone from PyTorch or JAX code)")
+            self.gradient = FORWARD[self.framework]
+            grad = forward_gradient(self.framework, layout.shapes, self._call, self._context)
+        else:
+            self.gradient = HAND_WRITTEN if handwritten else AUTOGRAD[self.framework]
+            grad = self._handwritten if handwritten else self._autograd(layout)
+            prepared.phases.update(self._second_order(layout, handwritten))
 
         def inputs(x: np.ndarray) -> dict[str, Any]:
             with self._context():
@@ -238,7 +255,8 @@ class UserCodeEngine(Engine):
 
         def read(out: tuple[Any, Mapping[str, Any]]) -> tuple[float, np.ndarray]:
             value, grads = out
-            return float(_scalar(value, "the function's value").real), _flat(grads, layout)
+            return (float(_scalar(value, "the function's value").real),
+                    flat_values(grads, layout.shapes))
 
         prepared.inputs, prepared.loss, prepared.grad, prepared.read = inputs, loss, grad, read
         return prepared
@@ -264,6 +282,34 @@ class UserCodeEngine(Engine):
                 return _scalar(out, "the function's value")
 
         return f
+
+    def _second_order(self, layout: Layout, handwritten: bool) -> dict[str, Phase]:
+        """The framework's Hessian and product (:mod:`~diffcmp.engines.user_modes`), or none
+        for a hand-written gradient; your own product (:attr:`hvp`) in place of the
+        framework's."""
+        if handwritten:
+            phases = refused_phases(lambda phase: (
+                "your function returns (loss, grads), a hand-written gradient: there is no "
+                f"framework {'Hessian' if phase == 'hessian' else 'Hessian-vector product'} to "
+                "grade (return the loss alone from PyTorch or JAX code"
+                + (")" if phase == "hessian" else ", or pass hvp= to grade your own)")))
+        else:
+            phases = framework_phases(self.framework, layout.shapes, self._call, self._context)
+        if self.hvp is not None:
+            own, names = self.hvp, accepted(self.hvp)
+            single = len(layout.shapes) == 1
+
+            def product(params: dict[str, Any], direction: dict[str, Any]) -> Any:
+                v = {k: t.detach() if hasattr(t, "detach") else t for k, t in direction.items()}
+                args = {**params, **self._data}
+                with self._context():
+                    return self._wait(own(next(iter(v.values())) if single else v, **(
+                        args if names is None else {k: a for k, a in args.items()
+                                                    if k in names})))
+
+            phases["hvp"] = Phase(product, lambda out: flat_values(
+                out, layout.shapes, "your Hessian-vector product"))
+        return phases
 
     # -- the framework's side --
     def _call(self, params: Mapping[str, Any]) -> Any:
@@ -340,33 +386,5 @@ class UserCodeEngine(Engine):
         return jax_grad
 
 
-def _flat(grads: Mapping[str, Any] | Any, layout: Layout) -> np.ndarray:
-    """The gradient dict (or a single param's bare gradient) as one flat float64 vector in the
-    layout's order, checked."""
-    if not isinstance(grads, Mapping) and len(layout.shapes) == 1 and _array_like(grads):
-        grads = {next(iter(layout.shapes)): grads}
-    if not isinstance(grads, Mapping):
-        raise DiffcmpError(f"the gradient must be a dict by param name, not "
-                           f"{type(grads).__name__}")
-    extra = sorted(set(map(str, grads)) - set(layout.shapes))
-    if extra:
-        raise DiffcmpError(f"the gradient has an entry '{extra[0]}', which is no param (params: "
-                           f"{', '.join(layout.shapes)})")
-    parts = []
-    for name, shape in layout.shapes.items():
-        if name not in grads:
-            raise DiffcmpError(f"the gradient has no entry for the param '{name}' (it has: "
-                               f"{', '.join(map(str, grads)) or 'none'})")
-        if grads[name] is None:
-            raise DiffcmpError(f"the gradient of '{name}' is None")
-        array = _plain(grads[name])
-        size = int(np.prod(shape))
-        if array.shape != shape and not (array.size == size == 1):
-            raise DiffcmpError(f"the gradient of '{name}' has shape {array.shape}, but the param "
-                               f"has shape {shape}")
-        parts.append(np.real(array).astype(np.float64).ravel())
-    return np.concatenate(parts)
-
-
-__all__ = ["FRAMEWORKS", "HAND_WRITTEN", "Layout", "UserCodeEngine", "accepted", "data_value",
-           "detect_framework"]
+__all__ = ["FORWARD", "FRAMEWORKS", "HAND_WRITTEN", "MODES", "Layout", "UserCodeEngine",
+           "accepted", "data_value", "detect_framework"]
