@@ -27,6 +27,8 @@ from .pairs import INCONSISTENT, Pair, stacked
 EXPECT_TOLERANCE = 1e-9
 #: ADBench's and GradBench's floor: the most diffcmp's floor can be.
 ADBENCH_FLOOR = 1.0
+#: What the graded values are called in messages (a second-order phase names its own).
+_VALUES = "gradient components"
 
 
 def rho(a: np.ndarray | float, b: np.ndarray | float,
@@ -113,11 +115,12 @@ def _number(x: float) -> str:
 
 
 def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[str],
-          tolerance: float, floors: Floors = Floors()) -> Verdict:
-    """Grade ``outcome`` against ``reference``: the loss first, then every gradient component,
-    each with its floor from ``floors``. A reference value known only as a bound ``|v| <= b``
-    (:attr:`Outcome.exact`) is graded as 0 within ``b``: an engine's value ``a`` with
-    ``|a| <= b`` is exact, any other gets the usual error against 0."""
+          tolerance: float, floors: Floors = Floors(), values: str = _VALUES) -> Verdict:
+    """Grade ``outcome`` against ``reference``: the loss first, then every gradient component
+    (``values`` names them in messages), each with its floor from ``floors``. A reference
+    value known only as a bound ``|v| <= b`` (:attr:`Outcome.exact`) is graded as 0 within
+    ``b``: an engine's value ``a`` with ``|a| <= b`` is exact, any other gets the usual error
+    against 0."""
     nan = float("nan")
     if outcome.status is not None:
         return Verdict(outcome.status, nan, nan, outcome.message)
@@ -130,10 +133,10 @@ def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[st
     if reference.overflow:  # the truth exists but float64 cannot hold it: no engine is right
         return _beyond_float64(engine, outcome, reference, components)
     if not np.isfinite(outcome.loss):
-        too = _nonfinite_count(outcome.grad)
+        too = _nonfinite_count(outcome.grad, values)
         return Verdict(Status.NAN, nan, nan, f"loss: {engine} {outcome.loss} vs reference "
                        f"{reference.shown(0, reference.loss)}"
-                       + (f"; the gradient too ({too})" if too else ""))
+                       + (f"; the {values.split()[0]} too ({too})" if too else ""))
     # a bound b: the value is graded as 0, and an engine's value within b is exact
     bounds = reference.bounds()
     loss_floor = floors.for_loss()
@@ -152,7 +155,7 @@ def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[st
         first = f"{components[i]}: {engine} {grad[i]} vs reference " \
                 f"{reference.shown(i + 1, ref[i])}"
         return Verdict(Status.NAN, nan, nan, first if bad.size == 1 else
-                       f"{_nonfinite_count(grad)}; the first: {first}")
+                       f"{_nonfinite_count(grad, values)}; the first: {first}")
     grad_floors = floors.for_grad(len(ref))
     within = np.abs(grad) <= bounds[1:]  # nan (no bound): False
     errors = np.where(within, 0.0, rho(grad, ref, grad_floors))
@@ -165,7 +168,7 @@ def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[st
     rel_error = diff / scale if scale > 0 else diff
     status = Status.MISMATCH if error > tolerance else Status.OK
     message = "" if status == Status.OK else _mismatch_message(
-        engine, grad, reference, components, errors, tolerance)
+        engine, grad, reference, components, errors, tolerance, values)
     return Verdict(status, error, rel_error, message,
                    float(np.max(np.where(within, 0.0, rho(grad, ref)))),
                    float(grad_floors[worst]))
@@ -175,16 +178,17 @@ def grade(engine: str, outcome: Outcome, reference: Outcome, components: list[st
 SHOWN_COMPONENTS = 3
 
 
-def _nonfinite_count(grad: np.ndarray | None) -> str:
+def _nonfinite_count(grad: np.ndarray | None, values: str = _VALUES) -> str:
     """``"2 of 3 gradient components are not finite"``; ``""`` when all are (or none given)."""
     if grad is None:
         return ""
     bad = int(np.count_nonzero(~np.isfinite(grad)))
-    return f"{bad} of {len(grad)} gradient components are not finite" if bad else ""
+    return f"{bad} of {len(grad)} {values} are not finite" if bad else ""
 
 
 def _mismatch_message(engine: str, grad: np.ndarray, reference: Outcome,
-                      components: list[str], errors: np.ndarray, tolerance: float) -> str:
+                      components: list[str], errors: np.ndarray, tolerance: float,
+                      values: str = _VALUES) -> str:
     """A gradient mismatch: one wrong component as ``w[2]: torch 0.1 vs reference 0.9``;
     several counted, the worst :data:`SHOWN_COMPONENTS` with both values and their errors."""
     wrong = np.flatnonzero(errors > tolerance)
@@ -199,7 +203,7 @@ def _mismatch_message(engine: str, grad: np.ndarray, reference: Outcome,
     shown = "; ".join(f"{pair(int(k))} (error {errors[k]:.3g})"
                       for k in order[:SHOWN_COMPONENTS])
     rest = len(order) - SHOWN_COMPONENTS
-    return (f"{len(order)} of {len(grad)} gradient components are off (error > tolerance "
+    return (f"{len(order)} of {len(grad)} {values} are off (error > tolerance "
             f"{tolerance:.3g}), the worst: {shown}" + (f"; and {rest} more" if rest > 0 else ""))
 
 

@@ -33,6 +33,10 @@ from .rows import CaseResult
 TANGENT_SEED = 20181203
 
 
+#: What a phase's values are called in messages.
+VALUES = {"hessian": "Hessian entries", "hvp": "components of the product"}
+
+
 def tangent(n: int) -> np.ndarray:
     """The fixed direction of every Hessian-vector product: standard normal, seeded."""
     return np.random.default_rng(TANGENT_SEED).standard_normal(n)
@@ -140,7 +144,8 @@ def grade_second(second: Second, result: CaseResult, points: list[np.ndarray],
                             finder.second_at(x, [v])
                     own = second.engines[name].second_floors(floors, first, x, tolerance,
                                                              phase, v)
-                    verdict = grading.grade(name, outcome, reference, names, tolerance, own)
+                    verdict = grading.grade(name, outcome, reference, names, tolerance, own,
+                                            VALUES[phase])
                     if phase == "hessian" and outcome.grad is not None:
                         verdict = _asymmetry(verdict, outcome.grad, n, components, tolerance,
                                              own)
