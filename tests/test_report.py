@@ -430,7 +430,7 @@ def test_a_run_with_nothing_graded_is_never_a_pass_of_agreement() -> None:
 ])
 def test_which_rows_fail_the_run(declared: dict[str, str], engine: str, status: str,
                                  allow: bool, fails_run: bool) -> None:
-    from diffcmp.grading.grade import declaration, fails
+    from diffcmp.grading.declared import declaration, fails
     assert fails(status, declaration(declared, engine, status, allow)) is fails_run
 
 

@@ -89,7 +89,7 @@ def test_a_second_order_run_reports_hessian_verdicts_formulas_and_cost_ratios(
 
 
 def test_a_first_order_run_has_no_second_order_section() -> None:
-    result = run_cases(load_cases(CASES / "testfn_rosenbrock.toml"),
+    result = run_cases(load_cases(CASES / "testfn_booth.toml"),
                        Options(engines=("torch",), timing=False))
     text = render_markdown(result)
     assert "Second order" not in text and "Hessian" not in text

@@ -13,12 +13,12 @@ in float64 cancellation is not. The worst component is the ``error``;
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..status import SEVERITY, Status
+from ..status import Status
 from . import kinks
 from .exact import Exact
 from .pairs import INCONSISTENT, Pair, stacked
@@ -212,17 +212,16 @@ def _beyond_float64(engine: str, outcome: Outcome, reference: Outcome,
     """Where a true value is beyond float64's range a float64 engine overflows (``nan``: not
     finite where the truth is) or returns a finite value, which is wrong (``mismatch``)."""
     nan = float("nan")
-    values = [outcome.loss, *(outcome.grad if outcome.grad is not None else [])]
-    truth = [reference.loss, *(reference.grad if reference.grad is not None else [])]
-    names = ["loss", *components]
-    for name, value, true in zip(names, values, truth, strict=False):
+    for name, value, true in zip(["loss", *components], [outcome.loss, *(
+            outcome.grad if outcome.grad is not None else [])], [reference.loss, *(
+            reference.grad if reference.grad is not None else [])], strict=False):
         if np.isfinite(true) or value == true:
             continue
         status = Status.MISMATCH if np.isfinite(value) else Status.NAN
         return Verdict(status, nan, nan, f"{name}: {engine} {_number(value)}, but "
                        f"{reference.overflow} (it exists, so float64 overflows here)")
-    return Verdict(Status.NAN, nan, nan, f"{engine}: {reference.overflow}; its float64 "
-                   "values overflow")
+    return Verdict(Status.NAN, nan, nan, f"{engine}: {reference.overflow}; its float64 values "
+                   "overflow")
 
 
 def kink_verdict(engine: str, outcome: Outcome, kink: str, components: list[str],
@@ -372,33 +371,3 @@ def check_expect(expected: float, actual: float, tolerance: float,
                  floor: float = ADBENCH_FLOOR) -> bool:
     """Whether an ``[expect]`` value holds against the reference value (with its floor)."""
     return bool(np.isfinite(actual) and rho(expected, actual, floor) <= tolerance)
-
-
-def fails(status: str, declared: str | None) -> bool:
-    """Whether a row fails the run: a failing status not declared, or a declared one not seen
-    (``declared``: what :func:`declaration` says for the row)."""
-    if declared:
-        return status != declared
-    return Status(status).fails
-
-
-def declaration(declared: Mapping[str, str], engine: str, status: str,
-                allow_undefined: bool = False) -> str | None:
-    """What a case declares for one row of ``engine`` with ``status``: the engine's own
-    ``[expect.status]`` entry (in ``declared``, the case's); else, for an ``undefined`` row,
-    ``undefined`` when the case declares the reference undefined (every engine's row at such a
-    point repeats the reference's verdict, and is covered by its declaration) or the run allows
-    undefined points (``allow_undefined=True`` in Python); else ``None``."""
-    own = declared.get(engine)
-    if own:
-        return own
-    if status == Status.UNDEFINED and (allow_undefined
-                                       or declared.get("reference") == Status.UNDEFINED):
-        return Status.UNDEFINED.value
-    return None
-
-
-def rank(status: str, declared: str | None) -> tuple[bool, int]:
-    """How bad a row is, for picking the worst of several: failing the run outranks
-    everything, then :data:`~diffcmp.status.SEVERITY`."""
-    return fails(status, declared), SEVERITY.get(Status(status), 5)

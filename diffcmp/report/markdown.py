@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..grading.declared import fails
 from ..grading.exact import describe
-from ..grading.grade import fails
 from ..results.derived import (
     cost_table,
     has_second_order,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..grading.grade import rank
+from ..grading.declared import rank
 from ..grading.kinks import touched
 from ..status import Status
 from .tables import Tables
@@ -45,7 +45,7 @@ def worst_status(result: Tables, derivative: str | None = None) -> pd.DataFrame:
     every row when ``None``.
 
     A failing status the case does not declare outranks everything; then by severity
-    (:func:`~diffcmp.grading.grade.rank`); among equals, the first point's.
+    (:func:`~diffcmp.grading.declared.rank`); among equals, the first point's.
     """
     columns = ["case", "engine", "status", "fails", "declared", "error", "tolerance", "points",
                "ok"]

@@ -24,7 +24,7 @@ import numpy as np
 from tabulate import tabulate
 
 from ..errors import DiffcmpError
-from ..grading.grade import fails
+from ..grading.declared import fails
 from ..status import Status
 from .derived import DERIVATIVES, busy_text, cost_table, worst_status
 from .format import seconds

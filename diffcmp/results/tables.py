@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DiffcmpError
-from ..grading.grade import declaration, fails
+from ..grading.declared import declaration, fails
 from ..registry import engine_info
 from ..run.options import Options
 from ..run.rows import CaseResult, declared_key
@@ -116,7 +116,7 @@ class Tables:
         ``[expect.status]`` for the gradient, ``[expect.hessian_status]`` and
         ``[expect.hvp_status]`` for second order: :func:`~diffcmp.run.rows.declared_key`; an
         ``undefined`` row is covered by the reference's declaration or by the run's
-        ``allow_undefined``: :func:`~diffcmp.grading.grade.declaration`)."""
+        ``allow_undefined``: :func:`~diffcmp.grading.declared.declaration`)."""
         declared = self.declared.get(case, {})
         if derivative != "gradient":
             suffix = declared_key("", derivative)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..grading.grade import declaration, rank
+from ..grading.declared import declaration, rank
 from ..status import Status
 from .rows import CaseResult
 

@@ -1,0 +1,38 @@
+"""Declared statuses: what a case says to expect of an engine (``[expect.status]``, and its
+second-order tables), and whether a row fails the run given it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..status import SEVERITY, Status
+
+
+def fails(status: str, declared: str | None) -> bool:
+    """Whether a row fails the run: a failing status not declared, or a declared one not seen
+    (``declared``: what :func:`declaration` says for the row)."""
+    if declared:
+        return status != declared
+    return Status(status).fails
+
+
+def declaration(declared: Mapping[str, str], engine: str, status: str,
+                allow_undefined: bool = False) -> str | None:
+    """What a case declares for one row of ``engine`` with ``status``: the engine's own
+    ``[expect.status]`` entry (in ``declared``, the case's); else, for an ``undefined`` row,
+    ``undefined`` when the case declares the reference undefined (every engine's row at such a
+    point repeats the reference's verdict, and is covered by its declaration) or the run allows
+    undefined points (``allow_undefined=True`` in Python); else ``None``."""
+    own = declared.get(engine)
+    if own:
+        return own
+    if status == Status.UNDEFINED and (allow_undefined
+                                       or declared.get("reference") == Status.UNDEFINED):
+        return Status.UNDEFINED.value
+    return None
+
+
+def rank(status: str, declared: str | None) -> tuple[bool, int]:
+    """How bad a row is, for picking the worst of several: failing the run outranks
+    everything, then :data:`~diffcmp.status.SEVERITY`."""
+    return fails(status, declared), SEVERITY.get(Status(status), 5)
