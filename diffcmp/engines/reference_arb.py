@@ -147,13 +147,14 @@ def _second_order(problem: Problem, prepared: Prepared,
                 for name, part in problem.tangent_environment(v).items()}
 
     units: list[dict[str, Any]] = []
-    hessian_names = ["the loss as written",
-                     *(f"the Hessian's H[{a}, {b}]" for a in components for b in components)]
+    hessian_names: list[str] = []
 
     def hessian(args: dict[str, Any]) -> list[Any]:
         run = product()
-        if not units:
+        if not units:  # on first use: n unit vectors, n * n names
             units.extend(tangent(np.eye(1, n, j).ravel()) for j in range(n))
+            hessian_names.extend(["the loss as written", *(
+                f"the Hessian's H[{a}, {b}]" for a in components for b in components)])
 
         def values() -> list[Any]:
             columns = [flat(run({**args, **unit})) for unit in units]

@@ -22,6 +22,15 @@ BUDGET_S = 10.0
 SECONDS_PER_OP = 1e-3
 
 
+#: SymPy's scalar Hessian is skipped when its estimated preparation is longer than this.
+HESSIAN_BUDGET_S = 3.0
+#: Seconds per gradient operation and second derivative (each gradient component is
+#: differentiated by about (n + 1) / 2 symbols; measured here, 2 cores: the logistic map's
+#: gradient of 16,576 operations in one parameter, 7 s; GradBench's det, 2,057 operations, 25
+#: parameters, 2.5 s: an overestimate there).
+SECONDS_PER_SECOND_OP = 4e-4
+
+
 def estimated_seconds(problem: Problem) -> float:
     """The time SymPy's scalar gradient would take to prepare: about linear in the loss's scalar
     operations (symbolic reverse mode above a few thousand), measured at ``SECONDS_PER_OP``."""
@@ -85,14 +94,15 @@ def _second_order(problem: Problem, prepared: Prepared, data: list[np.float64]) 
 
     def function() -> Any:
         if not built:
-            estimate = estimated_seconds(problem) * (n + 1) / 2
-            if estimate > BUDGET_S:
-                raise SkippedError(
-                    f"SymPy's scalar Hessian would take about {estimate:,.0f} s to derive and "
-                    f"compile ({n * (n + 1) // 2:,} second derivatives of a loss of "
-                    f"{problem.scalar_ops:,} scalar operations); skipped above {BUDGET_S:g} s. "
-                    "The matcalc engine derives the Hessian-vector product at array level")
             gradient = problem.gradient
+            size = gradient.sizes()["grad_ops"]
+            estimate = size * (n + 1) / 2 * SECONDS_PER_SECOND_OP
+            if estimate > HESSIAN_BUDGET_S:
+                raise SkippedError(
+                    f"SymPy's scalar Hessian would take about {estimate:,.1f} s to derive and "
+                    f"compile ({n * (n + 1) // 2:,} second derivatives of a gradient of "
+                    f"{size:,} operations); skipped above {HESSIAN_BUDGET_S:g} s. The matcalc "
+                    "engine derives the Hessian-vector product at array level")
             with prepared.step("derive hessian"):
                 symbols = gradient.symbols
                 # DiracDelta(x, k), the k-th derivative of the delta, is 0 wherever DiracDelta

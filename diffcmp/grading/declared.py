@@ -36,3 +36,24 @@ def rank(status: str, declared: str | None) -> tuple[bool, int]:
     """How bad a row is, for picking the worst of several: failing the run outranks
     everything, then :data:`~diffcmp.status.SEVERITY`."""
     return fails(status, declared), SEVERITY.get(Status(status), 5)
+
+
+def declared_key(engine: str, derivative: str) -> str:
+    """The key a declared status is kept under beside the others of its case: the engine's
+    name for the gradient (``[expect.status]``), ``engine:hessian`` and ``engine:hvp`` for the
+    second-order ones (``[expect.hessian_status]``, ``[expect.hvp_status]``)."""
+    return engine if derivative == "gradient" else f"{engine}:{derivative}"
+
+
+def declared_for(declared: Mapping[str, str], derivative: str) -> Mapping[str, str]:
+    """A case's declarations (kept by :func:`declared_key`) that apply to ``derivative``'s
+    rows, by engine; a point where the loss is undefined is declared once, for the gradient,
+    and covers the second-order rows too."""
+    if derivative == "gradient":
+        return declared
+    suffix = declared_key("", derivative)
+    own = {name[:-len(suffix)]: value for name, value in declared.items()
+           if name.endswith(suffix)}
+    if "reference" in declared and "reference" not in own:
+        own["reference"] = declared["reference"]
+    return own

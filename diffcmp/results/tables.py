@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DiffcmpError
-from ..grading.declared import declaration, fails
+from ..grading.declared import declaration, declared_for, fails
 from ..registry import engine_info
 from ..run.options import Options
-from ..run.rows import CaseResult, declared_key
+from ..run.rows import CaseResult
 from .environment import Usage, environment
 
 FORMAT = "diffcmp-results"
@@ -114,18 +114,11 @@ class Tables:
                     derivative: str = "gradient") -> str | None:
         """What ``case`` declares for a row of ``engine`` with ``status`` on ``derivative`` (its
         ``[expect.status]`` for the gradient, ``[expect.hessian_status]`` and
-        ``[expect.hvp_status]`` for second order: :func:`~diffcmp.run.rows.declared_key`; an
-        ``undefined`` row is covered by the reference's declaration or by the run's
-        ``allow_undefined``: :func:`~diffcmp.grading.declared.declaration`)."""
-        declared = self.declared.get(case, {})
-        if derivative != "gradient":
-            suffix = declared_key("", derivative)
-            own = {name[:-len(suffix)]: value for name, value in declared.items()
-                   if name.endswith(suffix)}
-            # a point where the loss is undefined is declared once, for the gradient
-            if "reference" in declared and "reference" not in own:
-                own["reference"] = declared["reference"]
-            declared = own
+        ``[expect.hvp_status]`` for second order:
+        :func:`~diffcmp.grading.declared.declared_for`; an ``undefined`` row is covered by the
+        reference's declaration or by the run's ``allow_undefined``:
+        :func:`~diffcmp.grading.declared.declaration`)."""
+        declared = declared_for(self.declared.get(case, {}), derivative)
         return declaration(declared, engine, status,
                            bool(self.meta.get("options", {}).get("allow_undefined", False)))
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..grading.declared import declaration, rank
+from ..grading.declared import declaration, declared_for, rank
 from ..status import Status
 from .rows import CaseResult
 
@@ -48,7 +48,8 @@ class Finished:
             return cls(result.case, NOT_LOADED, True, seconds, failed)
 
         def declared(row: dict[str, Any]) -> str | None:
-            return declaration(result.declared, row["engine"], row["status"])
+            return declaration(declared_for(result.declared, row["derivative"]), row["engine"],
+                               row["status"])
 
         worst = max(result.agreement, key=lambda row: rank(row["status"], declared(row)))
         status = worst["status"]

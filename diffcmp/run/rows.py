@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..grading.declared import declared_key
 from ..grading.exact import Exact
 from ..grading.grade import Verdict
 
@@ -24,13 +25,6 @@ def _exact_columns(column: str, exact: Exact | None, k: int) -> dict[str, str]:
         return {f"{column}_exact": "", f"{column}_flag": "", f"{column}_bound": ""}
     return {f"{column}_exact": exact.values[k], f"{column}_flag": exact.flag(k),
             f"{column}_bound": exact.bounds[k]}
-
-
-def declared_key(engine: str, derivative: str) -> str:
-    """The key a declared status is kept under in :attr:`CaseResult.declared`: the engine's
-    name for the gradient (``[expect.status]``), ``engine:hessian`` and ``engine:hvp`` for the
-    second-order ones (``[expect.hessian_status]``, ``[expect.hvp_status]``)."""
-    return engine if derivative == "gradient" else f"{engine}:{derivative}"
 
 
 @dataclass

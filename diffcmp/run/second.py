@@ -138,6 +138,8 @@ def grade_second(second: Second, result: CaseResult, points: list[np.ndarray],
                 elif name == "reference":
                     verdict = grading.Verdict(outcome.status or Status.OK, 0.0, 0.0,
                                               outcome.message)
+                elif outcome.status is not None:  # no values: nothing to hold to a floor
+                    verdict = grading.grade(name, outcome, reference, names, tolerance)
                 else:
                     if floors is None:
                         floors = finder.hessian_at(x) if phase == "hessian" else \
