@@ -33,8 +33,9 @@ class EngineInfo:
     #: Default tolerance on second derivatives (the Hessian, its product with a vector) ...
     second_tolerance: float = 1e-9
     #: ... and where it comes from.
-    second_source: str = ("forward over reverse: exact up to the float64 rounding of two "
-                          "passes; the ADBench/GradBench rule, with the Hessian's own floor")
+    second_source: str = ("exact second derivatives (symbolic, or forward over reverse): "
+                          "rounding only, of two passes in float64; the ADBench/GradBench rule, "
+                          "with the Hessian's own floor")
 
 
 #: Engine name -> what it is, in report order (one entry per engine).

@@ -137,12 +137,16 @@ def _formulas(result: Tables) -> list[str]:
         if isinstance(formula, str) and formula:
             took = row.get("hvp_derive_s")
             when = f" (derived in {seconds(took)})" if _finite(took) else ""
-            lines.append(f"- `{row['case']}`{when}: `{formula}`")
+            matrix = row.get("hessian_formula")
+            written = f"; as a matrix, `H = {matrix}`" if isinstance(matrix, str) and matrix \
+                else ""
+            lines.append(f"- `{row['case']}`{when}: `{formula}`{written}")
     if not lines:
         return []
     return ["The Hessian-vector product derived at array level (reverse mode again, over "
             "`sum(grad * v)`; `v_w` is the direction's part for parameter `w`), which `matcalc` "
-            "evaluates and the reference certifies in ball arithmetic:", "", *lines, ""]
+            "evaluates and the reference certifies in ball arithmetic, and the Hessian itself "
+            "where the product has a matrix form:", "", *lines, ""]
 
 
 def _cost_rows(result: Tables) -> list[str]:
