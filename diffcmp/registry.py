@@ -76,7 +76,7 @@ REGISTRY: dict[str, EngineInfo] = {
     "fd-central": EngineInfo(
         "fd_central:CentralDifferenceEngine",
         "central differences of the float64 loss, step cbrt(eps) * max(1, |x|) (nearest power "
-        "of two)",
+        "of two); its Hessian: second differences, step eps^(1/4) * max(1, |x|)",
         1e-6, "central differences with h = cbrt(eps): error O(eps^(2/3)) ~ 4e-11 times the "
         "scale of f''', so 1e-6 leaves room for curvature (Nocedal & Wright, Numerical "
         "Optimization, sec. 8.1)",
@@ -85,7 +85,8 @@ REGISTRY: dict[str, EngineInfo] = {
         "sec. 8.1)"),
     "fd-complex": EngineInfo(
         "fd_complex:ComplexStepEngine",
-        "complex-step derivative Im f(x + ih) / h, h = 1e-30 (analytic losses only)",
+        "complex-step derivative Im f(x + ih) / h, h = 1e-30 (analytic losses only); its "
+        "Hessian: central differences of that gradient, step cbrt(eps) * max(1, |x|)",
         1e-10, "complex step is exact to rounding for analytic losses (Martins, Sturdza & "
         "Alonso 2003)",
         1e-6, "central differences (h = cbrt(eps)) of the exact complex-step gradient: error "
