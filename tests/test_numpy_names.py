@@ -6,6 +6,8 @@ as such, and NumPy's aliases computing exactly what the language's own names do.
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 from typing import Any
 
 import mpmath
@@ -191,3 +193,11 @@ def test_every_new_function_is_in_the_spec_with_numpys_name() -> None:
         assert SPEC[name].call == name
     assert (SPEC["clip"].arity, SPEC["mod"].arity, SPEC["hypot"].arity) == (3, 2, 2)
     assert not SPEC["floor"].smooth and not SPEC["mod"].analytic
+
+
+def test_the_readmes_language_section_names_every_function() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("## A case file", 1)[1].split("### Generated data", 1)[0]
+    missing = [name for name in sorted(lang.FUNCTION_NAMES)
+               if not re.search(rf"(?<![\w.]){name}(?![\w])", section)]
+    assert not missing
