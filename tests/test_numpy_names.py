@@ -22,6 +22,7 @@ from diffcmp.matcalc.derive import derive
 from diffcmp.matcalc.evaluate import Program
 from diffcmp.matcalc.printer import formula
 from diffcmp.matcalc.table import GRAPH_OPS
+from diffcmp.ops import arb as arb_ops
 from diffcmp.ops import mpmath as mpmath_ops
 from diffcmp.ops.spec import ALIASES, SPEC
 
@@ -78,6 +79,28 @@ def test_each_rule_agrees_with_50_digit_difference_quotients(
                 quotient = (run(up)[0] - run(down)[0]) / (2 * h)
                 assert abs(derivative - quotient) <= mpmath.mpf(10) ** -25 * max(
                     1, abs(quotient)), (loss, point, name, derivative, quotient)
+
+
+@pytest.mark.parametrize(("loss", "points"), RULES, ids=[r[0] for r in RULES])
+def test_the_reference_balls_enclose_each_value_and_derivative(
+        loss: str, points: list[tuple[float, ...]]) -> None:
+    """The ball versions (and those of the ops their rules use: ``polygamma`` of a negative
+    argument for ``digamma``'s) against mpmath at 50 digits."""
+    names = ["a", "b", "c"][:len(points[0])]
+    program = Program(_gradient(f"({loss}) * 1.5", names).outputs)
+    run = program.compile(mpmath_ops.OPS, fresh_constants=True)
+    balls = program.compile(arb_ops.OPS, fresh_constants=True)
+    for point in points:
+        with mpmath.workdps(50):
+            expected = run({n: mpmath.mpf(v) for n, v in zip(names, point, strict=True)})
+        with arb_ops.precision(50):
+            got = balls({n: arb_ops.array(v) for n, v in zip(names, point, strict=True)})
+        for ball, value in zip(got, expected, strict=True):
+            assert ball.is_finite() and ball.rad() < 1e-40 * max(1, abs(float(value))), (
+                loss, point, ball)
+            with mpmath.workdps(50):
+                assert abs(arb_ops.to_mpmath(ball) - value) <= 1e-40 * max(1, abs(value)), (
+                    loss, point, ball, value)
 
 
 def _statuses(result: diffcmp.Result, derivative: str) -> dict[str, str]:
@@ -201,3 +224,27 @@ def test_the_readmes_language_section_names_every_function() -> None:
     missing = [name for name in sorted(lang.FUNCTION_NAMES)
                if not re.search(rf"(?<![\w.]){name}(?![\w])", section)]
     assert not missing
+
+
+@pytest.mark.parametrize(("name", "args"), [
+    ("log2", (0.0,)), ("log10", (-1.0,)), ("acosh", (0.5,)), ("atanh", (1.0,)),
+    ("erfinv", (1.0,)), ("erfinv", (-1.5,)), ("gammaln", (-2.0,)), ("digamma", (0.0,)),
+    ("reciprocal", (0.0,)), ("mod", (0.7, 0.0))])
+def test_the_reference_proves_each_domain_edge_undefined(name: str,
+                                                         args: tuple[float, ...]) -> None:
+    """``nan`` in the balls means proven undefined: each op outside its domain (or at a pole)."""
+    with arb_ops.precision(50):
+        value = arb_ops.OPS[name](*[arb_ops.array(a) for a in args])
+        assert arb_ops.is_undefined(value) and not arb_ops.is_undecided(value), (name, value)
+
+
+def test_a_ball_straddling_an_edge_is_undecided_not_undefined() -> None:
+    from flint import arb
+
+    with arb_ops.precision(50):
+        for name, ball in (("log2", arb(0, 1e-50)), ("erfinv", arb(1, 1e-50)),
+                           ("acosh", arb(1, 1e-50))):
+            value = arb_ops.OPS[name](ball)
+            assert arb_ops.is_undecided(value) or value.is_finite(), (name, value)
+        around = arb_ops.OPS["cbrt"](arb(0, 1e-30))  # the root is increasing: +/- 1e-10
+        assert around.is_finite() and around.contains(arb("1e-10") * 0.99)

@@ -5,6 +5,7 @@ the backend's table wraps them, honest about ``nan``."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -87,12 +88,26 @@ def power(a: Any, b: Any) -> Any:
     return out
 
 
+#: The most steps of the recurrence :func:`polygamma` takes to reach a positive argument.
+MAX_SHIFT = 10_000
+
+
 def polygamma(n: Any, x: Any) -> Any:
-    """``psi^(n)(x)``: digamma for ``n = 0``, else ``(-1)**(n+1) n! zeta(n + 1, x)``."""
+    """``psi^(n)(x)``: digamma for ``n = 0``, else ``(-1)**(n+1) n! zeta(n + 1, x)`` (Hurwitz's
+    zeta needs ``x > 0``: below, the recurrence ``psi^(n)(x) = psi^(n)(x + m) -
+    (-1)**n n! sum(1 / (x + k)**(n + 1), k < m)`` first)."""
     order = int(float(n.mid())) if isinstance(n, arb) else int(n)
     if order == 0:
         return x.digamma()
-    return (-1) ** (order + 1) * arb(order + 1).gamma() * arb.zeta(arb(order + 1), x)
+    shift = 0 if x > 0 or not x.is_finite() else math.floor(-float(x.mid())) + 1
+    if shift > MAX_SHIFT:
+        return arb(0, math.inf)  # undecided: too far to walk
+    factorial = arb(order + 1).gamma()
+    value = (-1) ** (order + 1) * factorial * arb.zeta(arb(order + 1), x + shift)
+    for k in range(shift):
+        value -= (-1) ** order * factorial / (x + k) ** (order + 1)
+    return value
+
 
 def lgamma(x: Any) -> Any:
     """``log(gamma(x))`` for real ``gamma(x) > 0`` (Arb's ``lgamma`` covers ``x > 0`` only)."""
