@@ -185,6 +185,7 @@ def test_clip_at_its_bounds_is_a_kink_and_inside_is_smooth() -> None:
     ("arccosh(w[0] + 2) + absolute(w[1])", "acosh(w[0] + 2) + abs(w[1])"),
     ("sum(maximum(w, 0.1) + minimum(w, 0.2))", "sum(max(w, 0.1) + min(w, 0.2))"),
     ("sum(power(w, 2)) + power(w[0] + 1, w[1])", "sum(w**2) + (w[0] + 1)**w[1]"),
+    ("sum(remainder(w, 0.3))", "sum(w % 0.3)"),
 ])
 def test_numpys_names_compute_exactly_what_the_languages_do(alias: str, same: str) -> None:
     shapes = {"w": (2,)}

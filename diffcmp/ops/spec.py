@@ -159,7 +159,7 @@ SPEC: dict[str, Op] = {op.name: op for op in (
 #: ``max`` and ``min`` of two arrays, never a reduction; ``power(a, b)`` is ``a ** b``).
 ALIASES = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2",
            "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "absolute": "abs",
-           "maximum": "max", "minimum": "min", "power": "pow"}
+           "maximum": "max", "minimum": "min", "power": "pow", "remainder": "mod"}
 
 #: Ops whose last argument is a raw axis (see the module's docstring); the language writes it
 #: ``axis=``.
