@@ -200,6 +200,30 @@ def _softplus(x: Any) -> Any:
     return mpmath.log1p(_exp_of(x))
 
 
+def _inside_one(function: Callable[[Any], Any], name: str) -> Callable[[Any], Any]:
+    """``atanh`` and ``erfinv``: defined on (-1, 1), a pole at either end."""
+    def inside(x: Any) -> Any:
+        edge = 1 - abs(x)
+        return function(x) if edge > 0 else Poison(name, "pole" if edge == 0 else "domain",
+                                                   edge)
+    return inside
+
+
+def _at_pole(name: str, function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``gammaln`` and ``digamma``: poles at 0, -1, -2, ..."""
+    return lambda x: Poison(name, "pole", x) if x <= 0 and mpmath.isint(x) else function(x)
+
+
+def _logaddexp(a: Any, b: Any) -> Any:
+    """``log(exp(a) + exp(b))`` as ``max + log(1 + exp(-|a - b|))``: no overflow."""
+    return max(a, b) + mpmath.log1p(mpmath.exp(-abs(a - b)))
+
+
+#: NumPy's names of the language's functions.
+ALIASES = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2",
+           "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "absolute": "abs",
+           "maximum": "max", "minimum": "min", "remainder": "mod"}
+
 #: Functions of one argument: the mathematical function, or a Poison outside its domain.
 #: Rounded: the result is perturbed (abs, relu and sign are exact).
 UNARY: dict[str, Callable[[Any], Any]] = {
@@ -209,6 +233,18 @@ UNARY: dict[str, Callable[[Any], Any]] = {
     "sinh": _guarded(mpmath.sinh, "sinh"), "cosh": _guarded(mpmath.cosh, "cosh"),
     "tanh": _guarded(mpmath.tanh, "tanh"), "erf": _guarded(mpmath.erf, "erf"),
     "sigmoid": _sigmoid, "softplus": _softplus,
+    "asinh": mpmath.asinh,
+    "acosh": lambda x: mpmath.acosh(x) if x >= 1 else Poison("acosh", "domain", x - 1),
+    "atanh": _inside_one(mpmath.atanh, "atanh"), "expm1": _guarded(mpmath.expm1, "expm1"),
+    "log2": lambda x: _log(x) if x <= 0 else mpmath.log(x) / mpmath.log(2),
+    "log10": lambda x: _log(x) if x <= 0 else mpmath.log(x) / mpmath.log(10),
+    "square": lambda x: x * x,
+    "cbrt": lambda x: mpmath.sign(x) * mpmath.cbrt(abs(x)),
+    "reciprocal": lambda x: 1 / x if x != 0 else Poison("reciprocal", "pole", x),
+    "sinc": lambda x: mpmath.sin(mpmath.pi * x) / (mpmath.pi * x) if x != 0 else mpmath.mpf(1),
+    "erfc": _guarded(mpmath.erfc, "erfc"), "erfinv": _inside_one(mpmath.erfinv, "erfinv"),
+    "gammaln": _at_pole("gammaln", lambda x: mpmath.log(abs(mpmath.gamma(x)))),
+    "digamma": _at_pole("digamma", mpmath.digamma),
 }
 EXACT_UNARY: dict[str, Callable[[Any], Any]] = {
     "abs": abs, "relu": lambda x: x if x > 0 else mpmath.mpf(0),
@@ -243,6 +279,8 @@ def _literal(node: ast.expr) -> int | Fraction | float | None:
                 if _is_int(b) and isinstance(a, int | Fraction):
                     return Fraction(a) ** b if b < 0 or isinstance(a, Fraction) else a ** b
                 return float(a) ** float(b)
+            if isinstance(op, ast.Mod) and b != 0:
+                return a % b
             if isinstance(op, ast.Add | ast.Sub | ast.Mult):
                 return {ast.Add: lambda: a + b, ast.Sub: lambda: a - b,
                         ast.Mult: lambda: a * b}[type(op)]()
@@ -340,6 +378,8 @@ class Interpreter:
             def divide(x: Any, y: Any) -> Any:
                 return x / y if y != 0 else Poison("div", "pole", y)
             return self.rounded("div", divide, run, a, b)
+        if op is ast.Mod:
+            return self.mod(a, b, run)
         function = {ast.Add: lambda x, y: x + y, ast.Sub: lambda x, y: x - y,
                     ast.Mult: lambda x, y: x * y}[op]
         return self.rounded(op.__name__, function, run, a, b)
@@ -370,6 +410,24 @@ class Interpreter:
             return x ** y if x > 0 else mpmath.mpf((-1) ** int(y)) * abs(x) ** y
         return self.rounded("pow", real_power, run, base, power)
 
+    def mod(self, a: Any, b: Any, run: _Run) -> Any:
+        """NumPy's ``mod``: ``a - b floor(a / b)``, the sign of the divisor (a jump where
+        ``a / b`` is an integer: its distance from one is recorded, like a comparison's gap)."""
+        def one(x: Any, y: Any) -> Any:
+            if y == 0:
+                return Poison("mod", "pole", y)
+            ratio = x / y
+            run.records.append(ratio - mpmath.nint(ratio))
+            return x - y * mpmath.floor(ratio)
+        return self.rounded("mod", one, run, a, b)
+
+    def step(self, name: str, value: Any, run: _Run) -> Any:
+        """``floor`` or ``ceil``: exact, a jump at each integer (recorded like a gap)."""
+        def one(x: Any) -> Any:
+            run.records.append(x - mpmath.nint(x))
+            return mpmath.floor(x) if name == "floor" else mpmath.ceil(x)
+        return self.exact(one, value)
+
     def compare(self, op: type, a: Any, b: Any, run: _Run) -> Any:
         test = COMPARE[op]
 
@@ -391,7 +449,20 @@ class Interpreter:
             shape = _literal(args[1]) if not isinstance(args[1], ast.Tuple) else \
                 tuple(_literal(e) for e in args[1].elts)
             return np.reshape(np.asarray(value, dtype=object), shape)
+        name = ALIASES.get(name, name)
+        if name == "power":
+            return self.power(args[0], args[1], env, run)
         values = [self.visit(a, env, run) for a in args]
+        if name in ("floor", "ceil"):
+            return self.step(name, values[0], run)
+        if name == "mod":
+            return self.mod(values[0], values[1], run)
+        if name == "hypot":
+            return self.rounded("hypot", mpmath.hypot, run, *values)
+        if name == "logaddexp":
+            return self.rounded("logaddexp", _logaddexp, run, *values)
+        if name == "clip":
+            return self.exact(lambda x, lo, hi: min(max(x, lo), hi), *values)
         if name in UNARY:
             return self.rounded(name, UNARY[name], run, values[0])
         if name in EXACT_UNARY:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import mpmath
 import numpy as np
 import pytest
 
@@ -12,7 +13,8 @@ import diffcmp
 from diffcmp.engines import ENGINE_NAMES
 from diffcmp.lang import ELEMENTWISE
 
-NON_ANALYTIC = {"abs", "sign", "relu", "max", "min", "where"}
+NON_ANALYTIC = {"abs", "sign", "relu", "max", "min", "where", "floor", "ceil", "erfinv",
+                "mod", "clip"}
 
 
 def _gradients(result: diffcmp.Result, engine: str) -> np.ndarray:
@@ -22,7 +24,7 @@ def _gradients(result: diffcmp.Result, engine: str) -> np.ndarray:
 
 
 def _check(result: diffcmp.Result, expected_loss: float, expected_grad: np.ndarray,
-           analytic: bool = True) -> None:
+           analytic: bool = True, loose: frozenset[str] = frozenset()) -> None:
     agreement = result.agreement.set_index("engine")
     for engine in ENGINE_NAMES:
         status = agreement.loc[engine, "status"]
@@ -30,7 +32,7 @@ def _check(result: diffcmp.Result, expected_loss: float, expected_grad: np.ndarr
             assert status == "unsupported", agreement.loc[engine, "message"]
             continue
         assert status == "ok", (engine, agreement.loc[engine, "message"])
-        tol = 1e-6 if engine == "fd-central" else 1e-12
+        tol = 1e-6 if engine == "fd-central" else 1e-9 if engine in loose else 1e-12
         assert agreement.loc[engine, "loss"] == pytest.approx(expected_loss, rel=1e-12, abs=1e-14)
         np.testing.assert_allclose(_gradients(result, engine), expected_grad, rtol=tol,
                                    atol=tol, err_msg=engine)
@@ -125,6 +127,24 @@ ELEMENTWISE_TABLE = {
                 lambda x: math.exp(-x) / (1 + math.exp(-x)) ** 2),
     "softplus": (0.7, lambda x: math.log1p(math.exp(x)), lambda x: 1 / (1 + math.exp(-x))),
     "relu": (0.7, lambda x: max(x, 0.0), lambda x: 1.0),
+    "asinh": (0.7, math.asinh, lambda x: 1 / math.sqrt(1 + x * x)),
+    "acosh": (1.7, math.acosh, lambda x: 1 / math.sqrt(x * x - 1)),
+    "atanh": (0.7, math.atanh, lambda x: 1 / (1 - x * x)),
+    "expm1": (0.7, math.expm1, math.exp),
+    "log2": (0.7, math.log2, lambda x: 1 / (x * math.log(2))),
+    "log10": (0.7, math.log10, lambda x: 1 / (x * math.log(10))),
+    "square": (-0.7, lambda x: x * x, lambda x: 2 * x),
+    "cbrt": (-0.7, lambda x: -((-x) ** (1 / 3)), lambda x: (x * x) ** (-1 / 3) / 3),
+    "reciprocal": (-0.7, lambda x: 1 / x, lambda x: -1 / x**2),
+    "sinc": (0.7, lambda x: math.sin(math.pi * x) / (math.pi * x),
+             lambda x: (math.cos(math.pi * x) - math.sin(math.pi * x) / (math.pi * x)) / x),
+    "erfc": (0.7, math.erfc, lambda x: -2 / math.sqrt(math.pi) * math.exp(-x * x)),
+    "erfinv": (0.7, lambda x: float(mpmath.erfinv(x)),
+               lambda x: math.sqrt(math.pi) / 2 * math.exp(float(mpmath.erfinv(x)) ** 2)),
+    "gammaln": (-0.7, math.lgamma, lambda x: float(mpmath.digamma(x))),
+    "digamma": (-0.7, lambda x: float(mpmath.digamma(x)), lambda x: float(mpmath.psi(1, x))),
+    "floor": (-0.7, math.floor, lambda x: 0.0),
+    "ceil": (-0.7, math.ceil, lambda x: 0.0),
 }
 
 
@@ -138,7 +158,13 @@ def test_elementwise_function(name: str) -> None:
     # 3 * f(w) + w**2 keeps every gradient non-trivial, including sign's zero derivative
     result = diffcmp.compare(f"3 * {name}(w) + w**2", {"w": x}, timing=False)
     _check(result, 3 * f(x) + x * x, np.array([3 * df(x) + 2 * x]),
-           analytic=name not in NON_ANALYTIC)
+           analytic=name not in NON_ANALYTIC, loose=LOOSE.get(name, frozenset()))
+
+
+#: Engines whose derivative of a function is less accurate than float64 allows (and than 1e-12),
+#: though within what grading allows: torch.polygamma(1, x), digamma's derivative, is 2e-10 to
+#: 4e-10 off (relative) at 0.7 to 3.3 (measured here, torch 2.14).
+LOOSE = {"digamma": frozenset({"torch", "torch-fwd"})}
 
 
 # loss, params, expected loss, expected gradient (hand-derived), analytic?
@@ -148,6 +174,13 @@ MULTI_TABLE = {
     "atan2": ("atan2(a, b)", {"a": 0.3, "b": -0.4}, math.atan2(0.3, -0.4),
               [-0.4 / 0.25, -0.3 / 0.25], True),  # d atan2(y,x) = (x, -y) / (x^2 + y^2)
     "where": ("where(a < b, a**2, 3*b)", {"a": 0.3, "b": 0.5}, 0.09, [0.6, 0.0], False),
+    # d hypot = (a, b) / hypot; d logaddexp = (sigmoid(a - b), sigmoid(b - a))
+    "hypot": ("hypot(a, b)", {"a": 0.3, "b": -0.4}, 0.5, [0.6, -0.8], True),
+    "logaddexp": ("logaddexp(a, b)", {"a": 0.3, "b": -0.4}, math.log(math.exp(0.3) + math.exp(
+        -0.4)), [1 / (1 + math.exp(-0.7)), 1 / (1 + math.exp(0.7))], True),
+    # mod(a, b) = a - b floor(a / b): d/da = 1, d/db = -floor(a / b) = 1 at (0.3, -0.4)
+    "mod": ("mod(a, b) * 2", {"a": 0.3, "b": -0.4}, 2 * (0.3 % -0.4), [2.0, 2.0], False),
+    "clip": ("clip(a, -0.5, b) * 2", {"a": 0.3, "b": -0.4}, -0.8, [0.0, 2.0], False),
     "sum": ("sum(v**2)", {"v": [1.0, 2.0, 3.0]}, 14.0, [2.0, 4.0, 6.0], True),
     "mean": ("mean(v**2)", {"v": [1.0, 2.0, 3.0]}, 14 / 3, [2 / 3, 4 / 3, 2.0], True),
     "prod": ("prod(v)", {"v": [1.0, 2.0, 3.0]}, 6.0, [6.0, 3.0, 2.0], True),

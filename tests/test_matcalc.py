@@ -111,7 +111,8 @@ def test_a_product_with_zeros_has_the_exact_gradient() -> None:
 
 
 #: Arguments at which to check each elementwise rule against difference quotients.
-_POINTS = {"asin": 0.3, "acos": 0.3, "log": 1.3, "log1p": 0.4, "sqrt": 1.7, "loggamma": 2.5}
+_POINTS = {"asin": 0.3, "acos": 0.3, "log": 1.3, "log1p": 0.4, "sqrt": 1.7, "loggamma": 2.5,
+           "acosh": 1.3}
 
 
 @pytest.mark.parametrize("name", sorted(op.call for op in SPEC.values()

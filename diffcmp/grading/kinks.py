@@ -4,9 +4,11 @@ At a non-differentiable point engines legitimately differ: PyTorch and JAX pick 
 central differences average the two sides. So before grading, diffcmp looks for the non-smooth
 nodes of the loss as written (its array graph, :mod:`diffcmp.matcalc.graph`): an argument of
 ``abs``, ``sign``, ``relu`` or ``heaviside`` at 0, a tie in ``max``/``min`` (of two arrays, or
-within one), a ``where`` condition on its boundary, a norm at 0 or the square root of a sum of
-squares at 0. It evaluates their switch quantities at the point in high precision and computes
-each component's one-sided partial derivatives there.
+within one) or of ``clip`` with a bound, a ``where`` condition on its boundary, a norm (or
+``hypot``) at 0 or the square root of a sum of squares at 0, a jump of ``floor``, ``ceil`` or
+``mod`` (where the loss is discontinuous: a one-sided derivative is infinite). It evaluates
+their switch quantities at the point in high precision and computes each component's one-sided
+partial derivatives there.
 
 A node is on its switch when its switch quantity is within float64 rounding of zero, measured
 from its operands' magnitudes (``3*w - 1`` at ``w = 0.3333333333333333`` is 5.6e-17 from its
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import mpmath
@@ -143,7 +146,8 @@ def _real(value: Any) -> bool:
 
 def _nonnegative(node: Node) -> bool:
     """Whether ``node`` is a sum of squares (or of other values that cannot be negative)."""
-    if node.op in ("abs", "exp", "norm", "relu", "sqrt", "sigmoid", "softplus", "cosh"):
+    if node.op in ("abs", "exp", "norm", "relu", "sqrt", "sigmoid", "softplus", "cosh", "hypot",
+                   "square"):
         return True
     if node.op == "pow":
         return bool(node.raw) and node.raw[0] % 2 == 0
@@ -153,6 +157,25 @@ def _nonnegative(node: Node) -> bool:
                    "transpose"):
         return all(_nonnegative(a) for a in node.args)
     return False
+
+
+def _switches(node: Node) -> list[Switch]:
+    """The switches of one node: ``clip`` has two (a tie with either bound), a step its jumps
+    (``floor``, ``ceil``: an integer argument; ``mod(a, b)``: ``a / b`` an integer), and each
+    other non-smooth node one (:func:`_switch`)."""
+    op, args = node.op, node.args
+    if op == "clip":
+        text = short(formula(node))
+        return [Switch(node, (args[0], args[1]), True, f"{text} is at its lower bound"),
+                Switch(node, (args[0], args[2]), True, f"{text} is at its upper bound")]
+    if op in ("floor", "ceil", "mod"):
+        ratio = args[0] if op != "mod" else g.div(*args)
+        # the distance to the nearest integer: ratio - floor(ratio + 1/2)
+        gap = g.sub(ratio, g.elementwise("floor", g.add(ratio, g.const(Fraction(1, 2)))))
+        return [Switch(node, (gap, _scale(ratio)), False,
+                       f"{short(formula(node))} is at a jump (a discontinuity)")]
+    found = _switch(node)
+    return [found] if found is not None else []
 
 
 def _switch(node: Node) -> Switch | None:
@@ -170,7 +193,7 @@ def _switch(node: Node) -> Switch | None:
         quantity = g.sub(left, right)
         return Switch(node, (quantity, g.add(_scale(left), _scale(right))), False,
                       f"where() condition {short(formula(args[0]))} is on its boundary")
-    if op == "norm":
+    if op in ("norm", "hypot"):
         return Switch(node, (node, _scale(node)), False, f"{text} (a norm) is at 0")
     if (op == "sqrt" or (op == "pow" and args[1:] and args[1].is_const
                          and 0 < float(mpmath_ops.OPS["const"](args[1].raw[0])) < 1)) \
@@ -240,8 +263,8 @@ class KinkDetector:
         self.problem = problem
         loss = problem.array_gradient.loss
         params = problem.array_gradient.params
-        self.switches = [s for node in topological([loss]) if (s := _switch(node)) is not None
-                         and _movable(s, params)]
+        self.switches = [s for node in topological([loss]) for s in _switches(node)
+                         if _movable(s, params)]
         parts = [p for s in self.switches for p in s.parts]
         self._parts = (Program(parts).compile(mpmath_ops.OPS, fresh_constants=True)
                        if parts else None)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from ..ops.spec import ALONG, REDUCTION, SPEC
+from ..ops.spec import ALIASES, ALONG, REDUCTION, SPEC
 from .parse import (
     ALONG_AXIS,
     AXIS_FUNCTIONS,
@@ -48,11 +48,11 @@ MAX_POWER = 1024
 #: The deepest nesting of exponentials (``exp``, ``sinh``, ``cosh``, a power with a non-constant
 #: exponent): ``exp(exp(exp(exp(3))))`` has about 10**(2.3e8) digits before its point.
 MAX_EXP_TOWER = 3
-_GROWING = frozenset({"exp", "sinh", "cosh"})
+_GROWING = frozenset({"exp", "expm1", "sinh", "cosh"})
 #: Functions whose value is bounded whatever their argument: a tower of exponentials above one
 #: starts again from 0 (``cosh(tanh(cosh(cosh(cosh(a)))))`` is no bomb).
-_BOUNDED = frozenset({"tanh", "sin", "cos", "sigmoid", "atan", "atan2", "erf", "softmax",
-                      "sign", "heaviside"})
+_BOUNDED = frozenset({"tanh", "sin", "cos", "sigmoid", "atan", "atan2", "erf", "erfc", "sinc",
+                      "softmax", "sign", "heaviside"})
 
 Ops = Mapping[str, Callable[..., Any]]
 
@@ -163,7 +163,7 @@ def _runner(node: _Node, ops: Ops) -> Compiled:
 #: How errors name an op: the operator or the language's function.
 _OP_TEXT = {**{op: f"'{symbol}'" for op, symbol in (
     ("add", "+"), ("sub", "-"), ("mul", "*"), ("div", "/"), ("pow", "**"), ("lt", "<"),
-    ("le", "<="), ("gt", ">"), ("ge", ">="), ("eq", "=="), ("ne", "!="))},
+    ("le", "<="), ("gt", ">"), ("ge", ">="), ("eq", "=="), ("ne", "!="), ("mod", "%"))},
     **{op: f"{name}()" for (name, _), op in MULTI.items()}}
 
 #: Ops along an axis whose symbolic gradient grows as the square of the line's length.
@@ -299,6 +299,10 @@ class _Compiler:
                 return self._finite(node, Fraction(a) / Fraction(b) if both_exact else a / b)
             if op == "pow":
                 return self._finite(node, self.fold_pow(node, a, b))
+            if op == "mod":  # Python's %, like NumPy's mod: the sign of the divisor
+                if b == 0:
+                    raise self.expr.error("modulo by zero in a constant", node)
+                return self._finite(node, a % b)
             return self._finite(node, {"add": lambda: a + b, "sub": lambda: a - b,
                                        "mul": lambda: a * b}[op]())
         except OverflowError:
@@ -341,6 +345,9 @@ class _Compiler:
             shape = reshaped(self.expr, arg_nodes[1], value.shape)
             return self.apply(LITERAL_ARGUMENT[name], node, value, shape=shape, raw=(shape,))
         args = [self.visit(arg) for arg in arg_nodes]
+        name = ALIASES.get(name, name)  # NumPy's name for one of the language's functions
+        if name == "pow":  # power(a, b) is a ** b, exactly
+            return self.binary("pow", node, *args)
         if name in ELEMENTWISE:
             return self.apply(name, node, *args)
         if len(args) == 1 and name in AXIS_FUNCTIONS:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import ExpressionError
-from ..ops.spec import ALONG, AXIS_OPS, REDUCTION, SPEC, STRUCTURE
+from ..ops.spec import ALIASES, ALONG, AXIS_OPS, REDUCTION, SPEC, STRUCTURE
 from ..ops.spec import ELEMENTWISE as _ELEMENTWISE_KIND
 
 MAX_SOURCE_CHARS = 100_000
@@ -49,13 +49,13 @@ MULTI = {(op.call, op.arity): op.name for op in SPEC.values()
          if op.call and op.arity > 1 and op.name not in AXIS_OPS and op.kind != STRUCTURE}
 
 FUNCTION_NAMES = (frozenset(ELEMENTWISE) | AXIS_FUNCTIONS | frozenset(LITERAL_ARGUMENT)
-                  | {name for name, _ in MULTI})
+                  | {name for name, _ in MULTI} | frozenset(ALIASES))
 
 #: The most dimensions a value has (the case model's limit).
 MAX_DIMENSIONS = 2
 
 BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",
-          ast.MatMult: "matmul"}
+          ast.MatMult: "matmul", ast.Mod: "mod"}
 COMPARE = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq",
            ast.NotEq: "ne"}
 
@@ -266,9 +266,12 @@ def _edits(a: str, b: str) -> int:
 def _check_call(expr: Expression, node: ast.Call, name: str, nargs: int) -> None:
     if name not in FUNCTION_NAMES:
         raise expr.error(f"unknown function '{name}'{did_you_mean(name, FUNCTION_NAMES)}", node)
-    one = {1} if name in ELEMENTWISE or name in AXIS_FUNCTIONS else set()
-    two = {2} if name in LITERAL_ARGUMENT else set()
-    arities = sorted(one | two | {arity for fname, arity in MULTI if fname == name})
+    # NumPy's names take what the language's do, elementwise only (maximum(a, b), never a
+    # reduction), and power(a, b) is a ** b
+    target = ALIASES.get(name, name)
+    one = {1} if target in ELEMENTWISE or (target in AXIS_FUNCTIONS and target == name) else set()
+    two = {2} if target in LITERAL_ARGUMENT or target == "pow" else set()
+    arities = sorted(one | two | {arity for fname, arity in MULTI if fname == target})
     if nargs not in arities:
         expected = " or ".join(str(a) for a in arities)
         plural = "" if arities == [1] else "s"

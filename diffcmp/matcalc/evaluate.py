@@ -30,9 +30,9 @@ Ops = Mapping[str, Callable[..., Any]]
 #: bound passes through them as the op itself.
 MOVES = frozenset({"index", "transpose", "stack", "broadcast_to", "scatter", "neg", "reshape"})
 #: Ops whose result is exact (no rounding of their own) though not a plain move.
-EXACT = frozenset({"abs", "sign", "relu", "maximum", "minimum", "where", "heaviside",
-                   "dirac_delta", "amax", "amin", "lt", "le", "gt", "ge", "eq", "ne", "const",
-                   "var", "seed", *MOVES})
+EXACT = frozenset({"abs", "sign", "relu", "maximum", "minimum", "clip", "floor", "ceil",
+                   "where", "heaviside", "dirac_delta", "amax", "amin", "lt", "le", "gt", "ge",
+                   "eq", "ne", "const", "var", "seed", *MOVES})
 #: Reductions: each input element feeds one output element (the reduced axis, or all).
 REDUCTIONS = frozenset({"sum", "mean", "prod", "norm", "logsumexp", "amax", "amin", "sum_to"})
 
@@ -180,6 +180,10 @@ def _switch_partials(op: str, args: list[Any], partials: Sequence[Any]) -> Seque
     if op in ("maximum", "minimum"):
         tie = np.asarray(args[0]) == np.asarray(args[1])
         return tuple(np.where(tie, 1.0, p) for p in partials)
+    if op == "clip":  # a tie with either bound carries both errors
+        low, high = (np.asarray(args[0]) == np.asarray(bound) for bound in args[1:])
+        return (np.where(low | high, 1.0, partials[0]), np.where(low, 1.0, partials[1]),
+                np.where(high, 1.0, partials[2]))
     return partials
 
 

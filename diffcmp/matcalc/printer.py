@@ -18,8 +18,8 @@ from .graph import Node, topological
 
 #: Binary operators: op -> (symbol, precedence); higher binds tighter.
 BINARY = {"add": (" + ", 4), "sub": (" - ", 4), "mul": (" * ", 5), "div": (" / ", 5),
-          "matmul": (" @ ", 5), "lt": (" < ", 3), "le": (" <= ", 3), "gt": (" > ", 3),
-          "ge": (" >= ", 3), "eq": (" == ", 3), "ne": (" != ", 3)}
+          "matmul": (" @ ", 5), "mod": (" % ", 5), "lt": (" < ", 3), "le": (" <= ", 3),
+          "gt": (" > ", 3), "ge": (" >= ", 3), "eq": (" == ", 3), "ne": (" != ", 3)}
 #: The language's name for an op, where it differs from the op's.
 CALLS = {"maximum": "max", "minimum": "min", "amax": "max", "amin": "min"}
 ATOM = 9

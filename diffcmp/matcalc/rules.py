@@ -142,6 +142,25 @@ def _log_softmax(k: Namespace, g: Any, ans: Any, a: Any, axis: int) -> tuple[Any
     return (g - k.exp(ans) * _expand(k, _sum(k, g, axis), axis, len(a.shape)),)
 
 
+def _sinc(k: Namespace, g: Any, ans: Any, a: Any) -> tuple[Any]:
+    """``(cos(pi a) - sinc(a)) / a``, and 0 at 0 (sinc is even)."""
+    return (g * k.where(k.eq(a, 0), 0, (k.cos(k.const("pi") * a) - ans) / a),)
+
+
+def _clip(k: Namespace, g: Any, ans: Any, a: Any, lo: Any, hi: Any) -> tuple[Any, Any, Any]:
+    """``clip(a, lo, hi)`` is ``min(max(a, lo), hi)``, as NumPy computes it: the rules of
+    ``maximum`` and ``minimum`` chained (``a`` takes the adjoint on ``lo <= a <= hi``)."""
+    inside = k.le(k.maximum(a, lo), hi)
+    kept = k.where(inside, g, 0)
+    return (k.where(k.ge(a, lo), kept, 0), k.where(k.ge(a, lo), 0, kept), k.where(inside, 0, g))
+
+
+def _hypot(k: Namespace, g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    """``a / hypot``, ``b / hypot``; at the tip of the cone the subgradient 0, as for ``norm``."""
+    tip = k.eq(ans, 0)
+    return g * k.where(tip, 0, a / ans), g * k.where(tip, 0, b / ans)
+
+
 def _stack(k: Namespace, g: Any, ans: Any, *parts: Any) -> tuple[Any, ...]:
     return tuple(k.raw("index")(g, i) for i in range(len(parts)))
 
@@ -172,6 +191,22 @@ VJP: dict[str, Rule] = {
     "sinh": lambda k, g, ans, a: (g * k.cosh(a),),
     "cosh": lambda k, g, ans, a: (g * k.sinh(a),),
     "tanh": lambda k, g, ans, a: (g / k.cosh(a) ** 2,),
+    "asinh": lambda k, g, ans, a: (g / k.sqrt(1 + a**2),),
+    "acosh": lambda k, g, ans, a: (g / k.sqrt((a - 1) * (a + 1)),),
+    "atanh": lambda k, g, ans, a: (g / ((1 - a) * (1 + a)),),
+    "expm1": lambda k, g, ans, a: (g * k.exp(a),),
+    "log2": lambda k, g, ans, a: (g / (a * k.log(2)),),
+    "log10": lambda k, g, ans, a: (g / (a * k.log(10)),),
+    "square": lambda k, g, ans, a: (g * (2 * a),),
+    "cbrt": lambda k, g, ans, a: (g / (3 * ans**2),),
+    "reciprocal": lambda k, g, ans, a: (-(g * ans**2),),
+    "sinc": _sinc,
+    "erfc": lambda k, g, ans, a: (-(g * (k.exp(-(a**2)) * (2 / k.sqrt(k.const("pi"))))),),
+    "erfinv": lambda k, g, ans, a: (g * (k.exp(ans**2) * (k.sqrt(k.const("pi")) / 2)),),
+    "gammaln": lambda k, g, ans, a: (g * k.digamma(a),),
+    "digamma": lambda k, g, ans, a: (g * k.polygamma(1, a),),
+    "floor": lambda k, g, ans, a: (None,),
+    "ceil": lambda k, g, ans, a: (None,),
     "abs": lambda k, g, ans, a: (g * k.sign(a),),
     "sign": lambda k, g, ans, a: (None,),
     "erf": lambda k, g, ans, a: (g * (k.exp(-(a**2)) * (2 / k.sqrt(k.const("pi")))),),
@@ -181,6 +216,10 @@ VJP: dict[str, Rule] = {
     "maximum": lambda k, g, ans, a, b: (k.where(k.ge(a, b), g, 0), k.where(k.ge(a, b), 0, g)),
     "minimum": lambda k, g, ans, a, b: (k.where(k.le(a, b), g, 0), k.where(k.le(a, b), 0, g)),
     "atan2": lambda k, g, ans, y, x: (g * x / (x**2 + y**2), -(g * y / (x**2 + y**2))),
+    "hypot": _hypot,
+    "logaddexp": lambda k, g, ans, a, b: (g * k.exp(a - ans), g * k.exp(b - ans)),
+    "mod": lambda k, g, ans, a, b: (g, -(g * k.floor(a / b))),
+    "clip": _clip,
     "where": lambda k, g, ans, c, a, b: (None, k.where(c, g, 0), k.where(c, 0, g)),
     "sum": lambda k, g, ans, a, axis=None: (_broadcast(k, g, a, axis),),
     "mean": _mean,
@@ -213,4 +252,7 @@ FLOAT64_FORMS: Mapping[str, Rule] = ChainMap({
     "sigmoid": lambda k, g, ans, a: (g * (ans * (1 - ans)),),
     "asin": lambda k, g, ans, a: (g / k.sqrt(1 - a**2),),
     "acos": lambda k, g, ans, a: (-(g / k.sqrt(1 - a**2)),),
+    "acosh": lambda k, g, ans, a: (g / k.sqrt(a**2 - 1),),
+    "atanh": lambda k, g, ans, a: (g / (1 - a**2),),
+    "expm1": lambda k, g, ans, a: (g * (ans + 1),),
 }, VJP)

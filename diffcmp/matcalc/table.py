@@ -122,7 +122,10 @@ GRAPH_OPS: dict[str, Callable[..., Any]] = {
     **{name: function(name) for name in (
         "exp", "log", "log1p", "sqrt", "sin", "cos", "tan", "asin", "acos", "atan", "sinh",
         "cosh", "tanh", "abs", "sign", "erf", "sigmoid", "softplus", "relu", "maximum",
-        "minimum", "atan2", "loggamma", "heaviside", "dirac_delta", "polygamma")},
+        "minimum", "atan2", "loggamma", "heaviside", "dirac_delta", "polygamma", "asinh",
+        "acosh", "atanh", "expm1", "log2", "log10", "square", "cbrt", "reciprocal", "sinc",
+        "erfc", "erfinv", "gammaln", "digamma", "floor", "ceil", "hypot", "logaddexp", "mod",
+        "clip")},
     "where": where,
     **{name: (lambda op: lambda a, axis=None: reduction(op, a, axis))(name) for name in (
         "sum", "mean", "prod", "norm", "logsumexp", "amax", "amin")},

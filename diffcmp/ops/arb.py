@@ -41,6 +41,7 @@ import numpy as np
 from flint import arb, ctx, fmpz
 
 from ..errors import UndecidedError
+from . import arb_functions as balls
 from .objects import ARITHMETIC, elementwise, flat, map_along, reduce_along, scatter
 from .spec import Literal
 
@@ -162,92 +163,8 @@ _LT, _GE = _decide(operator.lt, operator.ge), _decide(operator.ge, operator.lt)
 _EQ = _decide(_same, operator.ne)
 
 
-def _sum(values: list[Any]) -> Any:
-    return sum(values[1:], values[0])
-
-
-def _top(values: list[Any]) -> int:
-    """The index of the largest finite midpoint, compared as balls (exact ones: always
-    decidable), not as floats, which call every value beyond 1.8e308 equal."""
-    best = 0
-    for k, value in enumerate(values):
-        if value.is_finite() and (not values[best].is_finite()
-                                  or value.mid() > values[best].mid()):
-            best = k
-    return best
-
-
-def _shifted(values: list[Any]) -> tuple[Any, list[Any], Any]:
-    """The largest value ``x_k``, every ``x_i - x_k`` (exactly 0 for ``k``) and ``log1p`` of
-    the sum of ``exp(x_i - x_k)`` over ``i != k``: anchored on the largest value itself, so
-    that its own radius never enters an ``exp``."""
-    k = _top(values)
-    top = values[k]
-    shifts = [arb(0) if i == k else v - top for i, v in enumerate(values)]
-    rest = [d.exp() for i, d in enumerate(shifts) if i != k]
-    return top, shifts, (_sum(rest) if rest else arb(0)).log1p()
-
-
-def _logsumexp(values: list[Any]) -> Any:
-    top, _, log_total = _shifted(values)
-    return top + log_total
-
-
-def _softmax(values: list[Any]) -> list[Any]:
-    _, shifts, log_total = _shifted(values)
-    return [(d - log_total).exp() for d in shifts]
-
-
-def _log_softmax(values: list[Any]) -> list[Any]:
-    _, shifts, log_total = _shifted(values)
-    return [d - log_total for d in shifts]
-
-
-def _extreme(pick: str) -> Callable[[list[Any]], Any]:
-    """``max``/``min`` of a list: the ball enclosing it, overlap or not."""
-    return lambda values: _fold(lambda a, b: getattr(a, pick)(b), values)
-
-
-def _fold(function: Callable[[Any, Any], Any], values: list[Any]) -> Any:
-    out = values[0]
-    for v in values[1:]:
-        out = function(out, v)
-    return out
-
-
-def _norm(values: list[Any]) -> Any:
-    """The Euclidean norm: the square root of a sum of squares, which is never negative (its
-    ball may reach below 0 by its radius alone)."""
-    return _sum([x * x for x in values]).nonnegative_part().sqrt()
-
-
 def _heaviside(x: Any, h0: Any) -> Any:
     return arb(1) if _GT(x, 0) else h0 if _EQ(x, 0) else arb(0)
-
-
-def _pow(a: Any, b: Any) -> Any:
-    """``a ** b``: an integer exponent by repeated products (Arb's own power of a ball around 0
-    is ``nan``), a real one as Arb's (``nan`` for a negative base)."""
-    if isinstance(b, arb) and b.is_exact() and b.is_integer() and abs(float(b)) <= 2**31:
-        b = int(float(b))
-    if not isinstance(b, int):
-        return a ** b
-    if b < 0:
-        return 1 / _pow(a, -b)
-    out, base = arb(1), a
-    while b:
-        if b & 1:
-            out = out * base
-        base, b = base * base, b >> 1
-    return out
-
-
-def _polygamma(n: Any, x: Any) -> Any:
-    """``psi^(n)(x)``: digamma for ``n = 0``, else ``(-1)**(n+1) n! zeta(n + 1, x)``."""
-    order = int(float(n.mid())) if isinstance(n, arb) else int(n)
-    if order == 0:
-        return x.digamma()
-    return (-1) ** (order + 1) * arb(order + 1).gamma() * arb.zeta(arb(order + 1), x)
 
 
 def _honest(function: Callable[..., Any], name: str, nin: int = 1,
@@ -293,20 +210,6 @@ def _note(name: str, args: tuple[Any, ...], why: str) -> None:
         _NOTE.append(f"{name}({shown}): {why}" if shown else f"{name}: {why}")
 
 
-def _lgamma(x: Any) -> Any:
-    """``log(gamma(x))`` for real ``gamma(x) > 0`` (Arb's ``lgamma`` covers ``x > 0`` only)."""
-    out = x.lgamma()
-    if out.is_finite() or not x.is_finite():
-        return out
-    gamma = x.gamma()
-    return gamma.log() if gamma > 0 else arb("nan")
-
-
-def _pole(x: Any) -> bool:
-    """``x`` is exactly a non-positive integer: a pole of gamma, digamma and polygamma."""
-    return bool(x.is_exact() and x.is_integer() and x <= 0)
-
-
 #: Where each op with a restricted domain is proven outside it (balls that lie outside it):
 #: ``nan`` there is a proof; anywhere else the op's ``nan`` is undecided.
 _OUTSIDE: dict[str, Callable[..., bool]] = {
@@ -318,9 +221,18 @@ _OUTSIDE: dict[str, Callable[..., bool]] = {
     "sqrt": lambda x: bool(x < 0),
     "asin": lambda x: bool(x > 1 or x < -1),
     "acos": lambda x: bool(x > 1 or x < -1),
-    "loggamma": lambda x: _pole(x) or bool(x < 0 and x.gamma() < 0),
-    "polygamma": lambda n, x: _pole(x),
+    "loggamma": lambda x: balls.pole(x) or bool(x < 0 and x.gamma() < 0),
+    "polygamma": lambda n, x: balls.pole(x),
     "dirac_delta": lambda x: True,  # nan only where x == 0 is proven
+    "acosh": lambda x: bool(x < 1),
+    "atanh": lambda x: bool(x >= 1 or x <= -1),
+    "log2": lambda x: bool(x <= 0),
+    "log10": lambda x: bool(x <= 0),
+    "reciprocal": lambda x: x.is_zero(),
+    "erfinv": lambda x: bool(x >= 1 or x <= -1),
+    "gammaln": lambda x: balls.pole(x),
+    "digamma": lambda x: balls.pole(x),
+    "mod": lambda a, b: b.is_zero(),
 }
 
 
@@ -334,7 +246,7 @@ OPS: dict[str, Callable[..., Any]] = {
     "const": const,
     **ARITHMETIC,
     "div": _op("div", operator.truediv, 2),
-    "pow": _op("pow", _pow, 2),
+    "pow": _op("pow", balls.power, 2),
     "lt": elementwise(_LT, 2),
     "le": elementwise(_LE, 2),
     "gt": elementwise(_GT, 2),
@@ -354,6 +266,22 @@ OPS: dict[str, Callable[..., Any]] = {
     "sinh": _op("sinh", lambda x: x.sinh()),
     "cosh": _op("cosh", lambda x: x.cosh()),
     "tanh": _op("tanh", lambda x: x.tanh()),
+    "asinh": _op("asinh", lambda x: x.asinh()),
+    "acosh": _op("acosh", lambda x: x.acosh()),
+    "atanh": _op("atanh", lambda x: x.atanh()),
+    "expm1": _op("expm1", lambda x: x.expm1()),
+    "log2": _op("log2", lambda x: x.log() / arb(2).log()),
+    "log10": _op("log10", lambda x: x.log() / arb(10).log()),
+    "square": _op("square", lambda x: x * x),
+    "cbrt": _op("cbrt", balls.cbrt),
+    "reciprocal": _op("reciprocal", lambda x: 1 / x),
+    "sinc": _op("sinc", lambda x: x.sinc_pi()),
+    "erfc": _op("erfc", lambda x: x.erfc()),
+    "erfinv": _op("erfinv", balls.erfinv),
+    "gammaln": _op("gammaln", balls.gammaln),
+    "digamma": _op("digamma", lambda x: x.digamma()),
+    "floor": _op("floor", lambda x: x.floor()),
+    "ceil": _op("ceil", lambda x: x.ceil()),
     "abs": _op("abs", abs),
     "sign": _op("sign", lambda x: x.sgn()),
     "erf": _op("erf", lambda x: x.erf()),
@@ -363,23 +291,27 @@ OPS: dict[str, Callable[..., Any]] = {
     "maximum": _op("maximum", lambda a, b: a.max(b), 2),
     "minimum": _op("minimum", lambda a, b: a.min(b), 2),
     "atan2": _op("atan2", arb.atan2, 2),
+    "hypot": _op("hypot", lambda a, b: balls.norm([a, b]), 2),
+    "logaddexp": _op("logaddexp", lambda a, b: balls.logsumexp([a, b]), 2),
+    "mod": _op("mod", balls.mod, 2),
+    "clip": _op("clip", lambda a, lo, hi: a.max(lo).min(hi), 3),
     "where": elementwise(lambda c, a, b: a if c else b, 3),
-    "sum": _honest_lines(lambda a, axis: reduce_along(_sum, a, axis), "sum"),
-    "mean": _honest_lines(lambda a, axis: reduce_along(lambda v: _sum(v) / len(v), a, axis),
-                          "mean"),
-    "prod": _honest_lines(lambda a, axis: reduce_along(lambda v: _fold(operator.mul, v), a,
+    "sum": _honest_lines(lambda a, axis: reduce_along(balls.ball_sum, a, axis), "sum"),
+    "mean": _honest_lines(lambda a, axis: reduce_along(lambda v: balls.ball_sum(v) / len(v), a,
+                                                       axis), "mean"),
+    "prod": _honest_lines(lambda a, axis: reduce_along(lambda v: balls.fold(operator.mul, v), a,
                                                        axis), "prod"),
-    "norm": _honest_lines(lambda a, axis: reduce_along(_norm, a, axis), "norm"),
-    "logsumexp": _honest_lines(lambda a, axis: reduce_along(_logsumexp, a, axis), "logsumexp"),
-    "amax": _honest_lines(lambda a, axis: reduce_along(_extreme("max"), a, axis), "max"),
-    "amin": _honest_lines(lambda a, axis: reduce_along(_extreme("min"), a, axis), "min"),
-    "dot": lambda a, b: _sum([x * y for x, y in zip(flat(a), flat(b), strict=True)]),
-    "softmax": _honest_lines(lambda a, axis: map_along(_softmax, a, axis), "softmax"),
-    "log_softmax": _honest_lines(lambda a, axis: map_along(_log_softmax, a, axis),
+    "norm": _honest_lines(lambda a, axis: reduce_along(balls.norm, a, axis), "norm"),
+    "logsumexp": _honest_lines(lambda a, axis: reduce_along(balls.logsumexp, a, axis), "logsumexp"),
+    "amax": _honest_lines(lambda a, axis: reduce_along(balls.extreme("max"), a, axis), "max"),
+    "amin": _honest_lines(lambda a, axis: reduce_along(balls.extreme("min"), a, axis), "min"),
+    "dot": lambda a, b: balls.ball_sum([x * y for x, y in zip(flat(a), flat(b), strict=True)]),
+    "softmax": _honest_lines(lambda a, axis: map_along(balls.softmax, a, axis), "softmax"),
+    "log_softmax": _honest_lines(lambda a, axis: map_along(balls.log_softmax, a, axis),
                                  "log_softmax"),
-    "loggamma": _op("loggamma", _lgamma),
+    "loggamma": _op("loggamma", balls.lgamma),
     "heaviside": elementwise(_heaviside, 2),
     "dirac_delta": _op("dirac_delta", lambda x: arb("nan") if _EQ(x, 0) else arb(0)),
-    "polygamma": _op("polygamma", _polygamma, 2),
+    "polygamma": _op("polygamma", balls.polygamma, 2),
     "scatter": lambda g, shape, key: scatter(g, shape, key, arb(0)),
 }

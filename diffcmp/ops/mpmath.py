@@ -84,6 +84,32 @@ def _cosh(x: Any) -> Any:
     return mpmath.cosh(x) if abs(x) <= EXP_LIMIT else mpmath.inf
 
 
+def _expm1(x: Any) -> Any:
+    return mpmath.expm1(x) if x <= EXP_LIMIT else mpmath.inf
+
+
+def _cbrt(x: Any) -> Any:
+    """The real cube root (mpmath's ``cbrt`` of a negative number is the principal, complex)."""
+    return -mpmath.cbrt(-x) if x < 0 else mpmath.cbrt(x)
+
+
+def _gammaln(x: Any) -> Any:
+    """``log|gamma(x)|``: the real part of ``loggamma``; ``inf`` at a pole, as SciPy gives."""
+    if x <= 0 and mpmath.isint(x):
+        return mpmath.inf
+    return mpmath.re(mpmath.loggamma(x))
+
+
+def _mod(a: Any, b: Any) -> Any:
+    """NumPy's ``mod``: the sign of the divisor, ``nan`` for a divisor 0."""
+    return _NAN if b == 0 else a - b * mpmath.floor(a / b)
+
+
+def _inside_one(function: Callable[[Any], Any], x: Any) -> Any:
+    """``atanh`` or ``erfinv``: an infinity at -1 and 1, ``nan`` beyond."""
+    return function(x) if abs(x) < 1 else mpmath.inf * mpmath.sign(x) if abs(x) == 1 else _NAN
+
+
 def _sqrt(x: Any) -> Any:
     return mpmath.sqrt(x) if x >= 0 else _NAN
 
@@ -175,6 +201,22 @@ OPS: dict[str, Callable[..., Any]] = {
     "sinh": elementwise(_real(_sinh)),
     "cosh": elementwise(_real(_cosh)),
     "tanh": elementwise(_real(mpmath.tanh)),
+    "asinh": elementwise(_real(mpmath.asinh)),
+    "acosh": elementwise(_real(lambda x: mpmath.acosh(x) if x >= 1 else _NAN)),
+    "atanh": elementwise(_real(lambda x: _inside_one(mpmath.atanh, x))),
+    "expm1": elementwise(_real(_expm1)),
+    "log2": elementwise(_real(lambda x: _log(x) / mpmath.log(2))),
+    "log10": elementwise(_real(lambda x: _log(x) / mpmath.log(10))),
+    "square": elementwise(lambda x: x * x),
+    "cbrt": elementwise(_real(_cbrt)),
+    "reciprocal": elementwise(_real(lambda x: 1 / x)),
+    "sinc": elementwise(_real(mpmath.sincpi)),
+    "erfc": elementwise(_real(mpmath.erfc)),
+    "erfinv": elementwise(_real(lambda x: _inside_one(mpmath.erfinv, x))),
+    "gammaln": elementwise(_real(_gammaln)),
+    "digamma": elementwise(_real(mpmath.digamma)),
+    "floor": elementwise(_real(mpmath.floor)),
+    "ceil": elementwise(_real(mpmath.ceil)),
     "abs": elementwise(abs),
     "sign": elementwise(mpmath.sign),
     "erf": elementwise(_real(mpmath.erf)),
@@ -184,6 +226,10 @@ OPS: dict[str, Callable[..., Any]] = {
     "maximum": elementwise(_real(max), 2),
     "minimum": elementwise(_real(min), 2),
     "atan2": elementwise(mpmath.atan2, 2),
+    "hypot": elementwise(_real(mpmath.hypot), 2),
+    "logaddexp": elementwise(lambda a, b: _logsumexp([a, b]), 2),
+    "mod": elementwise(_real(_mod), 2),
+    "clip": elementwise(_real(lambda a, lo, hi: min(max(a, lo), hi)), 3),
     "where": elementwise(lambda c, a, b: a if c else b, 3),
     "sum": lambda a, axis: reduce_along(mpmath.fsum, a, axis),
     "mean": lambda a, axis: reduce_along(lambda v: mpmath.fsum(v) / len(v), a, axis),

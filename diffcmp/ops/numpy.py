@@ -52,6 +52,22 @@ OPS: dict[str, Callable[..., Any]] = {
     "sinh": np.sinh,
     "cosh": np.cosh,
     "tanh": np.tanh,
+    "asinh": np.arcsinh,
+    "acosh": np.arccosh,
+    "atanh": np.arctanh,
+    "expm1": np.expm1,
+    "log2": np.log2,
+    "log10": np.log10,
+    "square": np.square,
+    "cbrt": np.cbrt,
+    "reciprocal": np.reciprocal,
+    "sinc": np.sinc,
+    "erfc": scipy.special.erfc,
+    "erfinv": scipy.special.erfinv,
+    "gammaln": scipy.special.gammaln,
+    "digamma": scipy.special.psi,
+    "floor": np.floor,
+    "ceil": np.ceil,
     "abs": np.abs,
     "sign": np.sign,
     "erf": scipy.special.erf,
@@ -61,6 +77,10 @@ OPS: dict[str, Callable[..., Any]] = {
     "maximum": np.maximum,
     "minimum": np.minimum,
     "atan2": np.arctan2,
+    "hypot": np.hypot,
+    "logaddexp": np.logaddexp,
+    "mod": np.mod,
+    "clip": np.clip,
     "where": np.where,
     "sum": lambda a, axis: np.sum(a, axis),
     "mean": lambda a, axis: np.mean(a, axis),
@@ -110,6 +130,29 @@ def _complex_atan2(y: Any, x: Any) -> Any:
     return 2 * np.arctan(y / (np.sqrt(x * x + y * y) + x))  # analytic off the negative x-axis
 
 
+def _complex_cbrt(z: Any) -> Any:
+    """The real cube root, continued analytically off the real axis (``z**(1/3)`` on the side of
+    ``z``'s real part: the principal root of a negative number is not real)."""
+    side = np.where(np.real(z) < 0, -1.0, 1.0)
+    return side * (side * z) ** (1 / 3)
+
+
+def _complex_logaddexp(a: Any, b: Any) -> Any:
+    shift = np.maximum(np.real(a), np.real(b))  # a real shift, as in logsumexp
+    return shift + np.log(np.exp(a - shift) + np.exp(b - shift))
+
+
+def _complex_gammaln(z: Any) -> Any:
+    """``log|gamma(x)|`` continued analytically: SciPy's ``loggamma`` for ``x > 0``, else by the
+    reflection ``gamma(z) gamma(1 - z) = pi / sin(pi z)``, with ``sin(pi z)`` turned to the
+    positive side (``loggamma`` of a negative ``x`` has the imaginary part ``k pi``, which would
+    swallow the step)."""
+    z = np.asarray(z, dtype=np.complex128)
+    s = np.sin(np.pi * z)
+    reflected = np.log(np.pi) - np.log(s * np.sign(np.real(s))) - scipy.special.loggamma(1 - z)
+    return np.where(np.real(z) > 0, scipy.special.loggamma(z), reflected)
+
+
 #: Analytic replacements for complex step (one line each).
 _ANALYTIC = {
     "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
@@ -120,11 +163,16 @@ _ANALYTIC = {
     "log_softmax": _complex_log_softmax,
     "loggamma": scipy.special.loggamma,
     "atan2": _complex_atan2,
+    "cbrt": _complex_cbrt,
+    "hypot": lambda a, b: np.sqrt(a * a + b * b),
+    "logaddexp": _complex_logaddexp,
+    "gammaln": _complex_gammaln,
 }
 
 
-#: Analytic ops with no complex implementation here (SciPy's ``polygamma`` is real only).
-NO_COMPLEX_FORM = ("polygamma",)
+#: Analytic ops with no complex implementation here (SciPy's ``polygamma`` and ``erfinv`` are
+#: real only).
+NO_COMPLEX_FORM = ("polygamma", "erfinv")
 
 
 class _Refuse(Mapping[str, Callable[..., Any]]):

@@ -105,6 +105,22 @@ SPEC: dict[str, Op] = {op.name: op for op in (
     _op("sinh", 1, True, True, ELEMENTWISE, "sinh", 0.3),
     _op("cosh", 1, True, True, ELEMENTWISE, "cosh", 0.3),
     _op("tanh", 1, True, True, ELEMENTWISE, "tanh", 0.3),
+    _op("asinh", 1, True, True, ELEMENTWISE, "asinh", -0.3),
+    _op("acosh", 1, True, True, ELEMENTWISE, "acosh", 1.3),
+    _op("atanh", 1, True, True, ELEMENTWISE, "atanh", -0.3),
+    _op("expm1", 1, True, True, ELEMENTWISE, "expm1", -0.3),
+    _op("log2", 1, True, True, ELEMENTWISE, "log2", 0.3),
+    _op("log10", 1, True, True, ELEMENTWISE, "log10", 0.3),
+    _op("square", 1, True, True, ELEMENTWISE, "square", -0.3),
+    _op("cbrt", 1, True, True, ELEMENTWISE, "cbrt", -0.3),
+    _op("reciprocal", 1, True, True, ELEMENTWISE, "reciprocal", -0.3),
+    _op("sinc", 1, True, True, ELEMENTWISE, "sinc", 0.3),
+    _op("erfc", 1, True, True, ELEMENTWISE, "erfc", 0.3),
+    _op("erfinv", 1, True, True, ELEMENTWISE, "erfinv", -0.3),
+    _op("gammaln", 1, True, True, ELEMENTWISE, "gammaln", -0.3),
+    _op("digamma", 1, True, True, ELEMENTWISE, "digamma", -0.3),
+    _op("floor", 1, False, False, ELEMENTWISE, "floor", -0.3),
+    _op("ceil", 1, False, False, ELEMENTWISE, "ceil", -0.3),
     _op("abs", 1, False, False, ELEMENTWISE, "abs", -0.3),
     _op("sign", 1, False, False, ELEMENTWISE, "sign", -0.3),
     _op("erf", 1, True, True, ELEMENTWISE, "erf", 0.3),
@@ -114,6 +130,10 @@ SPEC: dict[str, Op] = {op.name: op for op in (
     _op("maximum", 2, False, False, ELEMENTWISE, "max", 0.3, 0.5),
     _op("minimum", 2, False, False, ELEMENTWISE, "min", 0.3, 0.5),
     _op("atan2", 2, True, True, ELEMENTWISE, "atan2", 0.3, 0.5),
+    _op("hypot", 2, True, False, ELEMENTWISE, "hypot", -0.3, 0.5),
+    _op("logaddexp", 2, True, True, ELEMENTWISE, "logaddexp", 0.3, -0.5),
+    _op("mod", 2, False, False, OPERATOR, "mod", [-0.7, 0.7, 1.25], 0.5),
+    _op("clip", 3, False, False, ELEMENTWISE, "clip", _V, -0.5, 0.5),
     _op("where", 3, False, False, ELEMENTWISE, "where", [True, False], [0.3, 0.5], [-1.0, 2.0]),
     _op("sum", 2, True, True, REDUCTION, "sum", _R, 1),
     _op("mean", 2, True, True, REDUCTION, "mean", _R, 0),
@@ -133,6 +153,13 @@ SPEC: dict[str, Op] = {op.name: op for op in (
     _op("sum_to", 2, True, True, DERIVATIVE, None, _M, (2,)),
     _op("scatter", 3, True, True, DERIVATIVE, None, 0.5, (2, 2), (1, 0)),
 )}
+
+#: NumPy's names for functions of the language that have another name here: language name ->
+#: the language's name, computed exactly as it (``maximum`` and ``minimum`` are the elementwise
+#: ``max`` and ``min`` of two arrays, never a reduction; ``power(a, b)`` is ``a ** b``).
+ALIASES = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2",
+           "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "absolute": "abs",
+           "maximum": "max", "minimum": "min", "power": "pow", "remainder": "mod"}
 
 #: Ops whose last argument is a raw axis (see the module's docstring); the language writes it
 #: ``axis=``.

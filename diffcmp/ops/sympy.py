@@ -3,7 +3,8 @@
 Arrays are NumPy object arrays of SymPy expressions (:mod:`~diffcmp.ops.objects`); reductions
 build one flat ``Add``/``Mul``/``Max`` per line along the axis (or over every element).
 ``softmax`` and ``log_softmax`` are written with :class:`LogSumExp` (``exp(z_i - LogSumExp(z))``,
-``z_i - LogSumExp(z)``), so SymPy's derivative and every printed form stay stable.
+``z_i - LogSumExp(z)``), so SymPy's derivative and every printed form stay stable; so is
+``logaddexp(a, b)``. NumPy's ``mod(a, b)`` is ``a - b * floor(a / b)`` (the sign of ``b``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,20 @@ from collections.abc import Callable
 from typing import Any
 
 import sympy as sp
-from sympy.codegen.cfunctions import log1p
+from sympy.codegen.cfunctions import expm1, hypot, log1p, log2, log10
 
 from .objects import ARITHMETIC, elementwise, flat, map_along, reduce_along, scatter
 from .spec import Literal
-from .sympy_functions import LogSumExp, Sigmoid, Softplus
+from .sympy_functions import (
+    Ceil,
+    Floor,
+    LogAbsGamma,
+    LogSumExp,
+    RealCbrt,
+    Sigmoid,
+    SincPi,
+    Softplus,
+)
 
 
 def const(value: Literal) -> sp.Expr:
@@ -80,6 +90,22 @@ OPS: dict[str, Callable[..., Any]] = {
     "sinh": elementwise(sp.sinh),
     "cosh": elementwise(sp.cosh),
     "tanh": elementwise(sp.tanh),
+    "asinh": elementwise(sp.asinh),
+    "acosh": elementwise(sp.acosh),
+    "atanh": elementwise(sp.atanh),
+    "expm1": elementwise(expm1),
+    "log2": elementwise(log2),
+    "log10": elementwise(log10),
+    "square": elementwise(lambda x: x**2),
+    "cbrt": elementwise(RealCbrt),
+    "reciprocal": elementwise(lambda x: 1 / x),
+    "sinc": elementwise(SincPi),
+    "erfc": elementwise(sp.erfc),
+    "erfinv": elementwise(sp.erfinv),
+    "gammaln": elementwise(LogAbsGamma),
+    "digamma": elementwise(lambda x: sp.polygamma(0, x)),
+    "floor": elementwise(Floor),
+    "ceil": elementwise(Ceil),
     "abs": elementwise(sp.Abs),
     "sign": elementwise(sp.sign),
     "erf": elementwise(sp.erf),
@@ -89,6 +115,10 @@ OPS: dict[str, Callable[..., Any]] = {
     "maximum": elementwise(sp.Max, 2),
     "minimum": elementwise(sp.Min, 2),
     "atan2": elementwise(sp.atan2, 2),
+    "hypot": elementwise(hypot, 2),
+    "logaddexp": elementwise(LogSumExp, 2),
+    "mod": elementwise(lambda a, b: a - b * Floor(a / b), 2),
+    "clip": elementwise(lambda a, lo, hi: sp.Min(sp.Max(a, lo), hi), 3),
     "where": _where,
     "sum": lambda a, axis: reduce_along(lambda v: sp.Add(*v), a, axis),
     "mean": lambda a, axis: reduce_along(lambda v: sp.Add(*v) / len(v), a, axis),

@@ -2,7 +2,9 @@
 
 ``softplus`` is the exact formula: ``torch.nn.functional.softplus`` switches to ``x`` above its
 threshold (a 4e-10 gradient error at 21). ``heaviside`` is built from ``where``:
-``torch.heaviside`` has no backward (its derivative is zero almost everywhere).
+``torch.heaviside`` has no backward (its derivative is zero almost everywhere). PyTorch has no
+``cbrt``: it is ``sign(x) * abs(x) ** (1/3)``. NumPy's ``mod`` is ``torch.remainder`` (the sign
+of the divisor), and ``clip`` is ``torch.clamp``.
 """
 
 from __future__ import annotations
@@ -66,6 +68,22 @@ OPS: dict[str, Callable[..., Any]] = {
     "sinh": torch.sinh,
     "cosh": torch.cosh,
     "tanh": torch.tanh,
+    "asinh": torch.asinh,
+    "acosh": torch.acosh,
+    "atanh": torch.atanh,
+    "expm1": torch.expm1,
+    "log2": torch.log2,
+    "log10": torch.log10,
+    "square": torch.square,
+    "cbrt": lambda x: torch.sign(x) * torch.abs(x) ** (1 / 3),
+    "reciprocal": torch.reciprocal,
+    "sinc": torch.sinc,
+    "erfc": torch.erfc,
+    "erfinv": torch.erfinv,
+    "gammaln": torch.special.gammaln,
+    "digamma": torch.digamma,
+    "floor": torch.floor,
+    "ceil": torch.ceil,
     "abs": torch.abs,
     "sign": torch.sign,
     "erf": torch.erf,
@@ -75,6 +93,10 @@ OPS: dict[str, Callable[..., Any]] = {
     "maximum": torch.maximum,
     "minimum": torch.minimum,
     "atan2": torch.atan2,
+    "hypot": torch.hypot,
+    "logaddexp": torch.logaddexp,
+    "mod": torch.remainder,
+    "clip": torch.clamp,
     "where": torch.where,
     "sum": lambda a, axis: torch.sum(a) if axis is None else torch.sum(a, axis),
     "mean": lambda a, axis: torch.mean(a) if axis is None else torch.mean(a, axis),

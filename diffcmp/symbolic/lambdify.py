@@ -33,6 +33,17 @@ PRINTED: dict[str, str] = {
     "lgamma": "loggamma",
     "loggamma": "loggamma",
     "polygamma": "polygamma",
+    "expm1": "expm1",
+    "log2": "log2",
+    "log10": "log10",
+    "hypot": "hypot",
+    "RealCbrt": "cbrt",
+    "SincPi": "sinc",
+    "erfc": "erfc",
+    "erfinv": "erfinv",
+    "LogAbsGamma": "gammaln",
+    "Floor": "floor",
+    "Ceil": "ceil",
 }
 
 

@@ -13,11 +13,20 @@ from fractions import Fraction
 from typing import Any
 
 import sympy as sp
-from sympy.codegen.cfunctions import log1p
+from sympy.codegen.cfunctions import expm1, hypot, log1p, log2, log10
 from sympy.functions.elementary.piecewise import ExprCondPair
 
 from ..errors import UnsupportedError
-from ..ops.sympy_functions import LogSumExp, Sigmoid, Softplus
+from ..ops.sympy_functions import (
+    Ceil,
+    Floor,
+    LogAbsGamma,
+    LogSumExp,
+    RealCbrt,
+    Sigmoid,
+    SincPi,
+    Softplus,
+)
 from .graph import topological
 
 #: SymPy class -> op name. n-ary ``Add``/``Mul``/``Max``/``Min`` fold pairwise.
@@ -37,6 +46,22 @@ SYMPY_OPS: dict[type, str] = {
     sp.sinh: "sinh",
     sp.cosh: "cosh",
     sp.tanh: "tanh",
+    sp.asinh: "asinh",
+    sp.acosh: "acosh",
+    sp.atanh: "atanh",
+    expm1: "expm1",
+    log2: "log2",
+    log10: "log10",
+    RealCbrt: "cbrt",
+    SincPi: "sinc",
+    sp.erfc: "erfc",
+    sp.erfinv: "erfinv",
+    LogAbsGamma: "gammaln",
+    Floor: "floor",
+    Ceil: "ceil",
+    sp.floor: "floor",
+    sp.ceiling: "ceil",
+    hypot: "hypot",
     sp.Abs: "abs",
     sp.sign: "sign",
     sp.erf: "erf",
