@@ -41,7 +41,7 @@ import numpy as np
 from flint import arb, ctx, fmpz
 
 from ..errors import UndecidedError
-from .objects import ARITHMETIC, elementwise, flat, map_along, reduce_along, scatter
+from .objects import ARITHMETIC, elementwise, flat, map_along, reduce_along, scatter, structure
 from .spec import Literal
 
 #: Bits per decimal digit.
@@ -374,6 +374,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "amax": _honest_lines(lambda a, axis: reduce_along(_extreme("max"), a, axis), "max"),
     "amin": _honest_lines(lambda a, axis: reduce_along(_extreme("min"), a, axis), "min"),
     "dot": lambda a, b: _sum([x * y for x, y in zip(flat(a), flat(b), strict=True)]),
+    # structure (issue 19)
+    **structure(arb(0), _sum),
     "softmax": _honest_lines(lambda a, axis: map_along(_softmax, a, axis), "softmax"),
     "log_softmax": _honest_lines(lambda a, axis: map_along(_log_softmax, a, axis),
                                  "log_softmax"),
