@@ -121,8 +121,7 @@ ERRORS = {
     "sum(X[:, -3:])": "(column 10): slice bound -3 is out of range for axis 1 of shape (3, 2) "
                       "(bounds lie in -2 to 2)",
     "sum(w[3:1])": "(column 7): the slice 3:1 of axis 0 of shape (5) is empty",
-    "sum(w[::-1])": "(column 9): a slice's step must be a positive integer, not -1 (PyTorch "
-                    "slices have no negative step)",
+    "sum(w[::0])": "(column 9): a slice's step must not be zero",
     "sum(w[:s])": "(column 8): slice bounds must be integer literals, like w[1:3] or X[:, 0]",
     "X[1, 2]": "(column 6): index 2 is out of range for axis 1 of shape (3, 2) (indices lie "
                "in -2 to 1)",

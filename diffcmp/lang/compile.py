@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from ..ops.spec import ALIASES, ALONG, REDUCTION, SPEC
+from ..ops.spec import ALIASES, ALONG, LAYOUT, REDUCTION, SPEC
+from . import layout
 from .parse import (
     ALONG_AXIS,
     AXIS_FUNCTIONS,
@@ -32,6 +33,7 @@ from .parse import (
     CONSTANTS,
     ELEMENTWISE,
     FUNCTION_NAMES,
+    LAYOUT_FUNCTIONS,
     LITERAL_ARGUMENT,
     MULTI,
     REDUCTIONS,
@@ -171,6 +173,9 @@ _QUADRATIC = frozenset({"prod", "amax", "amin", *(n for n, op in SPEC.items() if
 _REDUCING = frozenset(name for name, op in SPEC.items() if op.kind == REDUCTION)
 #: Ops that move elements without computing: they count no scalar operation.
 _STRUCTURE = frozenset({"index", "transpose", "reshape"})
+#: Structural functions that move elements (issue 19): each element written counts for the
+#: arrays, none for the scalar form.
+_MOVES = frozenset(n for n, op in SPEC.items() if op.kind == LAYOUT) - {"outer", "kron", "trace"}
 
 
 class _Compiler:
@@ -207,14 +212,18 @@ class _Compiler:
             case ast.Subscript(value=value):
                 inner = self.visit(value)
                 key, shape = index_key(self.expr, node, inner.shape)
-                return self.apply("index", node, inner, shape=shape, raw=(key,))
+                return layout.subscript(self, node, inner, key, shape)
+            case ast.List():
+                return layout.list_literal(self, node)
+            case ast.Tuple():
+                raise self.expr.error("a tuple is not a value (an array is a list, [a, b])", node)
             case ast.Call(func=ast.Name(id=name), args=args, keywords=keywords):
                 return self.call(node, name, args, keywords)
         raise self.expr.error("unexpected construct", node)  # unreachable after _check
 
     # -- helpers --
     def apply(self, op: str, node: ast.AST, *args: _Node, shape: Shape | None = None,
-              raw: tuple[Any, ...] = ()) -> _Node:
+              raw: tuple[Any, ...] = (), listed: bool = False) -> _Node:
         if shape is None:
             shape = self.broadcast(node, op, *args)
         self.count(op, shape, args, raw)
@@ -228,6 +237,9 @@ class _Compiler:
                     node)
         function = self.ops[op]
         runs = [_runner(arg, self.ops) for arg in args]
+        if listed:  # stack([a, b]), concatenate([a, b], axis): the arguments as one list
+            return _Node(shape, run=lambda env: function([r(env) for r in runs], *raw),
+                         tower=tower)
         if len(runs) == 1:
             (a,) = runs
             return _Node(shape, run=lambda env: function(a(env), *raw), tower=tower)
@@ -242,6 +254,9 @@ class _Compiler:
         """Add the operations of one op to ``scalar_ops`` and ``array_ops`` (see
         :class:`Analysis`)."""
         if op in _STRUCTURE:
+            return
+        if op in _MOVES:
+            self.array_ops += size(shape)
             return
         if op == "matmul":
             array = scalar = 2 * size(shape) * args[0].shape[-1]
@@ -344,6 +359,8 @@ class _Compiler:
             value = self.visit(arg_nodes[0])
             shape = reshaped(self.expr, arg_nodes[1], value.shape)
             return self.apply(LITERAL_ARGUMENT[name], node, value, shape=shape, raw=(shape,))
+        if name in LAYOUT_FUNCTIONS:
+            return layout.call(self, node, name)
         args = [self.visit(arg) for arg in arg_nodes]
         name = ALIASES.get(name, name)  # NumPy's name for one of the language's functions
         if name == "pow":  # power(a, b) is a ** b, exactly

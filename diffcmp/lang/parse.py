@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import ExpressionError
-from ..ops.spec import ALIASES, ALONG, AXIS_OPS, REDUCTION, SPEC, STRUCTURE
+from ..ops.spec import ALIASES, ALONG, AXIS_OPS, LAYOUT, REDUCTION, SPEC, STRUCTURE
 from ..ops.spec import ELEMENTWISE as _ELEMENTWISE_KIND
 
 MAX_SOURCE_CHARS = 100_000
@@ -46,10 +46,15 @@ LITERAL_ARGUMENT = {op.call: op.name for op in SPEC.values() if op.kind == STRUC
 
 #: Functions of two or three arrays: (language name, arity) -> op name.
 MULTI = {(op.call, op.arity): op.name for op in SPEC.values()
-         if op.call and op.arity > 1 and op.name not in AXIS_OPS and op.kind != STRUCTURE}
+         if op.call and op.arity > 1 and op.name not in AXIS_OPS
+         and op.kind not in (STRUCTURE, LAYOUT)}
+
+#: Structural functions (``stack``, ``flip``, ``diag``...), checked by
+#: :mod:`diffcmp.lang.layout` when compiled.
+LAYOUT_FUNCTIONS = frozenset(op.call for op in SPEC.values() if op.kind == LAYOUT and op.call)
 
 FUNCTION_NAMES = (frozenset(ELEMENTWISE) | AXIS_FUNCTIONS | frozenset(LITERAL_ARGUMENT)
-                  | {name for name, _ in MULTI} | frozenset(ALIASES))
+                  | {name for name, _ in MULTI} | frozenset(ALIASES) | LAYOUT_FUNCTIONS)
 
 #: The most dimensions a value has (the case model's limit).
 MAX_DIMENSIONS = 2
@@ -219,6 +224,10 @@ def _check(expr: Expression) -> set[str]:
                 starred = [arg for arg in args if isinstance(arg, ast.Starred)]
                 if starred and func.id in FUNCTION_NAMES:
                     raise expr.error(f"{func.id}() takes no starred arguments", starred[0])
+                if func.id in LAYOUT_FUNCTIONS:  # arguments checked when compiled (axis=None)
+                    stack.extend((arg, depth + 1, False) for arg in [
+                        *args, *(k.value for k in keywords)] if not _is_none(arg))
+                    continue
                 _check_call(expr, node, func.id, len(args))
                 _check_keywords(expr, node, func.id, keywords)
                 children = list(args)
@@ -228,6 +237,8 @@ def _check(expr: Expression) -> set[str]:
                 elif func.id in LITERAL_ARGUMENT:
                     _check_shape(expr, func.id, args[1])
                     children = [args[0]]
+            case ast.List(elts=elts) | ast.Tuple(elts=elts):  # arrays, and layout arguments
+                children = list(elts)
             case _:
                 what = _DESCRIBE.get(type(node), f"'{type(node).__name__}'")
                 raise expr.error(f"{what} is not part of the language", node)
@@ -322,9 +333,8 @@ def _check_index(expr: Expression, part: ast.AST) -> None:
             raise expr.error("slice bounds must be integer literals, like w[1:3] or X[:, 0]",
                              bound)
     step = None if part.step is None else int_literal(part.step)
-    if step is not None and step < 1:
-        raise expr.error(f"a slice's step must be a positive integer, not {step} (PyTorch "
-                         "slices have no negative step)", part.step)
+    if step == 0:
+        raise expr.error("a slice's step must not be zero", part.step)
 
 
 def _check_shape(expr: Expression, name: str, node: ast.AST) -> None:
@@ -354,6 +364,10 @@ def _attribute_name(node: ast.Attribute) -> ast.AST:
     where.lineno = node.end_lineno or node.lineno
     where.col_offset = (node.end_col_offset or 0) - len(node.attr)
     return where
+
+
+def _is_none(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value is None
 
 
 def _fits_float(value: float) -> bool:

@@ -68,8 +68,8 @@ def rebuild(roots: Sequence[Node], replace: dict[int, Node]) -> list[Node]:
         args = [new[id(a)] for a in node.args]
         if all(a is b for a, b in zip(args, node.args, strict=True)):
             new[id(node)] = node
-        elif node.op == "stack":
-            new[id(node)] = t.stack(args)
+        elif node.op in t.LISTED:
+            new[id(node)] = t.GRAPH_OPS[node.op](args, *node.raw)
         else:
             new[id(node)] = t.GRAPH_OPS[node.op](*args, *node.raw)
     return [new[id(root)] for root in roots]

@@ -23,12 +23,16 @@ import numpy as np
 from ..ops import numpy as numpy_ops
 from .graph import Node, topological
 from .rules import VJP, Namespace
+from .table import LISTED
 
 Ops = Mapping[str, Callable[..., Any]]
 
 #: Ops that move or select values without arithmetic: exact, and linear in their arguments, so a
 #: bound passes through them as the op itself.
-MOVES = frozenset({"index", "transpose", "stack", "broadcast_to", "scatter", "neg", "reshape"})
+MOVES = frozenset({"index", "transpose", "stack", "broadcast_to", "scatter", "neg", "reshape",
+                   # structure (issue 19)
+                   "concatenate", "flip", "roll", "repeat", "tile", "triu", "tril", "diag",
+                   "diagonal"})
 #: Ops whose result is exact (no rounding of their own) though not a plain move.
 EXACT = frozenset({"abs", "sign", "relu", "maximum", "minimum", "clip", "floor", "ceil",
                    "where", "heaviside", "dirac_delta", "amax", "amin", "lt", "le", "gt", "ge",
@@ -56,8 +60,8 @@ class Program:
             if node.op in ("var", "const", "seed"):
                 continue
             function = ops[node.op]
-            if node.op == "stack":
-                function = _spread(function)
+            if node.op in LISTED:
+                function = _spread(function, len(node.args))
             steps.append((k, function, tuple(self.slot[id(a)] for a in node.args), node.raw))
         return steps
 
@@ -105,14 +109,15 @@ class Program:
                     args = [values[self.slot[id(a)]] for a in node.args]
                     errors = [bounds[self.slot[id(a)]] for a in node.args]
                     function = numpy_ops.OPS[node.op]
-                    values[k] = (function(args) if node.op == "stack"
+                    values[k] = (function(args, *node.raw) if node.op in LISTED
                                  else function(*args, *node.raw))
                     bounds[k] = _bound(node, values[k], args, errors)
         return [values[k] for k in self.outputs], [bounds[k] for k in self.outputs]
 
 
-def _spread(function: Callable[[list[Any]], Any]) -> Callable[..., Any]:
-    return lambda *parts: function(list(parts))
+def _spread(function: Callable[..., Any], count: int) -> Callable[..., Any]:
+    """``function(parts, *raw)`` called as ``function(*parts, *raw)``."""
+    return lambda *args: function(list(args[:count]), *args[count:])
 
 
 def _exact(literal: Any) -> bool:
@@ -139,9 +144,12 @@ def _bound(node: Node, value: Any, args: list[Any], errors: list[Any]) -> Any:
     if op in MOVES:
         if op == "neg":
             return errors[0]
-        if op == "stack":
-            return np.stack(errors)
+        errors = [np.broadcast_to(e, np.shape(x)) for e, x in zip(errors, args, strict=True)]
+        if op in LISTED:
+            return numpy_ops.OPS[op](errors, *node.raw)
         return numpy_ops.OPS[op](*errors, *node.raw)
+    if op == "trace":  # a sum of the diagonal: it rounds once per term it adds
+        return np.trace(np.abs(args[0])) + np.trace(np.broadcast_to(errors[0], np.shape(args[0])))
     if op in ("softmax", "log_softmax"):  # every output element mixes its whole line
         axis, ndim = node.raw[0], np.ndim(value)
         weights = np.exp(value) if op == "log_softmax" else value
@@ -149,7 +157,8 @@ def _bound(node: Node, value: Any, args: list[Any], errors: list[Any]) -> Any:
             if ndim else np.sum(weights * errors[0])
         carried = errors[0] + spread
         return np.abs(value) + (carried if op == "log_softmax" else np.abs(value) * carried)
-    if op in ("matmul", "dot"):  # each output element is a sum of products: it rounds each
+    if op in ("matmul", "dot", "outer", "kron"):  # each output element is a sum of products
+        # (of one product for outer and kron): it rounds each
         a, b = (np.abs(x) for x in args)
         ea, eb = (np.broadcast_to(e, np.shape(x)) for e, x in zip(errors, args, strict=True))
         product = numpy_ops.OPS[op]  # (a scalar error 0 would make np.dot a scaling)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from . import graph as g
 from .graph import Node, topological
-from .table import GRAPH_OPS
+from .table import GRAPH_OPS, LISTED
 
 
 def _sum_of_squares(node: Node) -> Node | None:
@@ -42,7 +42,7 @@ def optimise(outputs: Sequence[Node]) -> list[Node]:
         node = original
         args = [new[id(a)] for a in node.args]
         if any(a is not b for a, b in zip(args, node.args, strict=True)):
-            node = (GRAPH_OPS["stack"](args) if node.op == "stack"
+            node = (GRAPH_OPS[node.op](args, *node.raw) if node.op in LISTED
                     else GRAPH_OPS[node.op](*args, *node.raw))
         for rewrite in REWRITES:
             replaced = rewrite(node)

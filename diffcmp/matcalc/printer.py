@@ -21,7 +21,17 @@ BINARY = {"add": (" + ", 4), "sub": (" - ", 4), "mul": (" * ", 5), "div": (" / "
           "matmul": (" @ ", 5), "mod": (" % ", 5), "lt": (" < ", 3), "le": (" <= ", 3),
           "gt": (" > ", 3), "ge": (" >= ", 3), "eq": (" == ", 3), "ne": (" != ", 3)}
 #: The language's name for an op, where it differs from the op's.
-CALLS = {"maximum": "max", "minimum": "min", "amax": "max", "amin": "min"}
+CALLS = {"maximum": "max", "minimum": "min", "amax": "max", "amin": "min", "diagonal": "diag"}
+#: How the structural functions of issue 19 print their literal arguments, NumPy's way.
+LAYOUT_TEXT = {
+    "roll": lambda a, shift, axis: f"roll({a}, {shift}" + ("" if axis is None else
+                                                           f", axis={axis}") + ")",
+    "repeat": lambda a, k, axis: f"repeat({a}, {k}" + ("" if axis is None else
+                                                       f", axis={axis}") + ")",
+    "tile": lambda a, reps: f"tile({a}, {_shape(reps)})",
+    "triu": lambda a, k: f"triu({a}" + (f", k={k})" if k else ")"),
+    "tril": lambda a, k: f"tril({a}" + (f", k={k})" if k else ")"),
+}
 ATOM = 9
 
 #: Ops whose extra argument is a literal written positionally (``reshape(a, (2, 3))``), not an
@@ -96,6 +106,11 @@ class _Printer:
             return f"{self.wrap(args[0], ATOM)}[{_key(node.raw[0])}]", 8
         if op == "stack":
             return "[" + ", ".join(self.text(a)[0] for a in args) + "]", ATOM
+        if op in LAYOUT_TEXT:
+            return LAYOUT_TEXT[op](self.text(args[0])[0], *node.raw), 8
+        if op == "concatenate":
+            parts = ", ".join(self.text(a)[0] for a in args)
+            return f"concatenate([{parts}], axis={node.raw[0]})", 8
         if op == "broadcast_to":
             return self.text(args[0])
         if op == "sum_to":

@@ -20,6 +20,7 @@ alike, rather than as the difference of two numbers near 1.
 
 from __future__ import annotations
 
+import math
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -165,6 +166,63 @@ def _stack(k: Namespace, g: Any, ans: Any, *parts: Any) -> tuple[Any, ...]:
     return tuple(k.raw("index")(g, i) for i in range(len(parts)))
 
 
+def _concatenate(k: Namespace, g: Any, ans: Any, *parts_axis: Any) -> tuple[Any, ...]:
+    """Each part's slice of ``g`` along the axis."""
+    *parts, axis = parts_axis
+    out, start = [], 0
+    for part in parts:
+        stop = start + part.shape[axis]
+        key = (*(slice(0, n, 1) for n in g.shape[:axis]), slice(start, stop, 1))
+        out.append(k.raw("index")(g, key if axis else key[0]))
+        start = stop
+    return tuple(out)
+
+
+def unrepeat(k: Namespace, g: Any, shape: Any, times: int, axis: int | None) -> Any:
+    """The adjoint of ``repeat(a, times, axis)`` for ``a`` of ``shape``: each run of ``times``
+    copies summed (by reshapes, a transpose and a sum: two dimensions at most)."""
+    reshape, total = k.raw("reshape"), math.prod(shape)
+    if axis == 0 and len(shape) == 2:  # rows repeated: transposed, they are columns
+        m, n = shape
+        runs = reshape(k.transpose(g), (n * m, times))
+        return k.transpose(reshape(_sum(k, runs, 1), (n, m)))
+    return reshape(_sum(k, reshape(g, (total, times)), 1), tuple(shape))
+
+
+def untile(k: Namespace, g: Any, shape: Any, reps: tuple[int, ...]) -> Any:
+    """The adjoint of ``tile(a, reps)`` for ``a`` of ``shape``: the tiles summed."""
+    reshape = k.raw("reshape")
+    if len(shape) == 1:
+        return _sum(k, reshape(g, (reps[0], shape[0])), 0)
+    (m, n), (r, c) = shape, reps
+    rows = reshape(_sum(k, reshape(g, (r, m * c * n)), 0), (m, c * n))
+    columns = reshape(_sum(k, reshape(k.transpose(rows), (c, n * m)), 0), (n, m))
+    return k.transpose(columns)
+
+
+def _undiagonal(k: Namespace, d: Any, shape: Any) -> Any:
+    """A matrix of ``shape`` holding ``d`` on its diagonal (the adjoint of ``diagonal``)."""
+    square = k.diag(d)
+    if shape[0] == shape[1]:
+        return square
+    p = min(shape)
+    return k.raw("scatter")(square, tuple(shape), (slice(0, p, 1), slice(0, p, 1)))
+
+
+def _kron(k: Namespace, g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    """``kron(a, b)`` is ``repeat(a) * tile(b)`` elementwise (each element of ``a`` spread over
+    a block of ``b``'s shape, ``b`` tiled over ``a``'s): the adjoints by those two moves."""
+    spread = a
+    for axis, n in enumerate(b.shape):
+        spread = k.raw("repeat")(spread, n, axis)
+    tiled = k.raw("tile")(b, tuple(a.shape))
+    da = g * tiled
+    for axis in reversed(range(len(b.shape))):
+        within = tuple(n * b.shape[i] if i < axis else n for i, n in enumerate(a.shape))
+        da = unrepeat(k, da, within, b.shape[axis], axis)
+    return da, untile(k, g * spread, b.shape, tuple(a.shape))
+
+
 #: Every differentiable operation's vector-Jacobian rule (one line each).
 VJP: dict[str, Rule] = {
     "add": lambda k, g, ans, a, b: (g, g),
@@ -231,6 +289,21 @@ VJP: dict[str, Rule] = {
     "softmax": _softmax,
     "log_softmax": _log_softmax,
     "dot": lambda k, g, ans, a, b: (g * b, g * a),
+    # structure (issue 19)
+    "concatenate": _concatenate,
+    "flip": lambda k, g, ans, a, axis: (k.raw("flip")(g, axis),),
+    "roll": lambda k, g, ans, a, shift, axis: (k.raw("roll")(g, (
+        (a.shape[axis] if axis is not None else math.prod(a.shape)) - shift), axis),),
+    "repeat": lambda k, g, ans, a, times, axis: (unrepeat(k, g, a.shape, times, axis),),
+    "tile": lambda k, g, ans, a, reps: (untile(k, g, a.shape, reps),),
+    "triu": lambda k, g, ans, a, diagonal: (k.raw("triu")(g, diagonal),),
+    "tril": lambda k, g, ans, a, diagonal: (k.raw("tril")(g, diagonal),),
+    "diag": lambda k, g, ans, v: (k.diagonal(g),),
+    "diagonal": lambda k, g, ans, a: (_undiagonal(k, g, a.shape),),
+    "trace": lambda k, g, ans, a: (_undiagonal(k, k.raw("broadcast_to")(g, (min(a.shape),)),
+                                               a.shape),),
+    "outer": lambda k, g, ans, u, v: (k.matmul(g, v), k.matmul(k.transpose(g), u)),
+    "kron": _kron,
     "loggamma": lambda k, g, ans, a: (g * k.polygamma(0, a),),
     "heaviside": lambda k, g, ans, x, h0: (None, k.where(k.eq(x, 0), g, 0)),
     "dirac_delta": lambda k, g, ans, a: (None,),

@@ -26,8 +26,8 @@ from .graph import (
     where,
 )
 
-__all__ = ["GRAPH_OPS", "broadcast_to", "index", "lift", "reduction", "scatter", "stack",
-           "sum_to"]
+__all__ = ["GRAPH_OPS", "LISTED", "broadcast_to", "index", "lift", "reduction", "scatter",
+           "stack", "sum_to"]
 
 
 def index(a: Node, key: Any) -> Node:
@@ -37,8 +37,29 @@ def index(a: Node, key: Any) -> Node:
 
 
 def stack(parts: Sequence[Node]) -> Node:
-    """Scalars as a vector."""
-    return Node("stack", tuple(parts), (), (len(parts),))
+    """Scalars as a vector; arrays of one shape along a new first axis."""
+    return Node("stack", tuple(parts), (), (len(parts), *parts[0].shape))
+
+
+#: Ops whose node arguments come as one list (``stack(parts)``, ``concatenate(parts, axis)``).
+LISTED = frozenset({"stack", "concatenate"})
+
+
+def _concatenate(parts: Sequence[Node], axis: int) -> Node:
+    shape = list(parts[0].shape)
+    shape[axis] = sum(p.shape[axis] for p in parts)
+    return Node("concatenate", tuple(parts), (axis,), tuple(shape))
+
+
+def _repeat(a: Node, k: int, axis: int | None) -> Node:
+    shape = (a.size * k,) if axis is None else tuple(
+        n * k if i == axis else n for i, n in enumerate(a.shape))
+    return Node("repeat", (a,), (k, axis), shape)
+
+
+def _tile(a: Node, reps: tuple[int, ...]) -> Node:
+    return Node("tile", (a,), (tuple(reps),),
+                tuple(n * r for n, r in zip(a.shape, reps, strict=True)))
 
 
 def broadcast_to(a: Node, shape: Shape) -> Node:
@@ -132,6 +153,20 @@ GRAPH_OPS: dict[str, Callable[..., Any]] = {
     "softmax": lambda a, axis: along("softmax", a, axis),
     "log_softmax": lambda a, axis: along("log_softmax", a, axis),
     "dot": _dot,
+    # structure (issue 19)
+    "concatenate": _concatenate,
+    "flip": lambda a, axis: Node("flip", (a,), (axis,), a.shape),
+    "roll": lambda a, shift, axis: Node("roll", (a,), (shift, axis), a.shape),
+    "repeat": _repeat,
+    "tile": _tile,
+    "triu": lambda a, k: Node("triu", (a,), (k,), a.shape),
+    "tril": lambda a, k: Node("tril", (a,), (k,), a.shape),
+    "diag": lambda v: Node("diag", (v,), (), v.shape * 2),
+    "diagonal": lambda a: Node("diagonal", (a,), (), (min(a.shape),)),
+    "trace": lambda a: Node("trace", (a,), (), ()),
+    "outer": lambda u, v: Node("outer", (u, v), (), (u.shape[0], v.shape[0])),
+    "kron": lambda a, b: Node("kron", (a, b), (), tuple(
+        m * n for m, n in zip(a.shape, b.shape, strict=True))),
     "broadcast_to": broadcast_to,
     "sum_to": sum_to,
     "scatter": scatter,

@@ -42,7 +42,7 @@ from flint import arb, ctx, fmpz
 
 from ..errors import UndecidedError
 from . import arb_functions as balls
-from .objects import ARITHMETIC, elementwise, flat, map_along, reduce_along, scatter
+from .objects import ARITHMETIC, elementwise, flat, map_along, reduce_along, scatter, structure
 from .spec import Literal
 
 #: Bits per decimal digit.
@@ -306,6 +306,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "amax": _honest_lines(lambda a, axis: reduce_along(balls.extreme("max"), a, axis), "max"),
     "amin": _honest_lines(lambda a, axis: reduce_along(balls.extreme("min"), a, axis), "min"),
     "dot": lambda a, b: balls.ball_sum([x * y for x, y in zip(flat(a), flat(b), strict=True)]),
+    # structure (issue 19)
+    **structure(arb(0), balls.ball_sum),
     "softmax": _honest_lines(lambda a, axis: map_along(balls.softmax, a, axis), "softmax"),
     "log_softmax": _honest_lines(lambda a, axis: map_along(balls.log_softmax, a, axis),
                                  "log_softmax"),

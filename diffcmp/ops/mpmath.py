@@ -17,7 +17,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from .objects import ARITHMETIC, elementwise, flat, map_along, reduce_along, scatter
+from .objects import ARITHMETIC, elementwise, flat, map_along, reduce_along, scatter, structure
 from .spec import Literal
 
 #: The reference's working precision, in significant decimal digits.
@@ -239,6 +239,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "amax": lambda a, axis: reduce_along(_extreme(max), a, axis),
     "amin": lambda a, axis: reduce_along(_extreme(min), a, axis),
     "dot": lambda a, b: mpmath.fdot(flat(a), flat(b)),
+    # structure (issue 19)
+    **structure(mpmath.mpf(0), mpmath.fsum),
     "softmax": lambda a, axis: map_along(_softmax, a, axis),
     "log_softmax": lambda a, axis: map_along(_log_softmax, a, axis),
     "loggamma": elementwise(_real(lambda x: mpmath.loggamma(x) if x > 0 else _NAN)),

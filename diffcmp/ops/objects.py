@@ -23,7 +23,10 @@ def flat(value: Any) -> list[Any]:
 
 
 def stack(parts: list[Any]) -> np.ndarray:
-    """Scalars as a one-dimensional object array."""
+    """Scalars as a one-dimensional object array; arrays of one shape stacked along a new first
+    axis."""
+    if any(isinstance(p, np.ndarray) and p.ndim for p in parts):
+        return np.stack([np.asarray(p, dtype=object) for p in parts])
     array = np.empty(len(parts), dtype=object)
     array[:] = parts
     return array
@@ -79,6 +82,40 @@ def scatter(value: Any, shape: tuple[int, ...], key: Any, zero: Any = 0) -> np.n
     out = np.full(shape, zero, dtype=kind)
     out[key] = value
     return out
+
+
+def _triangle(a: np.ndarray, k: int, upper: bool, zero: Any) -> np.ndarray:
+    """``triu`` (``upper``) or ``tril`` of a matrix, ``zero`` where it is cut away."""
+    keep = np.tri(*a.shape, k - 1 if upper else k, dtype=bool)
+    keep = ~keep if upper else keep
+    out = np.full(a.shape, zero, dtype=object)
+    out[keep] = a[keep]
+    return out
+
+
+def _diag(v: np.ndarray, zero: Any) -> np.ndarray:
+    out = np.full((len(v), len(v)), zero, dtype=object)
+    out[np.arange(len(v)), np.arange(len(v))] = v
+    return out
+
+
+def structure(zero: Any, total: Callable[[list[Any]], Any]) -> dict[str, Callable[..., Any]]:
+    """The structural ops of issue 19 on object arrays (one line each): ``zero`` fills what
+    ``triu``, ``tril`` and ``diag`` cut away, ``total`` sums a list (``trace``)."""
+    return {
+        "concatenate": lambda parts, axis: np.concatenate(list(parts), axis),
+        "flip": lambda a, axis: np.flip(a, axis),
+        "roll": lambda a, shift, axis: np.roll(a, shift, axis),
+        "repeat": lambda a, k, axis: np.repeat(a, k, axis),
+        "tile": lambda a, reps: np.tile(a, reps),
+        "triu": lambda a, k: _triangle(a, k, True, zero),
+        "tril": lambda a, k: _triangle(a, k, False, zero),
+        "diag": lambda v: _diag(v, zero),
+        "diagonal": lambda a: np.diagonal(a).copy(),
+        "trace": lambda a: total(list(np.diagonal(a))),
+        "outer": lambda u, v: elementwise(operator.mul, 2)(u[:, None], v[None, :]),
+        "kron": lambda a, b: np.kron(a, b),
+    }
 
 
 #: Arithmetic and structure on object arrays, the same for every such backend (one line each).

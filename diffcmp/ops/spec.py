@@ -15,6 +15,15 @@ Arities count every positional argument, raw ones too: ``pow(a, 2)`` takes an in
   non-negative ``start``, ``stop`` and ``step`` (none of them ``None``, ``step >= 1``), or a tuple
   of them, one per leading axis (``X[1:, 0]`` is ``index(X, (slice(1, 3, 1), 0))``);
 - ``reshape(a, shape)`` a tuple of one or two positive ints whose product is ``a``'s size;
+- the ``LAYOUT`` ops (issue 19) NumPy's raw arguments, normalised: ``stack(parts)`` stacks
+  equal shapes along a new first axis (a list literal; ``stack(parts, axis=1)`` is compiled as
+  its transpose); ``concatenate(parts, axis)`` a non-negative axis; ``flip(a, axis)`` an axis or
+  ``None`` (every axis); ``roll(a, shift, axis)`` an int shift and an axis or ``None`` (the
+  flattened array); ``repeat(a, k, axis)`` a positive int and an axis or ``None``;
+  ``tile(a, reps)`` a tuple of positive ints, one per axis of ``a`` (``a`` at least 1-d);
+  ``triu``/``tril(a, k)`` a matrix and an int diagonal; ``diag(v)`` a vector to its diagonal
+  matrix, ``diagonal(A)`` a matrix to its main diagonal, ``trace(A)``; ``outer(u, v)`` two
+  vectors; ``kron(A, B)`` two arrays of the same number of dimensions;
 - every op of ``AXIS_OPS`` an axis, its last argument: ``None`` (every element: a scalar) or a
   non-negative int (along that axis: a result without it, no kept dimension; ``softmax`` and
   ``log_softmax`` keep the shape and take an int only).
@@ -40,6 +49,7 @@ REDUCTION = "reduction"  # an array to a scalar, or along an axis to one dimensi
 ALONG = "along"  # an array to one of its shape, computed along an axis (softmax)
 TRANSLATION = "translation"  # appears only in SymPy expressions (Python cases, derivatives)
 DERIVATIVE = "derivative"  # appears only in vectorised gradients (the adjoints of structure)
+LAYOUT = "layout"  # structural functions of the language: stack, flip, diag, outer... (issue 19)
 
 #: A literal of the language: an exact integer or fraction, a float, or a named constant.
 Literal = int | Fraction | float | str
@@ -85,7 +95,7 @@ SPEC: dict[str, Op] = {op.name: op for op in (
     _op("transpose", 1, True, True, STRUCTURE, None, _M),
     _op("index", 2, True, True, STRUCTURE, None, _R, (1, slice(0, 3, 2))),
     _op("reshape", 2, True, True, STRUCTURE, "reshape", _R, (3, 2)),
-    _op("stack", 1, True, True, STRUCTURE, None, [0.3, -0.7, 1.1]),
+    _op("stack", 1, True, True, LAYOUT, "stack", [0.3, -0.7, 1.1]),
     _op("lt", 2, False, False, COMPARE, None, 0.3, 0.5),
     _op("le", 2, False, False, COMPARE, None, 0.3, 0.5),
     _op("gt", 2, False, False, COMPARE, None, 0.3, 0.5),
@@ -143,6 +153,19 @@ SPEC: dict[str, Op] = {op.name: op for op in (
     _op("amax", 2, False, False, REDUCTION, "max", _R, 0),
     _op("amin", 2, False, False, REDUCTION, "min", _R, 1),
     _op("dot", 2, True, True, REDUCTION, "dot", _V, [2.0, 0.5, -1.0]),
+    # structure (issue 19)
+    _op("concatenate", 2, True, True, LAYOUT, "concatenate", [[0.3, -0.7], [1.1, 2.0]], 0),
+    _op("flip", 2, True, True, LAYOUT, "flip", _R, 1),
+    _op("roll", 3, True, True, LAYOUT, "roll", _R, 1, 1),
+    _op("repeat", 3, True, True, LAYOUT, "repeat", _R, 2, 0),
+    _op("tile", 2, True, True, LAYOUT, "tile", _R, (2, 1)),
+    _op("triu", 2, True, True, LAYOUT, "triu", _R, 0),
+    _op("tril", 2, True, True, LAYOUT, "tril", _R, -1),
+    _op("diag", 1, True, True, LAYOUT, "diag", _V),
+    _op("diagonal", 1, True, True, LAYOUT, None, _R),
+    _op("trace", 1, True, True, LAYOUT, "trace", _M),
+    _op("outer", 2, True, True, LAYOUT, "outer", _V, [2.0, 0.5]),
+    _op("kron", 2, True, True, LAYOUT, "kron", _M, _R),
     _op("softmax", 2, True, True, ALONG, "softmax", _R, 1),
     _op("log_softmax", 2, True, True, ALONG, "log_softmax", _R, 0),
     _op("loggamma", 1, True, True, TRANSLATION, None, 0.3),

@@ -15,7 +15,7 @@ from typing import Any
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, hypot, log1p, log2, log10
 
-from .objects import ARITHMETIC, elementwise, flat, map_along, reduce_along, scatter
+from .objects import ARITHMETIC, elementwise, flat, map_along, reduce_along, scatter, structure
 from .spec import Literal
 from .sympy_functions import (
     Ceil,
@@ -128,6 +128,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "amax": lambda a, axis: reduce_along(lambda v: _extremum(sp.Max, v), a, axis),
     "amin": lambda a, axis: reduce_along(lambda v: _extremum(sp.Min, v), a, axis),
     "dot": lambda a, b: sp.Add(*[x * y for x, y in zip(flat(a), flat(b), strict=True)]),
+    # structure (issue 19)
+    **structure(sp.Integer(0), lambda v: sp.Add(*v)),
     "softmax": lambda a, axis: map_along(_softmax, a, axis),
     "log_softmax": lambda a, axis: map_along(_log_softmax, a, axis),
     "loggamma": elementwise(sp.loggamma),
