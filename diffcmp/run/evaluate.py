@@ -114,12 +114,14 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
     finder = FloorFinder(problem)
     first_floors: grading.Floors | None = None
     every_sides: list[Sides] = []
+    every_floors: list[grading.Floors] = []
     for index, x in enumerate(points):
         floors = finder.at(x)
         first_floors = first_floors or floors
         cause_here: str | None = None  # diagnosed once per point, on the first nan
         sides = detector.sides(x) if detector else Sides.none()
         every_sides.append(sides)
+        every_floors.append(floors)
         kink, left, right = sides.kink, sides.left, sides.right
         if kink:
             result.add_one_sided(index, problem.components, left, right)
@@ -168,7 +170,7 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
     if max(options.order, case.order) >= 2:
         second = grade_second(Second(problem, engines, prepared, options), result, points,
                               every_sides, [o.loss for o in outcomes["reference"]], finder,
-                              _attempt)
+                              every_floors, _attempt)
         _check_expect_hessian(case, problem, result)
     result.expressions = _expressions(problem, prepared, bool(second))
     if options.timing:

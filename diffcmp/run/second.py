@@ -99,11 +99,13 @@ def _what(phase: str) -> str:
 
 def grade_second(second: Second, result: CaseResult, points: list[np.ndarray],
                  sides: list[Sides], losses: list[float], finder: FloorFinder,
+                 first_floors: list[grading.Floors],
                  attempt: Callable[[Callable[[], Any]], Any]) -> dict[str, list[Any]]:
     """Grade every engine's Hessian and Hessian-vector product at every point into
     ``result``; ``losses`` are the reference's loss at each point (the loss is graded with the
-    gradient). Returns, by engine, the phases that produced values at the first point (what
-    timing measures)."""
+    gradient), ``first_floors`` the first-order floors found there (the finite-difference
+    engines raise theirs from them). Returns, by engine, the phases that produced values at
+    the first point (what timing measures)."""
     problem, options = second.problem, second.options
     components = problem.components
     n = len(components)
@@ -127,7 +129,7 @@ def grade_second(second: Second, result: CaseResult, points: list[np.ndarray],
             reference = outcomes["reference"]
             on_switch = sides[index].kink or sides[index].left.size
             floors: grading.Floors | None = None
-            first = finder.at(x)
+            first = first_floors[index]
             for name, outcome in outcomes.items():
                 tolerance = tolerance_for(problem.case, name, options, phase)
                 if on_switch and outcome.status in (None, Status.UNDEFINED, Status.UNRESOLVED):
