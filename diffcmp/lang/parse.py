@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ..errors import ExpressionError
 from ..ops.spec import ALIASES, ALONG, AXIS_OPS, LAYOUT, REDUCTION, SPEC, STRUCTURE
 from ..ops.spec import ELEMENTWISE as _ELEMENTWISE_KIND
+from .templates import TEMPLATES, expand
 
 MAX_SOURCE_CHARS = 100_000
 MAX_NODES = 20_000
@@ -54,7 +55,8 @@ MULTI = {(op.call, op.arity): op.name for op in SPEC.values()
 LAYOUT_FUNCTIONS = frozenset(op.call for op in SPEC.values() if op.kind == LAYOUT and op.call)
 
 FUNCTION_NAMES = (frozenset(ELEMENTWISE) | AXIS_FUNCTIONS | frozenset(LITERAL_ARGUMENT)
-                  | {name for name, _ in MULTI} | frozenset(ALIASES) | LAYOUT_FUNCTIONS)
+                  | {name for name, _ in MULTI} | frozenset(ALIASES) | LAYOUT_FUNCTIONS
+                  | frozenset(TEMPLATES))
 
 #: The most dimensions a value has (the case model's limit).
 MAX_DIMENSIONS = 2
@@ -142,6 +144,8 @@ def parse(source: str, origin: str | None = None) -> Expression:
             origin) from None
     except ValueError as exc:  # e.g. an integer literal of more than 4300 digits
         raise ExpressionError(f"cannot be parsed: {exc}", origin) from None
+    expression = Expression(source, tree, frozenset(), origin)
+    tree = expand(tree, expression.error)  # NumPy's module prefixes and templated functions
     expression = Expression(source, tree, frozenset(), origin)
     names = _check(expression)
     return Expression(source, tree, frozenset(names), origin)
