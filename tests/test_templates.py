@@ -101,3 +101,17 @@ def test_a_very_deep_expression_is_not_a_recursion_error() -> None:
     source = "w[0]" + " + exp2(w[1])" * 3000
     with pytest.raises(ExpressionError, match=r"deep|nodes|long"):
         lang.parse(source)
+
+
+@pytest.mark.parametrize(("method", "function"), [
+    ("w.sum() + v.max()", "sum(w) + max(v)"),
+    ("outer(w, v).sum(axis=0).mean()", "mean(sum(outer(w, v), axis=0))"),
+    ("outer(w, v).reshape(9)[4]", "reshape(outer(w, v), 9)[4]"),
+    ("outer(w, v).reshape(1, 9)[0, 4] + outer(w, v).flatten()[2]",
+     "reshape(outer(w, v), (1, 9))[0, 4] + ravel(outer(w, v))[2]"),
+    ("outer(w, v).diagonal().prod() + outer(w, v).trace()",
+     "prod(diag(outer(w, v))) + trace(outer(w, v))"),
+    ("w.clip(0, 1).dot(v)", "dot(clip(w, 0, 1), v)"),
+])
+def test_numpys_array_methods_are_the_languages_functions(method: str, function: str) -> None:
+    np.testing.assert_array_equal(_value(method), _value(function))

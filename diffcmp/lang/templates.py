@@ -8,7 +8,9 @@ is exactly the operations it stands for in every backend, with their derivatives
 domains, and nothing is kept twice. An error inside the expansion points at the call as written.
 
 A function called through a module, ``np.sum(x)``, ``numpy.linalg.det(A)``, ``jnp.exp(x)`` or
-``scipy.special.erfinv(x)``, is the language's function of that name (:data:`MODULES`).
+``scipy.special.erfinv(x)``, is the language's function of that name (:data:`MODULES`), and
+NumPy's array methods are its functions of the array: ``x.sum(axis=0)`` is ``sum(x, axis=0)``,
+``x.reshape(2, 3)`` is ``reshape(x, (2, 3))``, ``x.flatten()`` is ``ravel(x)`` (:data:`METHODS`).
 """
 
 from __future__ import annotations
@@ -50,6 +52,14 @@ TEMPLATES: dict[str, str] = {
 
 #: Module names a call may go through: ``np.exp``, ``numpy.linalg.inv``, ``jnp.sum``...
 MODULES = frozenset({"np", "numpy", "jnp", "jax", "linalg", "special", "scipy", "lax", "math"})
+
+#: NumPy's array methods: method name -> the language's function taking the array first.
+METHODS = {name: name for name in (
+    "sum", "mean", "prod", "max", "min", "std", "var", "cumsum", "cumprod", "reshape", "ravel",
+    "squeeze", "transpose", "dot", "clip", "trace", "repeat", "swapaxes")}
+METHODS |= {"flatten": "ravel", "diagonal": "diag"}
+#: Methods whose several positional arguments are one tuple: ``x.reshape(2, 3)``.
+_TUPLE_METHODS = frozenset({"reshape", "transpose"})
 
 _PLACEHOLDERS = ("a", "b")
 _TREES = {name: ast.parse(text, mode="eval").body for name, text in TEMPLATES.items()}
@@ -100,10 +110,22 @@ def _rewrite(node: ast.AST, fail: Fail) -> ast.AST:
         name = module_function(node.func)
         if name is not None:
             node.func = ast.copy_location(ast.Name(id=name, ctx=ast.Load()), node.func)
+        elif isinstance(node.func, ast.Attribute) and node.func.attr in METHODS:
+            node = _method(node, node.func)
         if not isinstance(node.func, ast.Name) or node.func.id not in _TREES:
             return node
         node = _instantiate(node, node.func.id, fail)
     return node
+
+
+def _method(call: ast.Call, func: ast.Attribute) -> ast.Call:
+    """``x.name(args)`` as the language's ``name(x, args)``."""
+    args = list(call.args)
+    if func.attr in _TUPLE_METHODS and len(args) > 1:
+        args = [ast.copy_location(ast.Tuple(elts=args, ctx=ast.Load()), args[0])]
+    name = ast.copy_location(ast.Name(id=METHODS[func.attr], ctx=ast.Load()), func)
+    return ast.copy_location(ast.Call(func=name, args=[func.value, *args],
+                                      keywords=call.keywords), call)
 
 
 def _instantiate(call: ast.Call, name: str, fail: Fail) -> ast.AST:
