@@ -273,3 +273,38 @@ def test_nd_mistakes_are_errors_that_name_the_problem(loss: str, message: str) -
 def test_the_operation_count_limit_holds_for_nd_values() -> None:
     with pytest.raises(ExpressionError, match="operations on elements; the limit is"):
         lang.analyze(lang.parse("sum(A @ B)"), {"A": (100, 200, 300), "B": (100, 300, 400)})
+
+
+def test_a_kink_of_one_component_of_a_3d_param_is_graded_kink_and_named() -> None:
+    """``sum(abs(T) * c)`` with ``T[0,1,1] = 0``: one-sided derivatives ``-c[1]`` and ``c[1]``
+    (-2 and 2) at that component only; every engine within them is a ``kink``, never a
+    mismatch."""
+    t = np.arange(8.0).reshape(2, 2, 2) / 7 - 3 / 7  # T[0,1,1] = 3/7 - 3/7 = 0
+    result = diffcmp.compare("sum(abs(T) * c)", {"T": t}, {"c": np.array([1.0, 2.0])},
+                             timing=False)
+    assert result.ok
+    graded = result.agreement[result.agreement["engine"] != "fd-complex"]
+    assert set(graded["status"]) == {"kink"}
+    assert all("T[0,1,1]" in m and "-2 (left) / 2 (right)" in m for m in graded["message"])
+
+
+def test_nd_arrays_of_other_libraries_and_generated_nd_data() -> None:
+    import jax.numpy as jnp
+    import torch
+
+    case = diffcmp.Case(name="x", loss="sum(T ** 2 * J)",
+                        params={"T": torch.ones(2, 3, 4, dtype=torch.float32,
+                                                requires_grad=True)},
+                        data={"J": jnp.ones((2, 1, 4))})
+    assert case.params["T"].dtype == np.float64 and case.params["T"].shape == (2, 3, 4)
+    assert case.data["J"].shape == (2, 1, 4)
+    swept = diffcmp.Case(name="s", loss="sum(T * X)", params={"T": np.ones(3)},
+                         data={"X": {"random": "normal", "shape": [4, "n", 3], "seed": 0}},
+                         sweep={"size": "n", "sizes": [2, 5], "run": 2})
+    assert swept.data["X"].shape == (4, 2, 3)
+    np.testing.assert_array_equal(swept.at_size(5).data["X"],
+                                  np.random.default_rng(0).normal(size=(4, 5, 3)))
+    with pytest.raises(CaseError, match=r"data\.X\.shape has 33 dimensions; values have at "
+                                        r"most 32"):
+        diffcmp.Case(name="s", loss="sum(X)", params={"w": 1.0},
+                     data={"X": {"random": "normal", "shape": [1] * 33, "seed": 0}})
