@@ -85,7 +85,8 @@ EXPECTED = {
     "string_value": "params.w must be a number, not a string",
     "subclasses_escape": "loss (column 27): attribute '.__subclasses__' is not allowed "
                          "(only .T)",
-    "three_dimensions": "params.w has more than two dimensions",
+    "ragged_three_dimensions": "params.w[1] is ragged: params.w[1][0] has shape (2) but "
+                               "params.w[1][1] has shape (1)",
     "unknown_engine": "tolerance.torchh: unknown engine 'torchh' (known: reference, sympy, "
                       "matcalc, torch, torch-fwd, jax, jax-fwd, fd-central, fd-complex)",
     "unknown_function": "loss (column 1): unknown function 'tahn'; did you mean 'tanh'?",

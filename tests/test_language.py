@@ -133,8 +133,9 @@ ERRORS = {
     "sum(reshape(v, (-1, -1)))": "(column 16): reshape() takes -1 for at most one size",
     "sum(reshape(v, (0, 6)))": "(column 17): reshape()'s sizes must be positive, or -1 (once) "
                                "for the size that fits, not 0",
-    "sum(reshape(v, (1, 2, 3)))": "(column 16): reshape()'s shape must be one or two integer "
-                                  "literals, like reshape(a, (2, 3)) or reshape(a, 6)",
+    "sum(reshape(v, (1, w, 3)))": "(column 16): reshape()'s shape must be 1 to 32 integer "
+                                  "literals, like reshape(a, (2, 3)), reshape(a, (2, 3, 4)) "
+                                  "or reshape(a, 6)",
     "sum(reshape(v, 2, 3))": "(column 5): reshape() takes 2 arguments, got 3 (the shape is one "
                              "tuple: reshape(a, (2, 3)))",
     "sum(reshape(s, 1))": "(column 16): reshape() takes a vector or matrix, not a scalar (index "

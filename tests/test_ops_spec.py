@@ -41,10 +41,13 @@ def _convert(value: Any, array: Callable[[Any], Any]) -> Any:
 
 def _object_array(scalar: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def convert(value: Any) -> Any:
-        if isinstance(value, list):
-            return np.array([convert(v) for v in value], dtype=object) if not isinstance(
-                value[0], list) else np.array([[convert(v) for v in row] for row in value],
-                                              dtype=object)
+        if isinstance(value, list):  # any depth: a 3-d example is a list of matrices
+            parts = [convert(v) for v in value]
+            if not isinstance(value[0], list):
+                return np.array(parts, dtype=object)
+            out = np.empty((len(parts), *parts[0].shape), dtype=object)
+            out[:] = parts
+            return out
         if isinstance(value, bool):
             return sp.true if value else sp.false if scalar is sp.Float else value
         return scalar(value)

@@ -158,7 +158,7 @@ def test_a_case_with_a_list_literal_and_a_reversed_slice_passes_every_engine() -
 
 @pytest.mark.parametrize(("loss", "message"), [
     ("sum(stack([v, A]))", r"stack\(\) needs parts of one shape, got \(3\), \(2, 3\)"),
-    ("sum(stack([A, A]))", r"shape \(2, 2, 3\): values have at most 2 dimensions"),
+    ("sum(stack([A, A], axis=3))", r"axis 3 is out of range for shape \(2, 2, 3\)"),
     ("sum(concatenate([v, A]))", r"one number of dimensions, got \(3\), \(2, 3\)"),
     ("sum(concatenate([A, M], axis=1))", r"along axis 1 needs parts that agree on every other"),
     ("sum(concatenate([v[0], v[1]]))", r"concatenate\(\) takes vectors or matrices, not "),
@@ -167,8 +167,8 @@ def test_a_case_with_a_list_literal_and_a_reversed_slice_passes_every_engine() -
     ("sum(roll(v))", r"roll\(\) is missing its argument 'shift'"),
     ("sum(roll(v, w))", r"roll\(\)'s shift must be an integer literal"),
     ("sum(repeat(v, 0))", r"repeats must be a positive integer, not 0"),
-    ("sum(tile(A, (2, 2, 2)))", r"tile\(\) with 3 repetitions would have 3 dimensions"),
-    ("sum(triu(v))", r"triu\(\) takes a matrix, not shape \(3\)"),
+    ("sum(tile(A, (" + "1, " * 33 + ")))", r"tile\(\) with 33 repetitions would have 33 "),
+    ("sum(triu(v))", r"triu\(\) takes a matrix \(or a stack of them\), not shape \(3\)"),
     ("trace(v)", r"trace\(\) takes a matrix, not shape \(3\)"),
     ("sum(diag(v, k=1))", r"main diagonal only"),
     ("sum(diag(v[0]))", r"diag\(\) takes a vector .* not a scalar"),

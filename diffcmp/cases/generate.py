@@ -8,7 +8,8 @@ of these few generators, each validated strictly::
     t = { linspace = [-1, 1], shape = ["n"] }                         # n points, both ends
     j = { arange = 0, shape = [8] }                                   # 0, 1, ..., 7 (step = 1)
 
-A shape has at most two sizes, each a positive integer or the name of the case's sweep size
+A shape has any number of sizes (up to ``MAX_DIMENSIONS``: ``[2, "n", 3]`` is a 3-d tensor),
+each a positive integer or the name of the case's sweep size
 (``[sweep] size``, see :mod:`~diffcmp.cases.sweep`), so one case file describes its data at
 every size. ``linspace`` and ``arange`` fill the shape in row-major order.
 
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import CaseError
+from ..lang.parse import MAX_DIMENSIONS
 from .values import MAX_ARRAY_ELEMENTS, kind
 
 #: The generator keys a table may name (exactly one).
@@ -194,8 +196,9 @@ def _shape(value: Any, key: str, where: str,
     if not isinstance(value, list | tuple):
         raise CaseError(f"{key} must be a list of sizes ([], [3], [\"n\", 2]), not "
                         f"{kind(value)}", where)
-    if len(value) > 2:
-        raise CaseError(f"{key} has {len(value)} dimensions; values have at most two", where)
+    if len(value) > MAX_DIMENSIONS:
+        raise CaseError(f"{key} has {len(value)} dimensions; values have at most "
+                        f"{MAX_DIMENSIONS}", where)
     shape: list[Dimension] = []
     for i, size in enumerate(value):
         if isinstance(size, str):

@@ -1,4 +1,5 @@
-"""Case values: numbers, vectors and matrices checked and converted to float64 arrays, with
+"""Case values: numbers and arrays of any number of dimensions (up to ``MAX_DIMENSIONS``)
+checked and converted to float64 arrays, with
 errors that name the key (``params.w[2] is nan``), and sizes refused before anything is walked.
 
 Values may also be arrays of other libraries: PyTorch tensors (``requires_grad``, on any device),
@@ -14,6 +15,7 @@ import numpy as np
 import sympy as sp
 
 from ..errors import CaseError
+from ..lang.parse import MAX_DIMENSIONS
 
 MAX_ARRAY_ELEMENTS = 5_000_000
 
@@ -47,8 +49,8 @@ def as_numpy(value: Any, key: str, where: str) -> Any:
 
 
 def to_array(value: Any, key: str, where: str) -> np.ndarray:
-    """A number, list or list of lists (or a NumPy array, a PyTorch tensor, a JAX array) as a
-    float64 array, with errors that name ``key``."""
+    """A number or nested lists of numbers, to any depth (or a NumPy array, a PyTorch tensor,
+    a JAX array) as a float64 array, with errors that name ``key``."""
     if isinstance(value, sp.MatrixBase):
         value = value.tolist()
     value = as_numpy(value, key, where)
@@ -56,8 +58,9 @@ def to_array(value: Any, key: str, where: str) -> np.ndarray:
         if value.size > MAX_ARRAY_ELEMENTS:
             raise CaseError(f"{key} has {value.size:,} elements; the limit is "
                             f"{MAX_ARRAY_ELEMENTS:,}", where)
-        if value.ndim > 2:
-            raise CaseError(f"{key} has more than two dimensions", where)
+        if value.ndim > MAX_DIMENSIONS:
+            raise CaseError(f"{key} has {value.ndim} dimensions; the limit is "
+                            f"{MAX_DIMENSIONS}", where)
         if value.size == 0:
             raise CaseError(f"{key} is empty", where)
         if value.dtype.kind in "fiu":  # plain numbers: no need to look at each one
@@ -78,10 +81,10 @@ def to_array(value: Any, key: str, where: str) -> np.ndarray:
 
 
 def _shape(value: Any, key: str, where: str, depth: int = 0) -> tuple[int, ...]:
-    """Check a nested list is a number, vector or matrix of numbers; return its shape.
+    """Check a nested list is a number or a (not ragged) array of numbers; return its shape.
 
-    The size is checked from the first row before the others are looked at, so a huge list is
-    refused without walking it.
+    The size is checked from the first element of each depth before the others are looked at,
+    so a huge list is refused without walking it.
     """
     if isinstance(value, bool) or isinstance(value, str | bytes) or value is None:
         raise CaseError(f"{key} must be a number, not {kind(value)}", where)
@@ -94,15 +97,17 @@ def _shape(value: Any, key: str, where: str, depth: int = 0) -> tuple[int, ...]:
                         where)
     if not value:
         raise CaseError(f"{key} is an empty list", where)
-    if depth >= 2:
-        raise CaseError(f"{key.split('[')[0]} has more than two dimensions", where)
-    if len(value) > MAX_ARRAY_ELEMENTS:
-        raise CaseError(f"{key} has {len(value):,} elements; the limit is "
-                        f"{MAX_ARRAY_ELEMENTS:,}", where)
+    if depth >= MAX_DIMENSIONS:
+        raise CaseError(f"{key.split('[')[0]} has more than {MAX_DIMENSIONS} dimensions",
+                        where)
+    total, inner = len(value), value  # the elements the first items of each depth imply
+    while isinstance(inner, list | tuple) and inner:
+        total, inner = (total * len(inner[0]) if isinstance(inner[0], list | tuple)
+                        else total), inner[0]
+        if total > MAX_ARRAY_ELEMENTS:
+            raise CaseError(f"{key} has {total:,} elements; the limit is "
+                            f"{MAX_ARRAY_ELEMENTS:,}", where)
     first = value[0]
-    if isinstance(first, list | tuple) and len(value) * len(first) > MAX_ARRAY_ELEMENTS:
-        raise CaseError(f"{key} has {len(value) * len(first):,} elements; the limit is "
-                        f"{MAX_ARRAY_ELEMENTS:,}", where)
     item_shape = _shape(first, f"{key}[0]", where, depth + 1)
     for i, item in enumerate(value[1:], start=1):
         shape = _shape(item, f"{key}[{i}]", where, depth + 1)

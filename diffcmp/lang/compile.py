@@ -40,7 +40,16 @@ from .parse import (
     Expression,
     did_you_mean,
 )
-from .shapes import Shape, axis_of, broadcast_shapes, index_key, reshaped, shape_text, size
+from .shapes import (
+    Shape,
+    axis_of,
+    broadcast_shapes,
+    index_key,
+    matmul_shape,
+    reshaped,
+    shape_text,
+    size,
+)
 
 MAX_LITERAL_BITS = 4096
 MAX_SCALAR_OPS = 100_000
@@ -299,11 +308,17 @@ class _Compiler:
         a, b = left.shape, right.shape
         if not a or not b:
             raise self.expr.error("'@' needs vectors or matrices, not scalars", node)
-        if a[-1] != b[0]:
+        rows = b[-2] if len(b) > 1 else b[0]
+        if a[-1] != rows:
             raise self.expr.error(
                 f"shapes {shape_text(a)} @ {shape_text(b)} do not match "
-                f"({a[-1]} columns vs {b[0]} rows)", node)
-        return a[:-1] + b[1:]
+                f"({a[-1]} columns vs {rows} rows)", node)
+        try:
+            return matmul_shape(a, b)
+        except ValueError:
+            raise self.expr.error(f"shapes {shape_text(a)} @ {shape_text(b)}: the stacks of "
+                                  f"matrices {shape_text(a[:-2])} and {shape_text(b[:-2])} do "
+                                  "not broadcast", node) from None
 
     def fold(self, op: str, node: ast.AST, a: Number, b: Number) -> Number:
         try:

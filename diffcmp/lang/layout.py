@@ -1,9 +1,10 @@
 """The language's structural functions (issue 19), with NumPy's names, argument order and
 semantics: ``stack``, ``concatenate``, list literals (``[w[0], 2*w[1]]``), ``flip`` and negative
 slice steps (``w[::-1]``), ``roll``, ``repeat``, ``tile``, ``triu``, ``tril``, ``diag``,
-``trace``, ``outer`` and ``kron``.
+``trace``, ``outer`` and ``kron``; for arrays of any number of dimensions, ``transpose(a,
+axes)``, ``expand_dims`` and ``squeeze``.
 
-Each call is checked here (arguments, literals, shapes, the two-dimension limit and
+Each call is checked here (arguments, literals, shapes, the ``MAX_DIMENSIONS`` limit and
 ``MAX_ELEMENTS``) and normalised to the raw arguments of :mod:`diffcmp.ops.spec` (non-negative
 axes, a shift within the axis, ``tile``'s repetitions one per axis) before any backend sees it.
 """
@@ -38,6 +39,10 @@ SIGNATURES: dict[str, tuple[tuple[str, ...], int]] = {
     "trace": (("a",), 1),
     "outer": (("a", "b"), 2),
     "kron": (("a", "b"), 2),
+    # arrays of any number of dimensions (issue 19)
+    "transpose": (("a", "axes"), 1),
+    "expand_dims": (("a", "axis"), 2),
+    "squeeze": (("a", "axis"), 1),
 }
 
 
@@ -109,7 +114,7 @@ def _vector(c: _Compiler, node: ast.AST, a: _Node) -> _Node:
     """``a`` as a vector: a scalar as one element, a matrix flattened (row-major)."""
     if not a.shape:
         return c.apply("stack", node, a, shape=(1,), listed=True)
-    if len(a.shape) == 2:
+    if len(a.shape) >= 2:
         return c.apply("reshape", node, a, shape=(size(a.shape),), raw=((size(a.shape),),))
     return a
 
@@ -124,7 +129,18 @@ def stack(c: _Compiler, node: ast.AST, parts: list[_Node], axis: ast.expr | None
     shape = _limit(c, node, what, (len(parts), *shapes[0]))
     k = 0 if _is_none(axis) else axis_of(c.expr, "stack", shape, axis)
     stacked = c.apply("stack", node, *parts, shape=shape, listed=True)
-    return stacked if k == 0 else c.apply("transpose", node, stacked, shape=shape[::-1])
+    return permute(c, node, stacked, (*range(1, k + 1), 0, *range(k + 1, len(shape))))
+
+
+def permute(c: _Compiler, node: ast.AST, a: _Node, axes: tuple[int, ...]) -> _Node:
+    """``a`` with its axes permuted: itself for the identity, ``transpose`` (``a.T``) for the
+    reversal, else ``permute_dims``."""
+    if axes == tuple(range(len(axes))):
+        return a
+    shape = tuple(a.shape[i] for i in axes)
+    if axes == tuple(reversed(range(len(axes)))):
+        return c.apply("transpose", node, a, shape=shape)
+    return c.apply("permute_dims", node, a, shape=shape, raw=(axes,))
 
 
 def list_literal(c: _Compiler, node: ast.List) -> _Node:
@@ -178,9 +194,13 @@ def call(c: _Compiler, node: ast.Call, name: str) -> _Node:
         return _repeat(c, node, a, bound)
     if name == "tile":
         return _tile(c, node, a, bound["reps"])
+    if name in ("transpose", "expand_dims", "squeeze"):
+        return _axes(c, node, name, a, bound.get("axes", bound.get("axis")))
     if name in ("triu", "tril", "trace"):
-        if len(a.shape) != 2:
-            raise c.expr.error(f"{name}() takes a matrix, not shape {shape_text(a.shape)}", node)
+        if len(a.shape) < 2 or (name == "trace" and len(a.shape) > 2):
+            stacks = "" if name == "trace" else " (or a stack of them)"
+            raise c.expr.error(f"{name}() takes a matrix{stacks}, not shape "
+                               f"{shape_text(a.shape)}", node)
         if name == "trace":
             return c.apply("trace", node, a, shape=())
         k = _int(c, name, "k", bound.get("k"))
@@ -271,3 +291,39 @@ def _kron(c: _Compiler, node: ast.AST, a: _Node, b: _Node) -> _Node:
         b = c.apply("reshape", node, b, shape=(1, *b.shape), raw=((1, *b.shape),))
     shape = tuple(m * n for m, n in zip(a.shape, b.shape, strict=True))
     return c.apply("kron", node, a, b, shape=_limit(c, node, "kron()", shape))
+
+
+def _axes(c: _Compiler, node: ast.AST, name: str, a: _Node, axes: ast.expr | None) -> _Node:
+    """``transpose(a, axes)`` (every axis reversed without ``axes``), ``expand_dims(a, axis)``
+    and ``squeeze(a, axis=None)`` (every axis of size 1 without ``axis``), as NumPy: the
+    first a permutation, the others reshapes."""
+    if name == "expand_dims":
+        shape = _limit(c, node, "expand_dims()", (*a.shape, 1))
+        k = axis_of(c.expr, name, shape, axes)
+        shape = (*a.shape[:k], 1, *a.shape[k:])
+        return c.apply("reshape", node, a, shape=shape, raw=(shape,))
+    parts = [] if _is_none(axes) else axes.elts if isinstance(axes, ast.Tuple | ast.List) \
+        else [axes]
+    chosen = [_axis(c, name, a.shape, part) for part in parts]
+    if len(set(chosen)) < len(chosen):
+        raise c.expr.error(f"{name}() is given an axis twice", axes)
+    if name == "transpose":
+        if _is_none(axes):
+            return c.apply("transpose", node, a, shape=a.shape[::-1]) if a.shape else a
+        if len(chosen) != len(a.shape):
+            raise c.expr.error(f"transpose()'s axes must name each of the {len(a.shape)} axes "
+                               f"of shape {shape_text(a.shape)} once, got {len(chosen)}", axes)
+        return permute(c, node, a, tuple(int(k) for k in chosen))
+    if not chosen:
+        chosen = [k for k, n in enumerate(a.shape) if n == 1]
+    wide = [k for k in chosen if a.shape[k] != 1]
+    if wide:
+        raise c.expr.error(f"squeeze() of axis {wide[0]} of shape {shape_text(a.shape)}: its "
+                           f"size is {a.shape[wide[0]]}, not 1", axes)
+    shape = tuple(n for k, n in enumerate(a.shape) if k not in chosen)
+    if shape == a.shape:
+        return a
+    if not shape:  # every axis squeezed away: the one element
+        key = (0,) * len(a.shape)
+        return c.apply("index", node, a, shape=(), raw=(key if len(key) > 1 else 0,))
+    return c.apply("reshape", node, a, shape=shape, raw=(shape,))

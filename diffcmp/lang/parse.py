@@ -52,14 +52,15 @@ MULTI = {(op.call, op.arity): op.name for op in SPEC.values()
 
 #: Structural functions (``stack``, ``flip``, ``diag``...), checked by
 #: :mod:`diffcmp.lang.layout` when compiled.
-LAYOUT_FUNCTIONS = frozenset(op.call for op in SPEC.values() if op.kind == LAYOUT and op.call)
+LAYOUT_FUNCTIONS = frozenset(op.call for op in SPEC.values() if op.kind == LAYOUT and op.call) \
+    | {"expand_dims", "squeeze"}  # arrays of any number of dimensions (issue 19): reshapes
 
 FUNCTION_NAMES = (frozenset(ELEMENTWISE) | AXIS_FUNCTIONS | frozenset(LITERAL_ARGUMENT)
                   | {name for name, _ in MULTI} | frozenset(ALIASES) | LAYOUT_FUNCTIONS
                   | frozenset(TEMPLATES))
 
-#: The most dimensions a value has (the case model's limit).
-MAX_DIMENSIONS = 2
+#: The most dimensions a value has (the case model's limit; NumPy's own was 32 until 2.0).
+MAX_DIMENSIONS = 32
 
 BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow",
           ast.MatMult: "matmul", ast.Mod: "mod"}
@@ -342,12 +343,13 @@ def _check_index(expr: Expression, part: ast.AST) -> None:
 
 
 def _check_shape(expr: Expression, name: str, node: ast.AST) -> None:
-    """``reshape``'s shape: one or two integer literals, positive or ``-1`` (once)."""
+    """``reshape``'s shape: integer literals (up to ``MAX_DIMENSIONS``), positive or ``-1``
+    (once)."""
     parts = node.elts if isinstance(node, ast.Tuple) else [node]
     sizes = [int_literal(part) for part in parts]
     if not 1 <= len(sizes) <= MAX_DIMENSIONS or any(n is None for n in sizes):
-        raise expr.error(f"{name}()'s shape must be one or two integer literals, like "
-                         f"{name}(a, (2, 3)) or {name}(a, 6)", node)
+        raise expr.error(f"{name}()'s shape must be 1 to {MAX_DIMENSIONS} integer literals, "
+                         f"like {name}(a, (2, 3)), {name}(a, (2, 3, 4)) or {name}(a, 6)", node)
     for part, n in zip(parts, sizes, strict=True):
         if n is not None and n < 1 and n != -1:
             raise expr.error(f"{name}()'s sizes must be positive, or -1 (once) for the size "

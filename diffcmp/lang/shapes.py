@@ -25,6 +25,20 @@ def broadcast_shapes(shapes: list[Shape]) -> Shape:
     return tuple(result)
 
 
+def matmul_shape(a: Shape, b: Shape) -> Shape:
+    """The shape of ``a @ b`` by NumPy's rules: a vector is a matrix of one row (on the left) or
+    one column (on the right), that axis removed again; arrays of more than two dimensions are
+    stacks of matrices, their leading (batch) axes broadcast. ``ValueError`` when they do not
+    fit (``a`` or ``b`` a scalar, the inner sizes differ, the batch axes do not broadcast)."""
+    if not a or not b:
+        raise ValueError("scalar")
+    left, right = (1, *a) if len(a) == 1 else a, (*b, 1) if len(b) == 1 else b
+    if left[-1] != right[-2]:
+        raise ValueError("inner")
+    batch = broadcast_shapes([left[:-2], right[:-2]])
+    return (*batch, *(a[-2:-1] if len(a) > 1 else ()), *(b[-1:] if len(b) > 1 else ()))
+
+
 def shape_text(shape: Shape) -> str:
     """``scalar`` or ``(3, 2)``: a shape as errors name it."""
     return "scalar" if shape == () else "(" + ", ".join(str(n) for n in shape) + ")"

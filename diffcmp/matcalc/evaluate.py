@@ -32,7 +32,9 @@ Ops = Mapping[str, Callable[..., Any]]
 MOVES = frozenset({"index", "transpose", "stack", "broadcast_to", "scatter", "neg", "reshape",
                    # structure (issue 19)
                    "concatenate", "flip", "roll", "repeat", "tile", "triu", "tril", "diag",
-                   "diagonal"})
+                   "diagonal",
+                   # arrays of any number of dimensions (issue 19)
+                   "permute_dims"})
 #: Ops whose result is exact (no rounding of their own) though not a plain move.
 EXACT = frozenset({"abs", "sign", "relu", "maximum", "minimum", "clip", "floor", "ceil",
                    "where", "heaviside", "dirac_delta", "amax", "amin", "lt", "le", "gt", "ge",

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any, ClassVar
 
-from ..lang.shapes import Shape, broadcast_shapes
+from ..lang.shapes import Shape, broadcast_shapes, matmul_shape
 
 #: A literal: an exact integer or fraction, a float, or a named constant (``pi``, ``E``).
 Literal = int | Fraction | float | str
@@ -350,20 +350,19 @@ def power(a: Node, b: Node | int) -> Node:
 
 
 def matmul(a: Node, b: Node) -> Node:
-    """``a @ b`` with NumPy's rules for vectors and matrices."""
-    if not a.shape or not b.shape or a.shape[-1] != b.shape[0]:
-        raise ValueError(f"matmul of shapes {a.shape} and {b.shape}")
+    """``a @ b`` with NumPy's rules for vectors, matrices and stacks of them."""
+    shape = matmul_shape(a.shape, b.shape)
     for inner, rebuild in ((a, lambda x: matmul(x, b)), (b, lambda x: matmul(a, x))):
         # a scalar factor comes out: X.T @ (2 * r) is 2 * (X.T @ r), scaling the smaller array
         if inner.op == "mul" and inner.args[0].shape == () and inner.args[1].shape == inner.shape:
             return mul(inner.args[0], rebuild(inner.args[1]))
         if inner.op == "neg":
             return neg(rebuild(inner.args[0]))
-    return Node("matmul", (a, b), (), a.shape[:-1] + b.shape[1:])
+    return Node("matmul", (a, b), (), shape)
 
 
 def transpose(a: Node) -> Node:
-    """The transpose of a matrix (a scalar or vector: itself)."""
+    """The transpose of an array, its axes reversed (a scalar or vector: itself)."""
     if len(a.shape) < 2:
         return a
     if a.op == "transpose":

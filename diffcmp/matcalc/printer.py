@@ -31,6 +31,8 @@ LAYOUT_TEXT = {
     "tile": lambda a, reps: f"tile({a}, {_shape(reps)})",
     "triu": lambda a, k: f"triu({a}" + (f", k={k})" if k else ")"),
     "tril": lambda a, k: f"tril({a}" + (f", k={k})" if k else ")"),
+    # arrays of any number of dimensions (issue 19)
+    "permute_dims": lambda a, axes: f"transpose({a}, {_shape(axes)})",
 }
 ATOM = 9
 

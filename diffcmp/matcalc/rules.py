@@ -88,7 +88,28 @@ def _pow(k: Namespace, g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, ...]:
     return g * (b * a ** (b - 1)), g * k.where(k.eq(a, 0), 0, ans * k.log(a))
 
 
+def _swap(k: Namespace, x: Any) -> Any:
+    """``x`` with its last two axes swapped (each matrix of a stack transposed)."""
+    n = len(x.shape)
+    return k.raw("permute_dims")(x, (*range(n - 2), n - 1, n - 2))
+
+
+def _matmul_stacked(k: Namespace, g: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    """``a @ b`` where either has more than two dimensions (stacks of matrices): the adjoints in
+    the result's batch shape (the caller sums them down to each argument's)."""
+    index = k.raw("index")
+    if len(a.shape) == 1:  # (k) @ (..., k, n) -> (..., n)
+        rows = index(g, (*(slice(None),) * (len(g.shape) - 1), None, slice(None)))
+        return _sum(k, b * rows, len(b.shape) - 1), index(a, (slice(None), None)) * rows
+    if len(b.shape) == 1:  # (..., m, k) @ (k) -> (..., m)
+        column = index(g, (*(slice(None),) * len(g.shape), None))
+        return column * b, _sum(k, a * column, len(a.shape) - 2)
+    return k.matmul(g, _swap(k, b)), k.matmul(_swap(k, a), g)
+
+
 def _matmul(k: Namespace, g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    if len(a.shape) > 2 or len(b.shape) > 2:
+        return _matmul_stacked(k, g, a, b)
     if len(a.shape) == 1 and len(b.shape) == 1:  # (k) @ (k): a dot product
         return g * b, g * a
     if len(b.shape) == 1:  # (m, k) @ (k): the adjoint of a is the outer product g b^T
@@ -179,25 +200,23 @@ def _concatenate(k: Namespace, g: Any, ans: Any, *parts_axis: Any) -> tuple[Any,
 
 
 def unrepeat(k: Namespace, g: Any, shape: Any, times: int, axis: int | None) -> Any:
-    """The adjoint of ``repeat(a, times, axis)`` for ``a`` of ``shape``: each run of ``times``
-    copies summed (by reshapes, a transpose and a sum: two dimensions at most)."""
-    reshape, total = k.raw("reshape"), math.prod(shape)
-    if axis == 0 and len(shape) == 2:  # rows repeated: transposed, they are columns
-        m, n = shape
-        runs = reshape(k.transpose(g), (n * m, times))
-        return k.transpose(reshape(_sum(k, runs, 1), (n, m)))
-    return reshape(_sum(k, reshape(g, (total, times)), 1), tuple(shape))
+    """The adjoint of ``repeat(a, times, axis)`` for ``a`` of ``shape`` (any number of
+    dimensions): each run of ``times`` copies, an axis of its own after a reshape, summed."""
+    reshape, shape = k.raw("reshape"), tuple(shape)
+    if axis is None:  # the flattened array repeated
+        return reshape(_sum(k, reshape(g, (math.prod(shape), times)), 1), shape)
+    runs = (*shape[:axis], shape[axis], times, *shape[axis + 1:])
+    return _sum(k, reshape(g, runs), axis + 1)
 
 
 def untile(k: Namespace, g: Any, shape: Any, reps: tuple[int, ...]) -> Any:
-    """The adjoint of ``tile(a, reps)`` for ``a`` of ``shape``: the tiles summed."""
-    reshape = k.raw("reshape")
-    if len(shape) == 1:
-        return _sum(k, reshape(g, (reps[0], shape[0])), 0)
-    (m, n), (r, c) = shape, reps
-    rows = reshape(_sum(k, reshape(g, (r, m * c * n)), 0), (m, c * n))
-    columns = reshape(_sum(k, reshape(k.transpose(rows), (c, n * m)), 0), (n, m))
-    return k.transpose(columns)
+    """The adjoint of ``tile(a, reps)`` for ``a`` of ``shape`` (one repetition per axis, any
+    number of axes): the tiles summed, each axis split by a reshape into (tile, element)."""
+    split = tuple(n for r, m in zip(reps, shape, strict=True) for n in (r, m))
+    out = k.raw("reshape")(g, split)
+    for axis in reversed(range(len(reps))):
+        out = _sum(k, out, 2 * axis)
+    return out
 
 
 def _undiagonal(k: Namespace, d: Any, shape: Any) -> Any:
@@ -311,6 +330,9 @@ VJP: dict[str, Rule] = {
     "broadcast_to": lambda k, g, ans, a, shape: (k.raw("sum_to")(g, a.shape),),
     "sum_to": lambda k, g, ans, a, shape: (k.raw("broadcast_to")(g, a.shape),),
     "scatter": lambda k, g, ans, a, shape, key: (k.raw("index")(g, key),),
+    # arrays of any number of dimensions (issue 19)
+    "permute_dims": lambda k, g, ans, a, axes: (k.raw("permute_dims")(g, tuple(
+        sorted(range(len(axes)), key=axes.__getitem__))),),
 }
 
 

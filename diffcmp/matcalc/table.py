@@ -62,6 +62,20 @@ def _tile(a: Node, reps: tuple[int, ...]) -> Node:
                 tuple(n * r for n, r in zip(a.shape, reps, strict=True)))
 
 
+def permute_dims(a: Node, axes: tuple[int, ...]) -> Node:
+    """``a`` with its axes permuted (NumPy's ``transpose(a, axes)``); a permutation of a
+    permutation is one, the identity none, and reversing every axis is ``transpose``."""
+    axes = tuple(axes)
+    if a.op == "permute_dims":
+        return permute_dims(a.args[0], tuple(a.raw[0][i] for i in axes))
+    if axes == tuple(range(len(axes))):
+        return a
+    shape = tuple(a.shape[i] for i in axes)
+    if axes == tuple(reversed(range(len(axes)))):
+        return transpose(a)
+    return Node("permute_dims", (a,), (axes,), shape)
+
+
 def broadcast_to(a: Node, shape: Shape) -> Node:
     """``a`` broadcast to ``shape`` (the adjoint of a reduction)."""
     shape = tuple(shape)
@@ -170,4 +184,6 @@ GRAPH_OPS: dict[str, Callable[..., Any]] = {
     "broadcast_to": broadcast_to,
     "sum_to": sum_to,
     "scatter": scatter,
+    # arrays of any number of dimensions (issue 19)
+    "permute_dims": permute_dims,
 }

@@ -118,4 +118,6 @@ OPS: dict[str, Callable[..., Any]] = {
     "broadcast_to": jnp.broadcast_to,
     "sum_to": _sum_to,
     "scatter": lambda g, shape, key: jnp.zeros(shape, dtype=jnp.result_type(g)).at[key].set(g),
+    # arrays of any number of dimensions (issue 19)
+    "permute_dims": lambda a, axes: jnp.transpose(a, axes),
 }

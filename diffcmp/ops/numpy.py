@@ -138,6 +138,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "broadcast_to": np.broadcast_to,
     "sum_to": sum_to,
     "scatter": scatter,
+    # arrays of any number of dimensions (issue 19)
+    "permute_dims": lambda a, axes: np.transpose(a, axes),
 }
 
 

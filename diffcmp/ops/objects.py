@@ -58,7 +58,7 @@ def map_along(function: Callable[[list[Any]], list[Any]], value: np.ndarray,
 
 
 def transpose(value: Any) -> Any:
-    """The transpose of a matrix (a scalar or vector: itself)."""
+    """The transpose of an array: its axes reversed (a scalar or vector: itself)."""
     return value.T if isinstance(value, np.ndarray) else value
 
 
@@ -85,9 +85,10 @@ def scatter(value: Any, shape: tuple[int, ...], key: Any, zero: Any = 0) -> np.n
 
 
 def _triangle(a: np.ndarray, k: int, upper: bool, zero: Any) -> np.ndarray:
-    """``triu`` (``upper``) or ``tril`` of a matrix, ``zero`` where it is cut away."""
-    keep = np.tri(*a.shape, k - 1 if upper else k, dtype=bool)
-    keep = ~keep if upper else keep
+    """``triu`` (``upper``) or ``tril`` of a matrix (of each matrix of the last two axes),
+    ``zero`` where it is cut away."""
+    keep = np.tri(*a.shape[-2:], k - 1 if upper else k, dtype=bool)
+    keep = np.broadcast_to(~keep if upper else keep, a.shape)
     out = np.full(a.shape, zero, dtype=object)
     out[keep] = a[keep]
     return out
@@ -133,4 +134,6 @@ ARITHMETIC: dict[str, Callable[..., Any]] = {
     "stack": stack,
     "broadcast_to": lambda a, shape: np.broadcast_to(np.asarray(a, dtype=object), shape),
     "sum_to": sum_to,
+    # arrays of any number of dimensions (issue 19)
+    "permute_dims": lambda a, axes: np.transpose(a, axes),
 }

@@ -14,7 +14,8 @@ Arities count every positional argument, raw ones too: ``pow(a, 2)`` takes an in
 - ``index(a, key)`` a literal key, NumPy's basic indexing: a non-negative int, a ``slice`` with
   non-negative ``start``, ``stop`` and ``step`` (none of them ``None``, ``step >= 1``), or a tuple
   of them, one per leading axis (``X[1:, 0]`` is ``index(X, (slice(1, 3, 1), 0))``);
-- ``reshape(a, shape)`` a tuple of one or two positive ints whose product is ``a``'s size;
+- ``reshape(a, shape)`` a tuple of positive ints (any number of them) whose product is ``a``'s
+  size;
 - the ``LAYOUT`` ops (issue 19) NumPy's raw arguments, normalised: ``stack(parts)`` stacks
   equal shapes along a new first axis (a list literal; ``stack(parts, axis=1)`` is compiled as
   its transpose); ``concatenate(parts, axis)`` a non-negative axis; ``flip(a, axis)`` an axis or
@@ -24,6 +25,8 @@ Arities count every positional argument, raw ones too: ``pow(a, 2)`` takes an in
   ``triu``/``tril(a, k)`` a matrix and an int diagonal; ``diag(v)`` a vector to its diagonal
   matrix, ``diagonal(A)`` a matrix to its main diagonal, ``trace(A)``; ``outer(u, v)`` two
   vectors; ``kron(A, B)`` two arrays of the same number of dimensions;
+  ``permute_dims(a, axes)`` a permutation of ``a``'s axes, a tuple of non-negative ints
+  (NumPy's ``transpose(a, axes)``; ``transpose(a)`` reverses every axis, like ``a.T``);
 - every op of ``AXIS_OPS`` an axis, its last argument: ``None`` (every element: a scalar) or a
   non-negative int (along that axis: a result without it, no kept dimension; ``softmax`` and
   ``log_softmax`` keep the shape and take an int only).
@@ -81,6 +84,7 @@ def _op(name: str, arity: int, analytic: bool, smooth: bool, kind: str, call: st
 _V = [0.3, -0.7, 1.1]
 _M = [[0.5, -1.0], [2.0, 0.25]]
 _R = [[0.5, -1.0, 0.3], [2.0, 0.25, -0.7]]  # two rows, three columns: the axes differ
+_T = [_R, [[1.5, -0.25, 0.75], [-2.0, 0.125, 0.6]]]  # a (2, 2, 3) tensor
 
 #: Every operation, one row each: name, arity, analytic, smooth, kind, language name, example.
 SPEC: dict[str, Op] = {op.name: op for op in (
@@ -175,6 +179,8 @@ SPEC: dict[str, Op] = {op.name: op for op in (
     _op("broadcast_to", 2, True, True, DERIVATIVE, None, [0.3, -0.7], (2, 2)),
     _op("sum_to", 2, True, True, DERIVATIVE, None, _M, (2,)),
     _op("scatter", 3, True, True, DERIVATIVE, None, 0.5, (2, 2), (1, 0)),
+    # arrays of any number of dimensions (issue 19)
+    _op("permute_dims", 2, True, True, LAYOUT, "transpose", _T, (1, 2, 0)),
 )}
 
 #: NumPy's names for functions of the language that have another name here: language name ->

@@ -45,7 +45,7 @@ OPS: dict[str, Callable[..., Any]] = {
     "pow": torch.pow,
     "neg": torch.neg,
     "matmul": torch.matmul,
-    "transpose": lambda a: a.T if a.dim() == 2 else a,
+    "transpose": lambda a: a.permute(*reversed(range(a.dim()))),
     "index": lambda a, key: a[key],
     "reshape": torch.reshape,
     "stack": torch.stack,
@@ -128,4 +128,6 @@ OPS: dict[str, Callable[..., Any]] = {
     "broadcast_to": torch.broadcast_to,
     "sum_to": lambda a, shape: a.sum_to_size(shape) if shape else a.sum(),
     "scatter": _scatter,
+    # arrays of any number of dimensions (issue 19)
+    "permute_dims": lambda a, axes: torch.permute(a, axes),
 }
