@@ -170,4 +170,9 @@ GRAPH_OPS: dict[str, Callable[..., Any]] = {
     "broadcast_to": broadcast_to,
     "sum_to": sum_to,
     "scatter": scatter,
+    # reductions and scans (issue 19)
+    **{name: (lambda op: lambda a, axis: Node(op, (a,), (axis,), a.shape))(name)
+       for name in ("cumsum", "cumprod", "sort")},
+    **{name: (lambda op: lambda x, a, axis: Node(op, (x, a), (axis,), a.shape))(name)
+       for name in ("sort_scatter", "sort_gather")},
 }
