@@ -101,7 +101,7 @@ ERRORS = {
     "sum(q)": "(column 5): unknown name 'q' (not a param, data or constant)",
     "sum(A, axs=1)": "(column 8): sum() takes no keyword argument 'axs' (only axis); did you "
                      "mean 'axis'?",
-    "sum(A, keepdims=1)": "(column 8): sum() takes no keyword argument 'keepdims' (only axis)",
+    "sum(A, keepdims=1)": "(column 17): sum()'s keepdims must be True or False",
     "sum(exp(A, axis=1))": "(column 12): exp() takes no keyword arguments",
     "sum(A, 1)": "(column 1): sum() takes 1 argument, got 2 (an axis is given by name: "
                  "sum(a, axis=1))",

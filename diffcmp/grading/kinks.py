@@ -28,6 +28,7 @@ Then the touched components that share a switch are checked together, pair by pa
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -130,9 +131,10 @@ class Switch:
         for r, row in enumerate(slices):
             ordered = sorted((i for i, v in enumerate(row) if _real(v)), key=lambda i: row[i],
                              reverse=self.node.op == "amax")
-            if len(ordered) > 1:
-                i, j = ordered[0], ordered[1]
-                pairs.append(((r, i, j), (row[i], row[j])))
+            # max/min: the two largest (smallest); sort: every two neighbours (issue 19)
+            stop = len(ordered) - 1 if self.node.op == "sort" else min(1, len(ordered) - 1)
+            pairs.extend(((r, i, j), (row[i], row[j]))
+                         for i, j in itertools.pairwise(ordered[:stop + 1]))
         return pairs
 
 
@@ -186,7 +188,7 @@ def _switch(node: Node) -> Switch | None:
         return Switch(node, (args[0], _scale(args[0])), False, f"{text} {_ZERO_SWITCHES[op]}")
     if op in ("maximum", "minimum"):
         return Switch(node, args, True, f"{text} has tied arguments")
-    if op in ("amax", "amin"):
+    if op in ("amax", "amin", "sort"):
         return Switch(node, args, True, f"{text} has tied elements")
     if op == "where" and args[0].op in _COMPARES:
         left, right = args[0].args

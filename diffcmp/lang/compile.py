@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from ..ops.spec import ALIASES, ALONG, LAYOUT, REDUCTION, SPEC
-from . import layout
+from ..ops.spec import ALIASES, ALONG, LAYOUT, REDUCTION, SCAN, SPEC
+from . import layout, reductions
 from .parse import (
     ALONG_AXIS,
     AXIS_FUNCTIONS,
@@ -178,7 +178,8 @@ _OP_TEXT = {**{op: f"'{symbol}'" for op, symbol in (
     **{op: f"{name}()" for (name, _), op in MULTI.items()}}
 
 #: Ops along an axis whose symbolic gradient grows as the square of the line's length.
-_QUADRATIC = frozenset({"prod", "amax", "amin", *(n for n, op in SPEC.items() if op.kind == ALONG)})
+_QUADRATIC = frozenset({"prod", "amax", "amin", *(n for n, op in SPEC.items()
+                                                    if op.kind in (ALONG, SCAN))})
 _REDUCING = frozenset(name for name, op in SPEC.items() if op.kind == REDUCTION)
 #: Ops that move elements without computing: they count no scalar operation.
 _STRUCTURE = frozenset({"index", "transpose", "reshape"})
@@ -376,6 +377,10 @@ class _Compiler:
             return self.apply(LITERAL_ARGUMENT[name], node, value, shape=shape, raw=(shape,))
         if name in LAYOUT_FUNCTIONS:
             return layout.call(self, node, name)
+        if name in reductions.SIGNATURES:  # var, std, cumsum, cumprod, sort (issue 19)
+            return reductions.call(self, node, name)
+        if name in REDUCTIONS and len(arg_nodes) == 1:  # keepdims=, a tuple of axes (issue 19)
+            return reductions.reduction(self, node, name)
         args = [self.visit(arg) for arg in arg_nodes]
         name = ALIASES.get(name, name)  # NumPy's name for one of the language's functions
         if name == "pow":  # power(a, b) is a ** b, exactly

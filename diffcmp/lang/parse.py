@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import ExpressionError
-from ..ops.spec import ALIASES, ALONG, AXIS_OPS, LAYOUT, REDUCTION, SPEC, STRUCTURE
+from ..ops.spec import ALIASES, ALONG, AXIS_OPS, LAYOUT, REDUCTION, SCAN, SPEC, STRUCTURE
 from ..ops.spec import ELEMENTWISE as _ELEMENTWISE_KIND
 from .templates import TEMPLATES, expand
 
@@ -48,16 +48,20 @@ LITERAL_ARGUMENT = {op.call: op.name for op in SPEC.values() if op.kind == STRUC
 #: Functions of two or three arrays: (language name, arity) -> op name.
 MULTI = {(op.call, op.arity): op.name for op in SPEC.values()
          if op.call and op.arity > 1 and op.name not in AXIS_OPS
-         and op.kind not in (STRUCTURE, LAYOUT)}
+         and op.kind not in (STRUCTURE, LAYOUT, SCAN)}
 
 #: Structural functions (``stack``, ``flip``, ``diag``...), checked by
 #: :mod:`diffcmp.lang.layout` when compiled.
 LAYOUT_FUNCTIONS = frozenset(op.call for op in SPEC.values() if op.kind == LAYOUT and op.call) \
     | {"expand_dims", "squeeze"}  # arrays of any number of dimensions (issue 19): reshapes
 
+#: Scans and statistics (issue 19), checked by :mod:`diffcmp.lang.reductions` when compiled.
+COMPOSED = frozenset({"var", "std"})  # compiled from other ops
+SCAN_FUNCTIONS = frozenset(op.call for op in SPEC.values() if op.kind == SCAN) | COMPOSED
+
 FUNCTION_NAMES = (frozenset(ELEMENTWISE) | AXIS_FUNCTIONS | frozenset(LITERAL_ARGUMENT)
                   | {name for name, _ in MULTI} | frozenset(ALIASES) | LAYOUT_FUNCTIONS
-                  | frozenset(TEMPLATES))
+                  | frozenset(TEMPLATES) | SCAN_FUNCTIONS)
 
 #: The most dimensions a value has (the case model's limit; NumPy's own was 32 until 2.0).
 MAX_DIMENSIONS = 32
@@ -229,8 +233,8 @@ def _check(expr: Expression) -> set[str]:
                 starred = [arg for arg in args if isinstance(arg, ast.Starred)]
                 if starred and func.id in FUNCTION_NAMES:
                     raise expr.error(f"{func.id}() takes no starred arguments", starred[0])
-                if func.id in LAYOUT_FUNCTIONS:  # arguments checked when compiled (axis=None)
-                    stack.extend((arg, depth + 1, False) for arg in [
+                if func.id in LAYOUT_FUNCTIONS | SCAN_FUNCTIONS:  # arguments checked when
+                    stack.extend((arg, depth + 1, False) for arg in [  # compiled (axis=None)
                         *args, *(k.value for k in keywords)] if not _is_none(arg))
                     continue
                 _check_call(expr, node, func.id, len(args))
@@ -310,13 +314,16 @@ def _check_keywords(expr: Expression, node: ast.Call, name: str,
             raise expr.error(f"{name}() is given {keyword.arg}= twice", keyword)
         if name not in AXIS_FUNCTIONS:
             raise expr.error(f"{name}() takes no keyword arguments", keyword)
-        if keyword.arg != "axis":
+        keepdims = keyword.arg == "keepdims" and name in REDUCTIONS  # issue 19
+        if keyword.arg != "axis" and not keepdims:
             raise expr.error(f"{name}() takes no keyword argument '{keyword.arg}' (only axis)"
                              f"{did_you_mean(keyword.arg, ['axis'])}", keyword)
         if len(node.args) > 1:
             raise expr.error(f"{name}() of {len(node.args)} arguments is elementwise and takes "
-                             f"no axis (the reduction is {name}(a, axis=...))", keyword)
+                             f"no {keyword.arg} (the reduction is {name}(a, axis=...))", keyword)
         value = keyword.value
+        if keepdims or (name in REDUCTIONS and isinstance(value, ast.Tuple)):
+            continue  # keepdims and a tuple of axes: checked when compiled (issue 19)
         none = isinstance(value, ast.Constant) and value.value is None
         if name in ALONG_AXIS and (none or int_literal(value) is None):
             raise expr.error(f"{name}()'s axis must be an integer literal, like axis=-1 (the "
@@ -373,7 +380,8 @@ def _attribute_name(node: ast.Attribute) -> ast.AST:
 
 
 def _is_none(node: ast.AST) -> bool:
-    return isinstance(node, ast.Constant) and node.value is None
+    """``None``, or a flag (``keepdims=True``, issue 19): literals checked when compiled."""
+    return isinstance(node, ast.Constant) and (node.value is None or type(node.value) is bool)
 
 
 def _fits_float(value: float) -> bool:

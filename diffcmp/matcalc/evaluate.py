@@ -165,6 +165,8 @@ def _bound(node: Node, value: Any, args: list[Any], errors: list[Any]) -> Any:
         ea, eb = (np.broadcast_to(e, np.shape(x)) for e, x in zip(errors, args, strict=True))
         product = numpy_ops.OPS[op]  # (a scalar error 0 would make np.dot a scaling)
         return product(a, b) + product(a, eb) + product(ea, b)
+    if op in _SCANS:  # (issue 19)
+        return _SCANS[op](node, args, np.broadcast_to(errors[0], np.shape(args[0])))
     partials = _switch_partials(op, args, VJP[op](_NUMPY, np.ones(np.shape(value)), value,
                                                   *args, *node.raw))
     reduce = _reducer(node) if op in REDUCTIONS else (lambda x: x)
@@ -204,3 +206,32 @@ def _reducer(node: Node) -> Callable[[Any], Any]:
         return lambda x: numpy_ops.OPS["sum_to"](x, node.shape)
     axis = node.raw[0] if node.raw else None
     return lambda x: np.sum(x, axis=axis)
+
+
+# reductions and scans (issue 19)
+def _cumprod(a: Any, error: Any, axis: int) -> Any:
+    """``cumprod``'s bound: the ``j`` roundings of the ``j``-th partial product, and the
+    arguments' errors carried through it to first order (``sum_i e_i prod_{m != i} |a_m|``,
+    accumulated along the line, so that a zero needs no division)."""
+    a, error = np.moveaxis(np.abs(a), axis, 0), np.moveaxis(error, axis, 0)
+    product, carried = np.ones(a.shape[1:]), np.zeros(a.shape[1:])
+    out = np.empty(a.shape)
+    for j in range(a.shape[0]):
+        carried = carried * a[j] + product * error[j]
+        product = product * a[j]
+        out[j] = carried + j * product
+    return np.moveaxis(out, 0, axis)
+
+
+#: The bounds of the scans and of sorting's permutations, ``(node, args, first error)``: a
+#: partial sum rounds once per term it adds; a permutation moves the errors with the elements.
+_SCANS: dict[str, Callable[[Node, list[Any], Any], Any]] = {
+    "cumsum": lambda node, args, error: np.cumsum(np.abs(args[0]), node.raw[0])
+    + np.cumsum(error, node.raw[0]),
+    "cumprod": lambda node, args, error: _cumprod(args[0], error, node.raw[0]),
+    "sort": lambda node, args, error: numpy_ops.OPS["sort_gather"](error, args[0], *node.raw),
+    "sort_scatter": lambda node, args, error: numpy_ops.OPS["sort_scatter"](error, args[1],
+                                                                           *node.raw),
+    "sort_gather": lambda node, args, error: numpy_ops.OPS["sort_gather"](error, args[1],
+                                                                         *node.raw),
+}

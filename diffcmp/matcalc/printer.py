@@ -76,6 +76,20 @@ def _key(key: Any) -> str:
     return ", ".join(one(p) for p in parts)
 
 
+#: Reductions, which print ``keepdims=True`` where a reshape puts their axis back (issue 19).
+REDUCED = frozenset({"sum", "mean", "prod", "norm", "logsumexp", "amax", "amin"})
+
+
+def _keeps(node: Node) -> bool:
+    """Whether a reshape puts back, with size 1, the axes its reduction removed."""
+    inner = node.args[0]
+    if inner.op not in REDUCED or not inner.args:
+        return False
+    axis = inner.raw[0] if inner.raw else None
+    kept = tuple(1 if axis in (None, i) else n for i, n in enumerate(inner.args[0].shape))
+    return tuple(node.shape) == kept
+
+
 class _Printer:
     def __init__(self, names: Mapping[int, str]) -> None:
         self.names = names
@@ -122,6 +136,8 @@ class _Printer:
         if op == "scatter":
             shape, key = node.raw
             return f"scatter({self.text(args[0])[0]}, {shape}, [{_key(key)}])", 8
+        if op == "reshape" and _keeps(node) and id(args[0]) not in self.names:
+            return self.text(args[0])[0][:-1] + ", keepdims=True)", 8  # (issue 19)
         inner = ", ".join(self.text(a)[0] for a in args)
         if op in LITERAL_OPS:  # reshape(a, (4, 1)): a literal argument, as the language takes it
             inner += "".join(f", {_shape(r)}" for r in node.raw)

@@ -242,6 +242,37 @@ def _kron(k: Namespace, g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
     return da, untile(k, g * spread, b.shape, tuple(a.shape))
 
 
+# reductions and scans (issue 19)
+def _uncumsum(k: Namespace, g: Any, axis: int) -> Any:
+    """The adjoint of ``cumsum``: each element's share of every partial sum from it on, the
+    cumulative sum taken from the end of the line (``flip(cumsum(flip(g)))``)."""
+    return k.raw("flip")(k.raw("cumsum")(k.raw("flip")(g, axis), axis), axis)
+
+
+def _cumprod(k: Namespace, g: Any, ans: Any, a: Any, axis: int) -> tuple[Any]:
+    """``sum_{j >= i} g_j prod_{m <= j, m != i} a_m`` with no division, so that it is exact
+    where elements are zero, and so is its own derivative (second order): the product of the
+    elements before ``i`` (an exclusive cumulative product) times ``s_i = g_i + a_{i+1}
+    s_{i+1}``, a linear recurrence from the end of the line, solved by doubling (``log2 n``
+    steps of shifts, each composing the recurrence's steps pairwise)."""
+    n = a.shape[axis]
+    g = k.raw("broadcast_to")(g, a.shape)
+    if n == 1:
+        return (g,)
+    position = k.raw("cumsum")(k.raw("broadcast_to")(1, a.shape), axis)  # 1 to n on each line
+
+    def ahead(x: Any, d: int) -> Any:  # x_{i+d} at i, 0 past the end of the line
+        return k.where(k.le(position, n - d), k.raw("roll")(x, n - d, axis), 0)
+
+    before = k.raw("cumprod")(k.where(k.eq(position, 1), 1, k.raw("roll")(a, 1, axis)), axis)
+    factor, total, d = ahead(a, 1), g, 1
+    while d < n:
+        total = total + factor * ahead(total, d)
+        factor = factor * ahead(factor, d)
+        d *= 2
+    return (before * total,)
+
+
 #: Every differentiable operation's vector-Jacobian rule (one line each).
 VJP: dict[str, Rule] = {
     "add": lambda k, g, ans, a, b: (g, g),
@@ -333,6 +364,12 @@ VJP: dict[str, Rule] = {
     # arrays of any number of dimensions (issue 19)
     "permute_dims": lambda k, g, ans, a, axes: (k.raw("permute_dims")(g, tuple(
         sorted(range(len(axes)), key=axes.__getitem__))),),
+    # reductions and scans (issue 19)
+    "cumsum": lambda k, g, ans, a, axis: (_uncumsum(k, k.raw("broadcast_to")(g, a.shape), axis),),
+    "cumprod": _cumprod,
+    "sort": lambda k, g, ans, a, axis: (k.raw("sort_scatter")(g, a, axis),),
+    "sort_scatter": lambda k, g, ans, x, a, axis: (k.raw("sort_gather")(g, a, axis), None),
+    "sort_gather": lambda k, g, ans, x, a, axis: (k.raw("sort_scatter")(g, a, axis), None),
 }
 
 

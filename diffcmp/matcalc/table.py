@@ -186,4 +186,9 @@ GRAPH_OPS: dict[str, Callable[..., Any]] = {
     "scatter": scatter,
     # arrays of any number of dimensions (issue 19)
     "permute_dims": permute_dims,
+    # reductions and scans (issue 19)
+    **{name: (lambda op: lambda a, axis: Node(op, (a,), (axis,), a.shape))(name)
+       for name in ("cumsum", "cumprod", "sort")},
+    **{name: (lambda op: lambda x, a, axis: Node(op, (x, a), (axis,), a.shape))(name)
+       for name in ("sort_scatter", "sort_gather")},
 }

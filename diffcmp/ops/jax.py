@@ -25,6 +25,11 @@ def _sum_to(a: Any, shape: tuple[int, ...]) -> Any:
     return jnp.sum(a, axis=axes, keepdims=True).reshape(shape) if axes else a.reshape(shape)
 
 
+def _order(a: Any, axis: int) -> Any:
+    """The stable sorting permutation of ``a``'s lines along ``axis`` (issue 19)."""
+    return jnp.argsort(jax.lax.stop_gradient(a), axis=axis, stable=True)
+
+
 #: The language's operations in JAX (one line each).
 OPS: dict[str, Callable[..., Any]] = {
     "const": const,
@@ -120,4 +125,12 @@ OPS: dict[str, Callable[..., Any]] = {
     "scatter": lambda g, shape, key: jnp.zeros(shape, dtype=jnp.result_type(g)).at[key].set(g),
     # arrays of any number of dimensions (issue 19)
     "permute_dims": lambda a, axes: jnp.transpose(a, axes),
+    # reductions and scans (issue 19)
+    "cumsum": lambda a, axis: jnp.cumsum(a, axis),
+    "cumprod": lambda a, axis: jnp.cumprod(a, axis),
+    "sort": lambda a, axis: jnp.sort(a, axis, stable=True),
+    "sort_scatter": lambda g, a, axis: jnp.take_along_axis(
+        jnp.broadcast_to(g, jnp.shape(a)), jnp.argsort(_order(a, axis), axis=axis), axis),
+    "sort_gather": lambda x, a, axis: jnp.take_along_axis(
+        jnp.broadcast_to(x, jnp.shape(a)), _order(a, axis), axis),
 }

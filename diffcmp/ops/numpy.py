@@ -45,6 +45,11 @@ def polygamma(n: Any, x: Any) -> Any:
     return result if result.ndim else result[()]
 
 
+def _order(a: Any, axis: int) -> Any:
+    """The stable sorting permutation of ``a``'s lines along ``axis`` (issue 19)."""
+    return np.argsort(a, axis, kind="stable")
+
+
 #: The language's operations in NumPy float64 (one line each).
 OPS: dict[str, Callable[..., Any]] = {
     "const": lambda value: np.float64(literal_to_float(value)),
@@ -140,6 +145,14 @@ OPS: dict[str, Callable[..., Any]] = {
     "scatter": scatter,
     # arrays of any number of dimensions (issue 19)
     "permute_dims": lambda a, axes: np.transpose(a, axes),
+    # reductions and scans (issue 19)
+    "cumsum": lambda a, axis: np.cumsum(a, axis),
+    "cumprod": lambda a, axis: np.cumprod(a, axis),
+    "sort": lambda a, axis: np.sort(a, axis, kind="stable"),
+    "sort_scatter": lambda g, a, axis: np.take_along_axis(
+        np.broadcast_to(g, np.shape(a)), np.argsort(_order(a, axis), axis), axis),
+    "sort_gather": lambda x, a, axis: np.take_along_axis(
+        np.broadcast_to(x, np.shape(a)), _order(a, axis), axis),
 }
 
 

@@ -4,6 +4,8 @@ mpmath backends."""
 
 from __future__ import annotations
 
+import functools
+import itertools
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -137,3 +139,40 @@ ARITHMETIC: dict[str, Callable[..., Any]] = {
     # arrays of any number of dimensions (issue 19)
     "permute_dims": lambda a, axes: np.transpose(a, axes),
 }
+
+
+# reductions and scans (issue 19)
+def _permute(x: Any, a: np.ndarray, axis: int, compare: Callable[[Any, Any], int],
+             inverse: bool) -> np.ndarray:
+    """``x`` (of ``a``'s shape) reordered along ``axis`` as ``a``'s lines sort (stably, by
+    ``compare``: negative, zero or positive), or put back (``inverse``) where that order took
+    each element from."""
+    lines = np.moveaxis(np.asarray(a, dtype=object), axis, -1)
+    values = np.moveaxis(np.broadcast_to(np.asarray(x, dtype=object), np.shape(a)), axis, -1)
+    out = np.empty(lines.shape, dtype=object)
+    key = functools.cmp_to_key(compare)
+    for index in np.ndindex(*lines.shape[:-1]):
+        line = list(lines[index])
+        order = sorted(range(len(line)), key=lambda i: key(line[i]))  # sorted() is stable
+        row = values[index]
+        if inverse:
+            placed = [None] * len(order)
+            for position, source in enumerate(order):
+                placed[source] = row[position]
+            out[index] = stack(placed)
+        else:
+            out[index] = stack([row[source] for source in order])
+    return np.moveaxis(out, -1, axis)
+
+
+def scans(compare: Callable[[Any, Any], int]) -> dict[str, Callable[..., Any]]:
+    """``cumsum``, ``cumprod``, ``sort`` and ``sort``'s derivative ops on object arrays (one
+    line each), ``compare`` ordering two elements (negative, zero or positive)."""
+    return {
+        "cumsum": lambda a, axis: map_along(lambda v: list(itertools.accumulate(v)), a, axis),
+        "cumprod": lambda a, axis: map_along(
+            lambda v: list(itertools.accumulate(v, operator.mul)), a, axis),
+        "sort": lambda a, axis: _permute(a, a, axis, compare, False),
+        "sort_scatter": lambda g, a, axis: _permute(g, a, axis, compare, True),
+        "sort_gather": lambda x, a, axis: _permute(x, a, axis, compare, False),
+    }

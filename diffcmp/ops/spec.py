@@ -29,7 +29,14 @@ Arities count every positional argument, raw ones too: ``pow(a, 2)`` takes an in
   (NumPy's ``transpose(a, axes)``; ``transpose(a)`` reverses every axis, like ``a.T``);
 - every op of ``AXIS_OPS`` an axis, its last argument: ``None`` (every element: a scalar) or a
   non-negative int (along that axis: a result without it, no kept dimension; ``softmax`` and
-  ``log_softmax`` keep the shape and take an int only).
+  ``log_softmax`` keep the shape and take an int only);
+- the ``SCAN`` ops (issue 19) ``cumsum(a, axis)``, ``cumprod(a, axis)`` and ``sort(a, axis)`` a
+  non-negative int axis (NumPy's ``axis=None``, the flattened array, is compiled as a reshape to
+  a vector first), the result of ``a``'s shape; ``sort`` is ascending and stable. Their derivative
+  ops ``sort_scatter(g, a, axis)`` (``g`` put back where ``a``'s sorting permutation took each
+  element from: the adjoint of ``sort``) and ``sort_gather(x, a, axis)`` (``x`` reordered as
+  ``a`` sorts: ``sort(a)`` is ``sort_gather(a, a, axis)``) permute their first argument by the
+  stable order of the second, which they do not differentiate.
 
 The language's compiler normalises what users write (negative indices and axes, ``-1`` in a
 shape, omitted slice bounds) before any backend sees it, so the raw arguments above are all a
@@ -53,6 +60,7 @@ ALONG = "along"  # an array to one of its shape, computed along an axis (softmax
 TRANSLATION = "translation"  # appears only in SymPy expressions (Python cases, derivatives)
 DERIVATIVE = "derivative"  # appears only in vectorised gradients (the adjoints of structure)
 LAYOUT = "layout"  # structural functions of the language: stack, flip, diag, outer... (issue 19)
+SCAN = "scan"  # an array to one of its shape along an axis: cumsum, cumprod, sort (issue 19)
 
 #: A literal of the language: an exact integer or fraction, a float, or a named constant.
 Literal = int | Fraction | float | str
@@ -170,6 +178,10 @@ SPEC: dict[str, Op] = {op.name: op for op in (
     _op("trace", 1, True, True, LAYOUT, "trace", _M),
     _op("outer", 2, True, True, LAYOUT, "outer", _V, [2.0, 0.5]),
     _op("kron", 2, True, True, LAYOUT, "kron", _M, _R),
+    # reductions and scans (issue 19)
+    _op("cumsum", 2, True, True, SCAN, "cumsum", _R, 1),
+    _op("cumprod", 2, True, True, SCAN, "cumprod", _R, 0),
+    _op("sort", 2, False, False, SCAN, "sort", _R, 1),
     _op("softmax", 2, True, True, ALONG, "softmax", _R, 1),
     _op("log_softmax", 2, True, True, ALONG, "log_softmax", _R, 0),
     _op("loggamma", 1, True, True, TRANSLATION, None, 0.3),
@@ -181,6 +193,10 @@ SPEC: dict[str, Op] = {op.name: op for op in (
     _op("scatter", 3, True, True, DERIVATIVE, None, 0.5, (2, 2), (1, 0)),
     # arrays of any number of dimensions (issue 19)
     _op("permute_dims", 2, True, True, LAYOUT, "transpose", _T, (1, 2, 0)),
+    # reductions and scans (issue 19)
+    _op("sort_scatter", 3, False, False, DERIVATIVE, None, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]],
+        _R, 1),
+    _op("sort_gather", 3, False, False, DERIVATIVE, None, [[1.0, 2.0], [3.0, 4.0]], _M, 0),
 )}
 
 #: NumPy's names for functions of the language that have another name here: language name ->

@@ -9,13 +9,23 @@ build one flat ``Add``/``Mul``/``Max`` per line along the axis (or over every el
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, hypot, log1p, log2, log10
 
-from .objects import ARITHMETIC, elementwise, flat, map_along, reduce_along, scatter, structure
+from .objects import (
+    ARITHMETIC,
+    elementwise,
+    flat,
+    map_along,
+    reduce_along,
+    scans,
+    scatter,
+    structure,
+)
 from .spec import Literal
 from .sympy_functions import (
     Ceil,
@@ -65,6 +75,28 @@ def _softmax(row: list[sp.Expr]) -> list[sp.Expr]:
 def _log_softmax(row: list[sp.Expr]) -> list[sp.Expr]:
     total = LogSumExp(*row)
     return [z - total for z in row]
+
+
+def _compare(a: sp.Expr, b: sp.Expr) -> int:
+    """The order of two numbers (a ``TypeError`` for expressions it depends on)."""
+    return int(bool(a > b)) - int(bool(a < b))
+
+
+def _sorted(values: list[sp.Expr]) -> list[sp.Expr]:
+    """A line sorted: numbers by value; expressions by an odd-even transposition network of
+    ``Min`` and ``Max`` (exact wherever the order is, and differentiable where no two tie)."""
+    try:
+        return sorted(values, key=functools.cmp_to_key(_compare))
+    except TypeError:
+        pass
+    out = list(values)
+    for turn in range(len(out)):
+        for i in range(turn % 2, len(out) - 1, 2):
+            out[i], out[i + 1] = sp.Min(out[i], out[i + 1]), sp.Max(out[i], out[i + 1])
+    return out
+
+
+_SCANS = scans(_compare)
 
 
 #: The language's operations on SymPy values (one line each).
@@ -137,4 +169,7 @@ OPS: dict[str, Callable[..., Any]] = {
     "dirac_delta": elementwise(sp.DiracDelta),
     "polygamma": elementwise(sp.polygamma, 2),
     "scatter": lambda g, shape, key: scatter(g, shape, key, sp.Integer(0)),
+    # reductions and scans (issue 19)
+    **_SCANS,
+    "sort": lambda a, axis: map_along(_sorted, a, axis),
 }

@@ -35,6 +35,11 @@ def _scatter(g: torch.Tensor, shape: tuple[int, ...], key: Any) -> torch.Tensor:
     return out
 
 
+def _order(a: torch.Tensor, axis: int) -> torch.Tensor:
+    """The stable sorting permutation of ``a``'s lines along ``axis`` (issue 19)."""
+    return torch.argsort(a.detach(), dim=axis, stable=True)
+
+
 #: The language's operations in PyTorch (one line each).
 OPS: dict[str, Callable[..., Any]] = {
     "const": const,
@@ -130,4 +135,11 @@ OPS: dict[str, Callable[..., Any]] = {
     "scatter": _scatter,
     # arrays of any number of dimensions (issue 19)
     "permute_dims": lambda a, axes: torch.permute(a, axes),
+    # reductions and scans (issue 19)
+    "cumsum": lambda a, axis: torch.cumsum(a, axis),
+    "cumprod": lambda a, axis: torch.cumprod(a, axis),
+    "sort": lambda a, axis: torch.sort(a, dim=axis, stable=True).values,
+    "sort_scatter": lambda g, a, axis: torch.zeros_like(a, dtype=g.dtype).scatter(
+        axis, _order(a, axis), g.expand_as(a)),
+    "sort_gather": lambda x, a, axis: torch.gather(x.expand_as(a), axis, _order(a, axis)),
 }
