@@ -92,7 +92,7 @@ BACKENDS: dict[str, tuple[Mapping[str, Callable[..., Any]], Callable[[Any], Any]
 def _args(name: str, array: Callable[[Any], Any]) -> list[Any]:
     """The spec example as backend arguments (``stack`` takes a list of backend scalars)."""
     example = SPEC[name].example
-    if name in ("stack", "concatenate"):  # a list of parts (and concatenate's axis)
+    if name in ("stack", "concatenate", "einsum"):  # a list of parts (and the raw rest)
         return [[array(v) for v in example[0]], *example[1:]]
     return [_convert(a, array) for a in example]
 

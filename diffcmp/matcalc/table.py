@@ -42,7 +42,7 @@ def stack(parts: Sequence[Node]) -> Node:
 
 
 #: Ops whose node arguments come as one list (``stack(parts)``, ``concatenate(parts, axis)``).
-LISTED = frozenset({"stack", "concatenate"})
+LISTED = frozenset({"stack", "concatenate", "einsum"})
 
 
 def _concatenate(parts: Sequence[Node], axis: int) -> Node:
@@ -60,6 +60,18 @@ def _repeat(a: Node, k: int, axis: int | None) -> Node:
 def _tile(a: Node, reps: tuple[int, ...]) -> Node:
     return Node("tile", (a,), (tuple(reps),),
                 tuple(n * r for n, r in zip(a.shape, reps, strict=True)))
+
+
+def _take(a: Node, index: Any, axis: int) -> Node:
+    shape = (*a.shape[:axis], *np.shape(index), *a.shape[axis + 1:])
+    return Node("take", (a,), (index, axis), shape)
+
+
+def _einsum(parts: Sequence[Node], spec: str) -> Node:
+    inputs, output = spec.split("->")
+    sizes = {letter: n for term, part in zip(inputs.split(","), parts, strict=True)
+             for letter, n in zip(term, part.shape, strict=True)}
+    return Node("einsum", tuple(parts), (spec,), tuple(sizes[letter] for letter in output))
 
 
 def broadcast_to(a: Node, shape: Shape) -> Node:
@@ -161,8 +173,8 @@ GRAPH_OPS: dict[str, Callable[..., Any]] = {
     "tile": _tile,
     "triu": lambda a, k: Node("triu", (a,), (k,), a.shape),
     "tril": lambda a, k: Node("tril", (a,), (k,), a.shape),
-    "diag": lambda v: Node("diag", (v,), (), v.shape * 2),
-    "diagonal": lambda a: Node("diagonal", (a,), (), (min(a.shape),)),
+    "diag": lambda v, k: Node("diag", (v,), (k,), (v.shape[0] + abs(k),) * 2),
+    "diagonal": lambda a, k: Node("diagonal", (a,), (k,), np.diagonal(np.empty(a.shape), k).shape),
     "trace": lambda a: Node("trace", (a,), (), ()),
     "outer": lambda u, v: Node("outer", (u, v), (), (u.shape[0], v.shape[0])),
     "kron": lambda a, b: Node("kron", (a, b), (), tuple(
@@ -170,4 +182,11 @@ GRAPH_OPS: dict[str, Callable[..., Any]] = {
     "broadcast_to": broadcast_to,
     "sum_to": sum_to,
     "scatter": scatter,
+    # integer indexing and einsum (issue 19)
+    "take": _take,
+    "take_along_axis": lambda a, index, axis: Node("take_along_axis", (a,), (index, axis),
+                                                   np.shape(index)),
+    "einsum": _einsum,
+    "scatter_add": lambda g, shape, index, axis: Node("scatter_add", (g,), (
+        tuple(shape), index, axis), tuple(shape)),
 }

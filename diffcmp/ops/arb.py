@@ -42,7 +42,16 @@ from flint import arb, ctx, fmpz
 
 from ..errors import UndecidedError
 from . import arb_functions as balls
-from .objects import ARITHMETIC, elementwise, flat, map_along, reduce_along, scatter, structure
+from .objects import (
+    ARITHMETIC,
+    elementwise,
+    flat,
+    gathering,
+    map_along,
+    reduce_along,
+    scatter,
+    structure,
+)
 from .spec import Literal
 
 #: Bits per decimal digit.
@@ -316,4 +325,6 @@ OPS: dict[str, Callable[..., Any]] = {
     "dirac_delta": _op("dirac_delta", lambda x: arb("nan") if _EQ(x, 0) else arb(0)),
     "polygamma": _op("polygamma", balls.polygamma, 2),
     "scatter": lambda g, shape, key: scatter(g, shape, key, arb(0)),
+    # integer indexing and einsum (issue 19)
+    **gathering(arb(0), balls.ball_sum),
 }

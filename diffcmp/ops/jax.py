@@ -104,8 +104,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "tile": lambda a, reps: jnp.tile(a, reps),
     "triu": lambda a, k: jnp.triu(a, k),
     "tril": lambda a, k: jnp.tril(a, k),
-    "diag": jnp.diag,
-    "diagonal": lambda a: jnp.diagonal(a),
+    "diag": lambda v, k: jnp.diag(v, k),
+    "diagonal": lambda a, k: jnp.diagonal(a, k),
     "trace": jnp.trace,
     "outer": jnp.outer,
     "kron": jnp.kron,
@@ -118,4 +118,10 @@ OPS: dict[str, Callable[..., Any]] = {
     "broadcast_to": jnp.broadcast_to,
     "sum_to": _sum_to,
     "scatter": lambda g, shape, key: jnp.zeros(shape, dtype=jnp.result_type(g)).at[key].set(g),
+    # integer indexing and einsum (issue 19)
+    "take": lambda a, index, axis: jnp.take(a, jnp.asarray(index), axis),
+    "take_along_axis": lambda a, index, axis: jnp.take_along_axis(a, jnp.asarray(index), axis),
+    "einsum": lambda parts, spec: jnp.einsum(spec, *parts),
+    "scatter_add": lambda g, shape, index, axis: jnp.zeros(shape, dtype=jnp.result_type(g)).at[
+        (slice(None),) * axis + (jnp.asarray(index),)].add(g),
 }

@@ -17,7 +17,16 @@ from typing import Any
 import mpmath
 import numpy as np
 
-from .objects import ARITHMETIC, elementwise, flat, map_along, reduce_along, scatter, structure
+from .objects import (
+    ARITHMETIC,
+    elementwise,
+    flat,
+    gathering,
+    map_along,
+    reduce_along,
+    scatter,
+    structure,
+)
 from .spec import Literal
 
 #: The reference's working precision, in significant decimal digits.
@@ -248,4 +257,6 @@ OPS: dict[str, Callable[..., Any]] = {
     "dirac_delta": elementwise(_dirac_delta),
     "polygamma": elementwise(mpmath.polygamma, 2),
     "scatter": lambda g, shape, key: scatter(g, shape, key, mpmath.mpf(0)),
+    # integer indexing and einsum (issue 19)
+    **gathering(mpmath.mpf(0), mpmath.fsum),
 }

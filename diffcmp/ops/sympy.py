@@ -15,7 +15,16 @@ from typing import Any
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, hypot, log1p, log2, log10
 
-from .objects import ARITHMETIC, elementwise, flat, map_along, reduce_along, scatter, structure
+from .objects import (
+    ARITHMETIC,
+    elementwise,
+    flat,
+    gathering,
+    map_along,
+    reduce_along,
+    scatter,
+    structure,
+)
 from .spec import Literal
 from .sympy_functions import (
     Ceil,
@@ -137,4 +146,6 @@ OPS: dict[str, Callable[..., Any]] = {
     "dirac_delta": elementwise(sp.DiracDelta),
     "polygamma": elementwise(sp.polygamma, 2),
     "scatter": lambda g, shape, key: scatter(g, shape, key, sp.Integer(0)),
+    # integer indexing and einsum (issue 19)
+    **gathering(sp.Integer(0), lambda v: sp.Add(*v)),
 }
