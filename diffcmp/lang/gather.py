@@ -105,13 +105,13 @@ def _values(c: _Compiler, node: ast.expr, n: int, axis: int) -> tuple[Indices, S
         raise c.expr.error(f"{where}the index {text} has {value.ndim} dimensions", node)
     wrong = ~np.isfinite(value) | (value != np.round(value))
     if np.any(wrong):
-        at = np.unravel_index(int(np.argmax(wrong)), value.shape)
-        raise c.expr.error(f"{where}the index {text} holds {value[at]!r} at {list(at)}: indices "
-                           "must be integers", node)
+        at = [int(i) for i in np.unravel_index(int(np.argmax(wrong)), value.shape)]
+        raise c.expr.error(f"{where}the index {text} holds {float(value[tuple(at)])!r} at {at}: "
+                           "indices must be integers", node)
     outside = (value < -n) | (value >= n)
     if np.any(outside):
-        at = np.unravel_index(int(np.argmax(outside)), value.shape)
-        raise c.expr.error(f"{where}the index {text} holds {int(value[at])} at {list(at)}, out "
+        at = [int(i) for i in np.unravel_index(int(np.argmax(outside)), value.shape)]
+        raise c.expr.error(f"{where}the index {text} holds {int(value[tuple(at)])} at {at}, out "
                            f"of range for axis {axis} of {n} elements (indices lie in {-n} to "
                            f"{n - 1})", node)
     integers = (value.astype(np.int64) % n) if n else value.astype(np.int64)
