@@ -206,7 +206,7 @@ def _names(problem: Problem, order: list[Node], root: Node) -> dict[int, str]:
         leaves.update({v.name: g.var(v.name, v.shape, "param") for v in problem.params})
         leaves.update({v.name: g.var(v.name, v.shape, "data") for v in problem.data})
         parsed = parse_nodes(case.nodes, case.where)
-        shapes = {v.name: v.shape for v in [*problem.params, *problem.data]}
+        shapes = problem.shapes
         for name, expression in parsed.items():
             expanded = inline(expression, {k: v for k, v in parsed.items() if k != name})
             node = compile_expression(expanded, GRAPH_OPS, shapes, scalar=False)(leaves)

@@ -95,7 +95,7 @@ BACKENDS: dict[str, tuple[Mapping[str, Callable[..., Any]], Callable[[Any], Any]
 def _args(name: str, array: Callable[[Any], Any]) -> list[Any]:
     """The spec example as backend arguments (``stack`` takes a list of backend scalars)."""
     example = SPEC[name].example
-    if name in ("stack", "concatenate"):  # a list of parts (and concatenate's axis)
+    if name in ("stack", "concatenate", "einsum"):  # a list of parts (and the raw rest)
         return [[array(v) for v in example[0]], *example[1:]]
     return [_convert(a, array) for a in example]
 
@@ -188,11 +188,13 @@ def test_translation_and_printed_names_use_spec_ops_only() -> None:
 
 def test_the_language_functions_come_from_the_spec() -> None:
     from diffcmp.lang import ELEMENTWISE, FUNCTION_NAMES, MULTI, REDUCTIONS
-    from diffcmp.lang.parse import COMPOSED
-    from diffcmp.ops.spec import ALIASES
+    from diffcmp.lang.parse import STATISTICS
+    from diffcmp.lang.templates import TEMPLATES
+    from diffcmp.ops.spec import ALIASES, COMPOSED
 
     calls = {op.call for op in SPEC.values() if op.call}
-    assert calls | set(ALIASES) | COMPOSED == set(FUNCTION_NAMES)  # var, std: compiled
+    composed = set(COMPOSED) | STATISTICS | set(TEMPLATES)  # compiled from other ops
+    assert calls | set(ALIASES) | composed == set(FUNCTION_NAMES)
     assert all(SPEC[name].arity == 1 for name in ELEMENTWISE)
     assert REDUCTIONS["max"] == "amax" and MULTI[("max", 2)] == "maximum"
     assert MULTI[("where", 3)] == "where"

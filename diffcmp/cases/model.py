@@ -20,6 +20,7 @@ import sympy as sp
 
 from ..errors import CaseError
 from ..lang import CONSTANTS, FUNCTION_NAMES, analyze, parse, result_shape
+from ..lang.gather import valued_shapes
 from ..lang.nodes import inline, parse_nodes
 from ..registry import ENGINE_NAMES
 from ..status import Status
@@ -179,8 +180,7 @@ def _check_loss(loss: str, params: Mapping[str, np.ndarray], data: Mapping[str, 
                 where: str, nodes: Mapping[str, str]) -> None:
     """Parse and check a loss string against the case's shapes before anything is built."""
     expression = inline(parse(loss, where), parse_nodes(nodes, where))
-    shapes = {name: value.shape for name, value in [*params.items(), *data.items()]}
-    analyze(expression, shapes)
+    analyze(expression, valued_shapes(params, data))
     if not expression.names & set(params):
         raise CaseError("the loss uses no parameter (none of " + ", ".join(sorted(params)) +
                         "): its gradient is identically zero", where)
@@ -195,7 +195,7 @@ def _nodes(values: Any, params: Mapping[str, np.ndarray], data: Mapping[str, np.
     if values and not isinstance(loss, str):
         raise CaseError("[nodes] name parts of a loss string; a SymPy loss has none", where)
     out: dict[str, str] = {}
-    shapes = {name: value.shape for name, value in [*params.items(), *data.items()]}
+    shapes = valued_shapes(params, data)
     for name, source in values.items():
         _check_name(name, "nodes", where)
         if name in shapes:

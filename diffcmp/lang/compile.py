@@ -24,7 +24,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..ops.spec import ALIASES, ALONG, LAYOUT, REDUCTION, SCAN, SPEC
-from . import layout, reductions
+from . import gather, layout, reductions
 from .parse import (
     ALONG_AXIS,
     AXIS_FUNCTIONS,
@@ -221,6 +221,8 @@ class _Compiler:
                 return self.apply("transpose", node, inner, shape=inner.shape[::-1])
             case ast.Subscript(value=value):
                 inner = self.visit(value)
+                if gather.is_indexed(node):  # integer data as an index (issue 19)
+                    return gather.subscript(self, node, inner)
                 key, shape = index_key(self.expr, node, inner.shape)
                 return layout.subscript(self, node, inner, key, shape)
             case ast.List():
@@ -376,7 +378,7 @@ class _Compiler:
             shape = reshaped(self.expr, arg_nodes[1], value.shape)
             return self.apply(LITERAL_ARGUMENT[name], node, value, shape=shape, raw=(shape,))
         if name in LAYOUT_FUNCTIONS:
-            return layout.call(self, node, name)
+            return (gather.call if name in gather.SIGNATURES else layout.call)(self, node, name)
         if name in reductions.SIGNATURES:  # var, std, cumsum, cumprod, sort (issue 19)
             return reductions.call(self, node, name)
         if name in REDUCTIONS and len(arg_nodes) == 1:  # keepdims=, a tuple of axes (issue 19)
@@ -390,12 +392,8 @@ class _Compiler:
         if len(args) == 1 and name in AXIS_FUNCTIONS:
             return self.along(node, name, args[0], keywords[0].value if keywords else None)
         op = MULTI[(name, len(args))]
-        if op == "dot":
-            if args[0].shape != args[1].shape or len(args[0].shape) != 1:
-                raise self.expr.error(
-                    f"dot() needs two vectors of the same length, got shapes "
-                    f"{shape_text(args[0].shape)} and {shape_text(args[1].shape)}", node)
-            return self.apply(op, node, *args, shape=())
+        if op == "dot":  # NumPy's dot: of matrices too (issue 19)
+            return gather.dot(self, node, *args)
         return self.apply(op, node, *args)
 
     def along(self, node: ast.Call, name: str, arg: _Node, axis: ast.expr | None) -> _Node:

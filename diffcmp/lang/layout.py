@@ -46,9 +46,10 @@ SIGNATURES: dict[str, tuple[tuple[str, ...], int]] = {
 }
 
 
-def _bind(c: _Compiler, node: ast.Call, name: str) -> dict[str, ast.expr]:
+def _bind(c: _Compiler, node: ast.Call, name: str,
+          signatures: dict[str, tuple[tuple[str, ...], int]] | None = None) -> dict[str, ast.expr]:
     """The call's arguments by parameter name, positional or keyword, as NumPy binds them."""
-    params, required = SIGNATURES[name]
+    params, required = (signatures or SIGNATURES)[name]
     if len(node.args) > len(params):
         raise c.expr.error(f"{name}() takes at most {len(params)} arguments "
                            f"({', '.join(params)}), got {len(node.args)}", node)
@@ -205,13 +206,19 @@ def call(c: _Compiler, node: ast.Call, name: str) -> _Node:
             return c.apply("trace", node, a, shape=())
         k = _int(c, name, "k", bound.get("k"))
         return c.apply(name, node, a, shape=a.shape, raw=(k,))
-    if name == "diag":
-        if _int(c, name, "k", bound.get("k")) != 0:
-            raise c.expr.error("diag() takes the main diagonal only (k=0)", bound["k"])
+    if name == "diag":  # the k-th diagonal (issue 19)
+        k = _int(c, name, "k", bound.get("k"))
         if len(a.shape) == 1:
-            return c.apply("diag", node, a, shape=_limit(c, node, "diag()", a.shape * 2))
+            n = a.shape[0] + abs(k)
+            return c.apply("diag", node, a, shape=_limit(c, node, "diag()", (n, n)), raw=(k,))
         if len(a.shape) == 2:
-            return c.apply("diagonal", node, a, shape=(min(a.shape),))
+            length = min(a.shape[0], a.shape[1] - k) if k >= 0 else min(a.shape[0] + k,
+                                                                          a.shape[1])
+            if length <= 0:
+                raise c.expr.error(f"diag() of shape {shape_text(a.shape)} has no diagonal "
+                                   f"k={k} (k lies in {1 - a.shape[0]} to {a.shape[1] - 1})",
+                                   node)
+            return c.apply("diagonal", node, a, shape=(length,), raw=(k,))
         raise c.expr.error("diag() takes a vector (its diagonal matrix) or a matrix (its "
                            "diagonal), not a scalar", node)
     b = c.visit(bound["b"])

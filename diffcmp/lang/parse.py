@@ -17,7 +17,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import ExpressionError
-from ..ops.spec import ALIASES, ALONG, AXIS_OPS, LAYOUT, REDUCTION, SCAN, SPEC, STRUCTURE
+from ..ops.spec import (
+    ALIASES,
+    ALONG,
+    AXIS_OPS,
+    COMPOSED,
+    LAYOUT,
+    REDUCTION,
+    SCAN,
+    SPEC,
+    STRUCTURE,
+)
 from ..ops.spec import ELEMENTWISE as _ELEMENTWISE_KIND
 from .templates import TEMPLATES, expand
 
@@ -53,11 +63,11 @@ MULTI = {(op.call, op.arity): op.name for op in SPEC.values()
 #: Structural functions (``stack``, ``flip``, ``diag``...), checked by
 #: :mod:`diffcmp.lang.layout` when compiled.
 LAYOUT_FUNCTIONS = frozenset(op.call for op in SPEC.values() if op.kind == LAYOUT and op.call) \
-    | {"expand_dims", "squeeze"}  # arrays of any number of dimensions (issue 19): reshapes
+    | {"expand_dims", "squeeze"} | frozenset(COMPOSED)  # (issue 19): reshapes, NumPy's names
 
 #: Scans and statistics (issue 19), checked by :mod:`diffcmp.lang.reductions` when compiled.
-COMPOSED = frozenset({"var", "std"})  # compiled from other ops
-SCAN_FUNCTIONS = frozenset(op.call for op in SPEC.values() if op.kind == SCAN) | COMPOSED
+STATISTICS = frozenset({"var", "std"})  # compiled from other ops
+SCAN_FUNCTIONS = frozenset(op.call for op in SPEC.values() if op.kind == SCAN) | STATISTICS
 
 FUNCTION_NAMES = (frozenset(ELEMENTWISE) | AXIS_FUNCTIONS | frozenset(LITERAL_ARGUMENT)
                   | {name for name, _ in MULTI} | frozenset(ALIASES) | LAYOUT_FUNCTIONS
@@ -218,9 +228,11 @@ def _check(expr: Expression) -> set[str]:
                                      _attribute_name(node))
                 children = [value]
             case ast.Subscript(value=value, slice=index):
-                for part in index.elts if isinstance(index, ast.Tuple) else [index]:
+                parts = index.elts if isinstance(index, ast.Tuple) else [index]
+                for part in parts:
                     _check_index(expr, part)
-                children = [value]
+                children = [value, *(p for p in parts  # integer data (issue 19)
+                                     if not isinstance(p, ast.Slice) and int_literal(p) is None)]
             case ast.Call(func=func, args=args, keywords=keywords):
                 if isinstance(func, ast.Attribute) and func.attr != "T":
                     raise expr.error(f"attribute '.{func.attr}' is not allowed (only .T)",
@@ -235,7 +247,8 @@ def _check(expr: Expression) -> set[str]:
                     raise expr.error(f"{func.id}() takes no starred arguments", starred[0])
                 if func.id in LAYOUT_FUNCTIONS | SCAN_FUNCTIONS:  # arguments checked when
                     stack.extend((arg, depth + 1, False) for arg in [  # compiled (axis=None)
-                        *args, *(k.value for k in keywords)] if not _is_none(arg))
+                        *args, *(k.value for k in keywords)] if not _is_none(arg) and not (
+                        func.id == "einsum" and arg is args[0] and _is_text(arg)))
                     continue
                 _check_call(expr, node, func.id, len(args))
                 _check_keywords(expr, node, func.id, keywords)
@@ -336,10 +349,7 @@ def _check_index(expr: Expression, part: ast.AST) -> None:
     """One part of a subscript: an integer literal, or a slice of integer literals with a
     positive step."""
     if not isinstance(part, ast.Slice):
-        if int_literal(part) is None:
-            raise expr.error("indices must be integer literals or slices of them, like w[0], "
-                             "X[1, 2], w[1:3] or X[:, 0]", part)
-        return
+        return  # an integer literal, or integer data (issue 19: checked when compiled)
     for bound in (part.lower, part.upper, part.step):
         if bound is not None and int_literal(bound) is None:
             raise expr.error("slice bounds must be integer literals, like w[1:3] or X[:, 0]",
@@ -377,6 +387,10 @@ def _attribute_name(node: ast.Attribute) -> ast.AST:
     where.lineno = node.end_lineno or node.lineno
     where.col_offset = (node.end_col_offset or 0) - len(node.attr)
     return where
+
+
+def _is_text(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str)
 
 
 def _is_none(node: ast.AST) -> bool:

@@ -34,7 +34,9 @@ MOVES = frozenset({"index", "transpose", "stack", "broadcast_to", "scatter", "ne
                    "concatenate", "flip", "roll", "repeat", "tile", "triu", "tril", "diag",
                    "diagonal",
                    # arrays of any number of dimensions (issue 19)
-                   "permute_dims"})
+                   "permute_dims",
+                   # integer indexing (issue 19)
+                   "take", "take_along_axis"})
 #: Ops whose result is exact (no rounding of their own) though not a plain move.
 EXACT = frozenset({"abs", "sign", "relu", "maximum", "minimum", "clip", "floor", "ceil",
                    "where", "heaviside", "dirac_delta", "amax", "amin", "lt", "le", "gt", "ge",
@@ -167,6 +169,8 @@ def _bound(node: Node, value: Any, args: list[Any], errors: list[Any]) -> Any:
         return product(a, b) + product(a, eb) + product(ea, b)
     if op in _SCANS:  # (issue 19)
         return _SCANS[op](node, args, np.broadcast_to(errors[0], np.shape(args[0])))
+    if op in ("einsum", "scatter_add"):  # (issue 19)
+        return _summed(node, args, errors)
     partials = _switch_partials(op, args, VJP[op](_NUMPY, np.ones(np.shape(value)), value,
                                                   *args, *node.raw))
     reduce = _reducer(node) if op in REDUCTIONS else (lambda x: x)
@@ -177,6 +181,25 @@ def _bound(node: Node, value: Any, args: list[Any], errors: list[Any]) -> Any:
     for partial, error in zip(partials, errors, strict=True):
         if partial is not None and np.any(error):
             total = total + reduce(_times(partial, error))
+    return total
+
+
+def _summed(node: Node, args: list[Any], errors: list[Any]) -> Any:
+    """``einsum`` rounds each sum of products, as ``matmul`` does: its own rounding is bounded
+    by the einsum of the absolute values, and each part's error goes through the others'
+    absolute values; ``scatter_add`` rounds where repeated indices add up."""
+    function = numpy_ops.OPS[node.op]
+    errors = [np.broadcast_to(e, np.shape(x)) for e, x in zip(errors, args, strict=True)]
+    if node.op == "scatter_add":
+        _, index, _ = node.raw
+        repeated = len(set(np.ravel(index).tolist())) < np.size(index)
+        return function(errors[0] + (np.abs(args[0]) if repeated else 0.0), *node.raw)
+    spec = node.raw[0]
+    magnitudes = [np.abs(x) for x in args]
+    total = function(magnitudes, spec)
+    for i, error in enumerate(errors):
+        if np.any(error):
+            total = total + function([*magnitudes[:i], error, *magnitudes[i + 1:]], spec)
     return total
 
 

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
+
 from ..ops.spec import SPEC, STRUCTURE
 from .graph import Node, topological
 
@@ -33,7 +35,27 @@ LAYOUT_TEXT = {
     "tril": lambda a, k: f"tril({a}" + (f", k={k})" if k else ")"),
     # arrays of any number of dimensions (issue 19)
     "permute_dims": lambda a, axes: f"transpose({a}, {_shape(axes)})",
+    # integer indexing (issue 19)
+    "diag": lambda a, k: f"diag({a}" + (f", k={k})" if k else ")"),
+    "diagonal": lambda a, k: f"diag({a}" + (f", k={k})" if k else ")"),
+    "take": lambda a, index, axis: f"take({a}, {_indices(index)}, axis={axis})",
+    "take_along_axis": lambda a, index, axis: (
+        f"take_along_axis({a}, {_indices(index)}, axis={axis})"),
+    "scatter_add": lambda g, shape, index, axis: (
+        f"scatter_add({g}, {_shape(shape)}, {_indices(index)}, axis={axis})"),
 }
+
+
+def _indices(index: Any) -> str:
+    """An index of integer data: the data's name where it has one, else its values (the first
+    few)."""
+    name = getattr(index, "name", "")
+    if name:
+        return name
+    values = np.ravel(index).tolist()
+    return "[" + ", ".join(map(str, values[:6])) + (", ...]" if len(values) > 6 else "]")
+
+
 ATOM = 9
 
 #: Ops whose extra argument is a literal written positionally (``reshape(a, (2, 3))``), not an
@@ -124,6 +146,9 @@ class _Printer:
             return "[" + ", ".join(self.text(a)[0] for a in args) + "]", ATOM
         if op in LAYOUT_TEXT:
             return LAYOUT_TEXT[op](self.text(args[0])[0], *node.raw), 8
+        if op == "einsum":  # (issue 19)
+            parts = ", ".join(self.text(a)[0] for a in args)
+            return f"einsum({node.raw[0]!r}, {parts})", 8
         if op == "concatenate":
             parts = ", ".join(self.text(a)[0] for a in args)
             return f"concatenate([{parts}], axis={node.raw[0]})", 8

@@ -21,9 +21,12 @@ alike, rather than as the difference of two numbers near 1.
 from __future__ import annotations
 
 import math
+import string
 from collections import ChainMap
 from collections.abc import Callable, Mapping
 from typing import Any
+
+import numpy as np
 
 #: Ops whose arguments receive no adjoint: comparisons (conditions) and leaves.
 NO_ADJOINT = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "const", "var", "seed"})
@@ -53,6 +56,12 @@ class Namespace:
         shape)."""
         function, lift = self._ops[name], self._lift
         return lambda value, *raw: function(lift(value), *raw)
+
+    def listed(self, name: str) -> Callable[..., Any]:
+        """The op ``name`` of a list of values (``einsum(parts, spec)``), its trailing arguments
+        passed as they are."""
+        function, lift = self._ops[name], self._lift
+        return lambda parts, *raw: function([lift(p) for p in parts], *raw)
 
 
 def _expand(k: Namespace, x: Any, axis: int | None, ndim: int) -> Any:
@@ -219,13 +228,15 @@ def untile(k: Namespace, g: Any, shape: Any, reps: tuple[int, ...]) -> Any:
     return out
 
 
-def _undiagonal(k: Namespace, d: Any, shape: Any) -> Any:
-    """A matrix of ``shape`` holding ``d`` on its diagonal (the adjoint of ``diagonal``)."""
-    square = k.diag(d)
-    if shape[0] == shape[1]:
+def _undiagonal(k: Namespace, d: Any, shape: Any, offset: int = 0) -> Any:
+    """A matrix of ``shape`` holding ``d`` on its ``offset``-th diagonal (the adjoint of
+    ``diagonal``)."""
+    square = k.raw("diag")(d, 0)
+    if tuple(square.shape) == tuple(shape):
         return square
-    p = min(shape)
-    return k.raw("scatter")(square, tuple(shape), (slice(0, p, 1), slice(0, p, 1)))
+    p, row, column = square.shape[0], max(-offset, 0), max(offset, 0)
+    return k.raw("scatter")(square, tuple(shape), (slice(row, row + p, 1),
+                                                   slice(column, column + p, 1)))
 
 
 def _kron(k: Namespace, g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
@@ -271,6 +282,50 @@ def _cumprod(k: Namespace, g: Any, ans: Any, a: Any, axis: int) -> tuple[Any]:
         factor = factor * ahead(factor, d)
         d *= 2
     return (before * total,)
+def flat_indices(index: Any, shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
+    """``take_along_axis(a, index, axis)`` of ``a`` of ``shape`` as ``take`` of ``a`` flattened:
+    the flat position of each element it takes (row-major, ``index``'s order)."""
+    coordinates = list(np.indices(np.shape(index)))
+    coordinates[axis] = np.asarray(index)
+    return tuple(np.ravel_multi_index(coordinates, shape).ravel().tolist())
+
+
+def _take_along_axis(k: Namespace, g: Any, ans: Any, a: Any, index: Any,
+                     axis: int) -> tuple[Any]:
+    """``g`` added back where it was taken: a ``scatter_add`` into ``a`` flattened."""
+    reshape, size = k.raw("reshape"), math.prod(a.shape)
+    spread = k.raw("scatter_add")(reshape(g, (math.prod(np.shape(index)),)), (size,),
+                                  flat_indices(index, tuple(a.shape), axis), 0)
+    return (reshape(spread, tuple(a.shape)),)
+
+
+def _einsum(k: Namespace, g: Any, ans: Any, *parts_spec: Any) -> tuple[Any, ...]:
+    """Each part's adjoint: the einsum of ``g`` with the other parts onto the part's term. A
+    letter repeated in the term (``"ii"``) is renamed and joined to the first by an identity
+    matrix (the adjoint of a diagonal is zero off it); a letter only the part has is spread by a
+    vector of ones."""
+    *parts, spec = parts_spec
+    inputs, output = spec.split("->")
+    terms = inputs.split(",")
+    sizes = {letter: n for term, part in zip(terms, parts, strict=True)
+             for letter, n in zip(term, part.shape, strict=True)}
+    free = iter(sorted(set(string.ascii_letters) - set(spec)))
+    adjoints = []
+    for i, term in enumerate(terms):
+        others = [(t, p) for j, (t, p) in enumerate(zip(terms, parts, strict=True)) if j != i]
+        factors, written = [(output, g), *others], ""
+        for letter in term:
+            if letter in written:  # a repeated letter: a fresh one, tied to it by the identity
+                fresh = next(free)
+                ones = k.raw("broadcast_to")(1, (sizes[letter],))
+                factors.append((letter + fresh, k.raw("diag")(ones, 0)))
+                letter = fresh
+            elif not any(letter in t for t, _ in factors):  # summed in this part alone
+                factors.append((letter, k.raw("broadcast_to")(1, (sizes[letter],))))
+            written += letter
+        adjoint_spec = ",".join(t for t, _ in factors) + "->" + written
+        adjoints.append(k.listed("einsum")([p for _, p in factors], adjoint_spec))
+    return tuple(adjoints)
 
 
 #: Every differentiable operation's vector-Jacobian rule (one line each).
@@ -348,8 +403,8 @@ VJP: dict[str, Rule] = {
     "tile": lambda k, g, ans, a, reps: (untile(k, g, a.shape, reps),),
     "triu": lambda k, g, ans, a, diagonal: (k.raw("triu")(g, diagonal),),
     "tril": lambda k, g, ans, a, diagonal: (k.raw("tril")(g, diagonal),),
-    "diag": lambda k, g, ans, v: (k.diagonal(g),),
-    "diagonal": lambda k, g, ans, a: (_undiagonal(k, g, a.shape),),
+    "diag": lambda k, g, ans, v, offset: (k.raw("diagonal")(g, offset),),
+    "diagonal": lambda k, g, ans, a, offset: (_undiagonal(k, g, a.shape, offset),),
     "trace": lambda k, g, ans, a: (_undiagonal(k, k.raw("broadcast_to")(g, (min(a.shape),)),
                                                a.shape),),
     "outer": lambda k, g, ans, u, v: (k.matmul(g, v), k.matmul(k.transpose(g), u)),
@@ -370,6 +425,12 @@ VJP: dict[str, Rule] = {
     "sort": lambda k, g, ans, a, axis: (k.raw("sort_scatter")(g, a, axis),),
     "sort_scatter": lambda k, g, ans, x, a, axis: (k.raw("sort_gather")(g, a, axis), None),
     "sort_gather": lambda k, g, ans, x, a, axis: (k.raw("sort_scatter")(g, a, axis), None),
+    # integer indexing and einsum (issue 19)
+    "take": lambda k, g, ans, a, index, axis: (k.raw("scatter_add")(g, tuple(a.shape), index,
+                                                                     axis),),
+    "take_along_axis": _take_along_axis,
+    "einsum": _einsum,
+    "scatter_add": lambda k, g, ans, a, shape, index, axis: (k.raw("take")(g, index, axis),),
 }
 
 

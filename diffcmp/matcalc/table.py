@@ -42,7 +42,7 @@ def stack(parts: Sequence[Node]) -> Node:
 
 
 #: Ops whose node arguments come as one list (``stack(parts)``, ``concatenate(parts, axis)``).
-LISTED = frozenset({"stack", "concatenate"})
+LISTED = frozenset({"stack", "concatenate", "einsum"})
 
 
 def _concatenate(parts: Sequence[Node], axis: int) -> Node:
@@ -74,6 +74,16 @@ def permute_dims(a: Node, axes: tuple[int, ...]) -> Node:
     if axes == tuple(reversed(range(len(axes)))):
         return transpose(a)
     return Node("permute_dims", (a,), (axes,), shape)
+def _take(a: Node, index: Any, axis: int) -> Node:
+    shape = (*a.shape[:axis], *np.shape(index), *a.shape[axis + 1:])
+    return Node("take", (a,), (index, axis), shape)
+
+
+def _einsum(parts: Sequence[Node], spec: str) -> Node:
+    inputs, output = spec.split("->")
+    sizes = {letter: n for term, part in zip(inputs.split(","), parts, strict=True)
+             for letter, n in zip(term, part.shape, strict=True)}
+    return Node("einsum", tuple(parts), (spec,), tuple(sizes[letter] for letter in output))
 
 
 def broadcast_to(a: Node, shape: Shape) -> Node:
@@ -175,8 +185,8 @@ GRAPH_OPS: dict[str, Callable[..., Any]] = {
     "tile": _tile,
     "triu": lambda a, k: Node("triu", (a,), (k,), a.shape),
     "tril": lambda a, k: Node("tril", (a,), (k,), a.shape),
-    "diag": lambda v: Node("diag", (v,), (), v.shape * 2),
-    "diagonal": lambda a: Node("diagonal", (a,), (), (min(a.shape),)),
+    "diag": lambda v, k: Node("diag", (v,), (k,), (v.shape[0] + abs(k),) * 2),
+    "diagonal": lambda a, k: Node("diagonal", (a,), (k,), np.diagonal(np.empty(a.shape), k).shape),
     "trace": lambda a: Node("trace", (a,), (), ()),
     "outer": lambda u, v: Node("outer", (u, v), (), (u.shape[0], v.shape[0])),
     "kron": lambda a, b: Node("kron", (a, b), (), tuple(
@@ -191,4 +201,11 @@ GRAPH_OPS: dict[str, Callable[..., Any]] = {
        for name in ("cumsum", "cumprod", "sort")},
     **{name: (lambda op: lambda x, a, axis: Node(op, (x, a), (axis,), a.shape))(name)
        for name in ("sort_scatter", "sort_gather")},
+    # integer indexing and einsum (issue 19)
+    "take": _take,
+    "take_along_axis": lambda a, index, axis: Node("take_along_axis", (a,), (index, axis),
+                                                   np.shape(index)),
+    "einsum": _einsum,
+    "scatter_add": lambda g, shape, index, axis: Node("scatter_add", (g,), (
+        tuple(shape), index, axis), tuple(shape)),
 }

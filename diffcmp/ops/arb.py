@@ -49,6 +49,9 @@ from .objects import (
     map_along,
     reduce_along,
     scans,
+    gathering,
+    map_along,
+    reduce_along,
     scatter,
     structure,
 )
@@ -327,4 +330,6 @@ OPS: dict[str, Callable[..., Any]] = {
     "scatter": lambda g, shape, key: scatter(g, shape, key, arb(0)),
     # reductions and scans (issue 19): an order only where the balls decide it
     **scans(lambda a, b: 0 if _same(a, b) else -1 if _LT(a, b) else 1),
+    # integer indexing and einsum (issue 19)
+    **gathering(arb(0), balls.ball_sum),
 }

@@ -109,8 +109,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "tile": lambda a, reps: jnp.tile(a, reps),
     "triu": lambda a, k: jnp.triu(a, k),
     "tril": lambda a, k: jnp.tril(a, k),
-    "diag": jnp.diag,
-    "diagonal": lambda a: jnp.diagonal(a),
+    "diag": lambda v, k: jnp.diag(v, k),
+    "diagonal": lambda a, k: jnp.diagonal(a, k),
     "trace": jnp.trace,
     "outer": jnp.outer,
     "kron": jnp.kron,
@@ -133,4 +133,10 @@ OPS: dict[str, Callable[..., Any]] = {
         jnp.broadcast_to(g, jnp.shape(a)), jnp.argsort(_order(a, axis), axis=axis), axis),
     "sort_gather": lambda x, a, axis: jnp.take_along_axis(
         jnp.broadcast_to(x, jnp.shape(a)), _order(a, axis), axis),
+    # integer indexing and einsum (issue 19)
+    "take": lambda a, index, axis: jnp.take(a, jnp.asarray(index), axis),
+    "take_along_axis": lambda a, index, axis: jnp.take_along_axis(a, jnp.asarray(index), axis),
+    "einsum": lambda parts, spec: jnp.einsum(spec, *parts),
+    "scatter_add": lambda g, shape, index, axis: jnp.zeros(shape, dtype=jnp.result_type(g)).at[
+        (slice(None),) * axis + (jnp.asarray(index),)].add(g),
 }

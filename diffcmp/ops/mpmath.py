@@ -24,6 +24,9 @@ from .objects import (
     map_along,
     reduce_along,
     scans,
+    gathering,
+    map_along,
+    reduce_along,
     scatter,
     structure,
 )
@@ -259,4 +262,6 @@ OPS: dict[str, Callable[..., Any]] = {
     "scatter": lambda g, shape, key: scatter(g, shape, key, mpmath.mpf(0)),
     # reductions and scans (issue 19)
     **scans(lambda a, b: (a > b) - (a < b)),
+    # integer indexing and einsum (issue 19)
+    **gathering(mpmath.mpf(0), mpmath.fsum),
 }

@@ -24,6 +24,13 @@ from .spec import NOT_ANALYTIC, literal_to_float
 REFLECT_BELOW = -100.0
 
 
+def _scatter_add(g: Any, shape: tuple[int, ...], index: Any, axis: int) -> np.ndarray:
+    """Zeros of ``shape`` with each slice of ``g`` added at its index along ``axis``."""
+    out = np.zeros(shape, dtype=np.result_type(g, np.float64))
+    np.add.at(out, (slice(None),) * axis + (np.asarray(index, dtype=np.intp),), g)
+    return out
+
+
 def polygamma(n: Any, x: Any) -> Any:
     """SciPy's ``polygamma(n, x)``, in bounded time: for ``n`` 1 and 2 below
     ``REFLECT_BELOW`` by the reflection formula (``psi1(x) = pi**2 / sin(pi x)**2 -
@@ -129,8 +136,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "tile": lambda a, reps: np.tile(a, reps),
     "triu": lambda a, k: np.triu(a, k),
     "tril": lambda a, k: np.tril(a, k),
-    "diag": np.diag,
-    "diagonal": lambda a: np.diagonal(a).copy(),
+    "diag": lambda v, k: np.diag(v, k),
+    "diagonal": lambda a, k: np.diagonal(a, k).copy(),
     "trace": np.trace,
     "outer": np.outer,
     "kron": np.kron,
@@ -153,6 +160,12 @@ OPS: dict[str, Callable[..., Any]] = {
         np.broadcast_to(g, np.shape(a)), np.argsort(_order(a, axis), axis), axis),
     "sort_gather": lambda x, a, axis: np.take_along_axis(
         np.broadcast_to(x, np.shape(a)), _order(a, axis), axis),
+    # integer indexing and einsum (issue 19)
+    "take": lambda a, index, axis: np.take(a, np.asarray(index, dtype=np.intp), axis),
+    "take_along_axis": lambda a, index, axis: np.take_along_axis(
+        a, np.asarray(index, dtype=np.intp), axis),
+    "einsum": lambda parts, spec: np.einsum(spec, *parts),
+    "scatter_add": lambda g, shape, index, axis: _scatter_add(g, shape, index, axis),
 }
 
 

@@ -96,9 +96,11 @@ def _triangle(a: np.ndarray, k: int, upper: bool, zero: Any) -> np.ndarray:
     return out
 
 
-def _diag(v: np.ndarray, zero: Any) -> np.ndarray:
-    out = np.full((len(v), len(v)), zero, dtype=object)
-    out[np.arange(len(v)), np.arange(len(v))] = v
+def _diag(v: np.ndarray, zero: Any, k: int = 0) -> np.ndarray:
+    """The square matrix holding ``v`` on its ``k``-th diagonal, ``zero`` elsewhere."""
+    n = len(v) + abs(k)
+    out = np.full((n, n), zero, dtype=object)
+    out[np.arange(len(v)) + max(-k, 0), np.arange(len(v)) + max(k, 0)] = v
     return out
 
 
@@ -113,11 +115,60 @@ def structure(zero: Any, total: Callable[[list[Any]], Any]) -> dict[str, Callabl
         "tile": lambda a, reps: np.tile(a, reps),
         "triu": lambda a, k: _triangle(a, k, True, zero),
         "tril": lambda a, k: _triangle(a, k, False, zero),
-        "diag": lambda v: _diag(v, zero),
-        "diagonal": lambda a: np.diagonal(a).copy(),
+        "diag": lambda v, k: _diag(v, zero, k),
+        "diagonal": lambda a, k: np.diagonal(a, k).copy(),
         "trace": lambda a: total(list(np.diagonal(a))),
         "outer": lambda u, v: elementwise(operator.mul, 2)(u[:, None], v[None, :]),
         "kron": lambda a, b: np.kron(a, b),
+    }
+
+
+def einsum_terms(spec: str) -> tuple[list[str], str]:
+    """An explicit einsum spec (``"ij,jk->ik"``) as its input terms and its output term."""
+    inputs, output = spec.split("->")
+    return inputs.split(","), output
+
+
+def einsum(parts: list[Any], spec: str, total: Callable[[list[Any]], Any]) -> Any:
+    """NumPy's ``einsum`` of an explicit spec on object arrays: each output element the ``total``
+    of its products (a scalar for an empty output term)."""
+    terms, output = einsum_terms(spec)
+    arrays = [np.asarray(p, dtype=object) for p in parts]
+    sizes = {letter: n for term, a in zip(terms, arrays, strict=True)
+             for letter, n in zip(term, a.shape, strict=True)}
+    summed = sorted(set(sizes) - set(output))
+    out = np.empty(tuple(sizes[letter] for letter in output), dtype=object)
+    for at in np.ndindex(*out.shape):
+        chosen = dict(zip(output, at, strict=True))
+        products = []
+        for inner in np.ndindex(*(sizes[letter] for letter in summed)):
+            chosen.update(zip(summed, inner, strict=True))
+            factors = [a[tuple(chosen[letter] for letter in term)]
+                       for term, a in zip(terms, arrays, strict=True)]
+            product = factors[0]
+            for factor in factors[1:]:
+                product = product * factor
+            products.append(product)
+        out[at] = total(products) if len(products) > 1 else products[0]
+    return out[()] if not output else out
+
+
+def _scatter_add(g: Any, shape: tuple[int, ...], index: Any, axis: int, zero: Any) -> np.ndarray:
+    out = np.full(shape, zero, dtype=object)
+    np.add.at(out, (slice(None),) * axis + (np.array(index, dtype=np.intp),),
+              np.asarray(g, dtype=object))
+    return out
+
+
+def gathering(zero: Any, total: Callable[[list[Any]], Any]) -> dict[str, Callable[..., Any]]:
+    """Integer indexing and einsum (issue 19) on object arrays (one line each): ``zero`` starts
+    ``scatter_add``'s sums, ``total`` sums a list (``einsum``)."""
+    return {
+        "take": lambda a, index, axis: np.take(a, np.array(index, dtype=np.intp), axis),
+        "take_along_axis": lambda a, index, axis: np.take_along_axis(
+            a, np.array(index, dtype=np.intp), axis),
+        "einsum": lambda parts, spec: einsum(list(parts), spec, total),
+        "scatter_add": lambda g, shape, index, axis: _scatter_add(g, shape, index, axis, zero),
     }
 
 

@@ -22,11 +22,21 @@ Arities count every positional argument, raw ones too: ``pow(a, 2)`` takes an in
   ``None`` (every axis); ``roll(a, shift, axis)`` an int shift and an axis or ``None`` (the
   flattened array); ``repeat(a, k, axis)`` a positive int and an axis or ``None``;
   ``tile(a, reps)`` a tuple of positive ints, one per axis of ``a`` (``a`` at least 1-d);
-  ``triu``/``tril(a, k)`` a matrix and an int diagonal; ``diag(v)`` a vector to its diagonal
-  matrix, ``diagonal(A)`` a matrix to its main diagonal, ``trace(A)``; ``outer(u, v)`` two
-  vectors; ``kron(A, B)`` two arrays of the same number of dimensions;
+  ``triu``/``tril(a, k)`` a matrix and an int diagonal; ``diag(v, k)`` a vector to the matrix
+  holding it on its ``k``-th diagonal, ``diagonal(A, k)`` a matrix to its ``k``-th diagonal
+  (NumPy's ``diag(A, k)``), ``trace(A)``; ``outer(u, v)`` two vectors; ``kron(A, B)`` two arrays
+  of the same number of dimensions;
   ``permute_dims(a, axes)`` a permutation of ``a``'s axes, a tuple of non-negative ints
   (NumPy's ``transpose(a, axes)``; ``transpose(a)`` reverses every axis, like ``a.T``);
+- integer indexing and einsum (issue 19): ``take(a, index, axis)`` NumPy's ``take`` (``a[idx]``
+  is ``take(a, idx, 0)``), ``index`` a tuple (a nested tuple for an index of two dimensions) of
+  ints in ``0..a.shape[axis]-1`` (data of the case, read when compiled), a non-negative axis;
+  ``take_along_axis(a, index, axis)`` NumPy's, ``index`` a nested tuple of ``a``'s number of
+  dimensions, its sizes ``a``'s except along ``axis``; ``einsum(parts, spec)`` a list of arrays
+  and an explicit spec (``"ij,jk->ik"``, letters only, one term per part, the output's letters
+  each once); ``scatter_add(g, shape, index, axis)`` (the adjoint of ``take``) zeros of
+  ``shape`` with each slice of ``g`` added at its index along ``axis`` (repeated indices
+  accumulate);
 - every op of ``AXIS_OPS`` an axis, its last argument: ``None`` (every element: a scalar) or a
   non-negative int (along that axis: a result without it, no kept dimension; ``softmax`` and
   ``log_softmax`` keep the shape and take an int only);
@@ -173,8 +183,8 @@ SPEC: dict[str, Op] = {op.name: op for op in (
     _op("tile", 2, True, True, LAYOUT, "tile", _R, (2, 1)),
     _op("triu", 2, True, True, LAYOUT, "triu", _R, 0),
     _op("tril", 2, True, True, LAYOUT, "tril", _R, -1),
-    _op("diag", 1, True, True, LAYOUT, "diag", _V),
-    _op("diagonal", 1, True, True, LAYOUT, None, _R),
+    _op("diag", 2, True, True, LAYOUT, "diag", _V, 1),
+    _op("diagonal", 2, True, True, LAYOUT, None, _R, -1),
     _op("trace", 1, True, True, LAYOUT, "trace", _M),
     _op("outer", 2, True, True, LAYOUT, "outer", _V, [2.0, 0.5]),
     _op("kron", 2, True, True, LAYOUT, "kron", _M, _R),
@@ -182,6 +192,10 @@ SPEC: dict[str, Op] = {op.name: op for op in (
     _op("cumsum", 2, True, True, SCAN, "cumsum", _R, 1),
     _op("cumprod", 2, True, True, SCAN, "cumprod", _R, 0),
     _op("sort", 2, False, False, SCAN, "sort", _R, 1),
+    # integer indexing and einsum (issue 19)
+    _op("take", 3, True, True, LAYOUT, "take", _R, (1, 0, 1, 1), 1),
+    _op("take_along_axis", 3, True, True, LAYOUT, "take_along_axis", _R, ((2, 0), (1, 1)), 1),
+    _op("einsum", 2, True, True, LAYOUT, "einsum", [_R, _R], "ij,kj->ik"),
     _op("softmax", 2, True, True, ALONG, "softmax", _R, 1),
     _op("log_softmax", 2, True, True, ALONG, "log_softmax", _R, 0),
     _op("loggamma", 1, True, True, TRANSLATION, None, 0.3),
@@ -197,6 +211,8 @@ SPEC: dict[str, Op] = {op.name: op for op in (
     _op("sort_scatter", 3, False, False, DERIVATIVE, None, [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]],
         _R, 1),
     _op("sort_gather", 3, False, False, DERIVATIVE, None, [[1.0, 2.0], [3.0, 4.0]], _M, 0),
+    # integer indexing (issue 19)
+    _op("scatter_add", 4, True, True, DERIVATIVE, None, _R, (2, 2), (1, 0, 1), 1),
 )}
 
 #: NumPy's names for functions of the language that have another name here: language name ->
@@ -205,6 +221,11 @@ SPEC: dict[str, Op] = {op.name: op for op in (
 ALIASES = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arctan2": "atan2",
            "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh", "absolute": "abs",
            "maximum": "max", "minimum": "min", "power": "pow", "remainder": "mod"}
+
+#: NumPy's structural names compiled from other ops (:mod:`diffcmp.lang.gather`, issue 19):
+#: ``inner`` and ``tensordot`` as an ``einsum``, ``fliplr``, ``flipud`` and ``rot90`` as flips
+#: and transposes, ``swapaxes`` and ``moveaxis`` as a transpose.
+COMPOSED = ("inner", "tensordot", "fliplr", "flipud", "rot90", "swapaxes", "moveaxis")
 
 #: Ops whose last argument is a raw axis (see the module's docstring); the language writes it
 #: ``axis=``.

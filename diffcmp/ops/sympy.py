@@ -23,6 +23,9 @@ from .objects import (
     map_along,
     reduce_along,
     scans,
+    gathering,
+    map_along,
+    reduce_along,
     scatter,
     structure,
 )
@@ -172,4 +175,6 @@ OPS: dict[str, Callable[..., Any]] = {
     # reductions and scans (issue 19)
     **_SCANS,
     "sort": lambda a, axis: map_along(_sorted, a, axis),
+    # integer indexing and einsum (issue 19)
+    **gathering(sp.Integer(0), lambda v: sp.Add(*v)),
 }

@@ -29,6 +29,19 @@ def _heaviside(x: torch.Tensor, h0: Any) -> torch.Tensor:
     return torch.where(x > 0, 1.0, torch.where(x < 0, 0.0, h0)).to(x.dtype)
 
 
+def _index(index: Any, like: torch.Tensor) -> torch.Tensor:
+    """A raw index (nested tuples of ints) as an int64 tensor on ``like``'s device."""
+    return torch.as_tensor(index, dtype=torch.int64, device=like.device)
+
+
+def _scatter_add(g: torch.Tensor, shape: tuple[int, ...], index: Any,
+                 axis: int) -> torch.Tensor:
+    """Zeros of ``shape`` with each slice of ``g`` added at its index along ``axis``."""
+    flat = _index(index, g).reshape(-1)
+    g = g.reshape((*shape[:axis], flat.numel(), *shape[axis + 1:]))
+    return torch.zeros(shape, dtype=g.dtype, device=g.device).index_add(axis, flat, g)
+
+
 def _scatter(g: torch.Tensor, shape: tuple[int, ...], key: Any) -> torch.Tensor:
     out = torch.zeros(shape, dtype=g.dtype)
     out[key] = g
@@ -119,8 +132,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "tile": lambda a, reps: torch.tile(a, reps),
     "triu": lambda a, k: torch.triu(a, k),
     "tril": lambda a, k: torch.tril(a, k),
-    "diag": torch.diag,
-    "diagonal": lambda a: torch.diagonal(a),
+    "diag": lambda v, k: torch.diag(v, k),
+    "diagonal": lambda a, k: torch.diagonal(a, k),
     "trace": torch.trace,
     "outer": torch.outer,
     "kron": torch.kron,
@@ -142,4 +155,9 @@ OPS: dict[str, Callable[..., Any]] = {
     "sort_scatter": lambda g, a, axis: torch.zeros_like(a, dtype=g.dtype).scatter(
         axis, _order(a, axis), g.expand_as(a)),
     "sort_gather": lambda x, a, axis: torch.gather(x.expand_as(a), axis, _order(a, axis)),
+    # integer indexing and einsum (issue 19)
+    "take": lambda a, index, axis: a[(slice(None),) * axis + (_index(index, a),)],
+    "take_along_axis": lambda a, index, axis: torch.take_along_dim(a, _index(index, a), axis),
+    "einsum": lambda parts, spec: torch.einsum(spec, *parts),
+    "scatter_add": _scatter_add,
 }

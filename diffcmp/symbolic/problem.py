@@ -23,6 +23,7 @@ import sympy as sp
 from .. import lang
 from ..cases import Case
 from ..errors import CaseError, ExpressionError, UnsupportedError
+from ..lang.gather import valued_shapes
 from ..lang.nodes import inline, parse_nodes
 from ..matcalc import graph
 from ..matcalc.derive import ArrayGradient, ArrayHvp
@@ -125,6 +126,12 @@ class Problem:
         return loss
 
     @cached_property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every param's and datum's shape, the data's with their values (an index is read from
+        them when the loss is compiled)."""
+        return valued_shapes({v.name: np.empty(v.shape) for v in self.params}, self.data_values)
+
+    @cached_property
     def param_symbols(self) -> tuple[sp.Symbol, ...]:
         """Every parameter element's symbol, in the order of the flat point."""
         return tuple(s for v in self.params for s in v.symbols)
@@ -139,8 +146,7 @@ class Problem:
         """Operations the loss takes written out element by element (what the SymPy form
         costs): counted from the shapes for a loss string, from the expression otherwise."""
         if self.expression is not None:
-            shapes = {v.name: v.shape for v in [*self.params, *self.data]}
-            return lang.analyze(self.expression, shapes).scalar_ops
+            return lang.analyze(self.expression, self.shapes).scalar_ops
         return tree_ops([self.loss])
 
     @property
@@ -254,9 +260,8 @@ class Problem:
 
         ``env`` maps every param and data name to a backend array of its shape.
         """
-        shapes = {v.name: v.shape for v in [*self.params, *self.data]}
         if self.expression is not None:
-            return lang.compile_expression(self.expression, ops, shapes)
+            return lang.compile_expression(self.expression, ops, self.shapes)
         variables = [*self.params, *self.data]
         program = translate.compile_sympy(self.loss, ops, [s for v in variables
                                                              for s in v.symbols])
