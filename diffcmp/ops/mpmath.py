@@ -21,12 +21,10 @@ from .objects import (
     ARITHMETIC,
     elementwise,
     flat,
-    map_along,
-    reduce_along,
-    scans,
     gathering,
     map_along,
     reduce_along,
+    scans,
     scatter,
     structure,
 )

@@ -20,12 +20,10 @@ from .objects import (
     ARITHMETIC,
     elementwise,
     flat,
-    map_along,
-    reduce_along,
-    scans,
     gathering,
     map_along,
     reduce_along,
+    scans,
     scatter,
     structure,
 )
