@@ -280,3 +280,17 @@ def test_bad_indices_and_subscripts_are_errors_that_name_them(loss: str, data: d
     params = {"w": np.array([0.3, -0.7, 1.1]), "X": np.array([[1.0, 2.0], [3.0, 4.0]])}
     with pytest.raises((CaseError, ExpressionError), match=message):
         diffcmp.compare(loss, params, data, engines=("matcalc",), timing=False)
+
+
+@pytest.mark.parametrize(("form", "expected"), [
+    ("swapaxes(T, 0, 2)", lambda t: np.swapaxes(t, 0, 2)),
+    ("swapaxes(T, -1, 1)", lambda t: np.swapaxes(t, -1, 1)),
+    ("moveaxis(T, 0, 2)", lambda t: np.moveaxis(t, 0, 2)),
+    ("moveaxis(T, -1, 0)", lambda t: np.moveaxis(t, -1, 0)),
+    ("moveaxis(T, 1, 1)", lambda t: t),
+])
+def test_swapaxes_and_moveaxis_of_three_dimensions_are_numpys(form: str, expected: Any) -> None:
+    t = np.arange(24.0).reshape(2, 3, 4)
+    compiled = lang.compile_expression(lang.parse(form), numpy_ops.OPS, {"T": t.shape},
+                                       scalar=False)
+    np.testing.assert_array_equal(compiled({"T": t}), expected(t))

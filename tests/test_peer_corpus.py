@@ -14,6 +14,7 @@ from peer_corpus import CORPUS, Entry, draw, numpy_namespace
 import diffcmp
 from diffcmp import lang
 from diffcmp.errors import DiffcmpError
+from diffcmp.lang.gather import Valued
 
 SEED = 20181203
 #: The share of the corpus that must be expressible (issue 19).
@@ -57,7 +58,8 @@ def richardson_gradient(loss: str, params: dict[str, np.ndarray],
 def expressible(entry: Entry) -> bool | str:
     """True, or the error that says why diffcmp cannot write the entry's loss."""
     params, data = point(entry)
-    shapes = {name: np.shape(v) for name, v in {**params, **data}.items()}
+    shapes = {name: np.shape(v) for name, v in params.items()}
+    shapes |= {name: Valued(v) for name, v in data.items()}  # data: shapes that know values
     try:
         lang.analyze(lang.parse(entry[1]), shapes)
     except DiffcmpError as exc:

@@ -323,9 +323,12 @@ def _turn(c: _Compiler, node: ast.AST, name: str, a: _Node,
         if turns == 2:
             return flip(flip(a, 0), 1)
         return transpose(flip(a, 1)) if turns == 1 else flip(transpose(a), 1)
-    if len(a.shape) > 2:
-        raise c.expr.error(f"{name}() of more than two dimensions is not supported yet", node)
     first, second = (axis_of(c.expr, name, a.shape, bound[p]) for p in
                      (("axis1", "axis2") if name == "swapaxes" else ("source", "destination")))
-    return a if first == second else transpose(a)
+    axes = list(range(len(a.shape)))
+    if name == "swapaxes":
+        axes[first], axes[second] = second, first
+    else:
+        axes.insert(second, axes.pop(first))
+    return layout.permute(c, node, a, tuple(axes))
 
