@@ -71,6 +71,8 @@ FORMS: dict[str, Any] = {
     "rot90(A, k=1, axes=(1, 0))": lambda a, v, m, d: np.rot90(a, k=1, axes=(1, 0)),
     "swapaxes(A, 0, 1)": lambda a, v, m, d: np.swapaxes(a, 0, 1),
     "moveaxis(A, 0, -1)": lambda a, v, m, d: np.moveaxis(a, 0, -1),
+    "trace(A, offset=1) * v": lambda a, v, m, d: np.trace(a, offset=1) * v,
+    "trace(M, -1) * v": lambda a, v, m, d: np.trace(m, -1) * v,
     "diag(v, 1)": lambda a, v, m, d: np.diag(v, 1),
     "diag(v, k=-2)": lambda a, v, m, d: np.diag(v, k=-2),
     "diag(A, 1)": lambda a, v, m, d: np.diag(a, 1),

@@ -36,7 +36,7 @@ SIGNATURES: dict[str, tuple[tuple[str, ...], int]] = {
     "triu": (("m", "k"), 1),
     "tril": (("m", "k"), 1),
     "diag": (("v", "k"), 1),
-    "trace": (("a",), 1),
+    "trace": (("a", "offset"), 1),
     "outer": (("a", "b"), 2),
     "kron": (("a", "b"), 2),
     # arrays of any number of dimensions (issue 19)
@@ -133,6 +133,15 @@ def stack(c: _Compiler, node: ast.AST, parts: list[_Node], axis: ast.expr | None
     return permute(c, node, stacked, (*range(1, k + 1), 0, *range(k + 1, len(shape))))
 
 
+def _diagonal(c: _Compiler, node: ast.AST, a: _Node, k: int) -> _Node:
+    """The ``k``-th diagonal of the matrix ``a`` (NumPy's ``diag(A, k)``)."""
+    length = min(a.shape[0], a.shape[1] - k) if k >= 0 else min(a.shape[0] + k, a.shape[1])
+    if length <= 0:
+        raise c.expr.error(f"the matrix of shape {shape_text(a.shape)} has no diagonal k={k} "
+                           f"(k lies in {1 - a.shape[0]} to {a.shape[1] - 1})", node)
+    return c.apply("diagonal", node, a, shape=(length,), raw=(k,))
+
+
 def permute(c: _Compiler, node: ast.AST, a: _Node, axes: tuple[int, ...]) -> _Node:
     """``a`` with its axes permuted: itself for the identity, ``transpose`` (``a.T``) for the
     reversal, else ``permute_dims``."""
@@ -202,8 +211,11 @@ def call(c: _Compiler, node: ast.Call, name: str) -> _Node:
             stacks = "" if name == "trace" else " (or a stack of them)"
             raise c.expr.error(f"{name}() takes a matrix{stacks}, not shape "
                                f"{shape_text(a.shape)}", node)
-        if name == "trace":
+        if name == "trace" and not _int(c, name, "offset", bound.get("offset")):
             return c.apply("trace", node, a, shape=())
+        if name == "trace":  # NumPy's offset: the sum of that diagonal
+            diagonal = _diagonal(c, node, a, _int(c, name, "offset", bound.get("offset")))
+            return c.apply("sum", node, diagonal, shape=(), raw=(None,))
         k = _int(c, name, "k", bound.get("k"))
         return c.apply(name, node, a, shape=a.shape, raw=(k,))
     if name == "diag":  # the k-th diagonal (issue 19)
@@ -212,13 +224,7 @@ def call(c: _Compiler, node: ast.Call, name: str) -> _Node:
             n = a.shape[0] + abs(k)
             return c.apply("diag", node, a, shape=_limit(c, node, "diag()", (n, n)), raw=(k,))
         if len(a.shape) == 2:
-            length = min(a.shape[0], a.shape[1] - k) if k >= 0 else min(a.shape[0] + k,
-                                                                          a.shape[1])
-            if length <= 0:
-                raise c.expr.error(f"diag() of shape {shape_text(a.shape)} has no diagonal "
-                                   f"k={k} (k lies in {1 - a.shape[0]} to {a.shape[1] - 1})",
-                                   node)
-            return c.apply("diagonal", node, a, shape=(length,), raw=(k,))
+            return _diagonal(c, node, a, k)
         raise c.expr.error("diag() takes a vector (its diagonal matrix) or a matrix (its "
                            "diagonal), not a scalar", node)
     b = c.visit(bound["b"])
