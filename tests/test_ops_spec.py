@@ -188,10 +188,11 @@ def test_translation_and_printed_names_use_spec_ops_only() -> None:
 
 def test_the_language_functions_come_from_the_spec() -> None:
     from diffcmp.lang import ELEMENTWISE, FUNCTION_NAMES, MULTI, REDUCTIONS
+    from diffcmp.lang.parse import RESHAPES
     from diffcmp.ops.spec import ALIASES
 
     calls = {op.call for op in SPEC.values() if op.call}
-    assert calls | set(ALIASES) == set(FUNCTION_NAMES)
+    assert calls | set(ALIASES) | RESHAPES == set(FUNCTION_NAMES)
     assert all(SPEC[name].arity == 1 for name in ELEMENTWISE)
     assert REDUCTIONS["max"] == "amax" and MULTI[("max", 2)] == "maximum"
     assert MULTI[("where", 3)] == "where"

@@ -51,8 +51,11 @@ MULTI = {(op.call, op.arity): op.name for op in SPEC.values()
 
 #: Structural functions (``stack``, ``flip``, ``diag``...), checked by
 #: :mod:`diffcmp.lang.layout` when compiled.
-LAYOUT_FUNCTIONS = frozenset(op.call for op in SPEC.values() if op.kind == LAYOUT and op.call) \
-    | {"expand_dims", "squeeze"}  # arrays of any number of dimensions (issue 19): reshapes
+#: Structural functions that are reshapes (arrays of any number of dimensions, issue 19): no op
+#: of their own in the spec.
+RESHAPES = frozenset({"expand_dims", "squeeze"})
+LAYOUT_FUNCTIONS = frozenset(
+    op.call for op in SPEC.values() if op.kind == LAYOUT and op.call) | RESHAPES
 
 FUNCTION_NAMES = (frozenset(ELEMENTWISE) | AXIS_FUNCTIONS | frozenset(LITERAL_ARGUMENT)
                   | {name for name, _ in MULTI} | frozenset(ALIASES) | LAYOUT_FUNCTIONS)
