@@ -79,6 +79,8 @@ FORMS: dict[str, Any] = {
     "triu(T, 1)": lambda t, q, u, v: np.triu(t, 1),
     "tril(Q)": lambda t, q, u, v: np.tril(q),
     "kron(T[:, :2, :2], Q[0])": lambda t, q, u, v: np.kron(t[:, :2, :2], q[0]),
+    "kron(v[:2], Q)": lambda t, q, u, v: np.kron(v[:2], q),
+    "tile(v, (2, 1, 3))": lambda t, q, u, v: np.tile(v, (2, 1, 3)),
     "where(T > 0, T, U ** 2)": lambda t, q, u, v: np.where(t > 0, t, u**2),
 }
 

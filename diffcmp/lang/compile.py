@@ -40,16 +40,7 @@ from .parse import (
     Expression,
     did_you_mean,
 )
-from .shapes import (
-    Shape,
-    axis_of,
-    broadcast_shapes,
-    index_key,
-    matmul_shape,
-    reshaped,
-    shape_text,
-    size,
-)
+from .shapes import Shape, axis_of, broadcast_shapes, index_key, reshaped, shape_text, size
 
 MAX_LITERAL_BITS = 4096
 MAX_SCALAR_OPS = 100_000
@@ -316,12 +307,13 @@ class _Compiler:
             raise self.expr.error(
                 f"shapes {shape_text(a)} @ {shape_text(b)} do not match "
                 f"({a[-1]} columns vs {rows} rows)", node)
-        try:
-            return matmul_shape(a, b)
+        try:  # NumPy's matmul: a vector's axis removed again, stacks of matrices broadcast
+            batch = broadcast_shapes([a[:-2], b[:-2]])
         except ValueError:
             raise self.expr.error(f"shapes {shape_text(a)} @ {shape_text(b)}: the stacks of "
                                   f"matrices {shape_text(a[:-2])} and {shape_text(b[:-2])} do "
                                   "not broadcast", node) from None
+        return (*batch, *a[-2:-1], *(b[-1:] if len(b) > 1 else ()))
 
     def fold(self, op: str, node: ast.AST, a: Number, b: Number) -> Number:
         try:

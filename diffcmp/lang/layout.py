@@ -287,7 +287,7 @@ def _tile(c: _Compiler, node: ast.AST, a: _Node, reps_node: ast.expr) -> _Node:
     if not a.shape:
         a = _vector(c, node, a)
     if len(a.shape) < ndim:
-        a = c.apply("reshape", node, a, shape=(1, *a.shape), raw=((1, *a.shape),))
+        a = _promote(c, node, a, ndim)
     full = (1,) * (ndim - len(reps)) + tuple(reps)
     shape = _limit(c, node, "tile()", tuple(n * r for n, r in zip(a.shape, full, strict=True)))
     if all(r == 1 for r in full):
@@ -295,13 +295,19 @@ def _tile(c: _Compiler, node: ast.AST, a: _Node, reps_node: ast.expr) -> _Node:
     return c.apply("tile", node, a, shape=shape, raw=(full,))
 
 
+def _promote(c: _Compiler, node: ast.AST, a: _Node, ndim: int) -> _Node:
+    """``a`` with axes of size 1 put in front up to ``ndim`` dimensions (as NumPy's ``tile``
+    and ``kron`` promote the smaller)."""
+    if len(a.shape) >= ndim:
+        return a
+    shape = (1,) * (ndim - len(a.shape)) + a.shape
+    return c.apply("reshape", node, a, shape=shape, raw=(shape,))
+
+
 def _kron(c: _Compiler, node: ast.AST, a: _Node, b: _Node) -> _Node:
     if not a.shape or not b.shape:  # NumPy's kron of a scalar is the product
         return c.apply("mul", node, a, b)
-    if len(a.shape) < len(b.shape):
-        a = c.apply("reshape", node, a, shape=(1, *a.shape), raw=((1, *a.shape),))
-    elif len(b.shape) < len(a.shape):
-        b = c.apply("reshape", node, b, shape=(1, *b.shape), raw=((1, *b.shape),))
+    a, b = _promote(c, node, a, len(b.shape)), _promote(c, node, b, len(a.shape))
     shape = tuple(m * n for m, n in zip(a.shape, b.shape, strict=True))
     return c.apply("kron", node, a, b, shape=_limit(c, node, "kron()", shape))
 

@@ -62,8 +62,12 @@ MULTI = {(op.call, op.arity): op.name for op in SPEC.values()
 
 #: Structural functions (``stack``, ``flip``, ``diag``...), checked by
 #: :mod:`diffcmp.lang.layout` when compiled.
-LAYOUT_FUNCTIONS = frozenset(op.call for op in SPEC.values() if op.kind == LAYOUT and op.call) \
-    | {"expand_dims", "squeeze"} | frozenset(COMPOSED)  # (issue 19): reshapes, NumPy's names
+#: Structural functions that are reshapes (arrays of any number of dimensions, issue 19): no op
+#: of their own in the spec.
+RESHAPES = frozenset({"expand_dims", "squeeze"})
+LAYOUT_FUNCTIONS = frozenset(
+    op.call for op in SPEC.values() if op.kind == LAYOUT and op.call) | RESHAPES | frozenset(
+    COMPOSED)  # and NumPy's names compiled from other structural ops (issue 19)
 
 #: Scans and statistics (issue 19), checked by :mod:`diffcmp.lang.reductions` when compiled.
 STATISTICS = frozenset({"var", "std"})  # compiled from other ops

@@ -63,7 +63,7 @@ OPS: dict[str, Callable[..., Any]] = {
     "pow": torch.pow,
     "neg": torch.neg,
     "matmul": torch.matmul,
-    "transpose": lambda a: a.permute(*reversed(range(a.dim()))),
+    "transpose": lambda a: a.permute(tuple(reversed(range(a.dim())))),
     "index": lambda a, key: a[key],
     "reshape": torch.reshape,
     "stack": torch.stack,
