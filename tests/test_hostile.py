@@ -45,8 +45,7 @@ EXPECTED = {
                           "(indices lie in -3 to 2)",
     "inf_value": "data.y[2] is -inf: values must be finite numbers",
     "invalid_toml": "invalid TOML: Illegal character '\\n' (at line 1, column 15)",
-    "keyword_argument": "loss (column 8): sum() takes no keyword argument 'keepdims' (only "
-                        "axis)",
+    "keyword_argument": "loss (column 17): sum()'s keepdims must be True or False",
     "keyword_typo": "loss (column 8): sum() takes no keyword argument 'axes' (only axis); did "
                     "you mean 'axis'?",
     "lambda": "loss (column 2): lambda is not part of the language",

@@ -241,3 +241,82 @@ def test_scalars_and_flattening_follow_numpy() -> None:
                           ("var(A, axis=(0, 1), keepdims=True)", (1, 1)),
                           ("std(A, axis=1, keepdims=True)", (2, 1)), ("max(s, keepdims=True)", ())):
         assert lang.result_shape(lang.parse(source), shapes) == shape, source
+
+
+def _backends() -> dict[str, tuple[Any, Any, Any]]:
+    """Each backend's ops, how it takes a float array and how its result becomes floats."""
+    import jax.numpy as jnp
+    import sympy as sp
+    import torch
+
+    from diffcmp.ops import arb as arb_ops
+    from diffcmp.ops import jax as jax_ops
+    from diffcmp.ops import sympy as sympy_ops
+    from diffcmp.ops import torch as torch_ops
+
+    objects = np.frompyfunc(float, 1, 1)
+    return {
+        "numpy": (numpy_ops.OPS, np.asarray, np.asarray),
+        "torch": (torch_ops.OPS, lambda v: torch.tensor(v, dtype=torch.float64),
+                  lambda v: v.numpy()),
+        "jax": (jax_ops.OPS, jnp.asarray, np.asarray),
+        "mpmath": (mpmath_ops.OPS, mpmath_ops.array, lambda v: objects(v).astype(float)),
+        "arb": (arb_ops.OPS, arb_ops.array, lambda v: objects(v).astype(float)),
+        "sympy": (sympy_ops.OPS, np.frompyfunc(lambda x: sp.Float(x, 30), 1, 1),
+                  lambda v: objects(v).astype(float)),
+    }
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax", "mpmath", "arb", "sympy"])
+def test_every_backend_scans_and_sorts_along_every_axis_as_numpy(backend: str) -> None:
+    """``cumsum``, ``cumprod``, ``sort`` and sort's permutations along each axis of a matrix
+    and of a vector, against NumPy; ``sort_scatter`` undoes ``sort_gather``."""
+    import jax
+
+    ops, array, floats = _backends()[backend]
+    with jax.enable_x64(True):
+        _scan_every_axis(ops, array, floats)
+
+
+def _scan_every_axis(ops: Any, array: Any, floats: Any) -> None:
+    matrix = np.array([[0.5, -1.0, 0.3], [2.0, 0.0, -0.7]])
+    weights = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    for value, axes in ((matrix, (0, 1)), (matrix[1], (0,))):
+        x = weights[: len(value)] if value.ndim == 2 else weights[0]
+        for axis in axes:
+            for name, expected in (("cumsum", np.cumsum(value, axis)),
+                                   ("cumprod", np.cumprod(value, axis)),
+                                   ("sort", np.sort(value, axis))):
+                found = floats(ops[name](array(value), axis))
+                np.testing.assert_allclose(found, expected, rtol=1e-15, err_msg=name)
+            order = np.argsort(value, axis, kind="stable")
+            gathered = ops["sort_gather"](array(x), array(value), axis)
+            np.testing.assert_array_equal(floats(gathered), np.take_along_axis(x, order, axis))
+            back = ops["sort_scatter"](gathered, array(value), axis)
+            np.testing.assert_array_equal(floats(back), x)
+
+
+def test_the_reference_sorts_only_where_its_balls_decide_the_order() -> None:
+    """Balls that overlap cannot be put in order at this precision: the reference raises its
+    precision (``UndecidedError``), as for comparisons; equal exact balls keep their order."""
+    from flint import arb
+
+    from diffcmp.errors import UndecidedError
+    from diffcmp.ops import arb as arb_ops
+
+    close = np.array([arb(1, 1e-10), arb("1.000000000001"), arb(0)], dtype=object)
+    with pytest.raises(UndecidedError):
+        arb_ops.OPS["sort"](close, 0)
+    apart = np.array([arb(1), arb("0.999999999999"), arb(1)], dtype=object)
+    order = arb_ops.OPS["sort_gather"](arb_ops.array([10.0, 20.0, 30.0]), apart, 0)
+    assert [float(v) for v in order] == [20.0, 10.0, 30.0]
+
+
+def test_std_where_every_element_is_equal_is_a_kink_like_a_norm_at_zero() -> None:
+    """``std`` is the square root of a mean of squares: where they are all 0 (every element
+    equal) it is a cone's tip, graded as ``norm`` at 0 is, never as a mismatch."""
+    result = diffcmp.compare("std(w) + sum(w)", {"w": np.array([0.5, 0.5, 0.5])}, timing=False)
+    statuses = dict(zip(result.agreement["engine"], result.agreement["status"], strict=True))
+    assert "mismatch" not in statuses.values()
+    assert statuses["fd-central"] == "kink"
+    assert "(a norm) is at 0" in " ".join(result.agreement["message"].astype(str))
