@@ -280,3 +280,25 @@ def test_bad_indices_and_subscripts_are_errors_that_name_them(loss: str, data: d
     params = {"w": np.array([0.3, -0.7, 1.1]), "X": np.array([[1.0, 2.0], [3.0, 4.0]])}
     with pytest.raises((CaseError, ExpressionError), match=message):
         diffcmp.compare(loss, params, data, engines=("matcalc",), timing=False)
+
+
+def _statuses(result: diffcmp.Result, derivative: str) -> dict[str, str]:
+    rows = result.agreement[(result.agreement["derivative"] == derivative)
+                            & (result.agreement["point"] == 0)]
+    return dict(zip(rows["engine"], rows["status"], strict=True))
+
+
+def test_a_norm_of_gathered_elements_at_zero_is_a_kink_and_smooth_elsewhere() -> None:
+    """``sqrt(sum(w[idx]**2))`` is a norm: at ``w = 0`` the cone's tip (graded ``kink``, never
+    ``mismatch``: a gather of squares is no negative), elsewhere ``w_j * count_j / norm``."""
+    loss, data = "sqrt(sum(w[idx] ** 2))", {"idx": [0, 2, 2]}
+    engines = ["matcalc", "torch", "jax", "fd-central"]
+    tip = diffcmp.compare(loss, {"w": [0.0, 0.0, 0.0]}, data, timing=False, engines=engines)
+    assert "kink" in set(_statuses(tip, "gradient").values())
+    assert "mismatch" not in set(_statuses(tip, "gradient").values())
+    w = np.array([0.3, -0.7, 1.1])
+    away = diffcmp.compare(loss, {"w": w}, data, timing=False, engines=engines)
+    assert set(_statuses(away, "gradient").values()) == {"ok"}
+    counts = np.array([1.0, 0.0, 2.0])
+    np.testing.assert_allclose(_gradient(away, "jax"), w * counts / np.sqrt(np.sum(counts * w**2)),
+                               rtol=1e-14)
