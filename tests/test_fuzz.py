@@ -27,7 +27,7 @@ import diffcmp
 from diffcmp import lang as language
 from diffcmp.api import Options, run_cases, run_suite
 from diffcmp.lang.parse import SCAN_FUNCTIONS
-from diffcmp.ops.spec import ALIASES, LAYOUT, SPEC
+from diffcmp.ops.spec import ALIASES, COMPOSED, LAYOUT, SPEC
 from diffcmp.symbolic.problem import lower
 
 ENGINES = ("reference", "sympy", "torch", "jax")
@@ -432,8 +432,9 @@ def test_the_grammar_reaches_every_function() -> None:
     called |= {"mod"} if any(" % " in text for text in texts) else set()
     # NumPy's aliases compute exactly what the language's names do (tests/test_numpy_names.py);
     # the structural functions (stack, concatenate, flip, ...) are moves, checked form by form
-    # against NumPy and 60-digit quotients in tests/test_structure_ops.py
-    structural = {op.call for op in SPEC.values() if op.kind == LAYOUT}
+    # against NumPy and 60-digit quotients in tests/test_structure_ops.py, integer indexing,
+    # einsum and NumPy's other structural names in tests/test_gather_einsum.py
+    structural = {op.call for op in SPEC.values() if op.kind == LAYOUT} | set(COMPOSED)
     # and so are the scans and statistics (cumsum, cumprod, sort, var, std: issue 19), in
     # tests/test_reductions.py
     assert called >= (language.FUNCTION_NAMES - set(ALIASES) - structural

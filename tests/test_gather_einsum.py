@@ -296,3 +296,23 @@ def test_swapaxes_and_moveaxis_of_three_dimensions_are_numpys(form: str, expecte
     compiled = lang.compile_expression(lang.parse(form), numpy_ops.OPS, {"T": t.shape},
                                        scalar=False)
     np.testing.assert_array_equal(compiled({"T": t}), expected(t))
+def _statuses(result: diffcmp.Result, derivative: str) -> dict[str, str]:
+    rows = result.agreement[(result.agreement["derivative"] == derivative)
+                            & (result.agreement["point"] == 0)]
+    return dict(zip(rows["engine"], rows["status"], strict=True))
+
+
+def test_a_norm_of_gathered_elements_at_zero_is_a_kink_and_smooth_elsewhere() -> None:
+    """``sqrt(sum(w[idx]**2))`` is a norm: at ``w = 0`` the cone's tip (graded ``kink``, never
+    ``mismatch``: a gather of squares is no negative), elsewhere ``w_j * count_j / norm``."""
+    loss, data = "sqrt(sum(w[idx] ** 2))", {"idx": [0, 2, 2]}
+    engines = ["matcalc", "torch", "jax", "fd-central"]
+    tip = diffcmp.compare(loss, {"w": [0.0, 0.0, 0.0]}, data, timing=False, engines=engines)
+    assert "kink" in set(_statuses(tip, "gradient").values())
+    assert "mismatch" not in set(_statuses(tip, "gradient").values())
+    w = np.array([0.3, -0.7, 1.1])
+    away = diffcmp.compare(loss, {"w": w}, data, timing=False, engines=engines)
+    assert set(_statuses(away, "gradient").values()) == {"ok"}
+    counts = np.array([1.0, 0.0, 2.0])
+    np.testing.assert_allclose(_gradient(away, "jax"), w * counts / np.sqrt(np.sum(counts * w**2)),
+                               rtol=1e-14)

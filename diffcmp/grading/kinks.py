@@ -156,7 +156,8 @@ def _nonnegative(node: Node) -> bool:
     if node.op == "const":
         return float(mpmath_ops.OPS["const"](node.raw[0])) >= 0
     if node.op in ("add", "mul", "sum", "mean", "div", "dot", "broadcast_to", "index",
-                   "transpose", "permute_dims", "reshape"):
+                   "transpose", "permute_dims", "reshape", "take", "take_along_axis",
+                   "einsum"):  # (issue 19)
         return all(_nonnegative(a) for a in node.args)
     return False
 

@@ -352,8 +352,12 @@ def _check_keywords(expr: Expression, node: ast.Call, name: str,
 def _check_index(expr: Expression, part: ast.AST) -> None:
     """One part of a subscript: an integer literal, or a slice of integer literals with a
     positive step."""
-    if not isinstance(part, ast.Slice):
-        return  # an integer literal, or integer data (issue 19: checked when compiled)
+    if not isinstance(part, ast.Slice):  # an integer literal, or integer data (issue 19)
+        if int_literal(part) is None and not any(isinstance(x, ast.Name | ast.List)
+                                                 for x in ast.walk(part)):
+            raise expr.error("indices must be integer literals or slices of them, like w[0], "
+                             "X[1, 2], w[1:3] or X[:, 0], or integer data", part)
+        return
     for bound in (part.lower, part.upper, part.step):
         if bound is not None and int_literal(bound) is None:
             raise expr.error("slice bounds must be integer literals, like w[1:3] or X[:, 0]",
