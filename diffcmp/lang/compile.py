@@ -24,7 +24,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..ops.spec import ALIASES, ALONG, LAYOUT, REDUCTION, SPEC
-from . import layout
+from . import layout, linalg
 from .parse import (
     ALONG_AXIS,
     AXIS_FUNCTIONS,
@@ -34,11 +34,13 @@ from .parse import (
     ELEMENTWISE,
     FUNCTION_NAMES,
     LAYOUT_FUNCTIONS,
+    LINALG_FUNCTIONS,
     LITERAL_ARGUMENT,
     MULTI,
     REDUCTIONS,
     Expression,
     did_you_mean,
+    with_ord,
 )
 from .shapes import Shape, axis_of, broadcast_shapes, index_key, reshaped, shape_text, size
 
@@ -361,6 +363,8 @@ class _Compiler:
             return self.apply(LITERAL_ARGUMENT[name], node, value, shape=shape, raw=(shape,))
         if name in LAYOUT_FUNCTIONS:
             return layout.call(self, node, name)
+        if name in LINALG_FUNCTIONS or with_ord(name, arg_nodes, keywords):  # issue 19
+            return linalg.call(self, node, name)
         args = [self.visit(arg) for arg in arg_nodes]
         name = ALIASES.get(name, name)  # NumPy's name for one of the language's functions
         if name == "pow":  # power(a, b) is a ** b, exactly

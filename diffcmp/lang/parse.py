@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import ExpressionError
-from ..ops.spec import ALIASES, ALONG, AXIS_OPS, LAYOUT, REDUCTION, SPEC, STRUCTURE
+from ..ops.spec import ALIASES, ALONG, AXIS_OPS, LAYOUT, LINALG, REDUCTION, SPEC, STRUCTURE
 from ..ops.spec import ELEMENTWISE as _ELEMENTWISE_KIND
 
 MAX_SOURCE_CHARS = 100_000
@@ -47,14 +47,18 @@ LITERAL_ARGUMENT = {op.call: op.name for op in SPEC.values() if op.kind == STRUC
 #: Functions of two or three arrays: (language name, arity) -> op name.
 MULTI = {(op.call, op.arity): op.name for op in SPEC.values()
          if op.call and op.arity > 1 and op.name not in AXIS_OPS
-         and op.kind not in (STRUCTURE, LAYOUT)}
+         and op.kind not in (STRUCTURE, LAYOUT, LINALG)}
 
 #: Structural functions (``stack``, ``flip``, ``diag``...), checked by
 #: :mod:`diffcmp.lang.layout` when compiled.
 LAYOUT_FUNCTIONS = frozenset(op.call for op in SPEC.values() if op.kind == LAYOUT and op.call)
 
+#: Linear algebra (issue 19: ``inv``, ``solve``...), checked by :mod:`diffcmp.lang.linalg`.
+LINALG_FUNCTIONS = frozenset(op.call for op in SPEC.values() if op.kind == LINALG and op.call)
+
 FUNCTION_NAMES = (frozenset(ELEMENTWISE) | AXIS_FUNCTIONS | frozenset(LITERAL_ARGUMENT)
-                  | {name for name, _ in MULTI} | frozenset(ALIASES) | LAYOUT_FUNCTIONS)
+                  | {name for name, _ in MULTI} | frozenset(ALIASES) | LAYOUT_FUNCTIONS
+                  | LINALG_FUNCTIONS)
 
 #: The most dimensions a value has (the case model's limit).
 MAX_DIMENSIONS = 2
@@ -224,9 +228,12 @@ def _check(expr: Expression) -> set[str]:
                 starred = [arg for arg in args if isinstance(arg, ast.Starred)]
                 if starred and func.id in FUNCTION_NAMES:
                     raise expr.error(f"{func.id}() takes no starred arguments", starred[0])
-                if func.id in LAYOUT_FUNCTIONS:  # arguments checked when compiled (axis=None)
+                if func.id in LAYOUT_FUNCTIONS | LINALG_FUNCTIONS or with_ord(func.id, args,
+                                                                               keywords):
+                    # arguments checked when compiled (axis=None; norm's ord=inf)
                     stack.extend((arg, depth + 1, False) for arg in [
-                        *args, *(k.value for k in keywords)] if not _is_none(arg))
+                        *args, *(k.value for k in keywords if k.arg != "ord")][
+                        :1 if func.id == "norm" else None] if not _is_none(arg))
                     continue
                 _check_call(expr, node, func.id, len(args))
                 _check_keywords(expr, node, func.id, keywords)
@@ -244,6 +251,11 @@ def _check(expr: Expression) -> set[str]:
                 raise expr.error(f"{what} is not part of the language", node)
         stack.extend((child, depth + 1, False) for child in children)
     return names
+
+
+def with_ord(name: str, args: list[ast.expr], keywords: list[ast.keyword]) -> bool:
+    """Whether a call is ``norm(x, ord, ...)`` or ``norm(x, ord=...)`` (issue 19)."""
+    return name == "norm" and (len(args) > 1 or any(k.arg == "ord" for k in keywords))
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:

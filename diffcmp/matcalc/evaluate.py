@@ -22,6 +22,7 @@ import numpy as np
 
 from ..ops import numpy as numpy_ops
 from .graph import Node, topological
+from .linalg_bounds import LINALG_BOUNDS
 from .rules import VJP, Namespace
 from .table import LISTED
 
@@ -163,6 +164,8 @@ def _bound(node: Node, value: Any, args: list[Any], errors: list[Any]) -> Any:
         ea, eb = (np.broadcast_to(e, np.shape(x)) for e, x in zip(errors, args, strict=True))
         product = numpy_ops.OPS[op]  # (a scalar error 0 would make np.dot a scaling)
         return product(a, b) + product(a, eb) + product(ea, b)
+    if op in LINALG_BOUNDS:  # linear algebra (issue 19)
+        return LINALG_BOUNDS[op](value, args, errors, *node.raw)
     partials = _switch_partials(op, args, VJP[op](_NUMPY, np.ones(np.shape(value)), value,
                                                   *args, *node.raw))
     reduce = _reducer(node) if op in REDUCTIONS else (lambda x: x)

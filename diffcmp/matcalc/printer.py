@@ -31,6 +31,8 @@ LAYOUT_TEXT = {
     "tile": lambda a, reps: f"tile({a}, {_shape(reps)})",
     "triu": lambda a, k: f"triu({a}" + (f", k={k})" if k else ")"),
     "tril": lambda a, k: f"tril({a}" + (f", k={k})" if k else ")"),
+    # linear algebra (issue 19)
+    "matrix_power": lambda a, k: f"matrix_power({a}, {k})",
 }
 ATOM = 9
 

@@ -25,6 +25,8 @@ from collections import ChainMap
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .linalg_rules import LINALG_VJP
+
 #: Ops whose arguments receive no adjoint: comparisons (conditions) and leaves.
 NO_ADJOINT = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "const", "var", "seed"})
 
@@ -311,6 +313,8 @@ VJP: dict[str, Rule] = {
     "broadcast_to": lambda k, g, ans, a, shape: (k.raw("sum_to")(g, a.shape),),
     "sum_to": lambda k, g, ans, a, shape: (k.raw("broadcast_to")(g, a.shape),),
     "scatter": lambda k, g, ans, a, shape, key: (k.raw("index")(g, key),),
+    # linear algebra (issue 19)
+    **LINALG_VJP,
 }
 
 

@@ -42,6 +42,7 @@ from flint import arb, ctx, fmpz
 
 from ..errors import UndecidedError
 from . import arb_functions as balls
+from .linalg_balls import OPS as LINALG
 from .objects import ARITHMETIC, elementwise, flat, map_along, reduce_along, scatter, structure
 from .spec import Literal
 
@@ -316,4 +317,6 @@ OPS: dict[str, Callable[..., Any]] = {
     "dirac_delta": _op("dirac_delta", lambda x: arb("nan") if _EQ(x, 0) else arb(0)),
     "polygamma": _op("polygamma", balls.polygamma, 2),
     "scatter": lambda g, shape, key: scatter(g, shape, key, arb(0)),
+    # linear algebra (issue 19)
+    **LINALG,
 }

@@ -17,6 +17,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
+from .linalg_exact import MPMATH_OPS as LINALG
 from .objects import ARITHMETIC, elementwise, flat, map_along, reduce_along, scatter, structure
 from .spec import Literal
 
@@ -248,4 +249,6 @@ OPS: dict[str, Callable[..., Any]] = {
     "dirac_delta": elementwise(_dirac_delta),
     "polygamma": elementwise(mpmath.polygamma, 2),
     "scatter": lambda g, shape, key: scatter(g, shape, key, mpmath.mpf(0)),
+    # linear algebra (issue 19)
+    **LINALG,
 }

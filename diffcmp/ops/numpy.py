@@ -16,6 +16,7 @@ import numpy as np
 import scipy.special
 
 from ..errors import UnsupportedError
+from . import linalg_float
 from .objects import scatter, sum_to
 from .spec import NOT_ANALYTIC, literal_to_float
 
@@ -138,6 +139,8 @@ OPS: dict[str, Callable[..., Any]] = {
     "broadcast_to": np.broadcast_to,
     "sum_to": sum_to,
     "scatter": scatter,
+    # linear algebra (issue 19)
+    **linalg_float.OPS,
 }
 
 
@@ -206,6 +209,8 @@ _ANALYTIC = {
     "hypot": lambda a, b: np.sqrt(a * a + b * b),
     "logaddexp": _complex_logaddexp,
     "gammaln": _complex_gammaln,
+    # linear algebra (issue 19)
+    **linalg_float.COMPLEX_OPS,
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, hypot, log1p, log2, log10
 
+from .linalg_exact import SYMPY_OPS as LINALG
 from .objects import ARITHMETIC, elementwise, flat, map_along, reduce_along, scatter, structure
 from .spec import Literal
 from .sympy_functions import (
@@ -137,4 +138,6 @@ OPS: dict[str, Callable[..., Any]] = {
     "dirac_delta": elementwise(sp.DiracDelta),
     "polygamma": elementwise(sp.polygamma, 2),
     "scatter": lambda g, shape, key: scatter(g, shape, key, sp.Integer(0)),
+    # linear algebra (issue 19)
+    **LINALG,
 }
