@@ -46,6 +46,7 @@ from ..ops import mpmath as mpmath_ops
 from ..ops.mpmath import DPS
 from ..symbolic.graph import short
 from ..symbolic.problem import Problem
+from .linalg_kinks import SPECTRAL, spectral
 from .pairs import MAX_PAIRS, PAIR_LIMIT, Pair, pairs
 
 #: A switch quantity at most this far from zero (at ``DPS`` digits) is on the switch, whatever
@@ -177,6 +178,8 @@ def _switches(node: Node) -> list[Switch]:
         gap = g.sub(ratio, g.elementwise("floor", g.add(ratio, g.const(Fraction(1, 2)))))
         return [Switch(node, (gap, _scale(ratio)), False,
                        f"{short(formula(node))} is at a jump (a discontinuity)")]
+    if op in SPECTRAL:  # linear algebra (issue 19): tied eigenvalues, a zero singular value
+        return [Switch(node, parts, False, label) for parts, label in spectral(node)]
     found = _switch(node)
     return [found] if found is not None else []
 

@@ -24,7 +24,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..ops.spec import ALIASES, ALONG, LAYOUT, REDUCTION, SCAN, SPEC
-from . import gather, layout, reductions
+from . import gather, layout, linalg, reductions
 from .parse import (
     ALONG_AXIS,
     AXIS_FUNCTIONS,
@@ -34,11 +34,13 @@ from .parse import (
     ELEMENTWISE,
     FUNCTION_NAMES,
     LAYOUT_FUNCTIONS,
+    LINALG_FUNCTIONS,
     LITERAL_ARGUMENT,
     MULTI,
     REDUCTIONS,
     Expression,
     did_you_mean,
+    with_ord,
 )
 from .shapes import Shape, axis_of, broadcast_shapes, index_key, reshaped, shape_text, size
 
@@ -373,6 +375,8 @@ class _Compiler:
             return (gather.call if name in gather.SIGNATURES else layout.call)(self, node, name)
         if name in reductions.SIGNATURES:  # var, std, cumsum, cumprod, sort (issue 19)
             return reductions.call(self, node, name)
+        if name in LINALG_FUNCTIONS or with_ord(name, arg_nodes, keywords):  # issue 19
+            return linalg.call(self, node, name)
         if name in REDUCTIONS and len(arg_nodes) == 1:  # keepdims=, a tuple of axes (issue 19)
             return reductions.reduction(self, node, name)
         args = [self.visit(arg) for arg in arg_nodes]

@@ -23,6 +23,7 @@ from ..ops.spec import (
     AXIS_OPS,
     COMPOSED,
     LAYOUT,
+    LINALG,
     REDUCTION,
     SCAN,
     SPEC,
@@ -58,7 +59,7 @@ LITERAL_ARGUMENT = {op.call: op.name for op in SPEC.values() if op.kind == STRUC
 #: Functions of two or three arrays: (language name, arity) -> op name.
 MULTI = {(op.call, op.arity): op.name for op in SPEC.values()
          if op.call and op.arity > 1 and op.name not in AXIS_OPS
-         and op.kind not in (STRUCTURE, LAYOUT, SCAN)}
+         and op.kind not in (STRUCTURE, LAYOUT, SCAN, LINALG)}
 
 #: Structural functions (``stack``, ``flip``, ``diag``...), checked by
 #: :mod:`diffcmp.lang.layout` when compiled.
@@ -73,9 +74,12 @@ LAYOUT_FUNCTIONS = frozenset(
 STATISTICS = frozenset({"var", "std"})  # compiled from other ops
 SCAN_FUNCTIONS = frozenset(op.call for op in SPEC.values() if op.kind == SCAN) | STATISTICS
 
+#: Linear algebra (issue 19: ``inv``, ``solve``...), checked by :mod:`diffcmp.lang.linalg`.
+LINALG_FUNCTIONS = frozenset(op.call for op in SPEC.values() if op.kind == LINALG and op.call)
+
 FUNCTION_NAMES = (frozenset(ELEMENTWISE) | AXIS_FUNCTIONS | frozenset(LITERAL_ARGUMENT)
                   | {name for name, _ in MULTI} | frozenset(ALIASES) | LAYOUT_FUNCTIONS
-                  | frozenset(TEMPLATES) | SCAN_FUNCTIONS)
+                  | frozenset(TEMPLATES) | SCAN_FUNCTIONS | LINALG_FUNCTIONS)
 
 #: The most dimensions a value has (the case model's limit; NumPy's own was 32 until 2.0).
 MAX_DIMENSIONS = 32
@@ -249,9 +253,12 @@ def _check(expr: Expression) -> set[str]:
                 starred = [arg for arg in args if isinstance(arg, ast.Starred)]
                 if starred and func.id in FUNCTION_NAMES:
                     raise expr.error(f"{func.id}() takes no starred arguments", starred[0])
-                if func.id in LAYOUT_FUNCTIONS | SCAN_FUNCTIONS:  # arguments checked when
-                    stack.extend((arg, depth + 1, False) for arg in [  # compiled (axis=None)
-                        *args, *(k.value for k in keywords)] if not _is_none(arg) and not (
+                if func.id in LAYOUT_FUNCTIONS | SCAN_FUNCTIONS | LINALG_FUNCTIONS or with_ord(
+                        func.id, args, keywords):
+                    # arguments checked when compiled (axis=None; norm's ord=inf; einsum's text)
+                    stack.extend((arg, depth + 1, False) for arg in [
+                        *args, *(k.value for k in keywords if k.arg != "ord")][
+                        :1 if func.id == "norm" else None] if not _is_none(arg) and not (
                         func.id == "einsum" and arg is args[0] and _is_text(arg)))
                     continue
                 _check_call(expr, node, func.id, len(args))
@@ -270,6 +277,11 @@ def _check(expr: Expression) -> set[str]:
                 raise expr.error(f"{what} is not part of the language", node)
         stack.extend((child, depth + 1, False) for child in children)
     return names
+
+
+def with_ord(name: str, args: list[ast.expr], keywords: list[ast.keyword]) -> bool:
+    """Whether a call is ``norm(x, ord, ...)`` or ``norm(x, ord=...)`` (issue 19)."""
+    return name == "norm" and (len(args) > 1 or any(k.arg == "ord" for k in keywords))
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..ops import numpy as numpy_ops
 from .graph import Node, topological
+from .linalg_bounds import LINALG_BOUNDS
 from .rules import VJP, Namespace
 from .table import LISTED
 
@@ -171,6 +172,8 @@ def _bound(node: Node, value: Any, args: list[Any], errors: list[Any]) -> Any:
         return _SCANS[op](node, args, np.broadcast_to(errors[0], np.shape(args[0])))
     if op in ("einsum", "scatter_add"):  # (issue 19)
         return _summed(node, args, errors)
+    if op in LINALG_BOUNDS:  # linear algebra (issue 19)
+        return LINALG_BOUNDS[op](value, args, errors, *node.raw)
     partials = _switch_partials(op, args, VJP[op](_NUMPY, np.ones(np.shape(value)), value,
                                                   *args, *node.raw))
     reduce = _reducer(node) if op in REDUCTIONS else (lambda x: x)

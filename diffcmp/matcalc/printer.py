@@ -43,6 +43,8 @@ LAYOUT_TEXT = {
         f"take_along_axis({a}, {_indices(index)}, axis={axis})"),
     "scatter_add": lambda g, shape, index, axis: (
         f"scatter_add({g}, {_shape(shape)}, {_indices(index)}, axis={axis})"),
+    # linear algebra (issue 19)
+    "matrix_power": lambda a, k: f"matrix_power({a}, {k})",
 }
 
 

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from .linalg_rules import LINALG_VJP
+
 #: Ops whose arguments receive no adjoint: comparisons (conditions) and leaves.
 NO_ADJOINT = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "const", "var", "seed"})
 
@@ -431,6 +433,8 @@ VJP: dict[str, Rule] = {
     "take_along_axis": _take_along_axis,
     "einsum": _einsum,
     "scatter_add": lambda k, g, ans, a, shape, index, axis: (k.raw("take")(g, index, axis),),
+    # linear algebra (issue 19)
+    **LINALG_VJP,
 }
 
 

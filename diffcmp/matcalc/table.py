@@ -208,4 +208,14 @@ GRAPH_OPS: dict[str, Callable[..., Any]] = {
     "einsum": _einsum,
     "scatter_add": lambda g, shape, index, axis: Node("scatter_add", (g,), (
         tuple(shape), index, axis), tuple(shape)),
+    # linear algebra (issue 19)
+    "inv": lambda a: Node("inv", (a,), (), a.shape),
+    "solve": lambda a, b: Node("solve", (a, b), (), b.shape),
+    "det": lambda a: Node("det", (a,), (), ()),
+    "logdet": lambda a: Node("logdet", (a,), (), ()),
+    "cholesky": lambda a: Node("cholesky", (a,), (), a.shape),
+    "eigvalsh": lambda a: Node("eigvalsh", (a,), (), a.shape[:1]),
+    "svdvals": lambda a: Node("svdvals", (a,), (), (min(a.shape),)),
+    "matrix_power": lambda a, k: Node("matrix_power", (a,), (k,), a.shape),
+    "eigh_vectors": lambda a: Node("eigh_vectors", (a,), (), a.shape),
 }

@@ -42,6 +42,7 @@ from flint import arb, ctx, fmpz
 
 from ..errors import UndecidedError
 from . import arb_functions as balls
+from .linalg_balls import OPS as LINALG
 from .objects import (
     ARITHMETIC,
     elementwise,
@@ -330,4 +331,6 @@ OPS: dict[str, Callable[..., Any]] = {
     **scans(lambda a, b: 0 if _same(a, b) else -1 if _LT(a, b) else 1),
     # integer indexing and einsum (issue 19)
     **gathering(arb(0), balls.ball_sum),
+    # linear algebra (issue 19)
+    **LINALG,
 }

@@ -28,6 +28,22 @@ def _sum_to(a: Any, shape: tuple[int, ...]) -> Any:
 def _order(a: Any, axis: int) -> Any:
     """The stable sorting permutation of ``a``'s lines along ``axis`` (issue 19)."""
     return jnp.argsort(jax.lax.stop_gradient(a), axis=axis, stable=True)
+def _symmetric(a: Any) -> Any:
+    return (a + a.T) / 2
+
+
+def _logdet(a: Any) -> Any:
+    """``log(det(A))``: ``nan`` where the determinant is negative, ``-inf`` where it is 0."""
+    sign, value = jnp.linalg.slogdet(a)
+    return jnp.where(sign > 0, value, jnp.where(sign == 0, -jnp.inf, jnp.nan))
+
+
+def _eigh_vectors(a: Any) -> Any:
+    """Unit eigenvectors of the symmetric part (ascending), the largest element of each
+    positive."""
+    v = jnp.linalg.eigh(_symmetric(a))[1]
+    largest = v[jnp.argmax(jnp.abs(v), axis=0), jnp.arange(v.shape[1])]
+    return v * jnp.where(largest < 0, -1.0, 1.0)
 
 
 #: The language's operations in JAX (one line each).
@@ -139,4 +155,14 @@ OPS: dict[str, Callable[..., Any]] = {
     "einsum": lambda parts, spec: jnp.einsum(spec, *parts),
     "scatter_add": lambda g, shape, index, axis: jnp.zeros(shape, dtype=jnp.result_type(g)).at[
         (slice(None),) * axis + (jnp.asarray(index),)].add(g),
+    # linear algebra (issue 19)
+    "inv": jnp.linalg.inv,
+    "solve": jnp.linalg.solve,
+    "det": jnp.linalg.det,
+    "logdet": _logdet,
+    "cholesky": lambda a: jnp.linalg.cholesky(_symmetric(a)),
+    "eigvalsh": lambda a: jnp.linalg.eigvalsh(_symmetric(a)),
+    "svdvals": lambda a: jnp.linalg.svd(a, compute_uv=False),
+    "matrix_power": lambda a, k: jnp.linalg.matrix_power(a, k),
+    "eigh_vectors": _eigh_vectors,
 }

@@ -17,6 +17,7 @@ from typing import Any
 import mpmath
 import numpy as np
 
+from .linalg_exact import MPMATH_OPS as LINALG
 from .objects import (
     ARITHMETIC,
     elementwise,
@@ -262,4 +263,6 @@ OPS: dict[str, Callable[..., Any]] = {
     **scans(lambda a, b: (a > b) - (a < b)),
     # integer indexing and einsum (issue 19)
     **gathering(mpmath.mpf(0), mpmath.fsum),
+    # linear algebra (issue 19)
+    **LINALG,
 }

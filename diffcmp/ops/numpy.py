@@ -16,6 +16,7 @@ import numpy as np
 import scipy.special
 
 from ..errors import UnsupportedError
+from . import linalg_float
 from .objects import scatter, sum_to
 from .spec import NOT_ANALYTIC, literal_to_float
 
@@ -166,6 +167,8 @@ OPS: dict[str, Callable[..., Any]] = {
         a, np.asarray(index, dtype=np.intp), axis),
     "einsum": lambda parts, spec: np.einsum(spec, *parts),
     "scatter_add": lambda g, shape, index, axis: _scatter_add(g, shape, index, axis),
+    # linear algebra (issue 19)
+    **linalg_float.OPS,
 }
 
 
@@ -234,6 +237,8 @@ _ANALYTIC = {
     "hypot": lambda a, b: np.sqrt(a * a + b * b),
     "logaddexp": _complex_logaddexp,
     "gammaln": _complex_gammaln,
+    # linear algebra (issue 19)
+    **linalg_float.COMPLEX_OPS,
 }
 
 

@@ -37,6 +37,13 @@ Arities count every positional argument, raw ones too: ``pow(a, 2)`` takes an in
   each once); ``scatter_add(g, shape, index, axis)`` (the adjoint of ``take``) zeros of
   ``shape`` with each slice of ``g`` added at its index along ``axis`` (repeated indices
   accumulate);
+- the ``LINALG`` ops (issue 19) square matrices (``svdvals`` any matrix), NumPy's names:
+  ``inv(A)``, ``solve(A, b)`` (``b`` a vector or a matrix of ``A``'s rows), ``det(A)``,
+  ``logdet(A)`` (``log(det(A))``, undefined where ``det(A) <= 0``), ``cholesky(A)``,
+  ``eigvalsh(A)`` (ascending) and ``eigh_vectors(A)`` (their unit eigenvectors as columns, the
+  largest element of each positive: a DERIVATIVE op, for ``eigvalsh``'s adjoint) of the
+  symmetric part ``(A + A.T) / 2`` (as JAX symmetrises; for a symmetric ``A``, NumPy's value),
+  ``svdvals(A)`` (descending), ``matrix_power(A, k)`` an int ``k`` (negative: of ``inv(A)``);
 - every op of ``AXIS_OPS`` an axis, its last argument: ``None`` (every element: a scalar) or a
   non-negative int (along that axis: a result without it, no kept dimension; ``softmax`` and
   ``log_softmax`` keep the shape and take an int only);
@@ -71,6 +78,7 @@ TRANSLATION = "translation"  # appears only in SymPy expressions (Python cases, 
 DERIVATIVE = "derivative"  # appears only in vectorised gradients (the adjoints of structure)
 LAYOUT = "layout"  # structural functions of the language: stack, flip, diag, outer... (issue 19)
 SCAN = "scan"  # an array to one of its shape along an axis: cumsum, cumprod, sort (issue 19)
+LINALG = "linalg"  # linear algebra of matrices: inv, solve, det, cholesky, eigvalsh... (issue 19)
 
 #: A literal of the language: an exact integer or fraction, a float, or a named constant.
 Literal = int | Fraction | float | str
@@ -103,6 +111,7 @@ _V = [0.3, -0.7, 1.1]
 _M = [[0.5, -1.0], [2.0, 0.25]]
 _R = [[0.5, -1.0, 0.3], [2.0, 0.25, -0.7]]  # two rows, three columns: the axes differ
 _T = [_R, [[1.5, -0.25, 0.75], [-2.0, 0.125, 0.6]]]  # a (2, 2, 3) tensor
+_S = [[2.0, 0.5, -0.3], [0.5, 1.0, 0.2], [-0.3, 0.2, 3.0]]  # symmetric positive definite
 
 #: Every operation, one row each: name, arity, analytic, smooth, kind, language name, example.
 SPEC: dict[str, Op] = {op.name: op for op in (
@@ -196,6 +205,16 @@ SPEC: dict[str, Op] = {op.name: op for op in (
     _op("take", 3, True, True, LAYOUT, "take", _R, (1, 0, 1, 1), 1),
     _op("take_along_axis", 3, True, True, LAYOUT, "take_along_axis", _R, ((2, 0), (1, 1)), 1),
     _op("einsum", 2, True, True, LAYOUT, "einsum", [_R, _R], "ij,kj->ik"),
+    # linear algebra (issue 19)
+    _op("inv", 1, True, True, LINALG, "inv", _M),
+    _op("solve", 2, True, True, LINALG, "solve", _M, [1.5, -0.5]),
+    _op("det", 1, True, True, LINALG, "det", _M),
+    _op("logdet", 1, True, True, LINALG, "logdet", _S),
+    _op("cholesky", 1, True, True, LINALG, "cholesky", _S),
+    _op("eigvalsh", 1, True, False, LINALG, "eigvalsh", _S),
+    _op("svdvals", 1, True, False, LINALG, "svdvals", _R),
+    _op("matrix_power", 2, True, True, LINALG, "matrix_power", _M, -3),
+    _op("eigh_vectors", 1, False, False, DERIVATIVE, None, _S),
     _op("softmax", 2, True, True, ALONG, "softmax", _R, 1),
     _op("log_softmax", 2, True, True, ALONG, "log_softmax", _R, 0),
     _op("loggamma", 1, True, True, TRANSLATION, None, 0.3),

@@ -16,6 +16,7 @@ from typing import Any
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, hypot, log1p, log2, log10
 
+from .linalg_exact import SYMPY_OPS as LINALG
 from .objects import (
     ARITHMETIC,
     elementwise,
@@ -175,4 +176,6 @@ OPS: dict[str, Callable[..., Any]] = {
     "sort": lambda a, axis: map_along(_sorted, a, axis),
     # integer indexing and einsum (issue 19)
     **gathering(sp.Integer(0), lambda v: sp.Add(*v)),
+    # linear algebra (issue 19)
+    **LINALG,
 }

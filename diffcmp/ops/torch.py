@@ -51,6 +51,23 @@ def _scatter(g: torch.Tensor, shape: tuple[int, ...], key: Any) -> torch.Tensor:
 def _order(a: torch.Tensor, axis: int) -> torch.Tensor:
     """The stable sorting permutation of ``a``'s lines along ``axis`` (issue 19)."""
     return torch.argsort(a.detach(), dim=axis, stable=True)
+def _ex(found: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """The result of a ``torch.linalg.*_ex`` call, ``nan`` where it failed (a singular matrix,
+    one not positive definite), as NumPy's float64 values do."""
+    value, info = found
+    return torch.where(info != 0, torch.nan, value).to(value.dtype)
+
+
+def _symmetric(a: torch.Tensor) -> torch.Tensor:
+    return (a + a.T) / 2
+
+
+def _eigh_vectors(a: torch.Tensor) -> torch.Tensor:
+    """Unit eigenvectors of the symmetric part (ascending), the largest element of each
+    positive."""
+    v = torch.linalg.eigh(_symmetric(a))[1]
+    largest = v[torch.argmax(torch.abs(v), dim=0), torch.arange(v.shape[1])]
+    return v * torch.where(largest < 0, -1.0, 1.0).to(v.dtype)
 
 
 #: The language's operations in PyTorch (one line each).
@@ -160,4 +177,14 @@ OPS: dict[str, Callable[..., Any]] = {
     "take_along_axis": lambda a, index, axis: torch.take_along_dim(a, _index(index, a), axis),
     "einsum": lambda parts, spec: torch.einsum(spec, *parts),
     "scatter_add": _scatter_add,
+    # linear algebra (issue 19)
+    "inv": lambda a: _ex(torch.linalg.inv_ex(a)),
+    "solve": lambda a, b: _ex(torch.linalg.solve_ex(a, b)),
+    "det": torch.linalg.det,
+    "logdet": torch.logdet,
+    "cholesky": lambda a: _ex(torch.linalg.cholesky_ex(_symmetric(a))),
+    "eigvalsh": lambda a: torch.linalg.eigvalsh(_symmetric(a)),
+    "svdvals": torch.linalg.svdvals,
+    "matrix_power": lambda a, k: torch.linalg.matrix_power(a, k),
+    "eigh_vectors": _eigh_vectors,
 }
