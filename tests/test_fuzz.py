@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 import diffcmp
 from diffcmp import lang as language
 from diffcmp.api import Options, run_cases, run_suite
-from diffcmp.ops.spec import ALIASES, LAYOUT, SPEC
+from diffcmp.ops.spec import ALIASES, LAYOUT, LINALG, SPEC
 from diffcmp.symbolic.problem import lower
 
 ENGINES = ("reference", "sympy", "torch", "jax")
@@ -431,8 +431,9 @@ def test_the_grammar_reaches_every_function() -> None:
     called |= {"mod"} if any(" % " in text for text in texts) else set()
     # NumPy's aliases compute exactly what the language's names do (tests/test_numpy_names.py);
     # the structural functions (stack, concatenate, flip, ...) are moves, checked form by form
-    # against NumPy and 60-digit quotients in tests/test_structure_ops.py
-    structural = {op.call for op in SPEC.values() if op.kind == LAYOUT}
+    # against NumPy and 60-digit quotients in tests/test_structure_ops.py, and the linear
+    # algebra (square matrices, positive definite ones) in tests/test_linalg_ops.py
+    structural = {op.call for op in SPEC.values() if op.kind in (LAYOUT, LINALG)}
     assert called >= language.FUNCTION_NAMES - set(ALIASES) - structural
     for operator in ("@", ".T", "**", " / ", "where(", "pi", "E", "[-", "axis=-", "[1:]"):
         assert any(operator in text for text in texts), operator

@@ -187,6 +187,24 @@ def test_the_rounding_bound_holds_the_float64_error_of_an_ill_conditioned_invers
     assert np.max(2.0**-53 * bound / np.abs(value)) < 1e-3  # and it is not vacuous
 
 
+@pytest.mark.parametrize(("op", "raw"), [("solve", ()), ("det", ()), ("logdet", ()),
+                                         ("cholesky", ()), ("eigvalsh", ()),
+                                         ("eigh_vectors", ()), ("svdvals", ()),
+                                         ("matrix_power", (3,)), ("matrix_power", (-2,))])
+def test_each_rounding_bound_holds_the_float64_error(op: str, raw: tuple[Any, ...]) -> None:
+    args = _random(op, np.random.default_rng(3))
+    names = ["A", "b"][:len(args)]
+    node = GRAPH_OPS[op](*[g.var(n, np.shape(a)) for n, a in zip(names, args, strict=True)],
+                         *raw)
+    (value,), (bound,) = Program([node]).rounding(dict(zip(names, args, strict=True)))
+    with mpmath.workdps(60):
+        exact = mpmath_ops.OPS[op](*[_objects(a) for a in args], *raw)
+        error = np.array([float(abs(x - y)) for x, y in zip(np.ravel(exact), np.ravel(value),
+                                                            strict=True)])
+    assert np.all(error <= 2.0**-53 * np.ravel(bound)), (op, error, bound)
+    assert np.all(np.ravel(bound) < 1e4 * (1 + np.abs(np.ravel(value))))  # not vacuous
+
+
 # -- kinks --
 
 def _case(tmp_path: Path, loss: str, params: str) -> Any:
