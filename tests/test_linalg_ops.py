@@ -132,6 +132,25 @@ def test_each_rule_matches_difference_quotients_at_40_digits(op: str, raw: tuple
                 assert abs(np.asarray(part)[index] - quotient) <= 1e-20 * max(1, abs(quotient))
 
 
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4)])
+def test_svdvals_rule_of_square_and_wide_matrices_matches_difference_quotients(
+        shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(5)
+    ops = mpmath_ops.OPS
+    with mpmath.workdps(40):
+        a = _objects(rng.normal(size=shape))
+        seed = _objects(rng.normal(size=min(shape)))
+        (part,) = VJP["svdvals"](Namespace(ops), seed, ops["svdvals"](a), a)
+        step = mpmath.mpf(10) ** -15
+        for index in np.ndindex(shape):
+            def along(t: Any, index: Any = index) -> Any:
+                moved = a.copy()
+                moved[index] += t
+                return mpmath.fsum(seed * ops["svdvals"](moved))
+            quotient = (along(step) - along(-step)) / (2 * step)
+            assert abs(part[index] - quotient) <= 1e-20 * max(1, abs(quotient))
+
+
 # -- the reference's certificates --
 
 @pytest.mark.parametrize(("op", "raw"), [("inv", ()), ("solve", ()), ("det", ()),
