@@ -26,8 +26,9 @@ from hypothesis import strategies as st
 import diffcmp
 from diffcmp import lang as language
 from diffcmp.api import Options, run_cases, run_suite
-from diffcmp.lang.parse import SCAN_FUNCTIONS
-from diffcmp.ops.spec import ALIASES, COMPOSED, LAYOUT, SPEC
+from diffcmp.lang.parse import RESHAPES, SCAN_FUNCTIONS
+from diffcmp.lang.templates import TEMPLATES
+from diffcmp.ops.spec import ALIASES, COMPOSED, LAYOUT, LINALG, SPEC
 from diffcmp.symbolic.problem import lower
 
 ENGINES = ("reference", "sympy", "torch", "jax")
@@ -433,8 +434,12 @@ def test_the_grammar_reaches_every_function() -> None:
     # NumPy's aliases compute exactly what the language's names do (tests/test_numpy_names.py);
     # the structural functions (stack, concatenate, flip, ...) are moves, checked form by form
     # against NumPy and 60-digit quotients in tests/test_structure_ops.py, integer indexing,
-    # einsum and NumPy's other structural names in tests/test_gather_einsum.py
-    structural = {op.call for op in SPEC.values() if op.kind == LAYOUT} | set(COMPOSED)
+    # einsum and NumPy's other structural names in tests/test_gather_einsum.py, the linear
+    # algebra (square matrices, positive definite ones) in tests/test_linalg_ops.py, N-d
+    # reshapes in tests/test_ndim.py; NumPy's functions written as templates of the language's
+    # own in tests/test_templates.py
+    structural = ({op.call for op in SPEC.values() if op.kind in (LAYOUT, LINALG)}
+                  | set(COMPOSED) | RESHAPES | set(TEMPLATES))
     # and so are the scans and statistics (cumsum, cumprod, sort, var, std: issue 19), in
     # tests/test_reductions.py
     assert called >= (language.FUNCTION_NAMES - set(ALIASES) - structural

@@ -132,6 +132,25 @@ def test_each_rule_matches_difference_quotients_at_40_digits(op: str, raw: tuple
                 assert abs(np.asarray(part)[index] - quotient) <= 1e-20 * max(1, abs(quotient))
 
 
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4)])
+def test_svdvals_rule_of_square_and_wide_matrices_matches_difference_quotients(
+        shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(5)
+    ops = mpmath_ops.OPS
+    with mpmath.workdps(40):
+        a = _objects(rng.normal(size=shape))
+        seed = _objects(rng.normal(size=min(shape)))
+        (part,) = VJP["svdvals"](Namespace(ops), seed, ops["svdvals"](a), a)
+        step = mpmath.mpf(10) ** -15
+        for index in np.ndindex(shape):
+            def along(t: Any, index: Any = index) -> Any:
+                moved = a.copy()
+                moved[index] += t
+                return mpmath.fsum(seed * ops["svdvals"](moved))
+            quotient = (along(step) - along(-step)) / (2 * step)
+            assert abs(part[index] - quotient) <= 1e-20 * max(1, abs(quotient))
+
+
 # -- the reference's certificates --
 
 @pytest.mark.parametrize(("op", "raw"), [("inv", ()), ("solve", ()), ("det", ()),
@@ -185,6 +204,24 @@ def test_the_rounding_bound_holds_the_float64_error_of_an_ill_conditioned_invers
                           for i in range(5)])
     assert np.all(error <= 2.0**-53 * bound)
     assert np.max(2.0**-53 * bound / np.abs(value)) < 1e-3  # and it is not vacuous
+
+
+@pytest.mark.parametrize(("op", "raw"), [("solve", ()), ("det", ()), ("logdet", ()),
+                                         ("cholesky", ()), ("eigvalsh", ()),
+                                         ("eigh_vectors", ()), ("svdvals", ()),
+                                         ("matrix_power", (3,)), ("matrix_power", (-2,))])
+def test_each_rounding_bound_holds_the_float64_error(op: str, raw: tuple[Any, ...]) -> None:
+    args = _random(op, np.random.default_rng(3))
+    names = ["A", "b"][:len(args)]
+    node = GRAPH_OPS[op](*[g.var(n, np.shape(a)) for n, a in zip(names, args, strict=True)],
+                         *raw)
+    (value,), (bound,) = Program([node]).rounding(dict(zip(names, args, strict=True)))
+    with mpmath.workdps(60):
+        exact = mpmath_ops.OPS[op](*[_objects(a) for a in args], *raw)
+        error = np.array([float(abs(x - y)) for x, y in zip(np.ravel(exact), np.ravel(value),
+                                                            strict=True)])
+    assert np.all(error <= 2.0**-53 * np.ravel(bound)), (op, error, bound)
+    assert np.all(np.ravel(bound) < 1e4 * (1 + np.abs(np.ravel(value))))  # not vacuous
 
 
 # -- kinks --

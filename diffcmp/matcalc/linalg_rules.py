@@ -15,9 +15,12 @@ decomposition*, 2016; Magnus and Neudecker for the eigenproblem):
 - ``eigvalsh``: ``V @ diag(G) @ V.T`` with ``V = eigh_vectors(A)``;
 - ``eigh_vectors`` (only second order meets it): ``sym(V @ (F * (V.T @ G)) @ V.T)``,
   ``F[i, j] = 1 / (w[j] - w[i])`` off the diagonal (``w = eigvalsh(A)``), 0 on it;
-- ``svdvals`` (``s``, descending): ``U @ diag(G) @ V.T``, with ``V`` the eigenvectors of
-  ``A.T @ A`` and ``U = A @ V / s`` (or, for a wide matrix, ``U`` those of ``A @ A.T`` and
-  ``V.T = U.T @ A / s``), so that its own derivative goes through ``eigh_vectors``;
+- ``svdvals`` (``s``, descending): ``U @ diag(G) @ V.T``, so that its own derivative goes
+  through ``eigh_vectors``: for a square ``A`` the eigenvectors of ``[[0, A], [A.T, 0]]`` of
+  its ``n`` largest eigenvalues ``s`` are ``[u_i; v_i] / sqrt(2)`` (Jordan and Wielandt; at a
+  zero singular value, a tie of ``+0`` and ``-0``, any basis the eigensolver picks gives a
+  subgradient), for a tall one ``V`` are the eigenvectors of ``A.T @ A`` and
+  ``U = A @ V / s``, for a wide one ``U`` those of ``A @ A.T`` and ``V.T = U.T @ A / s``;
 - ``matrix_power(A, n)``: ``sum_i (A.T)**i @ G @ (A.T)**(n - 1 - i)``, and for a negative
   power that of ``inv(A)`` carried through ``inv``'s rule.
 """
@@ -51,7 +54,7 @@ def _solve(k: Any, g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
 
 def _cholesky(k: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
     x = k.matmul(_t(k, ans), g)
-    phi = k.raw("tril")(x, 0) - k.diag(k.diagonal(x)) / 2
+    phi = k.raw("tril")(x, 0) - k.raw("diag")(k.raw("diagonal")(x, 0), 0) / 2
     inverse = k.inv(ans)
     return (k.matmul(k.matmul(_t(k, inverse), _sym(k, phi)), inverse),)
 
@@ -65,15 +68,25 @@ def _eigh_vectors(k: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
     n = a.shape[0]
     w = k.eigvalsh(a)
     gaps = k.raw("index")(w, (None, slice(None))) - k.raw("index")(w, (slice(None), None))
-    identity = k.diag(k.raw("broadcast_to")(1, (n,)))
+    identity = k.raw("diag")(k.raw("broadcast_to")(1, (n,)), 0)
     f = gaps / (gaps * gaps + identity)  # 1 / (w[j] - w[i]) off the diagonal, 0 on it
     inner = f * k.matmul(_t(k, ans), g)
     return (_sym(k, k.matmul(k.matmul(ans, inner), _t(k, ans))),)
 
 
 def _svdvals(k: Any, g: Any, ans: Any, a: Any) -> tuple[Any]:
+    m, n = a.shape
+    if m == n:  # the top half of the eigenvectors of [[0, A], [A.T, 0]]: [u_i; v_i] / sqrt(2)
+        blocks = (slice(0, n, 1), slice(n, 2 * n, 1))
+        augmented = (k.raw("scatter")(a, (2 * n, 2 * n), blocks)
+                     + k.raw("scatter")(_t(k, a), (2 * n, 2 * n), blocks[::-1]))
+        top = k.raw("flip")(k.raw("index")(k.eigh_vectors(augmented), (slice(0, 2 * n, 1),
+                                                                        blocks[1])), 1)
+        u = k.raw("index")(top, blocks[:1])
+        v = k.raw("index")(top, blocks[1:])
+        return (k.matmul(u * (2 * g), _t(k, v)),)
     scaled = g / ans
-    if a.shape[0] >= a.shape[1]:
+    if m >= n:
         v = k.raw("flip")(k.eigh_vectors(k.matmul(_t(k, a), a)), 1)
         return (k.matmul(a, k.matmul(v * scaled, _t(k, v))),)
     u = k.raw("flip")(k.eigh_vectors(k.matmul(a, _t(k, a))), 1)
