@@ -330,3 +330,17 @@ def test_sorting_counts_what_sympys_network_costs() -> None:
     assert lang.analyze(lang.parse("sum(sort(w))"), {"w": (5,)}).scalar_ops == 5 * 2**5 + 5
     assert lang.analyze(lang.parse("sum(sort(w))"), {"w": (20,)}).scalar_ops > lang.MAX_SCALAR_OPS
     assert lang.analyze(lang.parse("sum(cumsum(w))"), {"w": (20,)}).scalar_ops == 20 * 20 + 20
+
+
+@pytest.mark.parametrize("v", [[0.0, 2.0, 3.0], [2.0, 0.0, 0.0], [1.5, -2.0, 0.5, 3.0]])
+def test_second_order_through_prod_at_zeros_is_the_hessian_written_out(v: list[float]) -> None:
+    """``prod(v)``: ``H_ik`` is the product of every element but ``i`` and ``k`` (0 on the
+    diagonal), symmetric, and not 0 where a single other element is (``H[1, 0] = 3`` at
+    ``(0, 2, 3)``): its rule divides by nothing, so its own derivative keeps each zero."""
+    u = np.array(v)
+    n = len(u)
+    found = _hessian("prod(v) + sum(reshape(prod(reshape(v, (1, -1)), axis=1), 1))",
+                     {"v": (n,)}, {"v": u}, "v")
+    expected = np.array([[0.0 if i == k else 2 * np.prod(np.delete(u, [i, k]))
+                          for k in range(n)] for i in range(n)])
+    np.testing.assert_allclose(found, expected, rtol=1e-14, atol=1e-15)
