@@ -179,6 +179,7 @@ def test_the_ranking_case_is_least_trimmed_squares_by_hand() -> None:
     assert gradient == pytest.approx([3.0, -3.25], rel=1e-15)
 
 
+@pytest.mark.slow
 def test_ranking_and_layer_norm_cases_pass_every_engine_at_second_order() -> None:
     root = Path(__file__).resolve().parent.parent / "cases"
     cases = [diffcmp.load_case(root / name) for name in ("ranking_sort.toml",
@@ -320,3 +321,26 @@ def test_std_where_every_element_is_equal_is_a_kink_like_a_norm_at_zero() -> Non
     assert "mismatch" not in statuses.values()
     assert statuses["fd-central"] == "kink"
     assert "(a norm) is at 0" in " ".join(result.agreement["message"].astype(str))
+
+
+def test_sorting_counts_what_sympys_network_costs() -> None:
+    """SymPy sorts expressions by a network of ``Min`` and ``Max`` nested as deep as the line
+    is long, and its derivative grows about as ``2**n``: counted so, the sympy engine skips a
+    long sort with its estimate instead of running for hours; a short one counts little."""
+    assert lang.analyze(lang.parse("sum(sort(w))"), {"w": (5,)}).scalar_ops == 5 * 2**5 + 5
+    assert lang.analyze(lang.parse("sum(sort(w))"), {"w": (20,)}).scalar_ops > lang.MAX_SCALAR_OPS
+    assert lang.analyze(lang.parse("sum(cumsum(w))"), {"w": (20,)}).scalar_ops == 20 * 20 + 20
+
+
+@pytest.mark.parametrize("v", [[0.0, 2.0, 3.0], [2.0, 0.0, 0.0], [1.5, -2.0, 0.5, 3.0]])
+def test_second_order_through_prod_at_zeros_is_the_hessian_written_out(v: list[float]) -> None:
+    """``prod(v)``: ``H_ik`` is the product of every element but ``i`` and ``k`` (0 on the
+    diagonal), symmetric, and not 0 where a single other element is (``H[1, 0] = 3`` at
+    ``(0, 2, 3)``): its rule divides by nothing, so its own derivative keeps each zero."""
+    u = np.array(v)
+    n = len(u)
+    found = _hessian("prod(v) + sum(reshape(prod(reshape(v, (1, -1)), axis=1), 1))",
+                     {"v": (n,)}, {"v": u}, "v")
+    expected = np.array([[0.0 if i == k else 2 * np.prod(np.delete(u, [i, k]))
+                          for k in range(n)] for i in range(n)])
+    np.testing.assert_allclose(found, expected, rtol=1e-14, atol=1e-15)

@@ -131,17 +131,21 @@ def _matmul(k: Namespace, g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
 
 
 def _prod(k: Namespace, g: Any, ans: Any, a: Any, axis: int | None = None) -> tuple[Any]:
-    """d prod / d a_i is the product of the others, exact where elements are zero: where a has no
-    zero it is ``prod / a_i``; where it has one, only that zero's is non-zero (the product of the
-    rest); with two or more, all are zero."""
-    ndim = len(a.shape)
-    zero = k.eq(a, 0)
-    safe = k.where(zero, 1, a)
-    rest = _expand(k, k.raw("prod")(safe, axis), axis, ndim)
-    zeros = _expand(k, _sum(k, k.where(zero, 1, 0), axis), axis, ndim)
-    others = k.where(zero, k.where(k.eq(zeros, 1), rest, 0),
-                     k.where(k.eq(zeros, 0), rest / safe, 0))
-    return (_expand(k, g, axis, ndim) * others,)
+    """d prod / d a_i is the product of the others: of the elements before ``i`` along the axis
+    times of those after it (exclusive cumulative products from both ends, issue 19). Nothing is
+    divided, so it is exact where elements are zero, and so is its own derivative (second
+    order: ``prod(v)`` at ``v = (0, 2, 3)`` has ``H[1, 0] = 3``, the product of the others' own
+    other)."""
+    line = a if axis is not None else k.raw("reshape")(a, (math.prod(a.shape),))
+    along = 0 if axis is None else axis
+
+    def flip(x: Any) -> Any:
+        return k.raw("flip")(x, along)
+
+    others = _exclusive(k, line, along) * flip(_exclusive(k, flip(line), along))
+    if axis is None:
+        others = k.raw("reshape")(others, tuple(a.shape))
+    return (_expand(k, g, axis, len(a.shape)) * others,)
 
 
 def _ties(k: Namespace, g: Any, ans: Any, a: Any, axis: int | None = None) -> tuple[Any]:
@@ -256,6 +260,13 @@ def _kron(k: Namespace, g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
 
 
 # reductions and scans (issue 19)
+def _exclusive(k: Namespace, a: Any, axis: int) -> Any:
+    """The product of the elements before each one along ``axis`` (1 for the first), with no
+    division: the cumulative product of ``a`` shifted one place along the line."""
+    position = k.raw("cumsum")(k.raw("broadcast_to")(1, a.shape), axis)  # 1 to n on each line
+    return k.raw("cumprod")(k.where(k.eq(position, 1), 1, k.raw("roll")(a, 1, axis)), axis)
+
+
 def _uncumsum(k: Namespace, g: Any, axis: int) -> Any:
     """The adjoint of ``cumsum``: each element's share of every partial sum from it on, the
     cumulative sum taken from the end of the line (``flip(cumsum(flip(g)))``)."""
@@ -277,13 +288,15 @@ def _cumprod(k: Namespace, g: Any, ans: Any, a: Any, axis: int) -> tuple[Any]:
     def ahead(x: Any, d: int) -> Any:  # x_{i+d} at i, 0 past the end of the line
         return k.where(k.le(position, n - d), k.raw("roll")(x, n - d, axis), 0)
 
-    before = k.raw("cumprod")(k.where(k.eq(position, 1), 1, k.raw("roll")(a, 1, axis)), axis)
     factor, total, d = ahead(a, 1), g, 1
     while d < n:
         total = total + factor * ahead(total, d)
         factor = factor * ahead(factor, d)
         d *= 2
-    return (before * total,)
+    return (_exclusive(k, a, axis) * total,)
+
+
+# integer indexing and einsum (issue 19)
 def flat_indices(index: Any, shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
     """``take_along_axis(a, index, axis)`` of ``a`` of ``shape`` as ``take`` of ``a`` flattened:
     the flat position of each element it takes (row-major, ``index``'s order)."""

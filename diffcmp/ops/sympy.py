@@ -94,7 +94,8 @@ def _sorted(values: list[sp.Expr]) -> list[sp.Expr]:
     out = list(values)
     for turn in range(len(out)):
         for i in range(turn % 2, len(out) - 1, 2):
-            out[i], out[i + 1] = sp.Min(out[i], out[i + 1]), sp.Max(out[i], out[i + 1])
+            out[i], out[i + 1] = (sp.Min(out[i], out[i + 1], evaluate=False),
+                                  sp.Max(out[i], out[i + 1], evaluate=False))
     return out
 
 
