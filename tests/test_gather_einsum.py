@@ -42,6 +42,12 @@ FORMS: dict[str, Any] = {
     "take(A, idx)": lambda a, v, m, d: np.take(a, d["idx"]),
     "take_along_axis(A, reshape(lab, (-1, 1)), axis=1)":
         lambda a, v, m, d: np.take_along_axis(a, d["lab"].reshape(-1, 1), axis=1),
+    "take(v, 2) * v": lambda a, v, m, d: np.take(v, 2) * v,
+    "take(A, -1, axis=1)": lambda a, v, m, d: np.take(a, -1, axis=1),
+    "take_along_axis(A, jdx, axis=None)":
+        lambda a, v, m, d: np.take_along_axis(a, d["jdx"], axis=None),
+    "take_along_axis(A, [[0, 2]], axis=1)":
+        lambda a, v, m, d: np.take_along_axis(a, np.array([[0, 2]]), axis=1),
     "take_along_axis(M, K, axis=0)": lambda a, v, m, d: np.take_along_axis(m, d["K"], axis=0),
     "take_along_axis(A, K, axis=1)": lambda a, v, m, d: np.take_along_axis(a, d["K"], axis=1),
     "einsum('ij,jk->ik', A, M)": lambda a, v, m, d: np.einsum("ij,jk->ik", a, m),
@@ -265,6 +271,7 @@ def test_the_gradient_prints_with_the_datas_name() -> None:
     ("sum(take_along_axis(X, reshape(y, (-1, 1)), axis=1))", {"y": [0, 2]},
      r"data y: the index reshape\(y, \(-1, 1\)\) holds 2 at \[1, 0\], out of range for axis 1"),
     ("sum(w[w])", {}, r"'w' is not data"),
+    ("sum(w[0][idx])", {"idx": [0]}, r"a scalar cannot be indexed"),
     ("sum(X[y, y])", {"y": [0, 1]}, r"one integer-array index per subscript"),
     ("sum(take_along_axis(X, y, axis=1))", {"y": [0, 1]}, r"take_along_axis\(\) needs indices of "
                                                           r"2 dimensions"),

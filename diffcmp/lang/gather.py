@@ -85,7 +85,7 @@ def is_indexed(node: ast.Subscript) -> bool:
     return any(not isinstance(p, ast.Slice) and int_literal(p) is None for p in parts)
 
 
-def _values(c: _Compiler, node: ast.expr, n: int, axis: int) -> tuple[Indices, Shape]:
+def _values(c: _Compiler, node: ast.expr, n: int, axis: int) -> tuple[Indices | int, Shape]:
     """The index ``node`` (integer data) for an axis of ``n`` elements, checked and made
     non-negative."""
     called = {id(x.func) for x in ast.walk(node) if isinstance(x, ast.Call)}
@@ -115,6 +115,8 @@ def _values(c: _Compiler, node: ast.expr, n: int, axis: int) -> tuple[Indices, S
                            f"of range for axis {axis} of {n} elements (indices lie in {-n} to "
                            f"{n - 1})", node)
     integers = (value.astype(np.int64) % n) if n else value.astype(np.int64)
+    if not integers.shape:  # one integer: basic indexing
+        return int(integers), ()
     return Indices(integers, text), integers.shape
 
 
@@ -122,6 +124,9 @@ def _take(c: _Compiler, node: ast.AST, a: _Node, index_node: ast.expr, axis: int
     index, index_shape = _values(c, index_node, a.shape[axis], axis)
     shape = layout._limit(c, node, "take()",
                           (*a.shape[:axis], *index_shape, *a.shape[axis + 1:]))
+    if isinstance(index, int):  # take(v, 2) is v[2]
+        key = (*(slice(0, n, 1) for n in a.shape[:axis]), index)
+        return c.apply("index", node, a, shape=shape, raw=(key if axis else index,))
     return c.apply("take", node, a, shape=shape, raw=(index, axis))
 
 
@@ -136,7 +141,9 @@ def subscript(c: _Compiler, node: ast.Subscript, inner: _Node) -> _Node:
         raise c.expr.error("one integer-array index per subscript (NumPy pairs several up: "
                            "write take_along_axis, or index twice)", node)
     k = indexed[0]
-    if not inner.shape or k >= len(inner.shape):
+    if not inner.shape:
+        raise c.expr.error("a scalar cannot be indexed", node)
+    if k >= len(inner.shape):
         raise c.expr.error(f"{len(parts)} indices for a value of shape "
                            f"{shape_text(inner.shape)}", node)
     whole = ast.copy_location(ast.Slice(), parts[k])
@@ -191,7 +198,7 @@ def dot(c: _Compiler, node: ast.Call, a: _Node, b: _Node) -> _Node:
 
 def _along(c: _Compiler, node: ast.AST, a: _Node, index_node: ast.expr, axis: int) -> _Node:
     index, shape = _values(c, index_node, a.shape[axis], axis)
-    if len(shape) != len(a.shape) or any(
+    if isinstance(index, int) or len(shape) != len(a.shape) or any(
             m not in (n, 1) for i, (m, n) in enumerate(zip(shape, a.shape, strict=True))
             if i != axis):
         raise c.expr.error(f"take_along_axis() needs indices of {len(a.shape)} dimensions that "
