@@ -197,7 +197,7 @@ def _found() -> dict[str, Plugin]:
             plugin = Plugin(point.name, point.value, dist.name if dist else "(unknown)",
                             dist.version if dist else "?")
             if point.name in REGISTRY:
-                _PROBLEMS.setdefault(point.name, f"plugin engine '{point.name}' ignored "
+                _PROBLEMS.setdefault(point.name, f"plugin engine '{point.name}' not loaded "
                                      f"({plugin.describe()}): a built-in engine has that name")
             else:
                 found.setdefault(point.name, plugin)
@@ -291,10 +291,15 @@ def _tolerance(cls: type, attribute: str, plugin: Plugin, default: float | None)
 
 def plugin_paths() -> list[str]:
     """The ``sys.path`` folders the plugins loaded in this process came from (their package's
-    metadata and their module), for a worker process's ``PYTHONPATH``: a plugin found on a path
-    added at run time (a test's) is found there too."""
+    metadata and their module; the deepest entry holding each, as an absolute path), for a
+    worker process's ``PYTHONPATH``: a plugin found on a path added at run time (a test's) is
+    found there too. The environment's own site-packages are left out: a worker has them."""
+    import site
     from importlib.metadata import PackageNotFoundError, distribution
 
+    standard = {Path(p).resolve() for p in [*site.getsitepackages(),
+                                            site.getusersitepackages()]}
+    entries = [Path(entry).resolve() for entry in sys.path if entry]
     paths: list[str] = []
     for name in _LOADED:
         plugin = _found()[name]
@@ -306,8 +311,9 @@ def plugin_paths() -> list[str]:
             pass
         for candidate in filter(None, candidates):
             path = Path(candidate).resolve()
-            for entry in sys.path:
-                if entry and (Path(entry).resolve() == path or Path(entry).resolve() in
-                              path.parents) and entry not in paths:
-                    paths.append(entry)
+            holding = [entry for entry in entries if entry == path or entry in path.parents]
+            if holding:
+                deepest = max(holding, key=lambda entry: len(entry.parts))
+                if deepest not in standard and str(deepest) not in paths:
+                    paths.append(str(deepest))
     return paths

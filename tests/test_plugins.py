@@ -5,7 +5,7 @@ the package's folder on ``sys.path`` (or ``PYTHONPATH``, for a ``diffcmp`` subpr
 installing it: ``diffcmp-demo-engine`` (``demo``: PyTorch over an op table of its own, the
 README's example) and ``diffcmp-bad-engines`` (``demo-wrong``: the demo with every gradient 1.5
 times too large; ``demo-abort`` aborts its process; ``demo-not-engine`` is not an ``Engine``;
-``demo-missing`` names a module that does not exist)."""
+``demo-missing`` names a module that does not exist; ``torch`` a built-in engine's name)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ CASES = ROOT / "cases"
 DEMO_CASES = ("seed_linear_regression", "testfn_booth", "testfn_rosenbrock", "ml_mlp_tanh",
               "ml_linear_regression_mse")
 BROKEN = {"demo-missing": "ModuleNotFoundError: No module named 'diffcmp_no_such_module'",
-          "demo-not-engine": "not a subclass of diffcmp.Engine"}
+          "demo-not-engine": "not a subclass of diffcmp.Engine",
+          "torch": "a built-in engine has that name"}
 
 
 @pytest.fixture
@@ -71,8 +72,9 @@ def test_the_registry_lists_plugins_after_the_built_in_engines(plugins: None) ->
     assert info.summary.startswith("the demo plugin: the loss over its own PyTorch op table")
     assert registry.engine_info("torch").origin == registry.BUILT_IN
     assert registry.engine_class("demo").__name__ == "DemoEngine"
+    assert registry.engine_class("torch").__name__ == "TorchEngine"  # not the plugin's 'torch'
     problems = registry.plugin_problems()
-    assert len(problems) == 2
+    assert len(problems) == 3
     for problem, (name, reason) in zip(problems, BROKEN.items(), strict=True):
         assert "\n" not in problem
         assert f"plugin engine '{name}' not loaded (entry point {name} = " in problem
@@ -96,6 +98,22 @@ def test_pyproject_engines_and_the_default_include_plugins(plugins: None, tmp_pa
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     assert resolve({}, start=tmp_path)["engines"] == list(registry.engine_names())
     assert "demo" in Options().engines
+
+
+def test_a_case_file_may_name_a_plugin_engine(plugins: None, tmp_path: Path) -> None:
+    path = tmp_path / "case.toml"
+    path.write_text('loss = "w**2"\n[params]\nw = 3.0\n[tolerance]\ndemo = 1e-9\n'
+                    '[expect.status]\ndemo-wrong = "mismatch"\n')
+    (case,) = load_cases(path)
+    assert case.tolerance == {"demo": 1e-9}
+    result = run_cases([case], Options(engines=("demo", "demo-wrong"), timing=False))
+    rows = _gradient_rows(result, "demo").iloc[0]
+    assert (rows["status"], rows["tolerance"]) == ("ok", 1e-9)
+    assert _gradient_rows(result, "demo-wrong")["status"].tolist() == ["mismatch"]
+    assert result.exit_code == 0  # the mismatch is declared
+    path.write_text('loss = "w**2"\n[params]\nw = 3.0\n[expect.status]\ndmeo = "ok"\n')
+    with pytest.raises(diffcmp.CaseError, match="unknown engine 'dmeo'"):
+        load_cases(path)
 
 
 def test_importing_diffcmp_imports_no_plugin() -> None:
@@ -216,7 +234,7 @@ def test_list_engines_names_each_engine_and_where_it_comes_from(
     assert lines[lines.index("demo-wrong  (plugin diffcmp-bad-engines 0.2.0)  tolerance 1e-10")
                  + 1] == "    the demo plugin, every gradient 1.5 times too large"
     warnings = err.splitlines()
-    assert len(warnings) == 2 and all(w.startswith("warning: plugin engine '") for w in warnings)
+    assert len(warnings) == 3 and all(w.startswith("warning: plugin engine '") for w in warnings)
 
 
 def test_a_run_isolates_plugins_found_on_sys_path_only(plugins: None) -> None:
@@ -238,7 +256,7 @@ def test_diffcmp_run_with_plugins_installed(tmp_path: Path) -> None:
         env=_environment(DEMO, BAD), capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     warnings = [line for line in run.stderr.splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 2
+    assert len(warnings) == 3
     for warning, name in zip(warnings, BROKEN, strict=True):
         assert f"entry point {name} = " in warning and "diffcmp-bad-engines 0.2.0" in warning
     gradients = pd.read_csv(tmp_path / "out" / "gradients.csv")

@@ -1,6 +1,7 @@
 """Plugins that go wrong, for tests/test_plugins.py: the demo engine with every gradient 1.5 times
 too large, an engine that aborts its process as it prepares a case, and a class that is not an
-engine (the package's fourth entry point names a module that does not exist)."""
+engine; its fourth entry point names a module that does not exist, its fifth a built-in
+engine's name."""
 
 from __future__ import annotations
 
