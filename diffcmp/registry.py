@@ -263,6 +263,9 @@ def _import(plugin: Plugin) -> tuple[type, EngineInfo]:
     engine = importlib.import_module("diffcmp.engines.base").Engine
     if not (isinstance(target, type) and issubclass(target, engine)):
         raise _RefusedError(f"{plugin.value} is {target!r}, not a subclass of diffcmp.Engine")
+    missing = sorted(getattr(target, "__abstractmethods__", ()))
+    if missing:
+        raise _RefusedError(f"{plugin.value} does not implement {', '.join(missing)}")
     summary = getattr(target, "summary", None)
     source = getattr(target, "tolerance_source", None)
     if not isinstance(summary, str) or not isinstance(source, str) or not summary or not source:

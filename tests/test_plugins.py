@@ -5,7 +5,8 @@ the package's folder on ``sys.path`` (or ``PYTHONPATH``, for a ``diffcmp`` subpr
 installing it: ``diffcmp-demo-engine`` (``demo``: PyTorch over an op table of its own, the
 README's example) and ``diffcmp-bad-engines`` (``demo-wrong``: the demo with every gradient 1.5
 times too large; ``demo-abort`` aborts its process; ``demo-not-engine`` is not an ``Engine``;
-``demo-missing`` names a module that does not exist; ``torch`` a built-in engine's name)."""
+``demo-unfinished`` lacks two methods; ``demo-missing`` names a module that does not exist;
+``torch`` a built-in engine's name)."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ DEMO_CASES = ("seed_linear_regression", "testfn_booth", "testfn_rosenbrock", "ml
               "ml_linear_regression_mse")
 BROKEN = {"demo-missing": "ModuleNotFoundError: No module named 'diffcmp_no_such_module'",
           "demo-not-engine": "not a subclass of diffcmp.Engine",
+          "demo-unfinished": "diffcmp_bad_engines:Unfinished does not implement to_numpy, "
+                             "value_and_grad",
           "torch": "a built-in engine has that name"}
 
 
@@ -74,7 +77,7 @@ def test_the_registry_lists_plugins_after_the_built_in_engines(plugins: None) ->
     assert registry.engine_class("demo").__name__ == "DemoEngine"
     assert registry.engine_class("torch").__name__ == "TorchEngine"  # not the plugin's 'torch'
     problems = registry.plugin_problems()
-    assert len(problems) == 3
+    assert len(problems) == 4
     for problem, (name, reason) in zip(problems, BROKEN.items(), strict=True):
         assert "\n" not in problem
         assert f"plugin engine '{name}' not loaded (entry point {name} = " in problem
@@ -234,7 +237,7 @@ def test_list_engines_names_each_engine_and_where_it_comes_from(
     assert lines[lines.index("demo-wrong  (plugin diffcmp-bad-engines 0.2.0)  tolerance 1e-10")
                  + 1] == "    the demo plugin, every gradient 1.5 times too large"
     warnings = err.splitlines()
-    assert len(warnings) == 3 and all(w.startswith("warning: plugin engine '") for w in warnings)
+    assert len(warnings) == 4 and all(w.startswith("warning: plugin engine '") for w in warnings)
 
 
 def test_a_run_isolates_plugins_found_on_sys_path_only(plugins: None) -> None:
@@ -256,7 +259,7 @@ def test_diffcmp_run_with_plugins_installed(tmp_path: Path) -> None:
         env=_environment(DEMO, BAD), capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     warnings = [line for line in run.stderr.splitlines() if line.startswith("warning:")]
-    assert len(warnings) == 3
+    assert len(warnings) == 4
     for warning, name in zip(warnings, BROKEN, strict=True):
         assert f"entry point {name} = " in warning and "diffcmp-bad-engines 0.2.0" in warning
     gradients = pd.read_csv(tmp_path / "out" / "gradients.csv")

@@ -1,7 +1,7 @@
 """Plugins that go wrong, for tests/test_plugins.py: the demo engine with every gradient 1.5 times
-too large, an engine that aborts its process as it prepares a case, and a class that is not an
-engine; its fourth entry point names a module that does not exist, its fifth a built-in
-engine's name."""
+too large, an engine that aborts its process as it prepares a case, a class that is not an
+engine, and an op-table engine that lacks two of its methods; its fifth entry point names a module
+that does not exist, its sixth a built-in engine's name."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 from diffcmp_demo_engine import DemoEngine
 
-from diffcmp import Engine, Prepared
+from diffcmp import Engine, OpTableEngine, Prepared
 from diffcmp.symbolic.problem import Problem
 
 
@@ -25,6 +26,19 @@ class AbortEngine(Engine):
     def prepare(self, problem: Problem) -> Prepared:
         """Abort."""
         os.abort()
+
+
+class Unfinished(OpTableEngine):
+    """An op-table engine that says how to make arrays, but not how to differentiate nor how to
+    read values back."""
+
+    summary = "unfinished"
+    tolerance = 1e-10
+    tolerance_source = "none"
+
+    def array(self, values: np.ndarray) -> np.ndarray:
+        """The values as they are."""
+        return values
 
 
 class NotAnEngine:
