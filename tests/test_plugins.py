@@ -132,11 +132,23 @@ def test_importing_diffcmp_imports_no_plugin() -> None:
 
 
 def test_the_demo_plugin_agrees_on_built_in_cases(plugins: None) -> None:
-    result = run_cases(_cases(*DEMO_CASES), Options(engines=("demo",), timing=False))
+    """Its gradient, and at order 2 its Hessian and Hessian-vector product (the optional
+    methods of an OpTableEngine), on every point of every case."""
+    result = run_cases(_cases(*DEMO_CASES), Options(engines=("demo",), timing=False, order=2))
     rows = _gradient_rows(result, "demo")
     assert set(rows["case"]) == set(DEMO_CASES)
     assert (rows["status"] == "ok").all(), rows[["case", "status", "message"]]
     assert len(rows) >= 10  # the cases' own points and their sampled ones
+    agreement = result.agreement
+    second = agreement[(agreement["engine"] == "demo") & (agreement["derivative"] != "gradient")]
+    assert sorted(set(second["derivative"])) == ["hessian", "hvp"]
+    assert len(second) == 2 * len(rows)
+    assert (second["status"] == "ok").all(), second[["case", "derivative", "status", "message"]]
+    hessian = result.hessians[(result.hessians["engine"] == "demo")
+                              & (result.hessians["case"] == "testfn_rosenbrock")
+                              & (result.hessians["point"] == 0) & (result.hessians["col"] != "v")]
+    np.testing.assert_allclose(hessian["value"], [1330.0, 480.0, 480.0, 200.0], rtol=1e-15)
+    np.testing.assert_allclose(hessian["value"], hessian["reference"].astype(float), rtol=1e-15)
     seed = result.gradients[(result.gradients["engine"] == "demo")
                             & (result.gradients["case"] == "seed_linear_regression")]
     assert seed["value"].tolist() == [-2.0]
@@ -182,6 +194,21 @@ def test_a_plugin_gradient_equals_torch_at_random_points(plugins: None) -> None:
     (expected,) = torch.autograd.grad(torch.sum(torch.tanh(torch.tensor(point[1:]) @ v) ** 2), v)
     np.testing.assert_allclose(result.gradients["value"][result.gradients["engine"] == "demo"],
                                expected.numpy(), rtol=1e-14)
+
+
+def test_an_op_table_engine_offers_the_second_order_it_implements(plugins: None) -> None:
+    demo = registry.engine_class("demo")
+
+    class GradientOnly(demo):
+        hessian = diffcmp.OpTableEngine.hessian
+        hvp = diffcmp.OpTableEngine.hvp
+
+    class ProductOnly(demo):
+        hessian = diffcmp.OpTableEngine.hessian
+
+    assert demo().offers == {"gradient", "hessian", "hvp"}
+    assert GradientOnly().offers == {"gradient"}
+    assert ProductOnly().offers == {"gradient", "hvp"}
 
 
 def test_an_op_missing_from_the_table_is_unsupported_naming_it(plugins: None) -> None:

@@ -11,7 +11,10 @@ A plugin subclasses :class:`OpTableEngine` and gives
 
 and the registry's class attributes ``summary``, ``tolerance`` and ``tolerance_source``. Each
 case's loss is compiled over ``OPS`` (the expression as written: ``X @ w`` is one ``matmul``); an
-op the table lacks makes that case ``unsupported``, naming the op.
+op the table lacks makes that case ``unsupported``, naming the op. Second order is optional:
+:meth:`~OpTableEngine.hessian` and :meth:`~OpTableEngine.hvp`, given the loss of one flat vector
+of every parameter (split with the table's ``index`` and ``reshape``), make the Hessian and the
+Hessian-vector product (``unsupported`` while they return ``None``).
 :func:`diffcmp.engines.optable_check.check_op_table` tests a table against the spec.
 """
 
@@ -25,7 +28,7 @@ import numpy as np
 
 from ..errors import DiffcmpError, UnsupportedError
 from ..symbolic.problem import Problem
-from .base import Engine, Prepared
+from .base import Engine, Phase, Prepared
 
 
 class _Table(Mapping[str, Callable[..., Any]]):
@@ -69,6 +72,25 @@ class OpTableEngine(Engine):
     def to_numpy(self, value: Any) -> np.ndarray:
         """A framework value (the loss, a gradient) as a NumPy array."""
 
+    def hessian(self, loss: Callable[[Any], Any]) -> Callable[[Any], Any] | None:
+        """From ``loss(x)`` (``x`` a 1-d array of every parameter's values) a function ``x ->
+        its Hessian`` (``n x n``, e.g. ``torch.func.hessian(loss)``); ``None``: none (the
+        default)."""
+        return None
+
+    def hvp(self, loss: Callable[[Any], Any]) -> Callable[[Any, Any], Any] | None:
+        """From ``loss(x)`` as for :meth:`hessian` a function ``(x, v) -> H(x) v``; ``None``:
+        none (the default)."""
+        return None
+
+    @property
+    def offers(self) -> frozenset[str]:
+        """The gradient, and the second-order phases :meth:`hessian` and :meth:`hvp` give."""
+        cls = type(self)
+        return frozenset({"gradient"} | {phase for phase in ("hessian", "hvp")
+                                         if getattr(cls, phase) is not getattr(OpTableEngine,
+                                                                               phase)})
+
     def prepare(self, problem: Problem) -> Prepared:
         """The loss compiled over :attr:`OPS`, its gradient by :meth:`value_and_grad`; the first
         call timed apart."""
@@ -108,4 +130,40 @@ class OpTableEngine(Engine):
         prepared.inputs, prepared.loss, prepared.grad, prepared.read = inputs, loss, grad, read
         with prepared.step("first call"):
             read(grad(inputs(problem.point)))
+        prepared.phases.update(self._second_order(problem, loss))
         return prepared
+
+    def _second_order(self, problem: Problem, loss: Callable[[tuple[Any, ...]], Any]) -> dict[
+            str, Phase]:
+        """The phases :meth:`hessian` and :meth:`hvp` give, over the flat parameters."""
+        table = _Table(self.OPS, type(self).__name__)
+        params = [(v.shape, v.size) for v in problem.params]
+
+        def flat_loss(x: Any) -> Any:
+            parts, start = [], 0
+            for shape, size in params:
+                if shape == ():
+                    parts.append(table["index"](x, start))
+                elif len(shape) <= 2:
+                    part = table["index"](x, slice(start, start + size, 1))
+                    parts.append(part if len(shape) == 1 else table["reshape"](part, shape))
+                else:
+                    raise UnsupportedError(f"a parameter of shape {shape}: the flat vector is "
+                                           "split with reshape, to two dimensions at most")
+                start += size
+            return loss(tuple(parts))
+
+        def flat(inputs: tuple[Any, ...]) -> Any:
+            return self.array(np.concatenate([np.asarray(self.to_numpy(p), dtype=np.float64)
+                                              .ravel() for p in inputs]))
+
+        def read(out: Any) -> np.ndarray:
+            return np.asarray(self.to_numpy(out), dtype=np.float64).ravel()
+
+        phases: dict[str, Phase] = {}
+        hessian_of, hvp_of = self.hessian(flat_loss), self.hvp(flat_loss)
+        if hessian_of is not None:
+            phases["hessian"] = Phase(lambda inputs: hessian_of(flat(inputs)), read)
+        if hvp_of is not None:
+            phases["hvp"] = Phase(lambda inputs, v: hvp_of(flat(inputs), flat(v)), read)
+        return phases

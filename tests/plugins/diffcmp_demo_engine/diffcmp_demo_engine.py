@@ -28,7 +28,7 @@ OPS: dict[str, Callable[..., Any]] = {
     "add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div,
     "pow": torch.pow, "neg": torch.neg, "matmul": torch.matmul,
     "transpose": lambda a: a.T if a.dim() == 2 else a,
-    "index": lambda a, key: a[key],
+    "index": lambda a, key: a[key], "reshape": torch.reshape,
     "exp": torch.exp, "log": torch.log, "sqrt": torch.sqrt, "square": torch.square,
     "sin": torch.sin, "cos": torch.cos, "tanh": torch.tanh, "sigmoid": torch.sigmoid,
     "log1p": torch.log1p, "abs": torch.abs,
@@ -63,4 +63,15 @@ class DemoEngine(OpTableEngine):
     def to_numpy(self, value: Any) -> np.ndarray:
         """A tensor's values."""
         return value.detach().numpy()
+
+    # optional, second order: over the loss of one flat vector of every parameter
+
+    def hessian(self, loss: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        """``torch.func.hessian`` (forward over reverse)."""
+        return torch.func.hessian(loss)
+
+    def hvp(self, loss: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
+        """The forward-mode derivative of the gradient along ``v``."""
+        grad = torch.func.grad(loss)
+        return lambda x, v: torch.func.jvp(grad, (x,), (v,))[1]
 
