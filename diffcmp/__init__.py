@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # imported on first use (PEP 562): ``import diffcmp`` stays l
     from .api import Options, compare, run_cases, run_suite, sweep
     from .cases import Case, Sample, load_case, load_cases
     from .checking import assert_gradients_agree, check
+    from .engines.base import Engine, Prepared
+    from .engines.optable import OpTableEngine
+    from .engines.optable_check import check_op_table
     from .errors import (
         CaseError,
         DiffcmpError,
@@ -45,6 +48,9 @@ _EXPORTS = {
     **dict.fromkeys(("CaseError", "DiffcmpError", "ExpressionError", "UndefinedError",
                      "UnsupportedError"), ".errors"),
     "ENGINE_NAMES": ".registry",
+    **dict.fromkeys(("Engine", "Prepared"), ".engines.base"),
+    "OpTableEngine": ".engines.optable",
+    "check_op_table": ".engines.optable_check",
     "write_report": ".report.folder",
     "Result": ".result",
     **dict.fromkeys(("matrix", "vector"), ".symbolic.problem"),
@@ -70,8 +76,11 @@ __all__ = [
     "Case",
     "CaseError",
     "DiffcmpError",
+    "Engine",
     "ExpressionError",
+    "OpTableEngine",
     "Options",
+    "Prepared",
     "Result",
     "Sample",
     "UndefinedError",
@@ -79,6 +88,7 @@ __all__ = [
     "__version__",
     "assert_gradients_agree",
     "check",
+    "check_op_table",
     "compare",
     "load_case",
     "load_cases",

@@ -23,7 +23,7 @@ from .cases.values import MAX_ARRAY_ELEMENTS, as_numpy
 from .engines.nonfinite import first_nonfinite
 from .engines.user_code import HAND_WRITTEN, MODES, Layout, UserCodeEngine, detect_framework
 from .errors import CaseError, DiffcmpError
-from .registry import ENGINE_NAMES
+from .registry import engine_names, is_engine_name
 from .report.short import failure_message
 from .result import Result
 from .run.evaluate import evaluate
@@ -172,8 +172,8 @@ def _row_name(fn: Callable[..., Any], name: str | None) -> str:
             name = DEFAULT_NAME
     if not isinstance(name, str) or not name.strip():
         raise DiffcmpError("name must be a non-empty string")
-    if name in ENGINE_NAMES:
-        raise DiffcmpError(f"'{name}' is the name of a built-in engine: pass name='...' for your "
+    if is_engine_name(name):
+        raise DiffcmpError(f"'{name}' is the name of an engine: pass name='...' for your "
                            "function's row")
     return name
 
@@ -192,10 +192,11 @@ def _tolerances(tolerance: float | Mapping[str, float] | None, row: str,
     """Tolerances by row: ``tolerance`` for every row of yours (a number), or by name; the
     forward-mode row takes the reverse one's unless named."""
     if isinstance(tolerance, Mapping):
-        unknown = sorted(set(tolerance) - {*rows, *ENGINE_NAMES})
+        unknown = sorted(name for name in set(tolerance) - set(rows)
+                         if not is_engine_name(name))
         if unknown:
             raise DiffcmpError(f"tolerance names '{unknown[0]}', which is neither your function's "
-                               f"row '{row}' nor an engine ({', '.join(ENGINE_NAMES)})")
+                               f"row '{row}' nor an engine ({', '.join(engine_names())})")
         values = dict(tolerance)
         values.setdefault(row, DEFAULT_TOLERANCE)
     else:

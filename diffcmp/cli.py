@@ -19,10 +19,10 @@ from typing import Any
 from ._version import __version__
 from .api import Options, run_suite, sweep
 from .cases import discover, load_cases
-from .config import resolve
+from .config import check_engines, resolve
 from .errors import DiffcmpError
 from .explain import explain
-from .registry import ENGINE_NAMES
+from .registry import engine_info, engine_names, plugin_problems
 from .report.folder import LATEST, check_out, point_latest, write_new_report, write_report
 from .report.sweep import size_line, sweep_summary, write_sweep_report
 from .report.verdict import verdict
@@ -41,12 +41,10 @@ REPORTS = Path("reports")
 
 
 def _engines(text: str) -> tuple[str, ...]:
-    names = tuple(name.strip() for name in text.split(",") if name.strip())
-    unknown = [n for n in names if n not in ENGINE_NAMES]
-    if unknown:
-        raise argparse.ArgumentTypeError(
-            f"unknown engine '{unknown[0]}' (known: {', '.join(ENGINE_NAMES)})")
-    return names
+    try:
+        return tuple(check_engines(text, "--engines"))
+    except DiffcmpError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--engines: ")) from None
 
 
 def _number(kind: type, accept: Callable[[float], bool], rule: str) -> Callable[[str], Any]:
@@ -100,8 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
                      f"'timeout' (default {DEFAULT_TIMEOUT_S:g}); every case runs in a worker "
                      "process, so a case that crashes it is reported as 'error'")
     run.add_argument("--engines", type=_engines, default=None, metavar="A,B",
-                     help=f"engines to run (default: all: {','.join(ENGINE_NAMES)}); the "
-                     "reference always runs")
+                     help="engines to run (default: all: the built-in ones and every plugin "
+                     "engine installed, see 'diffcmp list --engines'); the reference always "
+                     "runs")
     run.add_argument("--tag", action="append", default=[], metavar="TAG",
                      help="only cases with this tag (repeatable)")
     run.add_argument("--no-timing", action="store_true", help="agreement only")
@@ -151,8 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     explaining.add_argument("--point", type=int, default=0, metavar="N",
                             help="which point: 0 is the case's own (default), 1.. sampled")
 
-    listing = sub.add_parser("list", help="list cases with tags, parameter counts, descriptions")
+    listing = sub.add_parser("list", help="list cases with tags, parameter counts, descriptions; "
+                             "--engines: the engines, built in and plugins")
     listing.add_argument("paths", nargs="*", default=["cases"], metavar="PATH")
+    listing.add_argument("--engines", action="store_true", help="list the engines instead: "
+                         "name, where it comes from, what it computes, its tolerance and the "
+                         "tolerance's source")
 
     report = sub.add_parser("report", help="re-render a report (report.md, plots, CSVs) from "
                             "saved results.json, computing nothing again")
@@ -178,6 +181,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command in ("run", "sweep") or getattr(args, "engines", None) is True:
+            for problem in plugin_problems():  # the plugin is left out; the rest runs
+                print(f"warning: {problem}", file=sys.stderr)
         return COMMANDS[args.command](args)
     except DiffcmpError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -277,6 +283,12 @@ def _summary(result: Result, out: Path) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
+    if args.engines:
+        for name in engine_names():
+            info = engine_info(name)
+            print(f"{name}  ({info.origin})  tolerance {info.tolerance:g}\n"
+                  f"    {info.summary}\n    tolerance: {info.tolerance_source}")
+        return 0
     status = 0
     for path in discover(args.paths):
         try:

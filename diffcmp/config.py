@@ -30,11 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DiffcmpError
-from .registry import ENGINE_NAMES
+from .registry import engine_info, engine_names, is_engine_name
 from .run.limits import DEFAULT_TIMEOUT_S, MIN_TIME_S
 
 KEYS = ("paths", "engines", "tolerance", "timeout", "min_time", "out")
-DEFAULTS: dict[str, Any] = {"paths": [], "engines": list(ENGINE_NAMES), "tolerance": {},
+#: ``engines``: ``None`` stands for every engine, the built-in ones and the plugins that load
+#: (:func:`~diffcmp.registry.engine_names`, read when settings are resolved).
+DEFAULTS: dict[str, Any] = {"paths": [], "engines": None, "tolerance": {},
                             "timeout": DEFAULT_TIMEOUT_S, "min_time": MIN_TIME_S, "out": None}
 COMMAND_LINE = "command line"
 DEFAULT = "default"
@@ -145,11 +147,16 @@ def check_engines(value: Any, where: str) -> list[str]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise DiffcmpError(f"{where} must be a list of engine names")
     for name in value:
-        if name not in ENGINE_NAMES:
-            close = difflib.get_close_matches(name, ENGINE_NAMES, n=1)
+        if not is_engine_name(name):
+            known = engine_names()
+            close = difflib.get_close_matches(name, known, n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise DiffcmpError(f"{where}: unknown engine '{name}'{hint} (known: "
-                               f"{', '.join(ENGINE_NAMES)})")
+                               f"{', '.join(known)})")
+        try:
+            engine_info(name)  # a plugin that fails to load: its own line
+        except DiffcmpError as exc:
+            raise DiffcmpError(f"{where}: {exc}") from None
     return list(value)
 
 
@@ -167,6 +174,8 @@ def resolve(flags: Mapping[str, Any], start: Path | None = None) -> Settings:
             values[key], sources[key] = table[key], f"{path} [tool.diffcmp]"
         else:
             values[key], sources[key] = DEFAULTS[key], DEFAULT
+            if key == "engines":
+                values[key] = list(engine_names())
     return Settings(values, sources, path)
 
 

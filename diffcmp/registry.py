@@ -5,12 +5,23 @@ What an engine *is* lives here, as data; how it works lives in its module, impor
 (:func:`engine_class`). So ``import diffcmp`` imports neither PyTorch nor JAX, and validating
 engine names, tolerances and report metadata (``[tolerance]``, ``[expect.status]``, the parent
 process of a run) imports no framework.
+
+Plugin engines (issue 20) come from other packages, one entry point each in the group
+``diffcmp.engines`` (name: the engine's name, value: ``module:Class``, a subclass of
+:class:`~diffcmp.engines.base.Engine` whose class attributes ``summary``, ``tolerance`` and
+``tolerance_source`` say what it is). Listing their names imports nothing
+(:func:`is_engine_name`); :func:`engine_names`, :func:`engine_info` and :func:`engine_class`
+import a plugin's module on first use, and :func:`plugin_problems` says, one line each, which
+failed to load (those are left out; the other engines run).
 """
 
 from __future__ import annotations
 
 import importlib
+import math
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .errors import DiffcmpError
@@ -36,6 +47,12 @@ class EngineInfo:
     second_source: str = ("exact second derivatives (symbolic, or forward over reverse): "
                           "rounding only, of two passes in float64; the ADBench/GradBench rule, "
                           "with the Hessian's own floor")
+    #: Where the engine comes from: :data:`BUILT_IN`, or ``plugin <package> <version>``.
+    origin: str = "built in"
+
+
+#: :attr:`EngineInfo.origin` of the engines that ship with diffcmp.
+BUILT_IN = "built in"
 
 
 #: Engine name -> what it is, in report order (one entry per engine).
@@ -93,21 +110,43 @@ REGISTRY: dict[str, EngineInfo] = {
         "O(eps^(2/3)) ~ 4e-11 times the scale of f'''' (Nocedal & Wright, sec. 8.1)"),
 }
 
+#: The built-in engines' names, in report order (:func:`engine_names` adds the plugins').
 ENGINE_NAMES = tuple(REGISTRY)
 
 
+def engine_names() -> tuple[str, ...]:
+    """Every engine a run may use, in report order: the built-in ones, then each plugin engine
+    that loads, by name (importing the plugins on the first call; a plugin that fails to load is
+    left out, and :func:`plugin_problems` says why)."""
+    return (*ENGINE_NAMES, *(name for name in _found() if _load(name)[0] is not None))
+
+
+def is_engine_name(name: str) -> bool:
+    """Whether ``name`` is a built-in engine or a plugin's entry point (imports no plugin: for
+    checking names in case files and settings)."""
+    return name in REGISTRY or name in _found()
+
+
 def engine_info(name: str) -> EngineInfo:
-    """What the engine registered under ``name`` is; :class:`DiffcmpError` for an unknown name.
-    Imports nothing."""
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise DiffcmpError(f"unknown engine '{name}' (known: {', '.join(REGISTRY)})") from None
+    """What the engine registered under ``name`` is; :class:`DiffcmpError` for an unknown name
+    or a plugin that fails to load. Imports nothing for a built-in engine."""
+    info = REGISTRY.get(name)
+    if info is not None:
+        return info
+    if name in _found():
+        info = _load(name)[1]
+        if info is None:
+            raise DiffcmpError(_PROBLEMS[name])
+        return info
+    raise DiffcmpError(f"unknown engine '{name}' (known: {', '.join(engine_names())})")
 
 
 def engine_class(name: str) -> type:
     """The :class:`~diffcmp.engines.base.Engine` subclass registered under ``name`` (its module
     imported on first use)."""
+    if name not in REGISTRY:
+        engine_info(name)  # unknown, or a plugin that fails to load: its own message
+        return _load(name)[0]
     module_name, class_name = engine_info(name).implementation.split(":")
     module = importlib.import_module(f"diffcmp.engines.{module_name}")
     return getattr(module, class_name)
@@ -116,3 +155,168 @@ def engine_class(name: str) -> type:
 def get_engine(name: str, threads: int = 1) -> Any:
     """A new :class:`~diffcmp.engines.base.Engine` instance by name."""
     return engine_class(name)(threads=threads)
+
+
+# --- plugin engines (issue 20) -------------------------------------------------------------------
+
+#: The entry-point group a package registers its engines in.
+ENTRY_POINT_GROUP = "diffcmp.engines"
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """One entry point of :data:`ENTRY_POINT_GROUP`: what names the engine, and its package."""
+
+    name: str
+    #: ``module:Class``.
+    value: str
+    package: str
+    version: str
+
+    def describe(self) -> str:
+        """``entry point NAME = VALUE of package P V``, for messages."""
+        return f"entry point {self.name} = {self.value} of package {self.package} {self.version}"
+
+
+_FOUND: dict[str, Plugin] | None = None
+#: Loaded plugins: name -> (class, info); failed ones are in _PROBLEMS.
+_LOADED: dict[str, tuple[type, EngineInfo]] = {}
+_PROBLEMS: dict[str, str] = {}
+
+
+def _found() -> dict[str, Plugin]:
+    """Every plugin entry point on ``sys.path`` by engine name (read once; imports no plugin).
+    An entry point named like a built-in engine is a problem, not a plugin."""
+    global _FOUND
+    if _FOUND is None:
+        from importlib.metadata import entry_points  # on first use: ``import diffcmp`` stays light
+
+        found: dict[str, Plugin] = {}
+        for point in entry_points(group=ENTRY_POINT_GROUP):
+            dist = point.dist
+            plugin = Plugin(point.name, point.value, dist.name if dist else "(unknown)",
+                            dist.version if dist else "?")
+            if point.name in REGISTRY:
+                _PROBLEMS.setdefault(point.name, f"plugin engine '{point.name}' not loaded "
+                                     f"({plugin.describe()}): a built-in engine has that name")
+            else:
+                found.setdefault(point.name, plugin)
+        _FOUND = dict(sorted(found.items()))  # by name: the same order whatever sys.path's
+    return _FOUND
+
+
+def plugins() -> dict[str, Plugin]:
+    """The plugin entry points found, by engine name (imports no plugin)."""
+    return dict(_found())
+
+
+def refresh_plugins() -> None:
+    """Forget what was found and loaded, so that the next call reads the entry points again (a
+    test that puts a plugin on ``sys.path``). Modules already imported stay imported."""
+    global _FOUND
+    _FOUND = None
+    _LOADED.clear()
+    _PROBLEMS.clear()
+
+
+def plugin_problems() -> list[str]:
+    """One line for each plugin that cannot be used (it fails to import, its class is not an
+    ``Engine``, it says nothing of its tolerance...), naming its package and entry point; every
+    plugin is loaded first."""
+    for name in _found():
+        _load(name)
+    return [_PROBLEMS[name] for name in sorted(_PROBLEMS)]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _load(name: str) -> tuple[type | None, EngineInfo | None]:
+    """The plugin's class and info, importing it on first use; ``(None, None)`` when it fails
+    (its line in ``_PROBLEMS``)."""
+    if name in _LOADED:
+        return _LOADED[name]
+    if name in _PROBLEMS:
+        return None, None
+    plugin = _found()[name]
+    try:
+        cls, info = _import(plugin)
+    except Exception as exc:  # a plugin's import may raise anything: its line, not a crash
+        reason = exc.args[0] if isinstance(exc, _RefusedError) else f"{type(exc).__name__}: {exc}"
+        _PROBLEMS[name] = _one_line(f"plugin engine '{name}' not loaded ({plugin.describe()}): "
+                                    f"{reason}")
+        return None, None
+    _LOADED[name] = cls, info
+    return cls, info
+
+
+class _RefusedError(Exception):
+    """A plugin imported, but is not an engine diffcmp can use (the reason in ``args[0]``)."""
+
+
+def _import(plugin: Plugin) -> tuple[type, EngineInfo]:
+    module_name, _, attribute = plugin.value.partition(":")
+    target: Any = importlib.import_module(module_name.strip())
+    for part in filter(None, attribute.strip().split(".")):
+        target = getattr(target, part)
+    engine = importlib.import_module("diffcmp.engines.base").Engine
+    if not (isinstance(target, type) and issubclass(target, engine)):
+        raise _RefusedError(f"{plugin.value} is {target!r}, not a subclass of diffcmp.Engine")
+    missing = sorted(getattr(target, "__abstractmethods__", ()))
+    if missing:
+        raise _RefusedError(f"{plugin.value} does not implement {', '.join(missing)}")
+    summary = getattr(target, "summary", None)
+    source = getattr(target, "tolerance_source", None)
+    if not isinstance(summary, str) or not isinstance(source, str) or not summary or not source:
+        raise _RefusedError(f"{plugin.value} needs the class attributes 'summary' and "
+                       "'tolerance_source' (strings: what it computes, where its tolerance "
+                       "comes from)")
+    info = EngineInfo(plugin.value, summary, _tolerance(target, "tolerance", plugin, None),
+                      source, origin=f"plugin {plugin.package} {plugin.version}")
+    second = _tolerance(target, "second_tolerance", plugin, info.second_tolerance)
+    second_source = getattr(target, "second_source", info.second_source)
+    if not isinstance(second_source, str):
+        raise _RefusedError(f"{plugin.value}.second_source must be a string")
+    info = EngineInfo(plugin.value, summary, info.tolerance, source, second, second_source,
+                      info.origin)
+    return target, info
+
+
+def _tolerance(cls: type, attribute: str, plugin: Plugin, default: float | None) -> float:
+    value = getattr(cls, attribute, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or \
+            not 0 <= value < math.inf:
+        raise _RefusedError(f"{plugin.value}.{attribute} must be a non-negative number, not "
+                       f"{value!r}")
+    return float(value)
+
+
+def plugin_paths() -> list[str]:
+    """The ``sys.path`` folders the plugins loaded in this process came from (their package's
+    metadata and their module; the deepest entry holding each, as an absolute path), for a
+    worker process's ``PYTHONPATH``: a plugin found on a path added at run time (a test's) is
+    found there too. The environment's own site-packages are left out: a worker has them."""
+    import site
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    standard = {Path(p).resolve() for p in [*site.getsitepackages(),
+                                            site.getusersitepackages()]}
+    entries = [Path(entry).resolve() for entry in sys.path if entry]
+    paths: list[str] = []
+    for name in _LOADED:
+        plugin = _found()[name]
+        top = sys.modules.get(plugin.value.partition(":")[0].split(".")[0].strip())
+        candidates = [getattr(top, "__file__", None)]
+        try:
+            candidates.append(str(distribution(plugin.package).locate_file("")))
+        except PackageNotFoundError:
+            pass
+        for candidate in filter(None, candidates):
+            path = Path(candidate).resolve()
+            holding = [entry for entry in entries if entry == path or entry in path.parents]
+            if holding:
+                deepest = max(holding, key=lambda entry: len(entry.parts))
+                if deepest not in standard and str(deepest) not in paths:
+                    paths.append(str(deepest))
+    return paths

@@ -114,6 +114,7 @@ def test_every_module_has_a_layer_and_stays_small() -> None:
 def test_the_package_exports_the_public_api_only() -> None:
     public = {"Case", "CaseError", "DiffcmpError", "ENGINE_NAMES", "ExpressionError", "Options",
               "Result", "Sample", "UndefinedError", "UnsupportedError", "__version__",
+              "Engine", "Prepared", "OpTableEngine", "check_op_table",
               "assert_gradients_agree", "check", "compare",
               "load_case", "load_cases", "matrix", "run_cases", "run_suite", "sweep", "vector",
               "write_report"}

@@ -22,7 +22,7 @@ from ..errors import CaseError
 from ..lang import CONSTANTS, FUNCTION_NAMES, analyze, parse, result_shape
 from ..lang.gather import valued_shapes
 from ..lang.nodes import inline, parse_nodes
-from ..registry import ENGINE_NAMES
+from ..registry import engine_names, is_engine_name
 from ..status import Status
 from .generate import Generated, parse_generated
 from .sweep import Sweep, check_size, parse_sweep
@@ -282,8 +282,8 @@ def _tolerance(value: Any, key: str, where: str) -> float:
 
 
 def _check_engine(name: Any, key: str, where: str) -> None:
-    if name not in ENGINE_NAMES:
-        raise CaseError(f"{key}: unknown engine {name!r} (known: {', '.join(ENGINE_NAMES)})",
+    if not isinstance(name, str) or not is_engine_name(name):
+        raise CaseError(f"{key}: unknown engine {name!r} (known: {', '.join(engine_names())})",
                         where)
 
 

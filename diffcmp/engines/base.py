@@ -88,6 +88,9 @@ class Engine(ABC):
     #: components averages its own two sides with an ``O(h)`` bias from the kink, which is
     #: within every component's interval but not along a pair whose two sides agree.
     subgradient: ClassVar[bool] = True
+    #: What it computes: the gradient always, ``"hessian"`` and ``"hvp"`` where its ``prepare``
+    #: adds those :attr:`Prepared.phases` (second order: ``unsupported`` otherwise).
+    offers: ClassVar[frozenset[str]] = frozenset({"gradient"})
 
     def __init__(self, threads: int = 1) -> None:
         self.threads = threads

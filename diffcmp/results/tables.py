@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import DiffcmpError
 from ..grading.declared import declaration, declared_for, fails
-from ..registry import engine_info
+from ..registry import BUILT_IN, engine_info
 from ..run.options import Options
 from ..run.rows import CaseResult
 from .environment import Usage, environment
@@ -200,9 +200,11 @@ def _engine_meta(name: str, options: Options) -> dict[str, Any]:
     tolerance = options.tolerance.get(name, info.tolerance)
     scale = tolerance / info.tolerance if info.tolerance > 0 else 1.0
     ours = name in options.tolerance
+    summary = info.summary if info.origin == BUILT_IN else f"{info.summary} ({info.origin})"
     return {"tolerance": tolerance,
             "source": RUN_TOLERANCE if ours else info.tolerance_source,
-            "summary": info.summary, "second_tolerance": info.second_tolerance * scale,
+            "summary": summary, "origin": info.origin,
+            "second_tolerance": info.second_tolerance * scale,
             "second_source": (f"the default {info.second_tolerance:g}, scaled as the tolerance "
                               f"set for this run scales the gradient's: {info.second_source}")
             if ours else info.second_source}

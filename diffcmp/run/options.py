@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import DiffcmpError
-from ..registry import ENGINE_NAMES, engine_info
+from ..registry import engine_info, engine_names, is_engine_name
 from .limits import MIN_TIME_S
 
 if TYPE_CHECKING:  # only named: building Options (the pytest plugin as pytest starts) stays light
@@ -31,7 +31,7 @@ class Options:
     it: a defined point is graded as usual).
     """
 
-    engines: tuple[str, ...] = ENGINE_NAMES
+    engines: tuple[str, ...] = field(default_factory=engine_names)
     timing: bool = True
     min_time: float = MIN_TIME_S
     threads: int = 1
@@ -59,7 +59,7 @@ class Options:
                                    f"{value!r}")
         object.__setattr__(self, "tolerance", {k: float(v) for k, v in self.tolerance.items()})
         for name in self.engines:
-            engine_info(name)  # raises for an unknown engine; imports nothing
+            engine_info(name)  # raises for an unknown engine; imports no framework
         if "reference" not in self.engines:
             object.__setattr__(self, "engines", ("reference", *self.engines))
 
@@ -72,7 +72,7 @@ def tolerance_for(case: Case, engine: str, options: Options | None = None,
     of the gradient's (an override of 1e-8 where the default is 1e-10 makes the Hessian's 100
     times its default too)."""
     if derivative != "gradient":
-        info = engine_info(engine) if engine in ENGINE_NAMES else None
+        info = engine_info(engine) if is_engine_name(engine) else None
         first = tolerance_for(case, engine, options)
         if info is None:  # the user's own code (check): its tolerance, at every order
             return first

@@ -1,9 +1,10 @@
 """The parent's side of a worker process (:mod:`~diffcmp.run.isolation` describes the workers):
 start one, talk to it over its socket, stop it.
 
-This module imports nothing but the standard library, so that a worker starts before the caller
-has imported SymPy or the engines: the pytest plugin starts one as pytest starts, and the
-worker's own imports (diffcmp, PyTorch, JAX) overlap pytest's start-up and collection.
+This module imports nothing but the standard library (and the registry, as light), so that a
+worker starts before the caller has imported SymPy or the engines: the pytest plugin starts one
+as pytest starts, and the worker's own imports (diffcmp, PyTorch, JAX) overlap pytest's
+start-up and collection.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DiffcmpError
+from ..registry import plugin_paths
 
 if TYPE_CHECKING:
     from .options import Options
@@ -33,10 +35,13 @@ THREAD_CAPS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BL
 
 def worker_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment a worker starts with: ``base`` (default ``os.environ``), with this
-    diffcmp first on ``PYTHONPATH`` and each of :data:`THREAD_CAPS` 1 unless ``base`` sets it."""
+    diffcmp first on ``PYTHONPATH`` and the folders of the plugin engines loaded here last (a
+    plugin found on a path added at run time is found there too), and each of
+    :data:`THREAD_CAPS` 1 unless ``base`` sets it."""
     env = dict(os.environ if base is None else base)
     package_root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [env.get("PYTHONPATH")])])
+    env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [env.get("PYTHONPATH")]),
+                                         *plugin_paths()])
     for name in THREAD_CAPS:
         env.setdefault(name, "1")
     return env
