@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 import diffcmp
 from diffcmp import lang as language
 from diffcmp.api import Options, run_cases, run_suite
-from diffcmp.lang.parse import RESHAPES, SCAN_FUNCTIONS
+from diffcmp.lang.names import RESHAPES, SCAN_FUNCTIONS
 from diffcmp.lang.templates import TEMPLATES
 from diffcmp.ops.spec import ALIASES, COMPOSED, LAYOUT, LINALG, SPEC
 from diffcmp.symbolic.problem import lower

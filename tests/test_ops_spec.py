@@ -188,7 +188,7 @@ def test_translation_and_printed_names_use_spec_ops_only() -> None:
 
 def test_the_language_functions_come_from_the_spec() -> None:
     from diffcmp.lang import ELEMENTWISE, FUNCTION_NAMES, MULTI, REDUCTIONS
-    from diffcmp.lang.parse import RESHAPES, STATISTICS
+    from diffcmp.lang.names import RESHAPES, STATISTICS
     from diffcmp.lang.templates import TEMPLATES
     from diffcmp.ops.spec import ALIASES, COMPOSED
 

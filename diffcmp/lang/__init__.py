@@ -4,25 +4,27 @@ op table (:mod:`diffcmp.ops`)."""
 
 from .compile import (
     MAX_ARRAY_OPS,
-    MAX_LITERAL_BITS,
     MAX_SCALAR_OPS,
     Analysis,
     analyze,
     compile_expression,
     result_shape,
 )
-from .parse import (
+from .constants import MAX_LITERAL_BITS
+from .names import (
     ALONG_AXIS,
     AXIS_FUNCTIONS,
     CONSTANTS,
     ELEMENTWISE,
     FUNCTION_NAMES,
     LITERAL_ARGUMENT,
+    MULTI,
+    REDUCTIONS,
+)
+from .parse import (
     MAX_DEPTH,
     MAX_NODES,
     MAX_SOURCE_CHARS,
-    MULTI,
-    REDUCTIONS,
     Expression,
     parse,
 )

@@ -17,19 +17,16 @@ out element by element, as SymPy's scalar form does, is limited separately, to
 from __future__ import annotations
 
 import ast
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 from ..ops.spec import ALIASES, ALONG, LAYOUT, REDUCTION, SCAN, SPEC
 from . import gather, layout, linalg, reductions
-from .parse import (
+from .constants import Number, fold
+from .names import (
     ALONG_AXIS,
     AXIS_FUNCTIONS,
-    BINARY,
-    COMPARE,
     CONSTANTS,
     ELEMENTWISE,
     FUNCTION_NAMES,
@@ -38,13 +35,16 @@ from .parse import (
     LITERAL_ARGUMENT,
     MULTI,
     REDUCTIONS,
+)
+from .parse import (
+    BINARY,
+    COMPARE,
     Expression,
     did_you_mean,
     with_ord,
 )
 from .shapes import Shape, axis_of, broadcast_shapes, index_key, reshaped, shape_text, size
 
-MAX_LITERAL_BITS = 4096
 MAX_SCALAR_OPS = 100_000
 MAX_ARRAY_OPS = 100_000_000
 #: The largest integer power of a non-constant base.
@@ -61,7 +61,6 @@ _BOUNDED = frozenset({"tanh", "sin", "cos", "sigmoid", "atan", "atan2", "erf", "
 Ops = Mapping[str, Callable[..., Any]]
 
 
-Number = int | Fraction | float
 
 
 @dataclass(frozen=True)
@@ -287,7 +286,7 @@ class _Compiler:
 
     def binary(self, op: str, node: ast.AST, left: _Node, right: _Node) -> _Node:
         if left.literal is not None and right.literal is not None:
-            return _Node((), literal=self.fold(op, node, left.literal, right.literal))
+            return _Node((), literal=fold(self.expr, op, node, left.literal, right.literal))
         if op == "matmul":
             return self.apply(op, node, left, right, shape=self.matmul_shape(node, left, right))
         if op == "pow" and right.literal is not None and float(right.literal).is_integer() \
@@ -317,54 +316,6 @@ class _Compiler:
                                   f"matrices {shape_text(a[:-2])} and {shape_text(b[:-2])} do "
                                   "not broadcast", node) from None
         return (*batch, *a[-2:-1], *(b[-1:] if len(b) > 1 else ()))
-
-    def fold(self, op: str, node: ast.AST, a: Number, b: Number) -> Number:
-        try:
-            if op == "div":
-                if b == 0:
-                    raise self.expr.error("division by zero in a constant", node)
-                both_exact = isinstance(a, int | Fraction) and isinstance(b, int | Fraction)
-                return self._finite(node, Fraction(a) / Fraction(b) if both_exact else a / b)
-            if op == "pow":
-                return self._finite(node, self.fold_pow(node, a, b))
-            if op == "mod":  # Python's %, like NumPy's mod: the sign of the divisor
-                if b == 0:
-                    raise self.expr.error("modulo by zero in a constant", node)
-                return self._finite(node, a % b)
-            return self._finite(node, {"add": lambda: a + b, "sub": lambda: a - b,
-                                       "mul": lambda: a * b}[op]())
-        except OverflowError:
-            raise self.expr.error("a constant overflows float64", node) from None
-        except KeyError:
-            raise self.expr.error(f"'{op}' of two numbers is not defined", node) from None
-
-    def _finite(self, node: ast.AST, value: Number) -> Number:
-        """``value`` if float64 can hold it (and it is not a giant exact number), else an error."""
-        if isinstance(value, int | Fraction):
-            bits = max(Fraction(value).numerator.bit_length(),
-                       Fraction(value).denominator.bit_length())
-            if bits > MAX_LITERAL_BITS:
-                raise self.expr.error(f"a constant is too large ({bits:,} bits; the limit is "
-                                      f"{MAX_LITERAL_BITS})", node)
-        if not math.isfinite(float(value)):
-            raise OverflowError
-        return value
-
-    def fold_pow(self, node: ast.AST, a: Number, b: Number) -> Number:
-        if isinstance(b, int) and isinstance(a, int | Fraction):
-            size = max(abs(Fraction(a).numerator), abs(Fraction(a).denominator), 2).bit_length()
-            if size * abs(b) > MAX_LITERAL_BITS:
-                raise self.expr.error(
-                    f"constant power is too large (about {size * abs(b):,} bits; "
-                    f"the limit is {MAX_LITERAL_BITS})", node)
-            if a == 0 and b < 0:
-                raise self.expr.error("division by zero in a constant", node)
-            return Fraction(a) ** b if b < 0 or isinstance(a, Fraction) else a ** b
-        if float(a) < 0 and not float(b).is_integer():
-            raise self.expr.error("a negative constant to a fractional power is not real", node)
-        if float(a) == 0 and float(b) < 0:
-            raise self.expr.error("division by zero in a constant", node)
-        return float(a) ** float(b)
 
     def call(self, node: ast.Call, name: str, arg_nodes: list[ast.expr],
              keywords: list[ast.keyword]) -> _Node:

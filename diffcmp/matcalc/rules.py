@@ -21,50 +21,28 @@ alike, rather than as the difference of two numbers near 1.
 from __future__ import annotations
 
 import math
-import string
 from collections import ChainMap
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
+from .array_rules import (
+    concatenate,
+    cumprod,
+    einsum,
+    exclusive,
+    kron,
+    stack,
+    take_along_axis,
+    uncumsum,
+    undiagonal,
+    unrepeat,
+    untile,
+)
 from .linalg_rules import LINALG_VJP
+from .namespace import Namespace, Rule, sum_along
 
 #: Ops whose arguments receive no adjoint: comparisons (conditions) and leaves.
 NO_ADJOINT = frozenset({"lt", "le", "gt", "ge", "eq", "ne", "const", "var", "seed"})
-
-Rule = Callable[..., tuple[Any, ...]]
-
-
-class Namespace:
-    """Operations by name for the rules: ``k.cos(a)``, ``k.where(c, g, 0)``, over one op table.
-
-    ``lift`` turns the numbers a rule writes (``0``, ``2``) into the table's values where the
-    table needs that (graph nodes); NumPy takes them as they are.
-    """
-
-    def __init__(self, ops: Mapping[str, Callable[..., Any]],
-                 lift: Callable[[Any], Any] = lambda value: value) -> None:
-        self._ops, self._lift = ops, lift
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        function, lift = self._ops[name], self._lift
-        if name == "const":  # a literal ('pi', 1/3) is the argument itself
-            return function
-        return lambda *args: function(*[lift(a) for a in args])
-
-    def raw(self, name: str) -> Callable[..., Any]:
-        """The op ``name`` with its trailing arguments passed as they are (an axis, a key, a
-        shape)."""
-        function, lift = self._ops[name], self._lift
-        return lambda value, *raw: function(lift(value), *raw)
-
-    def listed(self, name: str) -> Callable[..., Any]:
-        """The op ``name`` of a list of values (``einsum(parts, spec)``), its trailing arguments
-        passed as they are."""
-        function, lift = self._ops[name], self._lift
-        return lambda parts, *raw: function([lift(p) for p in parts], *raw)
-
 
 def _expand(k: Namespace, x: Any, axis: int | None, ndim: int) -> Any:
     """A reduction's result (or its adjoint) with the reduced axis put back, so that it
@@ -73,10 +51,6 @@ def _expand(k: Namespace, x: Any, axis: int | None, ndim: int) -> Any:
         return x
     key = (slice(None),) * axis + (None,) + (slice(None),) * (ndim - axis - 1)
     return k.raw("index")(x, key)
-
-
-def _sum(k: Namespace, x: Any, axis: int | None) -> Any:
-    return k.raw("sum")(x, axis)
 
 
 def _broadcast(k: Namespace, g: Any, a: Any, axis: int | None) -> Any:
@@ -111,10 +85,10 @@ def _matmul_stacked(k: Namespace, g: Any, a: Any, b: Any) -> tuple[Any, Any]:
     index = k.raw("index")
     if len(a.shape) == 1:  # (k) @ (..., k, n) -> (..., n)
         rows = index(g, (*(slice(None),) * (len(g.shape) - 1), None, slice(None)))
-        return _sum(k, b * rows, len(b.shape) - 1), index(a, (slice(None), None)) * rows
+        return sum_along(k, b * rows, len(b.shape) - 1), index(a, (slice(None), None)) * rows
     if len(b.shape) == 1:  # (..., m, k) @ (k) -> (..., m)
         column = index(g, (*(slice(None),) * len(g.shape), None))
-        return column * b, _sum(k, a * column, len(a.shape) - 2)
+        return column * b, sum_along(k, a * column, len(a.shape) - 2)
     return k.matmul(g, _swap(k, b)), k.matmul(_swap(k, a), g)
 
 
@@ -142,7 +116,7 @@ def _prod(k: Namespace, g: Any, ans: Any, a: Any, axis: int | None = None) -> tu
     def flip(x: Any) -> Any:
         return k.raw("flip")(x, along)
 
-    others = _exclusive(k, line, along) * flip(_exclusive(k, flip(line), along))
+    others = exclusive(k, line, along) * flip(exclusive(k, flip(line), along))
     if axis is None:
         others = k.raw("reshape")(others, tuple(a.shape))
     return (_expand(k, g, axis, len(a.shape)) * others,)
@@ -151,7 +125,7 @@ def _prod(k: Namespace, g: Any, ans: Any, a: Any, axis: int | None = None) -> tu
 def _ties(k: Namespace, g: Any, ans: Any, a: Any, axis: int | None = None) -> tuple[Any]:
     """``max``/``min``: the adjoint shared among the elements that attain it."""
     hit = k.where(k.eq(a, _expand(k, ans, axis, len(a.shape))), 1, 0)
-    share = hit / _expand(k, _sum(k, hit, axis), axis, len(a.shape))
+    share = hit / _expand(k, sum_along(k, hit, axis), axis, len(a.shape))
     return (_expand(k, g, axis, len(a.shape)) * share,)
 
 
@@ -171,12 +145,12 @@ def _logsumexp(k: Namespace, g: Any, ans: Any, a: Any, axis: int | None = None) 
 
 def _softmax(k: Namespace, g: Any, ans: Any, a: Any, axis: int) -> tuple[Any]:
     """``y (g - sum(g y))`` along the axis, ``y = softmax(a)``."""
-    return (ans * (g - _expand(k, _sum(k, g * ans, axis), axis, len(a.shape))),)
+    return (ans * (g - _expand(k, sum_along(k, g * ans, axis), axis, len(a.shape))),)
 
 
 def _log_softmax(k: Namespace, g: Any, ans: Any, a: Any, axis: int) -> tuple[Any]:
     """``g - softmax(a) sum(g)`` along the axis."""
-    return (g - k.exp(ans) * _expand(k, _sum(k, g, axis), axis, len(a.shape)),)
+    return (g - k.exp(ans) * _expand(k, sum_along(k, g, axis), axis, len(a.shape)),)
 
 
 def _sinc(k: Namespace, g: Any, ans: Any, a: Any) -> tuple[Any]:
@@ -198,151 +172,6 @@ def _hypot(k: Namespace, g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
     return g * k.where(tip, 0, a / ans), g * k.where(tip, 0, b / ans)
 
 
-def _stack(k: Namespace, g: Any, ans: Any, *parts: Any) -> tuple[Any, ...]:
-    return tuple(k.raw("index")(g, i) for i in range(len(parts)))
-
-
-def _concatenate(k: Namespace, g: Any, ans: Any, *parts_axis: Any) -> tuple[Any, ...]:
-    """Each part's slice of ``g`` along the axis."""
-    *parts, axis = parts_axis
-    out, start = [], 0
-    for part in parts:
-        stop = start + part.shape[axis]
-        key = (*(slice(0, n, 1) for n in g.shape[:axis]), slice(start, stop, 1))
-        out.append(k.raw("index")(g, key if axis else key[0]))
-        start = stop
-    return tuple(out)
-
-
-def unrepeat(k: Namespace, g: Any, shape: Any, times: int, axis: int | None) -> Any:
-    """The adjoint of ``repeat(a, times, axis)`` for ``a`` of ``shape`` (any number of
-    dimensions): each run of ``times`` copies, an axis of its own after a reshape, summed."""
-    reshape, shape = k.raw("reshape"), tuple(shape)
-    if axis is None:  # the flattened array repeated
-        return reshape(_sum(k, reshape(g, (math.prod(shape), times)), 1), shape)
-    runs = (*shape[:axis], shape[axis], times, *shape[axis + 1:])
-    return _sum(k, reshape(g, runs), axis + 1)
-
-
-def untile(k: Namespace, g: Any, shape: Any, reps: tuple[int, ...]) -> Any:
-    """The adjoint of ``tile(a, reps)`` for ``a`` of ``shape`` (one repetition per axis, any
-    number of axes): the tiles summed, each axis split by a reshape into (tile, element)."""
-    split = tuple(n for r, m in zip(reps, shape, strict=True) for n in (r, m))
-    out = k.raw("reshape")(g, split)
-    for axis in reversed(range(len(reps))):
-        out = _sum(k, out, 2 * axis)
-    return out
-
-
-def _undiagonal(k: Namespace, d: Any, shape: Any, offset: int = 0) -> Any:
-    """A matrix of ``shape`` holding ``d`` on its ``offset``-th diagonal (the adjoint of
-    ``diagonal``)."""
-    square = k.raw("diag")(d, 0)
-    if tuple(square.shape) == tuple(shape):
-        return square
-    p, row, column = square.shape[0], max(-offset, 0), max(offset, 0)
-    return k.raw("scatter")(square, tuple(shape), (slice(row, row + p, 1),
-                                                   slice(column, column + p, 1)))
-
-
-def _kron(k: Namespace, g: Any, ans: Any, a: Any, b: Any) -> tuple[Any, Any]:
-    """``kron(a, b)`` is ``repeat(a) * tile(b)`` elementwise (each element of ``a`` spread over
-    a block of ``b``'s shape, ``b`` tiled over ``a``'s): the adjoints by those two moves."""
-    spread = a
-    for axis, n in enumerate(b.shape):
-        spread = k.raw("repeat")(spread, n, axis)
-    tiled = k.raw("tile")(b, tuple(a.shape))
-    da = g * tiled
-    for axis in reversed(range(len(b.shape))):
-        within = tuple(n * b.shape[i] if i < axis else n for i, n in enumerate(a.shape))
-        da = unrepeat(k, da, within, b.shape[axis], axis)
-    return da, untile(k, g * spread, b.shape, tuple(a.shape))
-
-
-# reductions and scans (issue 19)
-def _exclusive(k: Namespace, a: Any, axis: int) -> Any:
-    """The product of the elements before each one along ``axis`` (1 for the first), with no
-    division: the cumulative product of ``a`` shifted one place along the line."""
-    position = k.raw("cumsum")(k.raw("broadcast_to")(1, a.shape), axis)  # 1 to n on each line
-    return k.raw("cumprod")(k.where(k.eq(position, 1), 1, k.raw("roll")(a, 1, axis)), axis)
-
-
-def _uncumsum(k: Namespace, g: Any, axis: int) -> Any:
-    """The adjoint of ``cumsum``: each element's share of every partial sum from it on, the
-    cumulative sum taken from the end of the line (``flip(cumsum(flip(g)))``)."""
-    return k.raw("flip")(k.raw("cumsum")(k.raw("flip")(g, axis), axis), axis)
-
-
-def _cumprod(k: Namespace, g: Any, ans: Any, a: Any, axis: int) -> tuple[Any]:
-    """``sum_{j >= i} g_j prod_{m <= j, m != i} a_m`` with no division, so that it is exact
-    where elements are zero, and so is its own derivative (second order): the product of the
-    elements before ``i`` (an exclusive cumulative product) times ``s_i = g_i + a_{i+1}
-    s_{i+1}``, a linear recurrence from the end of the line, solved by doubling (``log2 n``
-    steps of shifts, each composing the recurrence's steps pairwise)."""
-    n = a.shape[axis]
-    g = k.raw("broadcast_to")(g, a.shape)
-    if n == 1:
-        return (g,)
-    position = k.raw("cumsum")(k.raw("broadcast_to")(1, a.shape), axis)  # 1 to n on each line
-
-    def ahead(x: Any, d: int) -> Any:  # x_{i+d} at i, 0 past the end of the line
-        return k.where(k.le(position, n - d), k.raw("roll")(x, n - d, axis), 0)
-
-    factor, total, d = ahead(a, 1), g, 1
-    while d < n:
-        total = total + factor * ahead(total, d)
-        factor = factor * ahead(factor, d)
-        d *= 2
-    return (_exclusive(k, a, axis) * total,)
-
-
-# integer indexing and einsum (issue 19)
-def flat_indices(index: Any, shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
-    """``take_along_axis(a, index, axis)`` of ``a`` of ``shape`` as ``take`` of ``a`` flattened:
-    the flat position of each element it takes (row-major, ``index``'s order)."""
-    coordinates = list(np.indices(np.shape(index)))
-    coordinates[axis] = np.asarray(index)
-    return tuple(np.ravel_multi_index(coordinates, shape).ravel().tolist())
-
-
-def _take_along_axis(k: Namespace, g: Any, ans: Any, a: Any, index: Any,
-                     axis: int) -> tuple[Any]:
-    """``g`` added back where it was taken: a ``scatter_add`` into ``a`` flattened."""
-    reshape, size = k.raw("reshape"), math.prod(a.shape)
-    spread = k.raw("scatter_add")(reshape(g, (math.prod(np.shape(index)),)), (size,),
-                                  flat_indices(index, tuple(a.shape), axis), 0)
-    return (reshape(spread, tuple(a.shape)),)
-
-
-def _einsum(k: Namespace, g: Any, ans: Any, *parts_spec: Any) -> tuple[Any, ...]:
-    """Each part's adjoint: the einsum of ``g`` with the other parts onto the part's term. A
-    letter repeated in the term (``"ii"``) is renamed and joined to the first by an identity
-    matrix (the adjoint of a diagonal is zero off it); a letter only the part has is spread by a
-    vector of ones."""
-    *parts, spec = parts_spec
-    inputs, output = spec.split("->")
-    terms = inputs.split(",")
-    sizes = {letter: n for term, part in zip(terms, parts, strict=True)
-             for letter, n in zip(term, part.shape, strict=True)}
-    free = iter(sorted(set(string.ascii_letters) - set(spec)))
-    adjoints = []
-    for i, term in enumerate(terms):
-        others = [(t, p) for j, (t, p) in enumerate(zip(terms, parts, strict=True)) if j != i]
-        factors, written = [(output, g), *others], ""
-        for letter in term:
-            if letter in written:  # a repeated letter: a fresh one, tied to it by the identity
-                fresh = next(free)
-                ones = k.raw("broadcast_to")(1, (sizes[letter],))
-                factors.append((letter + fresh, k.raw("diag")(ones, 0)))
-                letter = fresh
-            elif not any(letter in t for t, _ in factors):  # summed in this part alone
-                factors.append((letter, k.raw("broadcast_to")(1, (sizes[letter],))))
-            written += letter
-        adjoint_spec = ",".join(t for t, _ in factors) + "->" + written
-        adjoints.append(k.listed("einsum")([p for _, p in factors], adjoint_spec))
-    return tuple(adjoints)
-
-
 #: Every differentiable operation's vector-Jacobian rule (one line each).
 VJP: dict[str, Rule] = {
     "add": lambda k, g, ans, a, b: (g, g),
@@ -355,7 +184,7 @@ VJP: dict[str, Rule] = {
     "transpose": lambda k, g, ans, a: (k.transpose(g),),
     "index": lambda k, g, ans, a, key: (k.raw("scatter")(g, a.shape, key),),
     "reshape": lambda k, g, ans, a, shape: (k.raw("reshape")(g, a.shape),),
-    "stack": _stack,
+    "stack": stack,
     "exp": lambda k, g, ans, a: (g * ans,),
     "log": lambda k, g, ans, a: (g / a,),
     "log1p": lambda k, g, ans, a: (g / (1 + a),),
@@ -410,7 +239,7 @@ VJP: dict[str, Rule] = {
     "log_softmax": _log_softmax,
     "dot": lambda k, g, ans, a, b: (g * b, g * a),
     # structure (issue 19)
-    "concatenate": _concatenate,
+    "concatenate": concatenate,
     "flip": lambda k, g, ans, a, axis: (k.raw("flip")(g, axis),),
     "roll": lambda k, g, ans, a, shift, axis: (k.raw("roll")(g, (
         (a.shape[axis] if axis is not None else math.prod(a.shape)) - shift), axis),),
@@ -419,11 +248,11 @@ VJP: dict[str, Rule] = {
     "triu": lambda k, g, ans, a, diagonal: (k.raw("triu")(g, diagonal),),
     "tril": lambda k, g, ans, a, diagonal: (k.raw("tril")(g, diagonal),),
     "diag": lambda k, g, ans, v, offset: (k.raw("diagonal")(g, offset),),
-    "diagonal": lambda k, g, ans, a, offset: (_undiagonal(k, g, a.shape, offset),),
-    "trace": lambda k, g, ans, a: (_undiagonal(k, k.raw("broadcast_to")(g, (min(a.shape),)),
+    "diagonal": lambda k, g, ans, a, offset: (undiagonal(k, g, a.shape, offset),),
+    "trace": lambda k, g, ans, a: (undiagonal(k, k.raw("broadcast_to")(g, (min(a.shape),)),
                                                a.shape),),
     "outer": lambda k, g, ans, u, v: (k.matmul(g, v), k.matmul(k.transpose(g), u)),
-    "kron": _kron,
+    "kron": kron,
     "loggamma": lambda k, g, ans, a: (g * k.polygamma(0, a),),
     "heaviside": lambda k, g, ans, x, h0: (None, k.where(k.eq(x, 0), g, 0)),
     "dirac_delta": lambda k, g, ans, a: (None,),
@@ -435,16 +264,16 @@ VJP: dict[str, Rule] = {
     "permute_dims": lambda k, g, ans, a, axes: (k.raw("permute_dims")(g, tuple(
         sorted(range(len(axes)), key=axes.__getitem__))),),
     # reductions and scans (issue 19)
-    "cumsum": lambda k, g, ans, a, axis: (_uncumsum(k, k.raw("broadcast_to")(g, a.shape), axis),),
-    "cumprod": _cumprod,
+    "cumsum": lambda k, g, ans, a, axis: (uncumsum(k, k.raw("broadcast_to")(g, a.shape), axis),),
+    "cumprod": cumprod,
     "sort": lambda k, g, ans, a, axis: (k.raw("sort_scatter")(g, a, axis),),
     "sort_scatter": lambda k, g, ans, x, a, axis: (k.raw("sort_gather")(g, a, axis), None),
     "sort_gather": lambda k, g, ans, x, a, axis: (k.raw("sort_scatter")(g, a, axis), None),
     # integer indexing and einsum (issue 19)
     "take": lambda k, g, ans, a, index, axis: (k.raw("scatter_add")(g, tuple(a.shape), index,
                                                                      axis),),
-    "take_along_axis": _take_along_axis,
-    "einsum": _einsum,
+    "take_along_axis": take_along_axis,
+    "einsum": einsum,
     "scatter_add": lambda k, g, ans, a, shape, index, axis: (k.raw("take")(g, index, axis),),
     # linear algebra (issue 19)
     **LINALG_VJP,
