@@ -12,6 +12,7 @@ every diffcmp backend. ``python benchmarks/peer_corpus.py`` prints how many are 
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -261,4 +262,13 @@ def numpy_namespace() -> dict[str, Any]:
         "log_softmax": special.log_softmax, "softmax": special.softmax,
         "logdet": lambda a: np.linalg.slogdet(a)[1] if np.linalg.det(a) > 0 else np.nan,
     })
+    # of the symmetric part, as diffcmp documents (and JAX computes): NumPy reads one triangle,
+    # so its derivative in the other is 0 where diffcmp's is the symmetric half
+    symmetric = {"eigvalsh": lambda a: np.linalg.eigvalsh((a + a.T) / 2),
+                 "cholesky": lambda a: np.linalg.cholesky((a + a.T) / 2)}
+    linalg = SimpleNamespace(**{**{n: getattr(np.linalg, n) for n in dir(np.linalg)
+                                   if not n.startswith("_")}, **symmetric})
+    names |= symmetric
+    names["np"] = SimpleNamespace(**{**{n: names[n] for n in dir(np) if not n.startswith("_")},
+                                     "linalg": linalg})
     return names

@@ -173,5 +173,6 @@ def test_the_whole_suite_passes_at_second_order() -> None:
     assert set(second["case"]) == set(result.agreement["case"])
     assert (second["status"] == "ok").sum() > 0.6 * len(second)
     hessian = result.expectations[result.expectations["kind"] == "hessian"]
-    assert hessian["item"].tolist() == ["H[x, x]", "H[x, y]", "H[y, x]", "H[y, y]"]
     assert hessian["holds"].all()
+    rosenbrock = hessian[hessian["case"] == "testfn_rosenbrock"]
+    assert rosenbrock["item"].tolist() == ["H[x, x]", "H[x, y]", "H[y, x]", "H[y, y]"]

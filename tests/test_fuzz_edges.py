@@ -110,6 +110,12 @@ def _negative_power_base(text: str, env: dict[str, np.ndarray]) -> bool:
     return False
 
 
+def _calls(text: str) -> set[str]:
+    """The functions ``text`` calls."""
+    return {node.func.id for node in ast.walk(lang.parse(text).tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+
+
 def _mp(value: np.ndarray) -> object:
     if value.shape == ():
         return mpmath.mpf(float(value))
@@ -129,6 +135,10 @@ def check_edge(text: str, env: dict[str, np.ndarray], kind: str) -> None:
         assert "no parameter" in str(exc) or "limit" in str(exc), (text, exc)
         return
     rows = result.agreement.set_index("engine")
+    if {"floor", "ceil", "mod"} & _calls(text) or " % " in text:
+        return  # the oracle cannot judge steps at the edges: its quotients (step 1e-40) straddle
+        # a jump of ceil(-d / a) at a = -1e-22, and ceil(-1e-23) = 0 divides without a sign;
+        # steps and their jumps are graded in tests/test_numpy_names.py
     loss, grad = _independent(text, env)
     if not _reliable(text, env, loss):
         return  # the oracle itself is off here (sin of cosh(1163) = 1e505 needs 505+ digits)
