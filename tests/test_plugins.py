@@ -276,6 +276,7 @@ def test_a_run_isolates_plugins_found_on_sys_path_only(plugins: None) -> None:
     assert rows[["status", "loss"]].values.tolist() == [["ok", 1.0]]
 
 
+@pytest.mark.slow  # a diffcmp run in a subprocess: 6 s
 def test_diffcmp_run_with_plugins_installed(tmp_path: Path) -> None:
     """``diffcmp run`` as a user runs it, both packages on PYTHONPATH: the broken entry points
     are one line each on stderr, the rest runs, and the exit status is the run's (0)."""
@@ -297,6 +298,7 @@ def test_diffcmp_run_with_plugins_installed(tmp_path: Path) -> None:
     assert "(plugin diffcmp-demo-engine 0.1.0)" in report
 
 
+@pytest.mark.slow  # a diffcmp run in a subprocess: 6 s
 def test_a_plugin_that_aborts_gives_error_rows_and_the_run_completes(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "diffcmp", "run", str(CASES / "seed_linear_regression.toml"),
