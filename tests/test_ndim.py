@@ -8,19 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import mpmath
 import numpy as np
 import pytest
+from quotients import check_quotients, weighted
 
 import diffcmp
 from diffcmp import lang
 from diffcmp.errors import CaseError, ExpressionError
 from diffcmp.matcalc import graph as g
 from diffcmp.matcalc.derive import derive
-from diffcmp.matcalc.evaluate import Program
 from diffcmp.matcalc.printer import formula
 from diffcmp.matcalc.table import GRAPH_OPS
-from diffcmp.ops import mpmath as mpmath_ops
 from diffcmp.ops import numpy as numpy_ops
 
 RNG = np.random.default_rng(1919)
@@ -86,11 +84,7 @@ FORMS: dict[str, Any] = {
 
 
 def _loss(form: str) -> tuple[str, np.ndarray]:
-    """``sum(sin(form) * D)`` with weights ``D`` of the form's shape: every element of the form
-    has its own weight, so a misplaced element changes the gradient."""
-    shape = lang.result_shape(lang.parse(form), SHAPES)
-    weights = np.random.default_rng(len(form)).normal(size=shape)
-    return f"sum(sin({form}) * D)", weights
+    return weighted(form, SHAPES)
 
 
 @pytest.mark.parametrize("form", list(FORMS))
@@ -111,21 +105,7 @@ def test_each_rule_agrees_with_high_precision_difference_quotients(form: str) ->
     leaves = {n: g.var(n, s, "data" if n == "D" else "param") for n, s in shapes.items()}
     root = lang.compile_expression(lang.parse(loss), GRAPH_OPS, shapes)(leaves)
     params = ["T", "Q", "U", "v"]
-    gradient = derive(root, [leaves[p] for p in params])
-    with mpmath.workdps(50):
-        run = Program(gradient.outputs).compile(mpmath_ops.OPS, fresh_constants=True)
-        env = {k: mpmath_ops.array(v) for k, v in values.items()}
-        exact = dict(zip(params, run(env)[1:], strict=True))
-        h = mpmath.mpf(10) ** -18
-        for name in params:
-            found = np.broadcast_to(np.array(exact[name], dtype=object), SHAPES[name])
-            for index in np.ndindex(*SHAPES[name]):
-                up, down = dict(env), dict(env)
-                up[name], down[name] = env[name].copy(), env[name].copy()
-                up[name][index] += h
-                down[name][index] -= h
-                quotient = (run(up)[0] - run(down)[0]) / (2 * h)
-                assert abs(found[index] - quotient) <= mpmath.mpf(10) ** -25, (name, index)
+    check_quotients(root, leaves, values, params, digits=50, step=18, agree=25)
 
 
 def _grads(result: diffcmp.Result, engine: str, param: str) -> tuple[list[str], np.ndarray]:

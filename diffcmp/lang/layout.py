@@ -14,8 +14,8 @@ from __future__ import annotations
 import ast
 from typing import Any
 
-from .parse import MAX_DIMENSIONS, did_you_mean, int_literal
-from .shapes import Shape, axis_of, shape_text, size
+from .parse import MAX_DIMENSIONS, int_literal
+from .shapes import Shape, axis_of, bind, shape_text, size
 
 #: The compiler (:class:`diffcmp.lang.compile._Compiler`: not imported, it imports this module)
 #: and its compiled values.
@@ -48,26 +48,9 @@ SIGNATURES: dict[str, tuple[tuple[str, ...], int]] = {
 
 def _bind(c: _Compiler, node: ast.Call, name: str,
           signatures: dict[str, tuple[tuple[str, ...], int]] | None = None) -> dict[str, ast.expr]:
-    """The call's arguments by parameter name, positional or keyword, as NumPy binds them."""
+    """The call's arguments by parameter name (:func:`~diffcmp.lang.shapes.bind`)."""
     params, required = (signatures or SIGNATURES)[name]
-    if len(node.args) > len(params):
-        raise c.expr.error(f"{name}() takes at most {len(params)} arguments "
-                           f"({', '.join(params)}), got {len(node.args)}", node)
-    bound = dict(zip(params, node.args, strict=False))
-    for keyword in node.keywords:
-        if keyword.arg is None:
-            raise c.expr.error(f"{name}() takes no ** arguments", keyword)
-        if keyword.arg not in params:
-            raise c.expr.error(f"{name}() takes no keyword argument '{keyword.arg}' (its "
-                               f"parameters: {', '.join(params)})"
-                               f"{did_you_mean(keyword.arg, params)}", keyword)
-        if keyword.arg in bound:
-            raise c.expr.error(f"{name}() is given {keyword.arg} twice", keyword)
-        bound[keyword.arg] = keyword.value
-    missing = [p for p in params[:required] if p not in bound]
-    if missing:
-        raise c.expr.error(f"{name}() is missing its argument '{missing[0]}'", node)
-    return bound
+    return bind(c.expr, node, name, params, required)
 
 
 def _is_none(node: ast.expr | None) -> bool:

@@ -21,8 +21,8 @@ import math
 from fractions import Fraction
 from typing import Any
 
-from .parse import did_you_mean, int_literal
-from .shapes import Shape, axis_of, shape_text
+from .parse import int_literal
+from .shapes import Shape, axis_of, bind, shape_text
 
 #: The compiler (:class:`diffcmp.lang.compile._Compiler`: not imported, it imports this module)
 #: and its compiled values.
@@ -47,27 +47,8 @@ SIGNATURES: dict[str, tuple[tuple[str, ...], int]] = {
 
 
 def _bind(c: _Compiler, node: ast.Call, name: str) -> dict[str, ast.expr]:
-    """The call's arguments by parameter name, positional or keyword, as NumPy binds them."""
-    params, required = SIGNATURES[name]
-    if len(node.args) > len(params):
-        raise c.expr.error(f"{name}() takes at most {len(params)} argument"
-                           f"{'s' if len(params) > 1 else ''} ({', '.join(params)}), got "
-                           f"{len(node.args)}", node)
-    bound = dict(zip(params, node.args, strict=False))
-    for keyword in node.keywords:
-        if keyword.arg is None:
-            raise c.expr.error(f"{name}() takes no ** arguments", keyword)
-        if keyword.arg not in params:
-            raise c.expr.error(f"{name}() takes no keyword argument '{keyword.arg}' (its "
-                               f"parameters: {', '.join(params)})"
-                               f"{did_you_mean(keyword.arg, params)}", keyword)
-        if keyword.arg in bound:
-            raise c.expr.error(f"{name}() is given {keyword.arg} twice", keyword)
-        bound[keyword.arg] = keyword.value
-    missing = [p for p in params[:required] if p not in bound]
-    if missing:
-        raise c.expr.error(f"{name}() is missing its argument '{missing[0]}'", node)
-    return bound
+    """The call's arguments by parameter name (:func:`~diffcmp.lang.shapes.bind`)."""
+    return bind(c.expr, node, name, *SIGNATURES[name])
 
 
 def _matrix(c: _Compiler, node: ast.AST, name: str, a: _Node, square: bool = True) -> int:

@@ -21,8 +21,8 @@ import ast
 import math
 from typing import Any
 
-from .parse import did_you_mean, int_literal
-from .shapes import Shape, axis_of, shape_text, size
+from .parse import int_literal
+from .shapes import Shape, axis_of, bind, shape_text, size
 
 #: The compiler (:class:`diffcmp.lang.compile._Compiler`: not imported, it imports this module)
 #: and its compiled values.
@@ -42,26 +42,10 @@ SIGNATURES: dict[str, tuple[tuple[str, ...], int, int | None]] = {
 
 
 def _bind(c: _Compiler, node: ast.Call, name: str) -> dict[str, ast.expr]:
-    """The call's arguments by parameter name, as NumPy binds them."""
+    """The call's arguments by parameter name (:func:`~diffcmp.lang.shapes.bind`): ``a`` and
+    ``axis`` by position, the rest by name."""
     params, positional, _ = SIGNATURES[name]
-    if len(node.args) > positional:
-        raise c.expr.error(f"{name}() takes at most {positional} positional arguments "
-                           f"({', '.join(params[:positional])}), got {len(node.args)}; "
-                           f"{', '.join(params[positional:])} by name", node)
-    bound = dict(zip(params, node.args, strict=False))
-    for keyword in node.keywords:
-        if keyword.arg is None:
-            raise c.expr.error(f"{name}() takes no ** arguments", keyword)
-        if keyword.arg not in params:
-            raise c.expr.error(f"{name}() takes no keyword argument '{keyword.arg}' (its "
-                               f"parameters: {', '.join(params)})"
-                               f"{did_you_mean(keyword.arg, params)}", keyword)
-        if keyword.arg in bound:
-            raise c.expr.error(f"{name}() is given {keyword.arg} twice", keyword)
-        bound[keyword.arg] = keyword.value
-    if "a" not in bound:
-        raise c.expr.error(f"{name}() is missing its argument 'a'", node)
-    return bound
+    return bind(c.expr, node, name, params, 1, positional)
 
 
 def _is_none(node: ast.expr | None) -> bool:

@@ -8,7 +8,7 @@ import ast
 import math
 from typing import Any
 
-from .parse import Expression, int_literal
+from .parse import Expression, did_you_mean, int_literal
 
 Shape = tuple[int, ...]
 
@@ -145,3 +145,32 @@ def reshaped(expr: Expression, node: ast.AST, shape: Shape) -> Written:
         raise expr.error(f"cannot reshape shape {shape_text(shape)} ({total} elements) into "
                          f"{shape_text(tuple(sizes))} ({size(tuple(sizes))} elements)", node)
     return Written(tuple(sizes), written)
+
+
+def bind(expr: Expression, node: ast.Call, name: str, params: tuple[str, ...], required: int,
+         positional: int | None = None) -> dict[str, ast.expr]:
+    """The call's arguments by parameter name, positional or keyword, as NumPy binds them: the
+    first ``required`` parameters must be given, at most ``positional`` (all, by default) by
+    position; an unknown keyword gets a suggestion."""
+    most = len(params) if positional is None else positional
+    if len(node.args) > most:
+        by_name = "" if positional is None else f"; {', '.join(params[most:])} by name"
+        what = "positional arguments" if positional is not None else (
+            "arguments" if most > 1 else "argument")
+        raise expr.error(f"{name}() takes at most {most} {what} ({', '.join(params[:most])}), "
+                         f"got {len(node.args)}{by_name}", node)
+    bound = dict(zip(params, node.args, strict=False))
+    for keyword in node.keywords:
+        if keyword.arg is None:
+            raise expr.error(f"{name}() takes no ** arguments", keyword)
+        if keyword.arg not in params:
+            raise expr.error(f"{name}() takes no keyword argument '{keyword.arg}' (its "
+                             f"parameters: {', '.join(params)}){did_you_mean(keyword.arg, params)}",
+                             keyword)
+        if keyword.arg in bound:
+            raise expr.error(f"{name}() is given {keyword.arg} twice", keyword)
+        bound[keyword.arg] = keyword.value
+    missing = [p for p in params[:required] if p not in bound]
+    if missing:
+        raise expr.error(f"{name}() is missing its argument '{missing[0]}'", node)
+    return bound
