@@ -4,7 +4,8 @@ its pyproject.toml and the ``*.dist-info`` folder an installation would write, s
 the package's folder on ``sys.path`` (or ``PYTHONPATH``, for a ``diffcmp`` subprocess) is
 installing it: ``diffcmp-demo-engine`` (``demo``: PyTorch over an op table of its own, the
 README's example) and ``diffcmp-bad-engines`` (``demo-wrong``: the demo with every gradient 1.5
-times too large; ``demo-abort`` aborts its process; ``demo-not-engine`` is not an ``Engine``;
+times too large; ``demo-abort`` aborts its process as it prepares a case, ``demo-abort-start``
+as a worker starts it; ``demo-not-engine`` is not an ``Engine``;
 ``demo-unfinished`` lacks two methods; ``demo-missing`` names a module that does not exist;
 ``torch`` a built-in engine's name)."""
 
@@ -68,7 +69,7 @@ def _gradient_rows(result: diffcmp.Result, engine: str) -> pd.DataFrame:
 
 
 def test_the_registry_lists_plugins_after_the_built_in_engines(plugins: None) -> None:
-    assert registry.engine_names() == (*registry.ENGINE_NAMES, "demo", "demo-abort",
+    assert registry.engine_names() == (*registry.ENGINE_NAMES, "demo", "demo-abort", "demo-abort-start",
                                        "demo-wrong")
     info = registry.engine_info("demo")
     assert (info.origin, info.tolerance) == ("plugin diffcmp-demo-engine 0.1.0", 1e-10)
@@ -298,20 +299,38 @@ def test_diffcmp_run_with_plugins_installed(tmp_path: Path) -> None:
     assert "(plugin diffcmp-demo-engine 0.1.0)" in report
 
 
-@pytest.mark.slow  # a diffcmp run in a subprocess: 6 s
+@pytest.mark.slow  # a diffcmp run in a subprocess: 15 s
 def test_a_plugin_that_aborts_gives_error_rows_and_the_run_completes(tmp_path: Path) -> None:
+    """The case runs again without the engine that took its worker down; after two such cases
+    the engine is left out of the run; one that aborts as a worker starts is left out at once.
+    The other engines keep their verdicts throughout."""
+    names = ("seed_linear_regression", "testfn_booth", "testfn_rosenbrock")
     run = subprocess.run(
-        [sys.executable, "-m", "diffcmp", "run", str(CASES / "seed_linear_regression.toml"),
-         str(CASES / "testfn_booth.toml"), "--engines", "demo,demo-abort", "--no-timing",
+        [sys.executable, "-m", "diffcmp", "run", *(str(CASES / f"{n}.toml") for n in names),
+         "--engines", "demo,demo-abort,demo-abort-start", "--no-timing",
          "--out", str(tmp_path / "out"), "--quiet"],
         env=_environment(DEMO, BAD), capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert run.returncode == 1, run.stderr
     agreement = pd.read_csv(tmp_path / "out" / "agreement.csv")
-    assert sorted(agreement["case"].unique()) == ["seed_linear_regression", "testfn_booth"]
-    assert set(agreement["engine"]) == {"reference", "demo", "demo-abort"}
-    assert (agreement["status"] == "error").all()
-    assert set(agreement["message"]) == {
-        "the case crashed its worker process (killed by signal SIGABRT)"}
+    agreement = agreement[agreement["derivative"] == "gradient"]
+    assert sorted(agreement["case"].unique()) == sorted(names)
+    status = agreement.groupby("engine")["status"].agg(set).to_dict()
+    assert status == {"reference": {"ok"}, "demo": {"ok"}, "demo-abort": {"error"},
+                      "demo-abort-start": {"error"}}
+    aborts = agreement[agreement["engine"] == "demo-abort"].set_index("case")["message"]
+    crashed = "the engine crashed its worker process (killed by signal SIGABRT)"
+    assert aborts["seed_linear_regression"] == f"{crashed} on this case; the case ran again " \
+                                               "without it"
+    assert aborts["testfn_booth"] == aborts["seed_linear_regression"]
+    assert aborts["testfn_rosenbrock"] == (
+        f"not run: {crashed} on 2 cases (seed_linear_regression, testfn_booth), so it is left "
+        "out of the rest of the run")
+    starts = agreement[agreement["engine"] == "demo-abort-start"]
+    assert set(starts["message"]) == {f"not run: {crashed} as the worker process started, so "
+                                      "it is left out of the run"}
+    seed = pd.read_csv(tmp_path / "out" / "gradients.csv").query(
+        "case == 'seed_linear_regression' and engine == 'demo'")
+    assert seed["value"].tolist() == [-2.0]  # the worked example, from the surviving engine
     assert (tmp_path / "out" / "report.md").exists()
 
 

@@ -36,6 +36,7 @@ from .options import Options, tolerance_for
 from .rows import NOT_RUN, CaseResult
 from .second import Second, grade_second, hessian_names, time_second
 from .timing import Measurement, measure
+from .watch import engine_call
 
 
 def _attempt(call: Callable[[], Any]) -> Any:
@@ -77,8 +78,18 @@ def _exact(prepared: Prepared, n: int) -> Exact | None:
     return Exact.of(certified.values, certified.bounds)
 
 
-def _prepare(engine: Engine, problem: Problem) -> Prepared | grading.Outcome:
-    return _attempt(lambda: engine.prepare(problem))
+def _prepare(name: str, engine: Engine, problem: Problem) -> Prepared | grading.Outcome:
+    with engine_call(name):
+        return _attempt(lambda: engine.prepare(problem))
+
+
+def _outcomes(name: str, prepared: Prepared | grading.Outcome,
+              points: list[np.ndarray]) -> list[grading.Outcome]:
+    """One engine's outcome at each point (its failure to prepare at every one)."""
+    if isinstance(prepared, grading.Outcome):
+        return [prepared for _ in points]
+    with engine_call(name):
+        return [_outcome(prepared, x) for x in points]
 
 
 def evaluate(case: Case, options: Options | None = None,
@@ -106,9 +117,8 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
         result.load_error = str(exc)
         return result
     points = problem.points()
-    prepared = {name: _prepare(engine, problem) for name, engine in engines.items()}
-    outcomes = {name: [p if isinstance(p, grading.Outcome) else _outcome(p, x) for x in points]
-                for name, p in prepared.items()}
+    prepared = {name: _prepare(name, engine, problem) for name, engine in engines.items()}
+    outcomes = {name: _outcomes(name, p, points) for name, p in prepared.items()}
     declared = case.expect.get("status", {})
     detector, diagnosis, crosscheck = _graders(problem)
     finder = FloorFinder(problem)
@@ -175,12 +185,15 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
     result.expressions = _expressions(problem, prepared, bool(second))
     if options.timing:
         for name, p in prepared.items():
-            if isinstance(p, Prepared) and outcomes[name][0].status is None:
-                _time(result, name, p, problem.point, options.min_time)
-            if isinstance(p, Prepared) and second.get(name):
-                time_second(result, name, p, second[name], problem.point,
-                            lambda call, *args: measure(functools.partial(call, *args),
-                                                        options.min_time))
+            if not isinstance(p, Prepared):
+                continue
+            with engine_call(name):
+                if outcomes[name][0].status is None:
+                    _time(result, name, p, problem.point, options.min_time)
+                if second.get(name):
+                    time_second(result, name, p, second[name], problem.point,
+                                lambda call, *args: measure(functools.partial(call, *args),
+                                                            options.min_time))
     return result
 
 

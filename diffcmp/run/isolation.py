@@ -11,8 +11,11 @@ fails it:
 * a case that runs longer than ``timeout`` seconds (loading, deriving, compiling, timing: all of
   it) is cut off (the worker's whole process group is killed) and gets a ``timeout`` row for
   every engine;
-* a case that kills its process (a segfault, an abort, ``os._exit``) gets an ``error`` row for
-  every engine, naming the signal or exit code;
+* a case that kills its process (a segfault, an abort, ``os._exit``) inside one engine (the
+  worker announces each call into an engine, :mod:`~diffcmp.run.watch`) runs again in a fresh
+  worker without that engine, which gets an ``error`` row naming the signal or exit code (an
+  engine that does so twice is left out of the rest of the run: :mod:`~diffcmp.run.crashes`);
+  one that dies outside any engine gets an ``error`` row for every engine;
 * memory is limited with ``RLIMIT_DATA``: a case may map ``memory_limit`` bytes beyond what the
   worker holds once it has started (diffcmp and the engines' libraries imported, their thread
   pools created), so that a small limit never stops a worker from starting, however many cores
@@ -33,6 +36,7 @@ the cases that finished.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import signal
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -46,6 +50,8 @@ from ..errors import DiffcmpError
 from ..grading.grade import Verdict
 from ..registry import engine_class, engine_info
 from ..status import Status
+from . import watch
+from .crashes import Crashes
 from .evaluate import evaluate
 from .limits import (  # re-exported: callers name them here
     DEFAULT_TIMEOUT_S,
@@ -59,6 +65,7 @@ from .rows import NOT_RUN, CaseResult
 from .worker import (  # re-exported: callers name them here
     STARTUP_TIMEOUT_S,
     THREAD_CAPS,
+    EngineStartError,
     Worker,
     WorkerDiedError,
     worker_environment,
@@ -112,6 +119,10 @@ class _Current:
     source: str
     declared: dict[str, str]
     tolerances: dict[str, float]
+    #: The engines the worker runs this case with.
+    engines: tuple[str, ...] = ()
+    #: The engine the worker is calling into now, if any.
+    engine: str | None = None
 
 
 def run_files(files: Iterable[Path], options: Options, timeout: float = DEFAULT_TIMEOUT_S,
@@ -130,14 +141,14 @@ def run_files(files: Iterable[Path], options: Options, timeout: float = DEFAULT_
     """
     results: list[CaseResult] = []
     listener = as_progress(progress)
+    crashes = Crashes()
     try:
         for path in files:
             skip = 0
             while skip is not None:
-                if worker is None:
-                    worker = Worker(options, memory_limit)
-                worker.wait_ready()
-                skip, failed = run_file(worker, path, skip, options, timeout, listener, results)
+                worker = ready_worker(worker, options, memory_limit, crashes)
+                skip, failed = run_file(worker, path, skip, options, timeout, listener, results,
+                                        crashes=crashes)
                 if failed:
                     worker.stop()
                     worker = None
@@ -149,12 +160,29 @@ def run_files(files: Iterable[Path], options: Options, timeout: float = DEFAULT_
     return results
 
 
+def ready_worker(worker: Worker | None, options: Options, memory_limit: int | None,
+                 crashes: Crashes) -> Worker:
+    """``worker`` once it has started, or a new one (without the engines ``crashes`` left out);
+    an engine that kills a new worker as it starts is left out, and another is started."""
+    while True:
+        if worker is None:
+            worker = Worker(crashes.without(options), memory_limit, wait=False)
+        try:
+            worker.wait_ready()
+            return worker
+        except EngineStartError as exc:
+            crashes.failed_to_start(exc.engine, exc.what)
+            worker = None
+
+
 def run_file(worker: Worker, path: Path, skip: int, options: Options, timeout: float,
              progress: Progress, results: list[CaseResult],
-             size: int | None = None) -> tuple[int | None, bool]:
+             size: int | None = None, crashes: Crashes | None = None) -> tuple[int | None, bool]:
     """Run ``path``'s cases from index ``skip`` in ``worker`` (made at ``size``, their sweep's
     size, when given), appending to ``results``; return (where to resume or None, worker
-    lost)."""
+    lost). With ``crashes``, a case that kills the worker inside an engine is to be resumed
+    from (run again without that engine: :mod:`~diffcmp.run.crashes`)."""
+    crashes = crashes or Crashes(limit=0)
     current: _Current | None = None
     since = time.monotonic()  # the file's loading, then each case's start
 
@@ -164,18 +192,25 @@ def run_file(worker: Worker, path: Path, skip: int, options: Options, timeout: f
 
     deadline = since + timeout
     try:
-        worker.send(("file", str(path), skip, size))
+        first, every = crashes.excluded(path, skip) if crashes.limit else ((), ())
+        worker.send(("file", str(path), skip, size, first, every))
         while True:
             message = worker.receive(deadline)
             if message is None:
                 break
             kind = message[0]
-            if kind == "start":
+            if kind == "engine":
+                if current is not None:
+                    current.engine = message[1]
+            elif kind == "start":
                 current = _Current(*message[1:])
                 since = time.monotonic()
                 deadline = since + timeout
                 progress.started(current.name)
             elif kind == "result":
+                if current is not None:
+                    crashes.complete(message[1], path, current.index, options.engines,
+                                     current.declared, current.tolerances)
                 record(message[1])
                 if current is not None:
                     skip = current.index + 1
@@ -189,6 +224,9 @@ def run_file(worker: Worker, path: Path, skip: int, options: Options, timeout: f
         what, status = f"did not finish within {timeout:g} s and was stopped", "timeout"
     except WorkerDiedError:
         what, status = f"crashed its worker process ({worker.exit_text()})", "error"
+        if crashes.limit and current is not None and current.engine not in (None, "reference"):
+            crashes.crashed(current.engine, path, current.index, current.name, what)
+            return current.index, True
     if current is None:  # the file itself hung or crashed while loading
         record(CaseResult(path.stem, source=str(path), load_error=f"{path}: loading {what}"))
         return None, True
@@ -212,6 +250,7 @@ def _die_with_parent() -> None:
 def _serve(connection: Connection, memory_limit: int) -> None:
     options = connection.recv()
     for name in options.engines:  # import PyTorch and JAX now, not during the first case
+        connection.send(("starting", name))  # should it take the process down: which one
         engine_class(name).start()
     if memory_limit:  # on top of the libraries and their thread pools (module docstring)
         limit_memory(memory_limit)
@@ -223,12 +262,23 @@ def _serve(connection: Connection, memory_limit: int) -> None:
             return
         if message[0] == "stop":
             return
-        _, path, skip, size = message
-        _serve_file(connection, Path(path), skip, options, size)
+        _, path, skip, size, first, every = message
+        _serve_file(connection, Path(path), skip, options, size, first, every)
+
+
+def _without(options: Options, engines: tuple[str, ...]) -> Options:
+    if not engines:
+        return options
+    return dataclasses.replace(options, engines=tuple(
+        name for name in options.engines if name not in engines))
 
 
 def _serve_file(connection: Connection, path: Path, skip: int, options: Options,
-                size: int | None) -> None:
+                size: int | None, first: tuple[str, ...] = (),
+                every: tuple[str, ...] = ()) -> None:
+    """Evaluate ``path``'s cases from ``skip`` (the first of them without the engines
+    ``first``, every one without ``every``: they crashed), sending each result."""
+    everything, options = options, _without(options, every)
     try:
         cases = load_cases(path)
         if size is not None:
@@ -249,15 +299,18 @@ def _serve_file(connection: Connection, path: Path, skip: int, options: Options,
             continue
         case = cases[index]
         declared = dict(case.expect.get("status", {}))
-        tolerances = {name: tolerance_for(case, name, options) for name in options.engines}
+        tolerances = {name: tolerance_for(case, name, everything)
+                      for name in everything.engines}
         source = case.source or str(path)
-        connection.send(("start", index, selected[-1], case.name, source, declared, tolerances))
+        here = _without(options, first if index == skip else ())
+        connection.send(("start", index, selected[-1], case.name, source, declared, tolerances,
+                         here.engines))
         try:
-            result = evaluate(case, options)
+            result = evaluate(case, here)
             connection.send(("result", result))
         except Exception as exc:  # an unexpected failure (MemoryError...) is a row, not a crash
             message = f"the case failed: {type(exc).__name__}: {exc}"
-            connection.send(("result", failed_result(case.name, source, options.engines,
+            connection.send(("result", failed_result(case.name, source, here.engines,
                                                      "error", message, declared, tolerances)))
     connection.send(("done",))
 
@@ -268,6 +321,7 @@ def main(argv: list[str]) -> int:
     _die_with_parent()
     fd, memory_limit = int(argv[1]), int(argv[2])
     connection = Connection(fd)
+    watch.listen(lambda engine: connection.send(("engine", engine)))
     try:
         _serve(connection, memory_limit)
     except (EOFError, BrokenPipeError, ConnectionResetError):
@@ -275,6 +329,7 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-__all__ = ["DEFAULT_TIMEOUT_S", "MIN_MEMORY", "STARTUP_TIMEOUT_S", "THREAD_CAPS", "Interrupted",
-           "Worker", "WorkerDiedError", "default_memory_limit", "failed_result", "main",
-           "run_file", "run_files", "worker_environment"]
+__all__ = ["DEFAULT_TIMEOUT_S", "MIN_MEMORY", "STARTUP_TIMEOUT_S", "THREAD_CAPS",
+           "EngineStartError", "Interrupted", "Worker", "WorkerDiedError",
+           "default_memory_limit", "failed_result", "main", "ready_worker", "run_file",
+           "run_files", "worker_environment"]

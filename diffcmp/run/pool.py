@@ -16,7 +16,8 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .isolation import Interrupted, Worker, run_file, run_files
+from .crashes import Crashes
+from .isolation import Interrupted, Worker, ready_worker, run_file, run_files
 from .options import Options
 from .progress import Finished, Progress, as_progress
 from .rows import CaseResult
@@ -74,6 +75,7 @@ def run_pool(files: Iterable[Path], options: Options, timeout: float, memory_lim
     by_file: dict[int, list[CaseResult]] = {}
     workers: list[Worker] = []
     failures: list[BaseException] = []
+    crashes = Crashes()
 
     def serve() -> None:
         worker: Worker | None = None
@@ -87,11 +89,11 @@ def run_pool(files: Iterable[Path], options: Options, timeout: float, memory_lim
                 skip: int | None = 0
                 while skip is not None and not stopping.is_set():
                     if worker is None:
-                        worker = Worker(options, memory_limit)
+                        worker = ready_worker(None, options, memory_limit, crashes)
                         with lock:
                             workers.append(worker)
                     skip, failed = run_file(worker, path, skip, options, timeout, listener,
-                                            results)
+                                            results, crashes=crashes)
                     if failed:
                         worker.stop()
                         worker = None

@@ -28,6 +28,7 @@ from ..status import Status
 from ..symbolic.problem import Problem
 from .options import Options, tolerance_for
 from .rows import CaseResult
+from .watch import engine_call
 
 #: The seed of the vector every Hessian-vector product is taken along.
 TANGENT_SEED = 20181203
@@ -123,9 +124,11 @@ def grade_second(second: Second, result: CaseResult, points: list[np.ndarray],
                     "(--max-hessian-n): the full Hessian is skipped; the Hessian-vector "
                     "product is graded")) for name in second.engines}
             else:
-                outcomes = {name: _call(engine, second.prepared[name], phase, x, along,
-                                        attempt, losses[index])
-                            for name, engine in second.engines.items()}
+                outcomes = {}
+                for name, engine in second.engines.items():
+                    with engine_call(name):
+                        outcomes[name] = _call(engine, second.prepared[name], phase, x, along,
+                                               attempt, losses[index])
             reference = outcomes["reference"]
             on_switch = sides[index].kink or sides[index].left.size
             floors: grading.Floors | None = None

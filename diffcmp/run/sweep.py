@@ -23,8 +23,9 @@ from types import SimpleNamespace
 from ..cases import Case, load_cases
 from ..cases.sweep import check_sizes
 from ..errors import CaseError
+from .crashes import Crashes
 from .evaluate import evaluate
-from .isolation import DEFAULT_TIMEOUT_S, Interrupted, Worker, run_file
+from .isolation import DEFAULT_TIMEOUT_S, Interrupted, Worker, ready_worker, run_file
 from .options import Options
 from .progress import Progress
 from .rows import CaseResult
@@ -39,11 +40,11 @@ class Runner:
                  memory_limit: int | None = None) -> None:
         self.options, self.timeout, self.memory_limit = options, timeout, memory_limit
         self.worker: Worker | None = None
+        self.crashes = Crashes()
 
     def start(self) -> Worker:
         """The worker, started now if need be (it imports the engines' libraries)."""
-        if self.worker is None:
-            self.worker = Worker(self.options, self.memory_limit)
+        self.worker = ready_worker(self.worker, self.options, self.memory_limit, self.crashes)
         return self.worker
 
     def run(self, path: Path, size: int | None = None) -> list[CaseResult]:
@@ -52,7 +53,7 @@ class Runner:
         skip: int | None = 0
         while skip is not None:
             skip, failed = run_file(self.start(), path, skip, self.options, self.timeout,
-                                    Progress(), results, size)
+                                    Progress(), results, size, self.crashes)
             if failed:
                 self.close()
         return results

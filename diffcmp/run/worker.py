@@ -51,6 +51,15 @@ class WorkerDiedError(Exception):
     """The worker process ended without being asked to."""
 
 
+class EngineStartError(DiffcmpError):
+    """A new worker process died as it started one engine's library (``engine``; ``what``
+    happened: ``crashed its worker process (killed by signal SIGABRT)``)."""
+
+    def __init__(self, engine: str, what: str) -> None:
+        super().__init__(f"engine {engine} {what} as it started")
+        self.engine, self.what = engine, what
+
+
 #: The worker's command line (``-c``, not ``-m``: ``import diffcmp`` already imports this module).
 _WORKER_MAIN = "import sys; from diffcmp.run.isolation import main; sys.exit(main(sys.argv))"
 
@@ -88,10 +97,17 @@ class Worker:
         :class:`DiffcmpError` if it died or did not start in time."""
         if self.ready:
             return
+        starting = None  # the engine whose library the worker is starting (it says so first)
         try:
             reply = self.receive(self.started + STARTUP_TIMEOUT_S)
+            while reply is not None and reply[0] == "starting":
+                starting = reply[1]
+                reply = self.receive(self.started + STARTUP_TIMEOUT_S)
         except WorkerDiedError:
             self.stop()
+            if starting is not None and starting != "reference":
+                raise EngineStartError(starting, f"crashed its worker process "
+                                                 f"({self.exit_text()})") from None
             raise DiffcmpError(f"the worker process failed to start ({self.exit_text()}); "
                                "see the messages above") from None
         if reply is None or reply[0] != "ready":
@@ -145,4 +161,5 @@ class Worker:
         return f"exit code {code}"
 
 
-__all__ = ["STARTUP_TIMEOUT_S", "THREAD_CAPS", "Worker", "WorkerDiedError", "worker_environment"]
+__all__ = ["STARTUP_TIMEOUT_S", "THREAD_CAPS", "EngineStartError", "Worker", "WorkerDiedError",
+           "worker_environment"]

@@ -1,5 +1,6 @@
 """Plugins that go wrong, for tests/test_plugins.py: the demo engine with every gradient 1.5 times
-too large, an engine that aborts its process as it prepares a case, a class that is not an
+too large, an engine that aborts its process as it prepares a case, one that aborts it as a
+worker process starts the engine's library, a class that is not an
 engine, and an op-table engine that lacks two of its methods; its fifth entry point names a module
 that does not exist, its sixth a built-in engine's name."""
 
@@ -24,6 +25,17 @@ class AbortEngine(Engine):
     tolerance_source = "never graded: it crashes"
 
     def prepare(self, problem: Problem) -> Prepared:
+        """Abort."""
+        os.abort()
+
+
+class AbortAtStart(AbortEngine):
+    """Aborts the process (SIGABRT) as a worker starts it (before any case)."""
+
+    summary = "aborts its process as it starts"
+
+    @classmethod
+    def start(cls) -> None:
         """Abort."""
         os.abort()
 
