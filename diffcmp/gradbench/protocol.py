@@ -79,7 +79,8 @@ class ToolSession:
         self._lines: queue.Queue[bytes | None] = queue.Queue()
         self._stderr: deque[bytes] = deque(maxlen=64)
         threading.Thread(target=self._read_stdout, daemon=True).start()
-        threading.Thread(target=self._read_stderr, daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._stderr_reader.start()
 
     def _read_stdout(self) -> None:
         stdout = self.process.stdout
@@ -164,6 +165,8 @@ class ToolSession:
         except subprocess.TimeoutExpired:
             code = None
         what = f"exited with code {code}" if code is not None else "closed its stdout"
+        if code is not None:  # stderr read to its end (it ends with the process)
+            self._stderr_reader.join(EXIT_GRACE_S)
         tail = self.stderr_tail()
         return ProtocolError("crash", f"the tool {what} instead of answering {kind}"
                                + (f"; its stderr ends: {tail}" if tail else ""))
