@@ -22,6 +22,7 @@ from .cases import discover, load_cases
 from .config import check_engines, resolve
 from .errors import DiffcmpError
 from .explain import explain
+from .gradbench import command as gradbench_command
 from .registry import engine_info, engine_names, plugin_problems
 from .report.folder import LATEST, check_out, point_latest, write_new_report, write_report
 from .report.sweep import size_line, sweep_summary, write_sweep_report
@@ -173,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--min-change", type=_fraction, default=MIN_CHANGE, metavar="FRACTION",
                       help="smallest relative time change that counts, however small the IQRs "
                       f"(default {MIN_CHANGE:g})")
+    gradbench_command.add_parser(sub)  # diffcmp gradbench: GradBench's eval side (issue 20)
     return parser
 
 
@@ -358,7 +360,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"explain": _explain, "run": _run, "list": _list, "report": _report, "diff": _diff,
-            "sweep": _sweep}
+            "sweep": _sweep, "gradbench": gradbench_command.run_command}
 
 if __name__ == "__main__":
     sys.exit(main())

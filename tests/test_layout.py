@@ -22,7 +22,7 @@ LAYERS = [
     {"results"},
     {"report"},
     {"result", "api", "checking", "config", "explain", "cli", "pytest_plugin", "__init__",
-     "__main__", "terminal"},
+     "__main__", "terminal", "gradbench"},
 ]
 
 MAX_LINES = 400
