@@ -168,12 +168,9 @@ class OpTableEngine(Engine):
             for shape, size in params:
                 if shape == ():
                     parts.append(table["index"](x, start))
-                elif len(shape) <= 2:
+                else:
                     part = table["index"](x, slice(start, start + size, 1))
                     parts.append(part if len(shape) == 1 else table["reshape"](part, shape))
-                else:
-                    raise UnsupportedError(f"a parameter of shape {shape}: the flat vector is "
-                                           "split with reshape, to two dimensions at most")
                 start += size
             return loss(tuple(parts))
 
