@@ -99,9 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                      f"'timeout' (default {DEFAULT_TIMEOUT_S:g}); every case runs in a worker "
                      "process, so a case that crashes it is reported as 'error'")
     run.add_argument("--engines", type=_engines, default=None, metavar="A,B",
-                     help="engines to run (default: all: the built-in ones and every plugin "
-                     "engine installed, see 'diffcmp list --engines'); the reference always "
-                     "runs")
+                     help="engines to run (default: the built-in ones but the optional "
+                     "frameworks, which run when named here, and every plugin engine "
+                     "installed; see 'diffcmp list --engines'); the reference always runs")
     run.add_argument("--tag", action="append", default=[], metavar="TAG",
                      help="only cases with this tag (repeatable)")
     run.add_argument("--no-timing", action="store_true", help="agreement only")
@@ -288,7 +288,8 @@ def _list(args: argparse.Namespace) -> int:
     if args.engines:
         for name in engine_names():
             info = engine_info(name)
-            print(f"{name}  ({info.origin})  tolerance {info.tolerance:g}\n"
+            origin = info.origin if info.default else f"{info.origin}, run when named"
+            print(f"{name}  ({origin})  tolerance {info.tolerance:g}\n"
                   f"    {info.summary}\n    tolerance: {info.tolerance_source}")
         return 0
     status = 0

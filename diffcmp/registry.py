@@ -49,6 +49,9 @@ class EngineInfo:
                           "with the Hessian's own floor")
     #: Where the engine comes from: :data:`BUILT_IN`, or ``plugin <package> <version>``.
     origin: str = "built in"
+    #: Whether a run that names no engines (no ``--engines``, no ``[tool.diffcmp] engines``)
+    #: uses it: not the built-in engines over an optional extra's framework (issue 20).
+    default: bool = True
 
 
 #: :attr:`EngineInfo.origin` of the engines that ship with diffcmp.
@@ -108,10 +111,22 @@ REGISTRY: dict[str, EngineInfo] = {
         "Alonso 2003)",
         1e-6, "central differences (h = cbrt(eps)) of the exact complex-step gradient: error "
         "O(eps^(2/3)) ~ 4e-11 times the scale of f'''' (Nocedal & Wright, sec. 8.1)"),
+    # optional frameworks (issue 20): each with its extra, in a run that names it
+    "autograd": EngineInfo(
+        "autograd_hips:AutogradEngine",
+        "the loss from autograd.numpy ops (HIPS autograd), autograd.value_and_grad, float64",
+        1e-10, f"reverse mode is exact up to float64 rounding; {_ADBENCH}", default=False),
+    "tensorflow": EngineInfo(
+        "tensorflow_tape:TensorflowEngine",
+        "the loss from TensorFlow ops, tf.GradientTape in a tf.function traced for float64 "
+        "inputs",
+        1e-10, f"reverse mode is exact up to float64 rounding; {_ADBENCH}", default=False),
 }
 
 #: The built-in engines' names, in report order (:func:`engine_names` adds the plugins').
 ENGINE_NAMES = tuple(REGISTRY)
+#: The built-in engines of a run that names none (:attr:`EngineInfo.default`), in report order.
+DEFAULT_ENGINES = tuple(name for name, info in REGISTRY.items() if info.default)
 
 
 def engine_names() -> tuple[str, ...]:
@@ -119,6 +134,13 @@ def engine_names() -> tuple[str, ...]:
     that loads, by name (importing the plugins on the first call; a plugin that fails to load is
     left out, and :func:`plugin_problems` says why)."""
     return (*ENGINE_NAMES, *(name for name in _found() if _load(name)[0] is not None))
+
+
+def default_engine_names() -> tuple[str, ...]:
+    """The engines of a run that names none: those of :data:`DEFAULT_ENGINES`, then each
+    plugin engine that loads (:func:`engine_names` less the optional frameworks)."""
+    return tuple(name for name in engine_names() if name not in REGISTRY
+                 or REGISTRY[name].default)
 
 
 def is_engine_name(name: str) -> bool:

@@ -9,11 +9,11 @@ import pytest
 
 import diffcmp
 from diffcmp.cases import discover, load_cases
-from diffcmp.engines import ENGINE_NAMES
+from diffcmp.engines import DEFAULT_ENGINES
 
 CASES = Path(__file__).resolve().parent.parent / "cases"
 
-KINK = {**dict.fromkeys(ENGINE_NAMES, "kink"), "fd-complex": "unsupported"}
+KINK = {**dict.fromkeys(DEFAULT_ENGINES, "kink"), "fd-complex": "unsupported"}
 NO_COMPLEX_STEP = {"fd-complex": "unsupported"}
 FLOAT64 = ("sympy", "matcalc", "torch", "torch-fwd", "jax", "jax-fwd", "fd-central", "fd-complex")
 
@@ -61,7 +61,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "edge_where_data_log": {"torch": "nan", "jax": "nan", "fd-complex": "unsupported"},
     "edge_where_sqrt_zero": {**KINK, "torch": "nan", "jax": "nan"},
     "edge_where_trap": {"torch": "nan", "jax": "nan", "fd-complex": "unsupported"},
-    "edge_written_domain": dict.fromkeys(ENGINE_NAMES, "undefined"),
+    "edge_written_domain": dict.fromkeys(DEFAULT_ENGINES, "undefined"),
     # the origin is Ackley's cone point, a kink: the engines that differentiate sqrt at 0 (in
     # either mode) give NaN where a subgradient exists (declared)
     "testfn_ackley_min": {"reference": "kink", "sympy": "nan", "matcalc": "nan", "torch": "nan",
@@ -105,7 +105,7 @@ def assert_statuses_as_the_table_expects(result: diffcmp.Result) -> None:
     elsewhere; second order is declared by the cases themselves)."""
     gradient = result.agreement[result.agreement["derivative"] == "gradient"]
     for case, rows in gradient.groupby("case"):
-        expected = {engine: EXPECTED.get(case, {}).get(engine, "ok") for engine in ENGINE_NAMES}
+        expected = {engine: EXPECTED.get(case, {}).get(engine, "ok") for engine in DEFAULT_ENGINES}
         seen = {engine: "/".join(sorted(set(group["status"])))
                 for engine, group in rows.groupby("engine")}
         assert seen == expected, case
@@ -132,10 +132,10 @@ def test_the_whole_suite_passes_with_the_statuses_the_table_expects() -> None:
 
 def test_seed_case_gives_minus_two_in_every_engine(suite: diffcmp.Result) -> None:
     rows = suite.gradients[suite.gradients["case"] == "seed_linear_regression"]
-    assert rows["engine"].tolist() == list(ENGINE_NAMES)
-    assert rows["value"].tolist() == [-2.0] * len(ENGINE_NAMES)
+    assert rows["engine"].tolist() == list(DEFAULT_ENGINES)
+    assert rows["value"].tolist() == [-2.0] * len(DEFAULT_ENGINES)
     losses = suite.agreement[suite.agreement["case"] == "seed_linear_regression"]["loss"]
-    assert losses.tolist() == [1.0] * len(ENGINE_NAMES)
+    assert losses.tolist() == [1.0] * len(DEFAULT_ENGINES)
 
 
 def test_naive_logsumexp_overflows_but_the_reference_is_right(suite: diffcmp.Result) -> None:

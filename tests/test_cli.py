@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from diffcmp.cli import main
-from diffcmp.engines import ENGINE_NAMES
+from diffcmp.engines import DEFAULT_ENGINES
 from diffcmp.run.progress import Finished
 from diffcmp.terminal import CaseProgress
 
@@ -32,16 +32,16 @@ def test_seed_case_reproduces_the_tutorial(tmp_path: Path) -> None:
                                        "rel_error", "tolerance", "message", "digits", "cause",
                                        "rho_adbench", "floor", "loss_exact", "loss_flag",
                                        "loss_bound"]
-    assert agreement["engine"].tolist() == list(ENGINE_NAMES)
+    assert agreement["engine"].tolist() == list(DEFAULT_ENGINES)
     assert set(agreement["status"]) == {"ok"}
-    assert agreement["loss"].tolist() == [1.0] * len(ENGINE_NAMES)
+    assert agreement["loss"].tolist() == [1.0] * len(DEFAULT_ENGINES)
     gradients = pd.read_csv(out / "gradients.csv")
     assert list(gradients.columns) == ["case", "point", "engine", "component", "value",
                                        "reference", "reference_exact", "reference_flag",
                                        "reference_bound"]
-    assert gradients["reference_exact"].tolist() == [-2.0] * len(ENGINE_NAMES)  # as text: "-2.0"
-    assert gradients["component"].tolist() == ["w"] * len(ENGINE_NAMES)
-    assert gradients["value"].tolist() == [-2.0] * len(ENGINE_NAMES)
+    assert gradients["reference_exact"].tolist() == [-2.0] * len(DEFAULT_ENGINES)  # as text: "-2.0"
+    assert gradients["component"].tolist() == ["w"] * len(DEFAULT_ENGINES)
+    assert gradients["value"].tolist() == [-2.0] * len(DEFAULT_ENGINES)
     assert (out / "report.md").read_text().startswith("# diffcmp report")
     assert (out / "results.json").exists()
 
@@ -66,7 +66,8 @@ def test_declared_statuses_of_engines_not_asked_for_fail_nothing(
         "PASS. torch does not agree with the reference at the one graded point of the one case; "
         "there, engines are off as their cases declare (†). Declared statuses ignored (engine "
         "not run): sympy on 1 case, matcalc on 1 case, torch-fwd on 1 case, jax on 1 case, "
-        "jax-fwd on 1 case, fd-central on 1 case, fd-complex on 1 case.")
+        "jax-fwd on 1 case, fd-central on 1 case, fd-complex on 1 case, autograd on 1 case, "
+        "tensorflow on 1 case.")
     assert "expectation(s) failed" not in printed
 
 
@@ -111,9 +112,9 @@ def test_engines_option_selects_engines_and_keeps_the_reference(light_run: Run) 
 
 def test_unknown_engine_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
-        main(["run", str(SEED), "--engines", "tensorflow"])
+        main(["run", str(SEED), "--engines", "mxnet"])
     assert exc.value.code == 2
-    assert "unknown engine 'tensorflow'" in capsys.readouterr().err
+    assert "unknown engine 'mxnet'" in capsys.readouterr().err
 
 
 def test_timing_phases(light_run: Run) -> None:

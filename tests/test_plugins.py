@@ -100,7 +100,7 @@ def test_pyproject_engines_and_the_default_include_plugins(plugins: None, tmp_pa
     assert settings["engines"] == ["demo", "jax"]
     assert settings["tolerance"] == {"demo-wrong": 0.6}
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
-    assert resolve({}, start=tmp_path)["engines"] == list(registry.engine_names())
+    assert resolve({}, start=tmp_path)["engines"] == list(registry.default_engine_names())
     assert "demo" in Options().engines
 
 
@@ -369,4 +369,4 @@ def test_a_plugin_installed_into_a_venv_joins_diffcmp_run(tmp_path: Path) -> Non
     agreement = pd.read_csv(tmp_path / "out" / "agreement.csv")
     rows = agreement[(agreement["engine"] == "demo") & (agreement["derivative"] == "gradient")]
     assert len(rows) >= 2 and (rows["status"] == "ok").all()
-    assert list(dict.fromkeys(agreement["engine"])) == [*registry.ENGINE_NAMES, "demo"]
+    assert list(dict.fromkeys(agreement["engine"])) == [*registry.DEFAULT_ENGINES, "demo"]

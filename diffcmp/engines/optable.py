@@ -8,6 +8,8 @@ A plugin subclasses :class:`OpTableEngine` and gives
 * :meth:`~OpTableEngine.value_and_grad`: from ``loss(params)`` (``params`` a tuple of framework
   arrays, one per parameter of the case, in order) a function ``params -> (loss, grads)``;
 * :meth:`~OpTableEngine.to_numpy`: a framework value read back as a NumPy array;
+* optionally :meth:`~OpTableEngine.trace`: the loss and its gradient traced (compiled) ahead of
+  their calls, for a framework that builds graphs;
 
 and the registry's class attributes ``summary``, ``tolerance`` and ``tolerance_source``. Each
 case's loss is compiled over ``OPS`` (the expression as written: ``X @ w`` is one ``matmul``); an
@@ -72,6 +74,13 @@ class OpTableEngine(Engine):
     def to_numpy(self, value: Any) -> np.ndarray:
         """A framework value (the loss, a gradient) as a NumPy array."""
 
+    def trace(self, function: Callable[[tuple[Any, ...]], Any],
+              example: tuple[Any, ...]) -> Callable[[tuple[Any, ...]], Any]:
+        """``function`` (the loss, or :meth:`value_and_grad`'s) made ready ahead of its calls on
+        params like ``example`` (e.g. a ``tf.function`` traced for their signature), timed as
+        the preparation step ``trace``; unchanged, and no such step, unless overridden."""
+        return function
+
     def hessian(self, loss: Callable[[Any], Any]) -> Callable[[Any], Any] | None:
         """From ``loss(x)`` (``x`` a 1-d array of every parameter's values) a function ``x ->
         its Hessian`` (``n x n``, e.g. ``torch.func.hessian(loss)``); ``None``: none (the
@@ -127,7 +136,22 @@ class OpTableEngine(Engine):
             return float(np.asarray(self.to_numpy(value), dtype=np.float64)), np.concatenate(
                 flat) if flat else np.zeros(0)
 
-        prepared.inputs, prepared.loss, prepared.grad, prepared.read = inputs, loss, grad, read
+        timed_loss = loss
+        if type(self).trace is not OpTableEngine.trace:
+            example = inputs(problem.point)
+            with prepared.step("trace"):
+                grad = self.trace(grad, example)
+            traced_loss: list[Callable[[tuple[Any, ...]], Any]] = []
+
+            def timed_loss(params: tuple[Any, ...]) -> Any:
+                # only timed, never graded: traced on its first call (the timer's warm-up)
+                if not traced_loss:
+                    with prepared.step("trace"):
+                        traced_loss.append(self.trace(loss, example))
+                return traced_loss[0](params)
+
+        prepared.inputs, prepared.loss, prepared.grad, prepared.read = (inputs, timed_loss, grad,
+                                                                        read)
         with prepared.step("first call"):
             read(grad(inputs(problem.point)))
         prepared.phases.update(self._second_order(problem, loss))
@@ -144,12 +168,9 @@ class OpTableEngine(Engine):
             for shape, size in params:
                 if shape == ():
                     parts.append(table["index"](x, start))
-                elif len(shape) <= 2:
+                else:
                     part = table["index"](x, slice(start, start + size, 1))
                     parts.append(part if len(shape) == 1 else table["reshape"](part, shape))
-                else:
-                    raise UnsupportedError(f"a parameter of shape {shape}: the flat vector is "
-                                           "split with reshape, to two dimensions at most")
                 start += size
             return loss(tuple(parts))
 

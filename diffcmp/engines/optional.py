@@ -5,7 +5,9 @@ installs it, never an import error (the engine's module itself imports no framew
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
+from typing import Any
 
 from ..errors import UnsupportedError
 
@@ -24,4 +26,31 @@ def require(module: str, extra: str) -> ModuleType:
             f"diffcmp[{extra}] (pip install -e '.[{extra}]' in a clone)") from None
 
 
-__all__ = ["ALL_EXTRAS", "require"]
+class OptionalOps(Mapping[str, Callable[..., Any]]):
+    """The ``OPS`` table of a module that imports an optional framework (``diffcmp.ops.NAME``),
+    imported on first use after :func:`require`: an engine's class attribute that imports
+    nothing, and is :class:`~diffcmp.errors.UnsupportedError` naming the extra when read where
+    the framework is missing."""
+
+    def __init__(self, table: str, module: str, extra: str) -> None:
+        self.table, self.module, self.extra = table, module, extra
+        self._ops: Mapping[str, Callable[..., Any]] | None = None
+
+    def load(self) -> Mapping[str, Callable[..., Any]]:
+        """The table (its framework and module imported on the first call)."""
+        if self._ops is None:
+            require(self.module, self.extra)
+            self._ops = importlib.import_module(self.table).OPS
+        return self._ops
+
+    def __getitem__(self, name: str) -> Callable[..., Any]:
+        return self.load()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.load())
+
+    def __len__(self) -> int:
+        return len(self.load())
+
+
+__all__ = ["ALL_EXTRAS", "OptionalOps", "require"]

@@ -37,9 +37,10 @@ ERROR_FLOOR = 1e-18
 #: Colours and markers by registry order, so an engine looks the same in every plot and report
 #: and a newly registered engine gets its own without an edit here.
 COLORS = dict(zip(ENGINE_NAMES, ("#7f7f7f", "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
-                                 "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#aec7e8"),
+                                 "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#aec7e8",
+                                 "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94"),
                    strict=False))
-MARKERS = dict(zip(ENGINE_NAMES, "soD^vPXh*d", strict=False))
+MARKERS = dict(zip(ENGINE_NAMES, "soD^vPXh*d<>pH8", strict=False))
 DPI = 100
 
 
