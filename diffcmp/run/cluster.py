@@ -72,7 +72,7 @@ def _given_up(record: TaskRecord, path: str, options: Options, exc: BaseExceptio
     the case it was running, and a line for the rest."""
     why = f"its Dask workers died or it was lost ({type(exc).__name__}: {exc})"
     if record.current is not None:
-        index, last, name, source, declared, tolerances = record.current
+        index, last, name, source, declared, tolerances = record.current[:6]
         record.results.append(failed_result(name, source, options.engines, "error",
                                             f"the case was not finished: {why}", declared,
                                             tolerances))

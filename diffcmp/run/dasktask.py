@@ -40,8 +40,8 @@ class TaskRecord:
     workers: list[str] = field(default_factory=list)
     #: The next case's index in the file; ``None``: the file is done.
     skip: int | None = 0
-    #: The running case as its worker announced it (index, last, name, source, declared,
-    #: tolerances: :class:`~diffcmp.run.isolation._Current`'s fields); ``None`` between cases.
+    #: The running case as its worker announced it (its ``start`` message: index, last, name,
+    #: source, declared, tolerances, and any later fields); ``None`` between cases.
     current: tuple[Any, ...] | None = None
     #: Attempts begun, the worker of the latest, and the workers lost on the running case.
     attempts: int = 0
@@ -156,7 +156,7 @@ def _resume(record: TaskRecord, options: Options) -> None:
         record.lost.append(record.on)
     if record.current is None:
         return
-    index, last, name, source, declared, tolerances = record.current
+    index, last, name, source, declared, tolerances = record.current[:6]
     if record.tries.get(index, 0) < MAX_TRIES:
         record.skip = index
         return
