@@ -19,6 +19,7 @@ from .report.sweep import write_sweep_report
 from .result import Result
 from .results.environment import usage
 from .results.sweep import SweepResult
+from .run.cluster import run_cluster, sweep_cluster
 from .run.evaluate import evaluate
 from .run.isolation import DEFAULT_TIMEOUT_S, Interrupted, default_memory_limit
 from .run.options import MAX_HESSIAN_N, Options
@@ -56,7 +57,7 @@ def run_suite(paths: Sequence[str | Path], options: Options | None = None,
               progress: Progress | Callable[[str], None] | None = None, *,
               timeout: float = DEFAULT_TIMEOUT_S,
               memory_limit: int | Literal["default"] | None = "default",
-              jobs: int | None = None) -> Result:
+              jobs: int | None = None, scheduler: str | None = None) -> Result:
     """Load every case under ``paths`` (files or folders) and run them, each in a worker process.
 
     Each case (loading a Python case file included) runs in a worker process (see
@@ -69,7 +70,9 @@ def run_suite(paths: Sequence[str | Path], options: Options | None = None,
     an entry of ``Result.errors``; the others still run. Raises
     :class:`~diffcmp.run.isolation.Interrupted` on Ctrl-C, with the cases that finished.
     ``jobs`` workers run at once (default: one when timing, else one per core; see
-    :mod:`diffcmp.run.pool`); the results keep the files' order.
+    :mod:`diffcmp.run.pool`); the results keep the files' order. ``scheduler``: the address of
+    a Dask scheduler, whose workers run the files instead (``jobs`` then does not apply; see
+    :mod:`diffcmp.run.cluster`); ``meta["cluster"]`` names each case's worker.
     """
     if not timeout > 0:
         raise DiffcmpError(f"the timeout must be a positive number of seconds, not {timeout}")
@@ -77,6 +80,14 @@ def run_suite(paths: Sequence[str | Path], options: Options | None = None,
     options = options or Options()
     files = discover(paths)
     limit = default_memory_limit() if memory_limit == "default" else memory_limit
+    if scheduler is not None:
+        if jobs is not None:
+            raise DiffcmpError("jobs share out cases on this machine, a scheduler on a Dask "
+                               "cluster: give one of them")
+        results, cluster = run_cluster(files, options, timeout, limit, progress, scheduler)
+        result = Result.from_cases(results, options, time.perf_counter() - start, since)
+        result.meta["cluster"] = cluster
+        return result
     jobs = default_jobs(options) if jobs is None else jobs
     results = run_pool(files, options, timeout, limit, progress, jobs)
     return Result.from_cases(results, options, time.perf_counter() - start, since)
@@ -113,7 +124,7 @@ def sweep(case: Case | str | Path, sizes: Sequence[int] | None = None,
           options: Options | None = None, *, timeout: float = DEFAULT_TIMEOUT_S,
           memory_limit: int | Literal["default"] | None = "default",
           out: str | Path | None = None, force: bool = False,
-          on_size: OnSize | None = None) -> SweepResult:
+          on_size: OnSize | None = None, scheduler: str | None = None) -> SweepResult:
     """Run one case with a ``[sweep]`` table at each of ``sizes`` (default: its own), every
     engine at every size, and gather time against size and agreement at each size.
 
@@ -123,24 +134,36 @@ def sweep(case: Case | str | Path, sizes: Sequence[int] | None = None,
     folder (``sweep.md``, ``sweep.csv``, plots) is written there, whole, under ``diffcmp run``'s
     rules (``force`` replaces an earlier report). ``on_size`` is called after each size. Raises
     :class:`~diffcmp.errors.CaseError` for a case without ``[sweep]`` or a size beyond the
-    limits, before anything runs.
+    limits, before anything runs. ``scheduler``: a Dask scheduler's address; each size of a case
+    file then runs on one of its workers (:mod:`diffcmp.run.cluster`).
     """
     if not timeout > 0:
         raise DiffcmpError(f"the timeout must be a positive number of seconds, not {timeout}")
     options = options or Options()
+    if scheduler is not None and isinstance(case, Case):
+        raise DiffcmpError("a Dask scheduler runs a case file's sizes; a Case object runs in "
+                           "this process: give its file")
     loaded = case if isinstance(case, Case) else sweep_case_of(case)
     chosen = sweep_sizes(loaded, sizes)
     if out is not None:
         check_out(out, force)  # fail now, not after a long sweep
     start = time.perf_counter()
+    cluster = None
+    size_name = loaded.sweep.size if loaded.sweep else "size"
     if isinstance(case, Case):
         runs = sweep_case(case, chosen, options, on_size)
+    elif scheduler is not None:
+        limit = default_memory_limit() if memory_limit == "default" else memory_limit
+        runs, cluster = sweep_cluster(case, chosen, options, timeout, limit, on_size, size_name,
+                                      scheduler)
     else:
         limit = default_memory_limit() if memory_limit == "default" else memory_limit
         runs = sweep_file(case, chosen, options, timeout=timeout, memory_limit=limit,
-                          on_size=on_size, name=loaded.sweep.size if loaded.sweep else "size")
+                          on_size=on_size, name=size_name)
     result = SweepResult.from_runs(loaded, runs, options, time.perf_counter() - start,
                                    None if isinstance(case, Case) else timeout)
+    if cluster is not None:
+        result.meta["cluster"] = cluster
     if out is not None:
         write_sweep_report(result, out, force)
     return result

@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run cases and write a report", description="Run cases "
                          "and write a report. Defaults come from [tool.diffcmp] in the nearest "
-                         "pyproject.toml (paths, engines, tolerance, timeout, min_time, out); "
+                         "pyproject.toml (paths, engines, tolerance, timeout, min_time, out, "
+                         "scheduler); "
                          "flags override it, and the report says where each setting came from.")
     run.add_argument("paths", nargs="*", metavar="PATH", help="case files or folders of them "
                      "(default: [tool.diffcmp] paths)")
@@ -113,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=_threads, default=None, metavar="N",
                      help="cases run at once, each in its own worker (default: 1 when timing, "
                      "else one per core)")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="run the case files on the Dask cluster of this scheduler "
+                     "(tcp://HOST:8786; default: [tool.diffcmp] scheduler), each case still in "
+                     "its own process on its worker; needs pip install 'diffcmp[dask]'")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors (and no "
                      "progress bar; the bar is also off when stderr is not a terminal)")
 
@@ -140,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                           f"(default {DEFAULT_TIMEOUT_S:g}); the sweep goes on")
     sweeping.add_argument("--threads", type=_threads, default=1, metavar="N",
                           help="PyTorch intra-op threads (default 1)")
+    sweeping.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                          help="run each size on the Dask cluster of this scheduler (default: "
+                          "[tool.diffcmp] scheduler)")
     sweeping.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
     explaining = sub.add_parser(
@@ -234,7 +242,8 @@ def _second_order_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     settings = resolve({"paths": args.paths, "engines": args.engines, "timeout": args.timeout,
-                        "min_time": args.min_time, "out": args.out})
+                        "min_time": args.min_time, "out": args.out,
+                        "scheduler": args.scheduler})
     paths = settings["paths"]
     if not paths:
         where = f" in {settings.path}" if settings.path else ""
@@ -250,7 +259,7 @@ def _run(args: argparse.Namespace) -> int:
     with _terminate_as_interrupt():
         try:
             result = run_suite(paths, options, progress=progress, timeout=settings["timeout"],
-                               jobs=args.jobs)
+                               jobs=args.jobs, scheduler=settings["scheduler"])
         finally:
             progress.close()
         result.meta["settings"] = settings.describe()
@@ -340,7 +349,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     settings = resolve({"engines": args.engines, "timeout": args.timeout,
-                        "min_time": args.min_time})
+                        "min_time": args.min_time, "scheduler": args.scheduler})
     options = Options(engines=tuple(settings["engines"]), timing=not args.no_timing,
                       min_time=settings["min_time"], threads=args.threads,
                       tolerance=settings["tolerance"], order=args.order,
@@ -353,7 +362,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
     with _terminate_as_interrupt():
         result = sweep(args.case, args.sizes, options, timeout=settings["timeout"],
-                       on_size=None if args.quiet else on_size)
+                       on_size=None if args.quiet else on_size, scheduler=settings["scheduler"])
         written = write_sweep_report(result, args.out, args.force, parent=REPORTS)
     if not args.quiet:
         print(sweep_summary(result, written))

@@ -12,6 +12,7 @@ Searched upward from the working directory; the first ``pyproject.toml`` found i
     timeout = 120                       # seconds per case
     min_time = 0.1                      # seconds of timing per phase
     out = "reports/latest-run"          # the report folder
+    scheduler = "tcp://10.0.0.5:8786"   # run on this Dask cluster (diffcmp.run.cluster)
 
 Relative ``paths`` and ``out`` are relative to the ``pyproject.toml``'s folder. Command-line
 flags override the table, which overrides diffcmp's defaults; :meth:`Settings.describe` says
@@ -33,12 +34,13 @@ from .errors import DiffcmpError
 from .registry import default_engine_names, engine_info, engine_names, is_engine_name
 from .run.limits import DEFAULT_TIMEOUT_S, MIN_TIME_S
 
-KEYS = ("paths", "engines", "tolerance", "timeout", "min_time", "out")
+KEYS = ("paths", "engines", "tolerance", "timeout", "min_time", "out", "scheduler")
 #: ``engines``: ``None`` stands for the default engines, the built-in ones but the optional
 #: frameworks, and the plugins that load (:func:`~diffcmp.registry.default_engine_names`, read
 #: when settings are resolved).
 DEFAULTS: dict[str, Any] = {"paths": [], "engines": None, "tolerance": {},
-                            "timeout": DEFAULT_TIMEOUT_S, "min_time": MIN_TIME_S, "out": None}
+                            "timeout": DEFAULT_TIMEOUT_S, "min_time": MIN_TIME_S, "out": None,
+                            "scheduler": None}
 COMMAND_LINE = "command line"
 DEFAULT = "default"
 
@@ -136,6 +138,11 @@ def _check(key: str, value: Any, path: Path) -> Any:
                 not 0 < value < math.inf:
             raise DiffcmpError(f"{where} must be a positive number of seconds, not {value!r}")
         return float(value)
+    if key == "scheduler":
+        if not isinstance(value, str) or not value:
+            raise DiffcmpError(f"{where} must be a Dask scheduler's address (a string, "
+                               "tcp://HOST:8786)")
+        return value
     if not isinstance(value, str) or not value:  # out
         raise DiffcmpError(f"{where} must be a folder path (a string)")
     return str(base / value)

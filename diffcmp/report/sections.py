@@ -4,7 +4,9 @@ tolerances and where they come from, and the environment."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -154,7 +156,18 @@ def environment_section(result: Tables) -> list[str]:
         lines.append(f"- Other processes kept {env['other_cpu']:.1f} of the "
                      f"{env.get('cpu_count', '?')} logical cores busy during the run, on average "
                      "(the machine's busy CPU time less diffcmp's own)")
-    return [*lines, ""]
+    return [*lines, *_cluster_lines(result.meta.get("cluster")), ""]
+
+
+def _cluster_lines(cluster: dict[str, Any] | None) -> list[str]:
+    """Where a run on a Dask cluster ran (``meta["cluster"]``): the workers and their cases."""
+    if not cluster:
+        return []
+    counts = Counter(cluster["workers"].values())
+    each = ", ".join(f"`{worker or '?'}` {n}" for worker, n in sorted(counts.items()))
+    return [f"- On the Dask cluster of `{cluster['scheduler']}`, cases per worker: {each} "
+            "(each case's worker: `cluster` in results.json); a timed case ran with no other "
+            "diffcmp case on its machine. The load above is this machine's, not the workers'"]
 
 
 def reference_section(result: Tables) -> list[str]:
