@@ -69,8 +69,8 @@ def _gradient_rows(result: diffcmp.Result, engine: str) -> pd.DataFrame:
 
 
 def test_the_registry_lists_plugins_after_the_built_in_engines(plugins: None) -> None:
-    assert registry.engine_names() == (*registry.ENGINE_NAMES, "demo", "demo-abort", "demo-abort-start",
-                                       "demo-wrong")
+    assert registry.engine_names() == (*registry.ENGINE_NAMES, "demo", "demo-abort",
+                                       "demo-abort-start", "demo-wrong")
     info = registry.engine_info("demo")
     assert (info.origin, info.tolerance) == ("plugin diffcmp-demo-engine 0.1.0", 1e-10)
     assert info.summary.startswith("the demo plugin: the loss over its own PyTorch op table")
