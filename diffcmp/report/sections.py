@@ -109,7 +109,8 @@ def tolerance_section(result: Tables) -> list[str]:
              "engine agrees when the error is at most the tolerance. `[expect]` values are "
              f"checked against the reference with the same rule and an error of at most "
              f"{EXPECT_TOLERANCE:g} unless the case says otherwise.", "",
-             table([{"engine": name, "tolerance": fmt(info["tolerance"]),
+             table([{"engine": name, "device": info.get("device", "-"),
+                     "dtype": info.get("dtype", "-"), "tolerance": fmt(info["tolerance"]),
                       "computes": info["summary"], "source of the tolerance": info["source"]}
                      for name, info in result.meta["engines"].items()], right=("tolerance",)),
              ""]

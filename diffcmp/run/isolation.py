@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cases import load_cases
+from ..engines import devices
 from ..errors import DiffcmpError
 from ..grading.grade import Verdict
 from ..registry import engine_class, engine_info
@@ -101,7 +102,7 @@ def failed_result(name: str, source: str, engines: Iterable[str], status: str, m
     for engine in engines:
         tolerance = tolerances.get(engine, engine_info(engine).tolerance)
         result.add_agreement(0, engine, Verdict(Status(status), nan, nan, message), nan,
-                             tolerance, declared.get(engine))
+                             tolerance, own_declaration(declared, engine))
     for engine, status_declared in declared.items():
         actual = status if engine in engines else NOT_RUN
         result.add_expectation("status", engine, status_declared, actual,
@@ -252,6 +253,7 @@ def _serve(connection: Connection, memory_limit: int) -> None:
     for name in options.engines:  # import PyTorch and JAX now, not during the first case
         connection.send(("starting", name))  # should it take the process down: which one
         engine_class(name).start()
+    devices.start(getattr(options, "device", "cpu"), options.engines)  # a GPU's context too
     if memory_limit:  # on top of the libraries and their thread pools (module docstring)
         limit_memory(memory_limit)
     connection.send(("ready",))
