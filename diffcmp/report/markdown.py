@@ -147,9 +147,7 @@ def footer(result: Tables) -> str:
         ["hessian", "hvp"]).any() else "`loss` and `grad`"
     return (f"{took}, of which {seconds(measured)} in timed calls of {phases} "
             f"(min-time {options['min_time']} s per phase; PyTorch on {threads} "
-            f"thread{'s' if threads != 1 else ''}"
-            + (f"; PyTorch and JAX on {options['device']}" if "device" in options else "")
-            + f") and {seconds(prepared)} preparing engines "
+            f"thread{'s' if threads != 1 else ''}) and {seconds(prepared)} preparing engines "
             "(the derivation `reference` and `sympy` share counted once).")
 
 

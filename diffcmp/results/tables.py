@@ -98,7 +98,7 @@ class Tables:
         measured, prepared = time_spent(frames["timing"])
         meta = {
             "format": FORMAT, "format_version": FORMAT_VERSION,
-            "environment": environment(options.threads, since),
+            "environment": environment(options.threads, since, options.device),
             "engines": {name: _engine_meta(name, options) for name in options.engines},
             "options": {"engines": list(options.engines), "timing": options.timing,
                         "min_time": options.min_time, "threads": options.threads,
