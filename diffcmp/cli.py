@@ -248,8 +248,9 @@ def _precision_arguments(parser: argparse.ArgumentParser) -> None:
                         "asked); cuda where it is absent: one line, exit 2")
     parser.add_argument("--dtype", type=_dtypes, default=(DEFAULT_DTYPE,),
                         metavar="D,D", help="precisions the torch, torch-fwd, jax, jax-fwd and "
-                        "fd-central engines run in, each a column of its own (torch[float32]); "
-                        "float64, float32, bfloat16 (default float64: the plain names)")
+                        "fd-central (not bfloat16) engines run in, each a column of its own "
+                        "(torch[float32]); float64, float32, bfloat16 (default float64: the plain "
+                        "names)")
 
 
 def _device(options: Options) -> None:

@@ -52,6 +52,9 @@ ROUNDING_ROOM = 64
 #: at the step ``cbrt(eps)``). The other engines stay float64.
 DTYPE_RULES = {"torch": "rounding", "torch-fwd": "rounding", "jax": "rounding",
                "jax-fwd": "rounding", "fd-central": "central"}
+#: The dtypes central differences run in: in bfloat16 their tolerance would be above 1 (float64's
+#: 1e-6 times (2**45)**(2/3)), where every finite value passes, so there is no column to grade.
+CENTRAL_DTYPES = ("float64", "float32")
 #: The engines ``--device`` moves (PyTorch's and JAX's); the others compute on the CPU.
 DEVICE_ENGINES = frozenset({"torch", "torch-fwd", "jax", "jax-fwd"})
 
@@ -88,9 +91,16 @@ def expand_dtypes(engines: tuple[str, ...], dtypes: tuple[str, ...]) -> tuple[st
     for name in engines:
         expanded = [name]
         if name in DTYPE_RULES:
-            expanded = [variant_name(name, d) for d in dtypes]
+            expanded = [variant_name(name, d) for d in dtypes if supports(name, d)]
         out.extend(e for e in expanded if e not in out)
     return tuple(out)
+
+
+def supports(engine: str, dtype: str) -> bool:
+    """Whether ``engine`` runs in ``dtype`` (:data:`DTYPE_RULES`, :data:`CENTRAL_DTYPES`)."""
+    rule = DTYPE_RULES.get(engine)
+    return dtype == DEFAULT_DTYPE or (rule is not None and dtype in DTYPES and (
+        rule != "central" or dtype in CENTRAL_DTYPES))
 
 
 def variant_name(engine: str, dtype: str) -> str:
@@ -154,7 +164,8 @@ def round_to(values: Any, dtype: str) -> np.ndarray:
     return array.astype(ml_dtypes.bfloat16).astype(np.float64)
 
 
-__all__ = ["DEFAULT_DEVICE", "DEFAULT_DTYPE", "DEVICES", "DEVICE_ENGINES", "DTYPES",
+__all__ = ["CENTRAL_DTYPES", "DEFAULT_DEVICE", "DEFAULT_DTYPE", "DEVICES", "DEVICE_ENGINES",
+           "DTYPES",
            "DTYPE_RULES", "ROUNDING_ROOM", "UNIT_ROUNDOFF", "check_device", "dtype_tolerance",
            "engine_device", "expand_dtypes", "parse_dtypes", "round_to", "split_variant",
-           "unit_roundoff", "variant_name"]
+           "supports", "unit_roundoff", "variant_name"]

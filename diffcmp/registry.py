@@ -28,10 +28,10 @@ from .errors import DiffcmpError
 from .precision import (
     DEFAULT_DEVICE,
     DEFAULT_DTYPE,
-    DTYPE_RULES,
     dtype_tolerance,
     engine_device,
     split_variant,
+    supports,
 )
 
 _ADBENCH = "the ADBench/GradBench rule, with the case's floor (see diffcmp.grading.grade)"
@@ -128,7 +128,7 @@ ENGINE_NAMES = tuple(REGISTRY)
 def _variant_info(name: str) -> EngineInfo | None:
     """What ``torch[float32]`` is: ``torch``'s entry in float32; ``None`` for any other name."""
     base, dtype = split_variant(name)
-    if dtype == DEFAULT_DTYPE or base not in DTYPE_RULES:
+    if dtype == DEFAULT_DTYPE or not supports(base, dtype):
         return None
     info = REGISTRY[base]
     tolerance, source = dtype_tolerance(base, dtype, info.tolerance)

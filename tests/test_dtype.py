@@ -56,6 +56,9 @@ def test_a_dtype_is_an_engine_variant_and_float64_keeps_the_plain_names() -> Non
     assert Options(engines=("torch",), dtypes=("float32",)).engines == ("reference",
                                                                         "torch[float32]")
     assert is_engine_name("torch[float32]") and not is_engine_name("sympy[float32]")
+    # central differences in bfloat16 would be graded at a tolerance above 1: no such column
+    assert not is_engine_name("fd-central[bfloat16]")
+    assert expand_dtypes(("fd-central",), ("float64", "bfloat16")) == ("fd-central",)
     assert engine_class("torch[bfloat16]") is engine_class("torch")
     engine = get_engine("jax[float32]")
     assert (engine.dtype, engine.device, engine.offers) == ("float32", "cpu",
