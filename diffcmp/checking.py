@@ -23,6 +23,7 @@ from .cases.values import MAX_ARRAY_ELEMENTS, as_numpy
 from .engines.nonfinite import first_nonfinite
 from .engines.user_code import HAND_WRITTEN, MODES, Layout, UserCodeEngine, detect_framework
 from .errors import CaseError, DiffcmpError
+from .precision import DEFAULT_DTYPE, DTYPES, dtype_tolerance
 from .registry import engine_names, is_engine_name
 from .report.short import failure_message
 from .result import Result
@@ -45,7 +46,8 @@ def check(fn: Callable[..., Any], params: Mapping[str, Any], data: Mapping[str, 
           tolerance: float | Mapping[str, float] | None = None, name: str | None = None,
           timing: bool = False, framework: str | None = None,
           allow_undefined: bool = False, fast: bool | None = None, order: int = 1,
-          hvp: Callable[..., Any] | None = None, modes: Sequence[str] = ("rev",)) -> Result:
+          hvp: Callable[..., Any] | None = None, modes: Sequence[str] = ("rev",),
+          dtype: str = "float64") -> Result:
     """Grade the gradient of your own function ``fn`` at ``params``.
 
     ``fn`` is called with keyword arguments named like ``params`` and ``data`` (NumPy arrays,
@@ -94,6 +96,16 @@ def check(fn: Callable[..., Any], params: Mapping[str, Any], data: Mapping[str, 
     without ``jvp``, a ``jax.custom_vjp``, a hand-written gradient) is ``unsupported``. Its
     tolerance is the reverse row's unless ``tolerance`` names it.
 
+    **Lower precision.** ``dtype="float32"`` (or ``"bfloat16"``) keeps a function that computes
+    in float32 in float32 (issue 21): its params and floating data are passed as float32
+    tensors or arrays instead of being upcast (PyTorch's and JAX's default float32 arrays are
+    upcast to float64 otherwise), its gradient is the float32 one, and the row is graded as the
+    built-in engines in that dtype are (``torch[float32]``): a tolerance of
+    :data:`~diffcmp.precision.ROUNDING_ROOM` units of the dtype's roundoff unless ``tolerance``
+    says otherwise, floors that count the rounding of its inputs, ``ok`` with a message saying
+    when the error is precision-limited, ``mismatch`` when it is off by more. Second order is
+    graded in float64 only.
+
     A point where the loss is not finite (``-inf``, ``inf``, ``nan``) or the reference is
     ``undefined`` grades nothing, so the result is not ``ok`` unless ``allow_undefined``; the
     message says which value the loss is and, where it can be found, the operation and the
@@ -115,12 +127,14 @@ def check(fn: Callable[..., Any], params: Mapping[str, Any], data: Mapping[str, 
         raise DiffcmpError(f"hvp must be a function hvp(v, **args), not {type(hvp).__name__}")
     order = 2 if hvp is not None else order
     rows = {"rev": row, "fwd": f"{row}[fwd]"}
-    tolerances = _tolerances(tolerance, row, [rows[m] for m in modes])
+    if not isinstance(dtype, str) or dtype not in DTYPES:
+        raise DiffcmpError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    tolerances = _tolerances(tolerance, row, [rows[m] for m in modes], dtype)
     found = detect_framework([*params.values(), *data.values()])
     if framework is not None and framework not in ("torch", "jax", "numpy"):
         raise DiffcmpError(f"unknown framework {framework!r} (known: torch, jax, numpy)")
-    users = {rows[m]: UserCodeEngine(fn, framework or found or "numpy", mode=m, hvp=hvp)
-             for m in modes}
+    users = {rows[m]: UserCodeEngine(fn, framework or found or "numpy", mode=m, hvp=hvp,
+                                     dtype=dtype) for m in modes}
     engine = users[row]
     missing = engine.missing(params)
     if missing:
@@ -139,6 +153,8 @@ def check(fn: Callable[..., Any], params: Mapping[str, Any], data: Mapping[str, 
                                    "gradient": engine.gradient}
     if order == 2:  # what goes beyond the gradient, named only when asked for
         meta["order"] = 2
+    if dtype != DEFAULT_DTYPE:
+        meta["dtype"] = dtype
     if hvp is not None:
         meta["hvp"] = getattr(hvp, "__qualname__", type(hvp).__name__)
     if "fwd" in modes:
@@ -188,9 +204,13 @@ def _modes(modes: Sequence[str]) -> tuple[str, ...]:
 
 
 def _tolerances(tolerance: float | Mapping[str, float] | None, row: str,
-                rows: list[str]) -> dict[str, float]:
+                rows: list[str], dtype: str = DEFAULT_DTYPE) -> dict[str, float]:
     """Tolerances by row: ``tolerance`` for every row of yours (a number), or by name; the
-    forward-mode row takes the reverse one's unless named."""
+    forward-mode row takes the reverse one's unless named. The default is
+    :data:`DEFAULT_TOLERANCE` in float64, the dtype's rounding tolerance in another
+    (:func:`~diffcmp.precision.dtype_tolerance`)."""
+    default = DEFAULT_TOLERANCE if dtype == DEFAULT_DTYPE else \
+        dtype_tolerance("user", dtype, DEFAULT_TOLERANCE)[0]
     if isinstance(tolerance, Mapping):
         unknown = sorted(name for name in set(tolerance) - set(rows)
                          if not is_engine_name(name))
@@ -198,9 +218,9 @@ def _tolerances(tolerance: float | Mapping[str, float] | None, row: str,
             raise DiffcmpError(f"tolerance names '{unknown[0]}', which is neither your function's "
                                f"row '{row}' nor an engine ({', '.join(engine_names())})")
         values = dict(tolerance)
-        values.setdefault(row, DEFAULT_TOLERANCE)
+        values.setdefault(row, default)
     else:
-        values = {row: DEFAULT_TOLERANCE if tolerance is None else tolerance}
+        values = {row: default if tolerance is None else tolerance}
     for other in rows:
         values.setdefault(other, values[row])
     Options(tolerance=values)  # validates the numbers

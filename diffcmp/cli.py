@@ -20,9 +20,11 @@ from ._version import __version__
 from .api import Options, run_suite, sweep
 from .cases import discover, load_cases
 from .config import check_engines, resolve
+from .engines import devices
 from .errors import DiffcmpError
 from .explain import explain
 from .gradbench import command as gradbench_command
+from .precision import DEFAULT_DEVICE, DEFAULT_DTYPE, DEVICES, parse_dtypes
 from .registry import engine_info, engine_names, plugin_problems
 from .report.folder import LATEST, check_out, point_latest, write_new_report, write_report
 from .report.sweep import size_line, sweep_summary, write_sweep_report
@@ -68,6 +70,13 @@ _threads = _number(int, lambda v: v >= 1, "must be 1 or more")
 _fraction = _number(float, lambda v: 0 <= v < float("inf"), "must be zero or more (0.05 is 5%)")
 
 
+def _dtypes(text: str) -> tuple[str, ...]:
+    try:
+        return parse_dtypes(text)
+    except DiffcmpError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _sizes(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",") if part.strip()]
@@ -107,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="only cases with this tag (repeatable)")
     run.add_argument("--no-timing", action="store_true", help="agreement only")
     _second_order_arguments(run)
+    _precision_arguments(run)
     run.add_argument("--min-time", type=_positive, default=None, metavar="SECONDS",
                      help=f"minimum measured time per phase (default {MIN_TIME_S})")
     run.add_argument("--threads", type=_threads, default=1, metavar="N",
@@ -138,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="engines to run (the reference always runs)")
     sweeping.add_argument("--no-timing", action="store_true", help="agreement only")
     _second_order_arguments(sweeping)
+    _precision_arguments(sweeping)
     sweeping.add_argument("--min-time", type=_positive, default=None, metavar="SECONDS",
                           help=f"minimum measured time per phase (default {MIN_TIME_S})")
     sweeping.add_argument("--timeout", type=_positive, default=None, metavar="SECONDS",
@@ -240,6 +251,25 @@ def _second_order_arguments(parser: argparse.ArgumentParser) -> None:
                         f"{MAX_HESSIAN_N:,}); the Hessian-vector product still runs")
 
 
+def _precision_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE,
+                        help="where PyTorch's and JAX's engines compute (default cpu for both, "
+                        "so a run compares like with like; JAX is pinned to the CPU unless "
+                        "asked); cuda where it is absent: one line, exit 2")
+    parser.add_argument("--dtype", type=_dtypes, default=(DEFAULT_DTYPE,),
+                        metavar="D,D", help="precisions the torch, torch-fwd, jax, jax-fwd and "
+                        "fd-central (not bfloat16) engines run in, each a column of its own "
+                        "(torch[float32]); float64, float32, bfloat16 (default float64: the plain "
+                        "names)")
+
+
+def _device(options: Options) -> None:
+    """Pin JAX to the run's device in the workers' environment; fail now, in one line, where
+    ``--device cuda`` is asked for and absent."""
+    devices.prepare_environment(options.device)
+    devices.require(options.device, options.engines)
+
+
 def _run(args: argparse.Namespace) -> int:
     settings = resolve({"paths": args.paths, "engines": args.engines, "timeout": args.timeout,
                         "min_time": args.min_time, "out": args.out,
@@ -251,7 +281,8 @@ def _run(args: argparse.Namespace) -> int:
     options = Options(engines=tuple(settings["engines"]), timing=not args.no_timing,
                       min_time=settings["min_time"], threads=args.threads, tags=tuple(args.tag),
                       tolerance=settings["tolerance"], order=args.order,
-                      max_hessian_n=args.max_hessian_n)
+                      max_hessian_n=args.max_hessian_n, device=args.device, dtypes=args.dtype)
+    _device(options)
     out = settings["out"]
     if out:
         check_out(out, force=args.force)  # fail now, not after a long run
@@ -353,7 +384,8 @@ def _sweep(args: argparse.Namespace) -> int:
     options = Options(engines=tuple(settings["engines"]), timing=not args.no_timing,
                       min_time=settings["min_time"], threads=args.threads,
                       tolerance=settings["tolerance"], order=args.order,
-                      max_hessian_n=args.max_hessian_n)
+                      max_hessian_n=args.max_hessian_n, device=args.device, dtypes=args.dtype)
+    _device(options)
     if args.out:
         check_out(args.out, force=args.force)
 

@@ -25,6 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DiffcmpError
+from .precision import (
+    DEFAULT_DEVICE,
+    DEFAULT_DTYPE,
+    dtype_tolerance,
+    engine_device,
+    split_variant,
+    supports,
+)
 
 _ADBENCH = "the ADBench/GradBench rule, with the case's floor (see diffcmp.grading.grade)"
 
@@ -129,6 +137,25 @@ ENGINE_NAMES = tuple(REGISTRY)
 DEFAULT_ENGINES = tuple(name for name, info in REGISTRY.items() if info.default)
 
 
+# --- dtypes (issue 21): ``torch[float32]`` is the ``torch`` engine run in float32 ----------------
+
+
+def _variant_info(name: str) -> EngineInfo | None:
+    """What ``torch[float32]`` is: ``torch``'s entry in float32; ``None`` for any other name."""
+    base, dtype = split_variant(name)
+    if dtype == DEFAULT_DTYPE or not supports(base, dtype):
+        return None
+    info = REGISTRY[base]
+    tolerance, source = dtype_tolerance(base, dtype, info.tolerance)
+    return EngineInfo(info.implementation, info.summary.replace("float64", dtype), tolerance,
+                      source, info.second_tolerance, info.second_source, info.origin)
+
+
+def engine_dtype(name: str) -> str:
+    """The dtype the engine column ``name`` computes in (``float64`` but for a variant)."""
+    return DEFAULT_DTYPE if _variant_info(name) is None else split_variant(name)[1]
+
+
 def engine_names() -> tuple[str, ...]:
     """Every engine a run may use, in report order: the built-in ones, then each plugin engine
     that loads, by name (importing the plugins on the first call; a plugin that fails to load is
@@ -146,13 +173,13 @@ def default_engine_names() -> tuple[str, ...]:
 def is_engine_name(name: str) -> bool:
     """Whether ``name`` is a built-in engine or a plugin's entry point (imports no plugin: for
     checking names in case files and settings)."""
-    return name in REGISTRY or name in _found()
+    return name in REGISTRY or _variant_info(name) is not None or name in _found()
 
 
 def engine_info(name: str) -> EngineInfo:
     """What the engine registered under ``name`` is; :class:`DiffcmpError` for an unknown name
     or a plugin that fails to load. Imports nothing for a built-in engine."""
-    info = REGISTRY.get(name)
+    info = REGISTRY.get(name) or _variant_info(name)
     if info is not None:
         return info
     if name in _found():
@@ -165,7 +192,9 @@ def engine_info(name: str) -> EngineInfo:
 
 def engine_class(name: str) -> type:
     """The :class:`~diffcmp.engines.base.Engine` subclass registered under ``name`` (its module
-    imported on first use)."""
+    imported on first use); a dtype's variant (``torch[float32]``) is its engine's class."""
+    if _variant_info(name) is not None:
+        name = split_variant(name)[0]
     if name not in REGISTRY:
         engine_info(name)  # unknown, or a plugin that fails to load: its own message
         return _load(name)[0]
@@ -174,9 +203,17 @@ def engine_class(name: str) -> type:
     return getattr(module, class_name)
 
 
-def get_engine(name: str, threads: int = 1) -> Any:
-    """A new :class:`~diffcmp.engines.base.Engine` instance by name."""
-    return engine_class(name)(threads=threads)
+def get_engine(name: str, threads: int = 1, device: str = DEFAULT_DEVICE) -> Any:
+    """A new :class:`~diffcmp.engines.base.Engine` instance by name: ``torch[float32]`` is the
+    ``torch`` engine with ``dtype="float32"``; PyTorch's and JAX's engines get ``device``
+    (:func:`engine_device`). A plugin engine is built as before, with ``threads`` alone."""
+    options: dict[str, str] = {}
+    dtype = engine_dtype(name)
+    if dtype != DEFAULT_DTYPE:
+        options["dtype"] = dtype
+    if engine_device(name, device) != DEFAULT_DEVICE:
+        options["device"] = device
+    return engine_class(name)(threads=threads, **options)
 
 
 # --- plugin engines (issue 20) -------------------------------------------------------------------

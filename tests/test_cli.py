@@ -120,7 +120,9 @@ def test_unknown_engine_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> 
 def test_timing_phases(light_run: Run) -> None:
     """Through the command line, to timing.csv (JAX's trace and compile steps: test_timing)."""
     timing = pd.read_csv(light_run.report / "timing.csv")
-    assert list(timing.columns) == ["case", "engine", "phase", "median_s", "iqr_s", "runs"]
+    assert list(timing.columns) == ["case", "engine", "phase", "median_s", "iqr_s", "runs",
+                                     "device"]
+    assert set(timing["device"]) == {"cpu"}  # issue 21: where each engine computed
     sympy = timing[timing["engine"] == "sympy"].set_index("phase")
     assert {"loss", "grad", "prepare: derive", "prepare: cse", "prepare: lambdify"} \
         <= set(sympy.index)

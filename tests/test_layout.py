@@ -12,7 +12,7 @@ PACKAGE = Path(diffcmp.__file__).parent
 
 #: Layers from the bottom up: a module may import its own layer and those below, never above.
 LAYERS = [
-    {"errors", "status", "registry", "_version"},
+    {"errors", "status", "registry", "_version", "precision"},
     {"ops"},
     {"lang"},
     {"cases"},

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..grading.grade import Floors
+from ..precision import DEFAULT_DEVICE, DEFAULT_DTYPE
 from ..symbolic.problem import Problem
 
 
@@ -92,8 +93,16 @@ class Engine(ABC):
     #: adds those :attr:`Prepared.phases` (second order: ``unsupported`` otherwise).
     offers: ClassVar[frozenset[str]] = frozenset({"gradient"})
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, dtype: str = DEFAULT_DTYPE,
+                 device: str = DEFAULT_DEVICE) -> None:
+        #: Intra-op threads; the dtype the engine computes in (``float64``, or ``float32``,
+        #: ``bfloat16`` for the engines of :data:`~diffcmp.precision.DTYPE_RULES`: the column
+        #: ``torch[float32]``); the device (``cpu``, or ``cuda`` for PyTorch's and JAX's).
         self.threads = threads
+        self.dtype = dtype
+        self.device = device
+        if dtype != DEFAULT_DTYPE:  # second derivatives are graded in float64 only
+            self.offers = frozenset({"gradient"})
 
     @classmethod
     def start(cls) -> None:

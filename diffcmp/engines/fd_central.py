@@ -1,5 +1,9 @@
 """``fd-central``: central differences of the float64 loss, ``2n`` loss evaluations.
 
+In another dtype (``fd-central[float32]``, issue 21) the loss is evaluated in that dtype
+(:mod:`diffcmp.ops.rounded`), the step is ``cbrt(eps)`` of that dtype, and the perturbed point is
+rounded to it before the quotient divides by the step actually taken.
+
 Step ``h = cbrt(eps) * max(1, |x_i|)`` per component, which balances truncation error
 (``O(h^2)``) against rounding (``O(eps / h)``), rounded to the nearest power of two so that
 ``x + h`` and ``x - h`` carry no representation error of their own (a quadratic's difference
@@ -17,6 +21,7 @@ import numpy as np
 
 from ..grading.grade import Floors
 from ..ops.numpy import OPS
+from ..precision import unit_roundoff
 from .perturbation import PerturbationEngine
 
 STEP_SCALE = float(np.cbrt(np.finfo(np.float64).eps))
@@ -40,18 +45,25 @@ class CentralDifferenceEngine(PerturbationEngine):
 
     name = "fd-central"
     ops = OPS
-    dtype = np.float64
+    point_type = np.float64
+
+    @property
+    def step_scale(self) -> float:
+        """``cbrt(eps)`` of this engine's dtype (``eps = 2u``)."""
+        return STEP_SCALE if self.dtype == "float64" else float(
+            np.cbrt(2 * unit_roundoff(self.dtype)))
 
     def floors(self, floors: Floors, x: np.ndarray, tolerance: float) -> Floors:
         """The case's floors, raised by the quotient's own rounding: each loss call is off by
-        up to ``u * B`` (``B`` the loss's rounding bound), so the quotient by up to ``u B / h``;
-        four times that passes at ``tolerance``."""
+        up to ``u * B`` (``B`` the loss's rounding bound, ``u`` the dtype's), so the quotient by
+        up to ``u B / h``; four times that passes at ``tolerance``."""
         if floors.grad is None or not tolerance > 0:
             return floors
-        steps = np.array([step(v) for v in x])
-        rounding = 4 * UNIT_ROUNDOFF * floors.loss / steps / tolerance
+        steps = np.array([step(v, self.step_scale) for v in x])
+        rounding = 4 * unit_roundoff(self.dtype) * floors.loss / steps / tolerance
         return Floors(floors.loss, np.maximum(floors.grad, rounding),
-                      floors.source + "; fd-central adds its quotient's rounding, 4 u B / h")
+                      floors.source + "; fd-central adds its quotient's rounding, 4 u B / h",
+                      floors.cap)
 
     def second_floors(self, floors: Floors, first: Floors, x: np.ndarray, tolerance: float,
                       phase: str, v: np.ndarray) -> Floors:
@@ -113,6 +125,8 @@ class CentralDifferenceEngine(PerturbationEngine):
     def component(self, f: Callable[[np.ndarray], Any], x: np.ndarray, i: int) -> float:
         """``(f(x + h e_i) - f(x - h e_i)) / ((x + h) - (x - h))``: two loss calls."""
         up, down = x.copy(), x.copy()
-        up[i] += step(x[i])
-        down[i] -= step(x[i])
-        return (f(up) - f(down)) / (up[i] - down[i])
+        h = step(float(x[i]), self.step_scale)
+        up[i] += h
+        down[i] -= h
+        up, down = self.round_point(up), self.round_point(down)
+        return (f(up) - f(down)) / (float(up[i]) - float(down[i]))

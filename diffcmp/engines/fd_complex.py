@@ -25,7 +25,7 @@ class ComplexStepEngine(PerturbationEngine):
 
     name = "fd-complex"
     ops = COMPLEX_OPS
-    dtype = np.complex128
+    point_type = np.complex128
 
     def second_floors(self, floors: Floors, first: Floors, x: np.ndarray, tolerance: float,
                       phase: str, v: np.ndarray) -> Floors:

@@ -5,24 +5,33 @@ JAX computes in float32 unless x64 is enabled. This engine enables it locally, w
 global JAX configuration. Tracing (``lower``) and XLA compilation are timed as their own steps,
 so compile time never lands in ``loss`` or ``grad``; results are waited for
 (``block_until_ready``).
+
+Issue 21: the engine computes on ``device`` (``cpu`` unless asked: JAX's own default is a GPU
+where there is one, so a default run would compare a GPU's JAX with a CPU's PyTorch), every
+array placed there and ``jax.default_device`` in force around tracing and calls. In another
+``dtype`` (``jax[float32]``) params, data and literals are arrays of that dtype (rounded as they
+are converted); x64 stays on, so nothing narrows or widens behind the engine's back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..ops.jax import OPS
+from ..errors import UnsupportedError
+from ..ops.jax import DTYPES, ops_for
 from ..symbolic.problem import Problem
 from .base import Engine, Phase, Prepared
 
 
 class JaxEngine(Engine):
-    """JAX reverse mode, jitted, float64 inside a local ``enable_x64``."""
+    """JAX reverse mode, jitted, float64 inside a local ``enable_x64`` (or ``dtype``, on
+    ``device``)."""
 
     offers = frozenset({"gradient", "hessian", "hvp"})
 
@@ -32,18 +41,35 @@ class JaxEngine(Engine):
     def start(cls) -> None:
         """Start XLA's CPU client and its thread pools (a few threads per core) with one tiny
         compiled call."""
-        with jax.enable_x64(True):
+        with jax.enable_x64(True), jax.default_device(jax.devices("cpu")[0]):
             jax.block_until_ready(jax.jit(lambda a: a + 1)(jnp.zeros(2)))
+
+    @contextmanager
+    def _context(self) -> Iterator[None]:
+        """x64 and this engine's device, in force while it traces, compiles and computes."""
+        with jax.enable_x64(True), jax.default_device(self._device()):
+            yield
+
+    def _device(self) -> Any:
+        """The JAX device of :attr:`device`: the first CPU, or the first GPU for ``cuda``
+        (``unsupported`` where JAX has none)."""
+        try:
+            return jax.devices("gpu" if self.device == "cuda" else "cpu")[0]
+        except RuntimeError as exc:
+            raise UnsupportedError(f"device {self.device}: JAX has no such device "
+                                   f"({exc})") from None
 
     def prepare(self, problem: Problem) -> Prepared:
         """Trace and compile the gradient (:meth:`differentiate`) ahead of time (``loss`` on its
         first call), each step timed."""
         prepared = Prepared(inputs=None, loss=None, grad=None, read=self._read)
         names = [v.name for v in problem.params]
-        with jax.enable_x64(True):
+        device, kind = self._device(), DTYPES[self.dtype]
+        with self._context(), _kernels(self.dtype):
             with prepared.step("build"):
-                f = problem.loss_function(OPS)
-                data = {k: jnp.asarray(v, dtype=jnp.float64)
+                f = problem.loss_function(ops_for(self.dtype))
+                data = {k: jax.device_put(jnp.asarray(np.asarray(v, dtype=np.float64),
+                                                      dtype=kind), device)
                         for k, v in problem.data_values.items()}
 
                 def loss_of(params: tuple[Any, ...], data: dict[str, Any]) -> Any:
@@ -56,7 +82,7 @@ class JaxEngine(Engine):
                 compiled_grad = lowered_grad.compile()
 
         def inputs(x: np.ndarray) -> tuple[Any, ...]:
-            with jax.enable_x64(True):
+            with self._context():
                 return self._convert(problem, x, names)
 
         # the loss alone is only timed, never graded: traced and compiled on its first call (the
@@ -64,7 +90,7 @@ class JaxEngine(Engine):
         compiled_loss: list[Any] = []
 
         def loss(params: tuple[Any, ...]) -> Any:
-            with jax.enable_x64(True):
+            with self._context():
                 if not compiled_loss:
                     with prepared.step("trace"):
                         lowered_loss = jax.jit(loss_of).lower(example, data)
@@ -73,13 +99,13 @@ class JaxEngine(Engine):
                 return jax.block_until_ready(compiled_loss[0](params, data))
 
         def grad(params: tuple[Any, ...]) -> Any:
-            with jax.enable_x64(True):
+            with self._context():
                 return jax.block_until_ready(compiled_grad(params, data))
 
-        with prepared.step("first call"):
+        with prepared.step("first call"), _kernels(self.dtype):
             grad(inputs(problem.point))
         prepared.inputs, prepared.loss, prepared.grad = inputs, loss, grad
-        prepared.phases.update(_second_order(problem, loss_of, data, prepared))
+        prepared.phases.update(_second_order(problem, loss_of, data, prepared, self._context))
         return prepared
 
     def differentiate(self, loss_of: Callable[..., Any]) -> Callable[..., Any]:
@@ -88,10 +114,10 @@ class JaxEngine(Engine):
         ``jax-fwd`` replaces); traced and compiled by :meth:`prepare`."""
         return jax.value_and_grad(loss_of)
 
-    @staticmethod
-    def _convert(problem: Problem, x: np.ndarray, names: list[str]) -> tuple[Any, ...]:
+    def _convert(self, problem: Problem, x: np.ndarray, names: list[str]) -> tuple[Any, ...]:
         parts = problem.split(np.array(x, dtype=np.float64))
-        return tuple(jnp.asarray(parts[n], dtype=jnp.float64) for n in names)
+        return tuple(jax.device_put(jnp.asarray(parts[n], dtype=DTYPES[self.dtype]),
+                                    self._device()) for n in names)
 
     @staticmethod
     def _read(out: Any) -> tuple[float, np.ndarray]:
@@ -100,8 +126,23 @@ class JaxEngine(Engine):
                                              for g in grads])
 
 
+@contextmanager
+def _kernels(dtype: str) -> Iterator[None]:
+    """JAX or XLA refusing an op in a dtype other than float64 (``bfloat16`` linear algebra) is
+    ``unsupported``, naming the op, not an engine error."""
+    try:
+        yield
+    except (TypeError, NotImplementedError, ValueError, RuntimeError) as exc:
+        text = str(exc)
+        if dtype == "float64" or not (dtype in text or "Unimplemented" in text
+                                      or "not implemented" in text.lower()):
+            raise
+        raise UnsupportedError(f"JAX cannot compute this loss in {dtype}: "
+                               f"{text.splitlines()[0]}") from None
+
+
 def _second_order(problem: Problem, loss_of: Any, data: dict[str, Any],
-                  prepared: Prepared) -> dict[str, Phase]:
+                  prepared: Prepared, context: Callable[[], Any]) -> dict[str, Phase]:
     """``jax.hessian`` (forward over reverse) and the Hessian-vector product as ``jax.jvp`` of
     ``jax.grad`` (forward over reverse), over the flat parameters, each jitted and compiled on
     its first call (timed into ``prepare_s`` as ``trace hessian``, ``compile hvp``, ...)."""
@@ -123,7 +164,7 @@ def _second_order(problem: Problem, loss_of: Any, data: dict[str, Any],
         return jnp.concatenate([jnp.ravel(p) for p in params])
 
     def call(name: str, *args: Any) -> Any:
-        with jax.enable_x64(True):
+        with context():
             if name not in compiled:
                 with prepared.step(f"trace {name}"):
                     lowered = jax.jit(functions[name]).lower(*args, data)
@@ -132,11 +173,11 @@ def _second_order(problem: Problem, loss_of: Any, data: dict[str, Any],
             return jax.block_until_ready(compiled[name](*args, data))
 
     def hessian(params: tuple[Any, ...]) -> Any:
-        with jax.enable_x64(True):
+        with context():
             return call("hessian", joined(params))
 
     def hvp(params: tuple[Any, ...], direction: tuple[Any, ...]) -> Any:
-        with jax.enable_x64(True):
+        with context():
             return call("hvp", joined(params), joined(direction))
 
     def read(out: Any) -> np.ndarray:

@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..ops.rounded import rounded, rounded_ops
+from ..precision import DEFAULT_DTYPE
 from ..symbolic.problem import Problem
 from .base import Engine, Phase, Prepared
 
@@ -23,7 +25,8 @@ class PerturbationEngine(Engine):
     offers = frozenset({"gradient", "hessian", "hvp"})
 
     ops: ClassVar[Mapping[str, Callable[..., Any]]]
-    dtype: ClassVar[type]
+    #: The NumPy type of the perturbed point (float64, or complex128 for the complex step).
+    point_type: ClassVar[type]
     subgradient = False  # each component averages its own two sides at a kink
 
     @abstractmethod
@@ -38,16 +41,22 @@ class PerturbationEngine(Engine):
     def component(self, f: Callable[[np.ndarray], Any], x: np.ndarray, i: int) -> float:
         """The ``i``-th gradient component at ``x`` from calls of the loss ``f``."""
 
+    def round_point(self, x: np.ndarray) -> np.ndarray:
+        """``x`` as this engine's loss sees it: rounded to its dtype (as it is, in float64)."""
+        return x if self.dtype == DEFAULT_DTYPE else rounded(x, self.dtype)
+
     def prepare(self, problem: Problem) -> Prepared:
         """Build the loss over NumPy ``ops`` once; the gradient loops over components."""
-        prepared = Prepared(inputs=lambda x: np.array(x, dtype=self.dtype), loss=None,
-                            grad=None, read=lambda out: (float(out[0]), np.asarray(out[1])))
+        prepared = Prepared(inputs=lambda x: self.round_point(np.array(x, dtype=self.point_type)),
+                            loss=None, grad=None,
+                            read=lambda out: (float(out[0]), np.asarray(out[1], dtype=float)))
         with prepared.step("build"):
-            function = problem.loss_function(self.ops)
-            data = dict(problem.data_values)
+            ops = self.ops if self.dtype == DEFAULT_DTYPE else rounded_ops(self.ops, self.dtype)
+            function = problem.loss_function(ops)
+            data = {k: self.round_point(np.asarray(v)) for k, v in problem.data_values.items()}
 
         def f(x: np.ndarray) -> Any:
-            return function({**data, **problem.split(x)})
+            return function({**data, **problem.split(self.round_point(x))})
 
         def loss(x: np.ndarray) -> float:
             with np.errstate(all="ignore"):

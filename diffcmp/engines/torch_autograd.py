@@ -2,6 +2,10 @@
 
 The loss is the case's own expression evaluated with ``torch`` functions (``X @ w`` is one
 ``matmul``), so timings say what PyTorch costs. Runs on ``threads`` intra-op threads (default 1).
+In another ``dtype`` (``torch[float32]``, issue 21) the params, data and literals are tensors of
+that dtype (rounded as they are converted), and on ``device="cuda"`` they live on the GPU; every
+call waits for the GPU (``torch.cuda.synchronize``) before it returns, so a timer reads the
+clock after the work, not after its launch.
 """
 
 from __future__ import annotations
@@ -13,13 +17,14 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ..ops.torch import OPS
+from ..errors import UnsupportedError
+from ..ops.torch import DTYPES, ops_for
 from ..symbolic.problem import Problem
 from .base import Engine, Phase, Prepared
 
 
 class TorchEngine(Engine):
-    """PyTorch autograd on float64 tensors."""
+    """PyTorch autograd on float64 tensors (or ``dtype`` ones, on ``device``)."""
 
     offers = frozenset({"gradient", "hessian", "hvp"})
 
@@ -37,31 +42,45 @@ class TorchEngine(Engine):
 
     def prepare(self, problem: Problem) -> Prepared:
         """Build the loss over torch ops; the first forward and backward are timed apart."""
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise UnsupportedError("device cuda: PyTorch sees no CUDA device "
+                                   "(torch.cuda.is_available() is False)")
+        kind, device = DTYPES[self.dtype], torch.device(self.device)
         prepared = Prepared(inputs=None, loss=None, grad=None, read=self._read)
         with prepared.step("build"):
-            f = problem.loss_function(OPS)
-            data = {name: torch.from_numpy(np.array(value, dtype=np.float64))
+            f = problem.loss_function(ops_for(self.dtype, self.device))
+            data = {name: torch.from_numpy(np.array(value, dtype=np.float64)).to(device, kind)
                     for name, value in problem.data_values.items()}
         names = [v.name for v in problem.params]
 
         def inputs(x: np.ndarray) -> list[torch.Tensor]:
             parts = problem.split(np.array(x, dtype=np.float64))
-            return [torch.from_numpy(parts[n]).requires_grad_(self.leaves_require_grad)
-                    for n in names]
+            return [torch.from_numpy(parts[n]).to(device, kind).requires_grad_(
+                self.leaves_require_grad) for n in names]
 
         def loss_of(leaves: list[torch.Tensor]) -> torch.Tensor:
             return f({**data, **dict(zip(names, leaves, strict=True))})
 
         def loss(leaves: list[torch.Tensor]) -> torch.Tensor:
             with torch.no_grad():
-                return loss_of(leaves)
+                return self._wait(loss_of(leaves))
 
-        grad = self.differentiate(loss_of)
-        with prepared.step("first call"):
+        differentiated = self.differentiate(loss_of)
+
+        def grad(leaves: list[torch.Tensor]) -> Any:
+            return self._wait(differentiated(leaves))
+
+        with prepared.step("first call"), _kernels(self.dtype, self.device):
             grad(inputs(problem.point))
         prepared.inputs, prepared.loss, prepared.grad = inputs, loss, grad
-        prepared.phases.update(_second_order(problem, f, data))
+        prepared.phases.update(_second_order(problem, f, data, self._wait))
         return prepared
+
+    def _wait(self, out: Any) -> Any:
+        """``out``, once the GPU has finished computing it (on the CPU: at once)."""
+        if self.device == "cuda":
+            torch.cuda.synchronize()
+        return out
 
     #: Whether the parameter tensors record autograd's graph (reverse mode needs it).
     leaves_require_grad: ClassVar[bool] = True
@@ -81,10 +100,29 @@ class TorchEngine(Engine):
     @staticmethod
     def _read(out: tuple[torch.Tensor, tuple[torch.Tensor, ...]]) -> tuple[float, np.ndarray]:
         value, grads = out
-        return float(value), np.concatenate([g.detach().numpy().ravel() for g in grads])
+        return float(value), np.concatenate([_numpy(g).ravel() for g in grads])
 
 
-def _second_order(problem: Problem, f: Any, data: dict[str, torch.Tensor]) -> dict[str, Phase]:
+def _numpy(value: torch.Tensor) -> np.ndarray:
+    """A tensor of any dtype, on any device, as a float64 NumPy array."""
+    return value.detach().to("cpu", torch.float64).numpy()
+
+
+@contextmanager
+def _kernels(dtype: str, device: str) -> Iterator[None]:
+    """PyTorch refusing an op in this dtype or on this device (``"addmm_impl_cpu_" not
+    implemented for 'BFloat16'``) is ``unsupported``, naming the op, not an engine error."""
+    try:
+        yield
+    except (RuntimeError, NotImplementedError) as exc:
+        if "not implemented for" not in str(exc) and "not supported for" not in str(exc):
+            raise
+        raise UnsupportedError(f"PyTorch has no {dtype} kernel on {device} for an op of this "
+                               f"loss: {str(exc).splitlines()[0]}") from None
+
+
+def _second_order(problem: Problem, f: Any, data: dict[str, torch.Tensor],
+                  wait: Callable[[Any], Any]) -> dict[str, Phase]:
     """``torch.func.hessian`` (forward over reverse) and the Hessian-vector product as
     ``torch.func.jvp`` of ``torch.func.grad`` (forward over reverse), over the flat
     parameters."""
@@ -102,12 +140,12 @@ def _second_order(problem: Problem, f: Any, data: dict[str, torch.Tensor]) -> di
         return torch.cat([leaf.detach().reshape(-1) for leaf in leaves])
 
     def hessian(leaves: list[torch.Tensor]) -> torch.Tensor:
-        return hessian_of(joined(leaves))
+        return wait(hessian_of(joined(leaves)))
 
     def hvp(leaves: list[torch.Tensor], direction: list[torch.Tensor]) -> torch.Tensor:
-        return torch.func.jvp(grad_of, (joined(leaves),), (joined(direction),))[1]
+        return wait(torch.func.jvp(grad_of, (joined(leaves),), (joined(direction),))[1])
 
     def read(out: torch.Tensor) -> np.ndarray:
-        return out.detach().numpy().astype(np.float64).ravel()
+        return _numpy(out).ravel()
 
     return {"hessian": Phase(hessian, read), "hvp": Phase(hvp, read)}

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DiffcmpError, UnsupportedError
+from ..precision import round_to
 from ..symbolic.problem import Problem, component_names
 from .base import Engine, Phase, Prepared
 from .user_modes import (
@@ -169,8 +170,9 @@ class UserCodeEngine(Engine):
     name = "user code"
 
     def __init__(self, function: Callable[..., Any], framework: str, threads: int = 1, *,
-                 mode: str = "rev", hvp: Callable[..., Any] | None = None) -> None:
-        super().__init__(threads)
+                 mode: str = "rev", hvp: Callable[..., Any] | None = None,
+                 dtype: str = "float64") -> None:
+        super().__init__(threads, dtype)
         if framework not in FRAMEWORKS:
             raise DiffcmpError(f"unknown framework {framework!r} (known: {', '.join(FRAMEWORKS)})")
         if mode not in MODES:
@@ -182,8 +184,8 @@ class UserCodeEngine(Engine):
         self.mode = mode
         #: Your own Hessian-vector product, ``hvp(v, **args)`` (the ``"hvp"`` phase when given).
         self.hvp = hvp
-        self.offers = frozenset({"gradient", "hessian", "hvp"} if mode == "rev" else
-                                {"gradient"})
+        self.offers = frozenset({"gradient", "hessian", "hvp"} if mode == "rev"
+                                and dtype == "float64" else {"gradient"})
         #: How the gradient was taken (set by :meth:`prepare_at`: autograd or hand-written).
         self.gradient = ""
         self._data: dict[str, Any] = {}
@@ -205,7 +207,7 @@ class UserCodeEngine(Engine):
     def describe(self) -> str:
         """One line for the report: whose function, which framework, how its gradient came."""
         name = getattr(self.function, "__qualname__", type(self.function).__name__)
-        return (f"your function {name} ({self.framework}, float64); gradient: "
+        return (f"your function {name} ({self.framework}, {self.dtype}); gradient: "
                 f"{self.gradient or 'not taken'}")
 
     def prepare(self, problem: Problem) -> Prepared:
@@ -265,17 +267,19 @@ class UserCodeEngine(Engine):
         """``f(x)``: the function's loss at a flat point, float64 or complex128 (for finite
         differences and the complex step, which passes the data as complex too, so that the
         framework does not refuse to mix them), with no gradient tracking; a 0-d array."""
-        real = {k: self._convert(v, grad=False, param=False) for k, v in layout.data.items()}
+        real = {k: self._convert(v, grad=False, param=False, exact=True)
+                for k, v in layout.data.items()}
         data: dict[bool, dict[str, Any]] = {False: real}
 
         def f(x: np.ndarray) -> np.ndarray:
             complex_ = bool(np.iscomplexobj(x))
             if complex_ not in data:
                 data[complex_] = {k: self._convert(data_value(v, complex_=True), grad=False,
-                                                   param=False)
+                                                   param=False, exact=True)
                                   for k, v in layout.data.items()}
             with self._context(), self._no_grad():
-                params = {k: self._convert(v, grad=False) for k, v in layout.split(x).items()}
+                params = {k: self._convert(v, grad=False, exact=True)
+                          for k, v in layout.split(x).items()}
                 out = self.call(**params, **data[complex_])
                 if isinstance(out, tuple | list):
                     out = out[0]
@@ -318,10 +322,11 @@ class UserCodeEngine(Engine):
     def _inputs(self, layout: Layout, x: np.ndarray, grad: bool) -> dict[str, Any]:
         return {k: self._convert(v, grad) for k, v in layout.split(x).items()}
 
-    def _convert(self, value: Any, grad: bool, param: bool = True) -> Any:
+    def _convert(self, value: Any, grad: bool, param: bool = True, exact: bool = False) -> Any:
         """One value in the framework's type: a param as a float64 (or complex128) array or
         tensor; data as :func:`data_value` says (a number as a plain number for PyTorch and
-        NumPy), a value that is no array as it is."""
+        NumPy), a value that is no array as it is; real ones in :attr:`dtype` unless ``exact``
+        (finite differences of the function evaluate it in float64)."""
         if param:
             array = np.array(value, dtype=np.complex128 if np.iscomplexobj(value) else np.float64)
         else:
@@ -329,14 +334,19 @@ class UserCodeEngine(Engine):
             if not isinstance(value, np.ndarray | np.generic) or value.dtype.kind not in "fciub":
                 return value
             array = np.array(value)
+        narrow = self.dtype if array.dtype.kind == "f" and not exact else "float64"
         if self.framework == "torch":
             if array.ndim == 0 and not param:
                 return array.item()
             torch = importlib.import_module("torch")
-            return torch.from_numpy(array).requires_grad_(grad)
+            return torch.from_numpy(array).to(getattr(torch, narrow) if narrow != "float64"
+                                              else None).requires_grad_(grad)
         if self.framework == "jax":
             with self._context():
-                return importlib.import_module("jax.numpy").asarray(array)
+                jnp = importlib.import_module("jax.numpy")
+                return jnp.asarray(array, dtype=None if narrow == "float64" else narrow)
+        if narrow != "float64":
+            array = np.asarray(round_to(array, narrow), dtype=np.float32)
         return array[()] if array.ndim == 0 else array
 
     def _context(self) -> AbstractContextManager[Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..precision import split_variant
 from ..status import SEVERITY, Status
 
 
@@ -23,13 +24,25 @@ def declaration(declared: Mapping[str, str], engine: str, status: str,
     ``undefined`` when the case declares the reference undefined (every engine's row at such a
     point repeats the reference's verdict, and is covered by its declaration) or the run allows
     undefined points (``allow_undefined=True`` in Python); else ``None``."""
-    own = declared.get(engine)
+    own = own_declaration(declared, engine)
     if own:
         return own
     if status == Status.UNDEFINED and (allow_undefined
                                        or declared.get("reference") == Status.UNDEFINED):
         return Status.UNDEFINED.value
     return None
+
+
+def own_declaration(declared: Mapping[str, str], engine: str) -> str | None:
+    """What ``declared`` (a case's ``[expect.status]``) says of ``engine``: its own entry, or
+    for an engine in another dtype (``torch[float32]``, issue 21) without one, its engine's
+    (``torch``): a failure such as a ``where`` trap is the same in every dtype, and a dtype that
+    differs says so with an entry of its own (``"torch[float32]" = "nan"``)."""
+    own = declared.get(engine)
+    if own:
+        return own
+    base = split_variant(engine)[0]
+    return declared.get(base) if base != engine else None
 
 
 def rank(status: str, declared: str | None) -> tuple[bool, int]:

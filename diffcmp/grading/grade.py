@@ -49,16 +49,19 @@ class Floors:
     grad: np.ndarray | None = None
     #: Where the floors come from, for the report.
     source: str = "ADBench's fixed 1"
+    #: The most a floor can be: ADBench's 1, higher for an engine below float64 (issue 21:
+    #: :data:`~diffcmp.grading.floors.DTYPE_CAP`).
+    cap: float = ADBENCH_FLOOR
 
     def for_grad(self, n: int) -> np.ndarray:
         """The gradient floors as an array of ``n`` (ADBench's 1 where none was derived)."""
         if self.grad is None:
             return np.full(n, ADBENCH_FLOOR)
-        return np.minimum(np.asarray(self.grad, dtype=float), ADBENCH_FLOOR)
+        return np.minimum(np.asarray(self.grad, dtype=float), self.cap)
 
     def for_loss(self) -> float:
-        """The loss floor (at most ADBench's 1)."""
-        return min(float(self.loss), ADBENCH_FLOOR)
+        """The loss floor (at most :attr:`cap`, ADBench's 1)."""
+        return min(float(self.loss), self.cap)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..ops import numpy as numpy_ops
+from ..precision import DEFAULT_DTYPE, round_to
 from .graph import Node, topological
 from .linalg_bounds import LINALG_BOUNDS
 from .rules import VJP, Namespace
@@ -96,20 +97,27 @@ class Program:
 
         return run
 
-    def rounding(self, env: Mapping[str, np.ndarray]) -> tuple[list[Any], list[Any]]:
+    def rounding(self, env: Mapping[str, np.ndarray],
+                 dtype: str = DEFAULT_DTYPE) -> tuple[list[Any], list[Any]]:
         """Each output's float64 value and the first-order bound on its rounding error in units
         of the unit roundoff (see the module docstring). Inputs (params, data, float literals)
-        are exact; a literal float64 cannot hold (``1/3``, ``pi``) is rounded once."""
+        are exact; a literal float64 cannot hold (``1/3``, ``pi``) is rounded once. For a
+        computation in another ``dtype`` (issue 21) its conversion rounds every input and
+        literal that dtype cannot hold once too (``|x|``: ``fl(x) = x (1 + d)``)."""
         values: list[Any] = [None] * len(self.order)
         bounds: list[Any] = [None] * len(self.order)
         with np.errstate(all="ignore"):
             for k, node in enumerate(self.order):
                 if node.op == "var":
                     values[k], bounds[k] = env[node.raw[0]], np.zeros(node.shape)
+                    if dtype != DEFAULT_DTYPE:
+                        bounds[k] = _conversion(values[k], dtype)
                 elif node.op in ("const", "seed"):
                     literal = 1 if node.op == "seed" else node.raw[0]
                     values[k] = numpy_ops.OPS["const"](literal)
                     bounds[k] = np.float64(0.0 if _exact(literal) else abs(values[k]))
+                    if dtype != DEFAULT_DTYPE:
+                        bounds[k] = np.maximum(bounds[k], _conversion(values[k], dtype))
                 else:
                     args = [values[self.slot[id(a)]] for a in node.args]
                     errors = [bounds[self.slot[id(a)]] for a in node.args]
@@ -123,6 +131,13 @@ class Program:
 def _spread(function: Callable[..., Any], count: int) -> Callable[..., Any]:
     """``function(parts, *raw)`` called as ``function(*parts, *raw)``."""
     return lambda *args: function(list(args[:count]), *args[count:])
+
+
+def _conversion(value: Any, dtype: str) -> np.ndarray:
+    """The rounding bound of converting ``value`` to ``dtype``: ``|x|`` where the dtype cannot
+    hold it, 0 where it can (small integers, the point ``w = 1``)."""
+    array = np.asarray(value, dtype=np.float64)
+    return np.where(round_to(array, dtype) == array, 0.0, np.abs(array))
 
 
 def _exact(literal: Any) -> bool:

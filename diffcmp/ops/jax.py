@@ -18,6 +18,19 @@ def const(value: Literal) -> Any:
     return jnp.asarray(literal_to_float(value), dtype=jnp.float64)
 
 
+#: The dtypes an engine may compute in (:data:`diffcmp.precision.DTYPES`) as JAX's.
+DTYPES = {"float64": jnp.float64, "float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def ops_for(dtype: str = "float64") -> dict[str, Callable[..., Any]]:
+    """:data:`OPS` with its literals as ``dtype`` arrays (issue 21): a float64 literal would
+    promote a float32 loss to float64 (x64 is on inside the engines)."""
+    if dtype == "float64":
+        return OPS
+    kind = DTYPES[dtype]
+    return {**OPS, "const": lambda value: jnp.asarray(literal_to_float(value), dtype=kind)}
+
+
 def _sum_to(a: Any, shape: tuple[int, ...]) -> Any:
     lead = a.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape)

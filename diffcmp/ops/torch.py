@@ -19,9 +19,27 @@ from .spec import Literal, literal_to_float
 DTYPE = torch.float64
 
 
+#: The dtypes an engine may compute in (:data:`diffcmp.precision.DTYPES`) as PyTorch's.
+DTYPES = {"float64": torch.float64, "float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
 def const(value: Literal) -> torch.Tensor:
     """A literal as a float64 scalar tensor."""
     return torch.tensor(literal_to_float(value), dtype=DTYPE)
+
+
+def ops_for(dtype: str = "float64", device: str = "cpu") -> dict[str, Callable[..., Any]]:
+    """:data:`OPS` with its literals as ``dtype`` tensors on ``device`` (issue 21): a float64
+    literal would make a float32 scalar param's loss float64 (PyTorch promotes two 0-d tensors
+    to the wider dtype), and every other op keeps its arguments' dtype and device."""
+    if dtype == "float64" and device == "cpu":
+        return OPS
+    kind = DTYPES[dtype]
+
+    def literal(value: Literal) -> torch.Tensor:
+        return torch.tensor(literal_to_float(value), dtype=kind, device=device)
+
+    return {**OPS, "const": literal}
 
 
 def _heaviside(x: torch.Tensor, h0: Any) -> torch.Tensor:
@@ -43,7 +61,7 @@ def _scatter_add(g: torch.Tensor, shape: tuple[int, ...], index: Any,
 
 
 def _scatter(g: torch.Tensor, shape: tuple[int, ...], key: Any) -> torch.Tensor:
-    out = torch.zeros(shape, dtype=g.dtype)
+    out = torch.zeros(shape, dtype=g.dtype, device=g.device)
     out[key] = g
     return out
 
@@ -66,7 +84,7 @@ def _eigh_vectors(a: torch.Tensor) -> torch.Tensor:
     """Unit eigenvectors of the symmetric part (ascending), the largest element of each
     positive."""
     v = torch.linalg.eigh(_symmetric(a))[1]
-    largest = v[torch.argmax(torch.abs(v), dim=0), torch.arange(v.shape[1])]
+    largest = v[torch.argmax(torch.abs(v), dim=0), torch.arange(v.shape[1], device=v.device)]
     return v * torch.where(largest < 0, -1.0, 1.0).to(v.dtype)
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..grading.declared import fails
 from ..grading.exact import describe
+from ..grading.limited import PRECISION_LIMITED
 from ..results.derived import (
     cost_table,
     has_second_order,
@@ -180,7 +181,8 @@ def _agreement_rows(records: list[dict[str, Any]], worst: list[dict[str, Any]],
             counts = Counter(r["status"] for r in by_engine[engine]).most_common()
             entry[f"all {points} points"] = ", ".join(f"{n} {st}" for st, n in counts)
             entry["worst error"] = fmt(worst_error[engine])
-        message = row["message"] if status != Status.OK and engine != "reference" else ""
+        message = row["message"] if (status != Status.OK or str(row["message"]).startswith(
+            PRECISION_LIMITED)) and engine != "reference" else ""
         if engine == "reference" and status == Status.OK and not row.get("loss_flag") \
                 and not math.isfinite(float(row["loss"])):
             message = row["message"]  # an older results file: the message says what it is

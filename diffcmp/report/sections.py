@@ -111,7 +111,8 @@ def tolerance_section(result: Tables) -> list[str]:
              "engine agrees when the error is at most the tolerance. `[expect]` values are "
              f"checked against the reference with the same rule and an error of at most "
              f"{EXPECT_TOLERANCE:g} unless the case says otherwise.", "",
-             table([{"engine": name, "tolerance": fmt(info["tolerance"]),
+             table([{"engine": name, "device": info.get("device", "-"),
+                     "dtype": info.get("dtype", "-"), "tolerance": fmt(info["tolerance"]),
                       "computes": info["summary"], "source of the tolerance": info["source"]}
                      for name, info in result.meta["engines"].items()], right=("tolerance",)),
              ""]
@@ -136,6 +137,17 @@ def tolerance_section(result: Tables) -> list[str]:
     return parts
 
 
+def _precision(result: Tables) -> str:
+    """The dtypes and the device of the run (issue 21), as the environment's line says them."""
+    env, options = result.meta["environment"], result.meta.get("options", {})
+    dtypes = options.get("dtypes", [env.get("dtype", "?")])
+    where = f"; PyTorch and JAX on {options['device']}" if "device" in options else ""
+    if list(dtypes) == ["float64"] or "dtypes" not in options:
+        return f"dtype {env.get('dtype', '?')} everywhere (JAX with x64 enabled locally){where}"
+    return (f"dtypes {', '.join(dtypes)}: float64 but in the columns named for another "
+            f"(`torch[float32]`; JAX with x64 enabled locally){where}")
+
+
 def environment_section(result: Tables) -> list[str]:
     env = result.meta["environment"]
     libraries = ", ".join(f"{label} {env.get(key, '?')}" for label, key in (
@@ -145,8 +157,9 @@ def environment_section(result: Tables) -> list[str]:
              f"- Python {env.get('python', '?')} on {env.get('platform', '?')}",
              f"- {libraries}",
              f"- CPU: {env.get('cpu', '?')}, {env.get('cpu_count', '?')} logical cores",
-             f"- PyTorch threads: {env.get('torch_threads', '?')}; dtype "
-             f"{env.get('dtype', '?')} everywhere (JAX with x64 enabled locally)"]
+             f"- PyTorch threads: {env.get('torch_threads', '?')}; {_precision(result)}"]
+    if env.get("gpu"):
+        lines.append(f"- GPU: {env['gpu']}")
     before, load = env.get("load_avg_before"), env.get("load_avg")
     if load:
         lines.append("- Load average (1 / 5 / 15 minutes): "

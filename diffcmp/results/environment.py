@@ -53,10 +53,12 @@ def other_cpu(start: Usage, end: Usage) -> float | None:
     return round(max(other / wall, 0.0), 2)
 
 
-def environment(threads: int = 1, since: Usage | None = None) -> dict[str, Any]:
+def environment(threads: int = 1, since: Usage | None = None,
+                device: str = "cpu") -> dict[str, Any]:
     """Versions of Python and the engines' libraries, the CPU, threads and dtype, and the load:
     ``load_avg`` now and, given the snapshot ``since`` taken as the run started,
-    ``load_avg_before`` and ``other_cpu`` (:func:`other_cpu`)."""
+    ``load_avg_before`` and ``other_cpu`` (:func:`other_cpu`); on ``device="cuda"`` the GPU's
+    name (``gpu``, as PyTorch reports it)."""
     def version(package: str) -> str:
         try:
             return metadata.version(package)
@@ -69,10 +71,22 @@ def environment(threads: int = 1, since: Usage | None = None) -> dict[str, Any]:
         "dtype": "float64", "load_avg": _load_avg(), **{p: version(p) for p in
                                ("diffcmp", "sympy", "mpmath", "numpy", "torch", "jax", "pandas")},
     }
+    if device == "cuda":
+        env["gpu"] = _gpu_name()
     if since is not None:
         env["load_avg_before"] = since.load_avg
         env["other_cpu"] = other_cpu(since, usage())
     return env
+
+
+def _gpu_name() -> str:
+    """The first CUDA device's name as PyTorch reports it (``?`` where it cannot say)."""
+    try:
+        import torch
+
+        return str(torch.cuda.get_device_name(0))
+    except Exception:  # no CUDA, or a driver that will not say: the report says "?"
+        return "?"
 
 
 def _load_avg() -> list[float] | None:

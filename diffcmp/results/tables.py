@@ -18,7 +18,8 @@ import pandas as pd
 
 from ..errors import DiffcmpError
 from ..grading.declared import declaration, declared_for, fails
-from ..registry import BUILT_IN, engine_info
+from ..precision import engine_device
+from ..registry import BUILT_IN, engine_dtype, engine_info
 from ..run.options import Options
 from ..run.rows import CaseResult
 from .environment import Usage, environment
@@ -39,7 +40,7 @@ COLUMNS = {
                   "loss_exact", "loss_flag", "loss_bound"],
     "gradients": ["case", "point", "engine", "component", "value", "reference",
                   "reference_exact", "reference_flag", "reference_bound"],
-    "timing": ["case", "engine", "phase", "median_s", "iqr_s", "runs"],
+    "timing": ["case", "engine", "phase", "median_s", "iqr_s", "runs", "device"],
     "expressions": ["case", "loss_ops", "grad_ops", "grad_cse_ops", "derive_s", "method",
                     "formula", "array_derive_s", "hvp_formula", "hessian_formula",
                     "hvp_derive_s"],
@@ -97,13 +98,14 @@ class Tables:
         measured, prepared = time_spent(frames["timing"])
         meta = {
             "format": FORMAT, "format_version": FORMAT_VERSION,
-            "environment": environment(options.threads, since),
+            "environment": environment(options.threads, since, options.device),
             "engines": {name: _engine_meta(name, options) for name in options.engines},
             "options": {"engines": list(options.engines), "timing": options.timing,
                         "min_time": options.min_time, "threads": options.threads,
                         "tags": list(options.tags),
                         "allow_undefined": options.allow_undefined, "order": options.order,
-                        "max_hessian_n": options.max_hessian_n},
+                        "max_hessian_n": options.max_hessian_n, "device": options.device,
+                        "dtypes": list(options.dtypes)},
             "wall_s": wall_s, "measured_s": measured, "prepare_s": prepared,
             "sources": {c.case: c.source for c in cases},
         }
@@ -185,6 +187,9 @@ class Tables:
         for name, columns in EXACT_COLUMNS.items():  # older versions: no certified text
             for column in columns:
                 frames[name][column] = frames[name][column].astype(object).fillna("").astype(str)
+        # written before issue 21: no device column (unknown, not assumed)
+        frames["timing"]["device"] = frames["timing"]["device"].astype(object).fillna(
+            "").astype(str)
         # versions 1 to 3 graded the gradient only
         frames["agreement"]["derivative"] = frames["agreement"]["derivative"].astype(
             object).fillna("gradient").astype(str)
@@ -195,7 +200,7 @@ class Tables:
 def _engine_meta(name: str, options: Options) -> dict[str, Any]:
     """What the report says of an engine: its tolerance at first and second order (a run's
     tolerance scales the second order's as :func:`~diffcmp.run.options.tolerance_for` does),
-    where each comes from, and what it computes."""
+    where each comes from, what it computes, and where and in which dtype (issue 21)."""
     info = engine_info(name)
     tolerance = options.tolerance.get(name, info.tolerance)
     scale = tolerance / info.tolerance if info.tolerance > 0 else 1.0
@@ -204,6 +209,7 @@ def _engine_meta(name: str, options: Options) -> dict[str, Any]:
     return {"tolerance": tolerance,
             "source": RUN_TOLERANCE if ours else info.tolerance_source,
             "summary": summary, "origin": info.origin,
+            "device": engine_device(name, options.device), "dtype": engine_dtype(name),
             "second_tolerance": info.second_tolerance * scale,
             "second_source": (f"the default {info.second_tolerance:g}, scaled as the tolerance "
                               f"set for this run scales the gradient's: {info.second_source}")

@@ -22,13 +22,16 @@ from ..errors import (
     UnsupportedError,
 )
 from ..grading import grade as grading
+from ..grading import limited
 from ..grading.crosscheck import CrossCheck
+from ..grading.declared import own_declaration
 from ..grading.diagnose import Diagnosis
 from ..grading.exact import Exact
 from ..grading.floors import FloorFinder
 from ..grading.kinks import KinkDetector, Sides
 from ..matcalc.hessian_form import hessian_formula
 from ..matcalc.printer import formulas
+from ..precision import DEFAULT_DEVICE, DEFAULT_DTYPE, split_variant
 from ..registry import get_engine
 from ..status import Status
 from ..symbolic.problem import Problem, lower
@@ -101,7 +104,8 @@ def evaluate(case: Case, options: Options | None = None,
     tolerance comes from ``options.tolerance``.
     """
     options = options or Options()
-    engines = {name: get_engine(name, threads=options.threads) for name in options.engines}
+    engines = {name: get_engine(name, threads=options.threads, device=options.device)
+               for name in options.engines}
     engines.update(extra_engines or {})
     with ExitStack() as stack:
         for engine in engines.values():
@@ -128,6 +132,8 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
     for index, x in enumerate(points):
         floors = finder.at(x)
         first_floors = first_floors or floors
+        # an engine in another dtype: floors with its inputs' rounding (issue 21)
+        by_dtype = {DEFAULT_DTYPE: floors}
         cause_here: str | None = None  # diagnosed once per point, on the first nan
         sides = detector.sides(x) if detector else Sides.none()
         every_sides.append(sides)
@@ -140,26 +146,30 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
         for name in engines:
             outcome = outcomes[name][index]
             tolerance = tolerance_for(case, name, options)
+            dtype = getattr(engines[name], "dtype", DEFAULT_DTYPE)
+            if dtype not in by_dtype:
+                by_dtype[dtype] = finder.at(x, dtype)
+            own = engines[name].floors(by_dtype[dtype], x, tolerance)
             if kink and (outcome.status is None or outcome.status == Status.UNDEFINED):
                 # per component: the untouched ones graded as usual, the touched ones against
                 # the interval between their one-sided derivatives
                 verdict = grading.kink_verdict(
                     name, outcome, kink, problem.components, left, right, reference=reference,
-                    tolerance=tolerance, floors=engines[name].floors(floors, x, tolerance),
-                    spread=sides.spread,
+                    tolerance=tolerance, floors=own, spread=sides.spread,
                     pairs=sides.pairs if engines[name].subgradient else ())
             elif name == "reference":
                 verdict = grading.Verdict(outcome.status or Status.OK, 0.0, 0.0, outcome.message)
             else:
                 verdict = grading.grade(name, outcome, reference, problem.components, tolerance,
-                                        engines[name].floors(floors, x, tolerance))
+                                        own)
+            verdict = limited.note(verdict, dtype, tolerance)
             cause = ""
             if verdict.status == Status.NAN:
                 if cause_here is None:
                     cause_here = diagnosis.cause(x) if diagnosis else ""
                 cause = cause_here
             result.add_agreement(index, name, verdict, outcome.loss, tolerance,
-                                 declared.get(name), reference.digits, cause,
+                                 own_declaration(declared, name), reference.digits, cause,
                                  outcome.exact if name == "reference" else None)
             if outcome.grad is not None:
                 ref = reference.grad if reference.grad is not None else \
@@ -169,6 +179,8 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
     _check_expect(case, problem, outcomes["reference"][0], result,
                   first_floors or grading.Floors())
     for name in declared:
+        if name not in engines and split_variant(name)[1] not in options.dtypes:
+            continue  # a dtype this run does not ask for (issue 21): not a column of it
         if name not in engines:  # not asked for: nothing to hold it against (and said so)
             result.add_expectation("status", name, declared[name], NOT_RUN, True)
         else:
@@ -187,13 +199,14 @@ def _evaluate(case: Case, options: Options, engines: dict[str, Engine]) -> CaseR
         for name, p in prepared.items():
             if not isinstance(p, Prepared):
                 continue
+            device = getattr(engines[name], "device", DEFAULT_DEVICE)
             with engine_call(name):
                 if outcomes[name][0].status is None:
-                    _time(result, name, p, problem.point, options.min_time)
+                    _time(result, name, p, problem.point, options.min_time, device)
                 if second.get(name):
                     time_second(result, name, p, second[name], problem.point,
                                 lambda call, *args: measure(functools.partial(call, *args),
-                                                            options.min_time))
+                                                            options.min_time), device)
     return result
 
 
@@ -308,7 +321,7 @@ def _check_expect(case: Case, problem: Problem, reference: grading.Outcome,
 
 
 def _time(result: CaseResult, name: str, prepared: Prepared, x: np.ndarray,
-          min_time: float) -> None:
+          min_time: float, device: str = DEFAULT_DEVICE) -> None:
     inputs = prepared.inputs(x)
     measured = []
     for phase, function in (("loss", prepared.loss), ("grad", prepared.grad)):
@@ -319,6 +332,7 @@ def _time(result: CaseResult, name: str, prepared: Prepared, x: np.ndarray,
             continue
     # read after measuring: an engine may prepare a phase on its first (warm-up) call
     for step, seconds in prepared.prepare_s.items():
-        result.add_timing(name, f"prepare: {step}", Measurement(seconds, 0.0, 1, seconds))
+        result.add_timing(name, f"prepare: {step}", Measurement(seconds, 0.0, 1, seconds),
+                          device)
     for phase, measurement in measured:
-        result.add_timing(name, phase, measurement)
+        result.add_timing(name, phase, measurement, device)

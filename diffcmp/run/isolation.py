@@ -46,8 +46,11 @@ from pathlib import Path
 from typing import Any
 
 from ..cases import load_cases
+from ..engines import devices
 from ..errors import DiffcmpError
+from ..grading.declared import own_declaration
 from ..grading.grade import Verdict
+from ..precision import DEFAULT_DTYPE, split_variant
 from ..registry import engine_class, engine_info
 from ..status import Status
 from . import watch
@@ -101,8 +104,10 @@ def failed_result(name: str, source: str, engines: Iterable[str], status: str, m
     for engine in engines:
         tolerance = tolerances.get(engine, engine_info(engine).tolerance)
         result.add_agreement(0, engine, Verdict(Status(status), nan, nan, message), nan,
-                             tolerance, declared.get(engine))
+                             tolerance, own_declaration(declared, engine))
     for engine, status_declared in declared.items():
+        if engine not in engines and split_variant(engine)[1] != DEFAULT_DTYPE:
+            continue  # a dtype the run does not ask for (issue 21)
         actual = status if engine in engines else NOT_RUN
         result.add_expectation("status", engine, status_declared, actual,
                                actual in (status_declared, NOT_RUN))
@@ -252,6 +257,7 @@ def _serve(connection: Connection, memory_limit: int) -> None:
     for name in options.engines:  # import PyTorch and JAX now, not during the first case
         connection.send(("starting", name))  # should it take the process down: which one
         engine_class(name).start()
+    devices.start(getattr(options, "device", "cpu"), options.engines)  # a GPU's context too
     if memory_limit:  # on top of the libraries and their thread pools (module docstring)
         limit_memory(memory_limit)
     connection.send(("ready",))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import DiffcmpError
+from ..precision import DEFAULT_DEVICE, DEFAULT_DTYPE, check_device, expand_dtypes, parse_dtypes
 from ..registry import default_engine_names, engine_info, is_engine_name
 from .limits import MIN_TIME_S
 
@@ -29,6 +30,11 @@ class Options:
     ``allow_undefined`` lets points where the loss or its gradient is ``undefined`` pass, as
     though every case declared ``[expect.status] reference = "undefined"`` (without requiring
     it: a defined point is graded as usual).
+
+    ``device`` is where PyTorch's and JAX's engines compute (``cpu``, the default for both, or
+    ``cuda``); ``dtypes`` the precisions the engines of :data:`~diffcmp.precision.DTYPE_RULES`
+    run in, each a column of its own (``torch``, ``torch[float32]``: ``engines`` is expanded so;
+    float64 alone, the default, keeps every name as it is).
     """
 
     engines: tuple[str, ...] = field(default_factory=default_engine_names)
@@ -44,8 +50,13 @@ class Options:
     #: Above this many parameters the full Hessian is skipped (with its reason); the
     #: Hessian-vector product still runs.
     max_hessian_n: int = MAX_HESSIAN_N
+    device: str = DEFAULT_DEVICE
+    dtypes: tuple[str, ...] = (DEFAULT_DTYPE,)
 
     def __post_init__(self) -> None:
+        check_device(self.device)
+        object.__setattr__(self, "dtypes", parse_dtypes(self.dtypes))
+        object.__setattr__(self, "engines", expand_dtypes(tuple(self.engines), self.dtypes))
         if self.order not in (1, 2):
             raise DiffcmpError(f"the order must be 1 or 2, not {self.order!r}")
         if isinstance(self.max_hessian_n, bool) or not isinstance(self.max_hessian_n, int) \

@@ -96,8 +96,10 @@ class CaseResult:
         self.expectations.append({"case": self.case, "kind": kind, "item": item,
                                   "expected": expected, "actual": actual, "holds": holds})
 
-    def add_timing(self, engine: str, phase: str, measurement: Any) -> None:
-        """One timed phase of one engine."""
+    def add_timing(self, engine: str, phase: str, measurement: Any,
+                   device: str = "cpu") -> None:
+        """One timed phase of one engine, on ``device`` (where it computed: ``cpu``,
+        ``cuda``)."""
         self.timing.append({"case": self.case, "engine": engine, "phase": phase,
                             "median_s": measurement.median_s, "iqr_s": measurement.iqr_s,
-                            "runs": measurement.runs})
+                            "runs": measurement.runs, "device": device})

@@ -193,15 +193,16 @@ def _asymmetry(verdict: grading.Verdict, hessian: np.ndarray, n: int, components
 
 
 def time_second(result: CaseResult, name: str, prepared: Prepared, phases: list[str],
-                x: np.ndarray, measure: Callable[..., Any]) -> None:
-    """Time ``phases`` of one engine at ``x`` (the product along :func:`tangent`)."""
+                x: np.ndarray, measure: Callable[..., Any], device: str = "cpu") -> None:
+    """Time ``phases`` of one engine (on ``device``) at ``x`` (the product along
+    :func:`tangent`)."""
     inputs = prepared.inputs(x)
     direction = prepared.inputs(tangent(x.size))
     for phase in phases:
         call = prepared.phases[phase].call
         args = (inputs,) if phase == "hessian" else (inputs, direction)
         try:
-            result.add_timing(name, phase, measure(call, *args))
+            result.add_timing(name, phase, measure(call, *args), device)
         except Exception:  # graded already; a phase that fails when timed gets no row
             continue
 
