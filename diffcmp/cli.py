@@ -24,7 +24,7 @@ from .engines import devices
 from .errors import DiffcmpError
 from .explain import explain
 from .gradbench import command as gradbench_command
-from .precision import DEFAULT_DEVICE, DEFAULT_DTYPE, DEVICES, parse_dtypes
+from .precision import add_precision_arguments
 from .registry import engine_info, engine_names, plugin_problems
 from .report.folder import LATEST, check_out, point_latest, write_new_report, write_report
 from .report.sweep import size_line, sweep_summary, write_sweep_report
@@ -70,13 +70,6 @@ _threads = _number(int, lambda v: v >= 1, "must be 1 or more")
 _fraction = _number(float, lambda v: 0 <= v < float("inf"), "must be zero or more (0.05 is 5%)")
 
 
-def _dtypes(text: str) -> tuple[str, ...]:
-    try:
-        return parse_dtypes(text)
-    except DiffcmpError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def _sizes(text: str) -> list[int]:
     try:
         return [int(part) for part in text.split(",") if part.strip()]
@@ -116,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="only cases with this tag (repeatable)")
     run.add_argument("--no-timing", action="store_true", help="agreement only")
     _second_order_arguments(run)
-    _precision_arguments(run)
+    add_precision_arguments(run)
     run.add_argument("--min-time", type=_positive, default=None, metavar="SECONDS",
                      help=f"minimum measured time per phase (default {MIN_TIME_S})")
     run.add_argument("--threads", type=_threads, default=1, metavar="N",
@@ -148,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="engines to run (the reference always runs)")
     sweeping.add_argument("--no-timing", action="store_true", help="agreement only")
     _second_order_arguments(sweeping)
-    _precision_arguments(sweeping)
+    add_precision_arguments(sweeping)
     sweeping.add_argument("--min-time", type=_positive, default=None, metavar="SECONDS",
                           help=f"minimum measured time per phase (default {MIN_TIME_S})")
     sweeping.add_argument("--timeout", type=_positive, default=None, metavar="SECONDS",
@@ -249,18 +242,6 @@ def _second_order_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-hessian-n", type=_threads, default=MAX_HESSIAN_N, metavar="N",
                         help=f"skip the full Hessian above N parameters (default "
                         f"{MAX_HESSIAN_N:,}); the Hessian-vector product still runs")
-
-
-def _precision_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE,
-                        help="where PyTorch's and JAX's engines compute (default cpu for both, "
-                        "so a run compares like with like; JAX is pinned to the CPU unless "
-                        "asked); cuda where it is absent: one line, exit 2")
-    parser.add_argument("--dtype", type=_dtypes, default=(DEFAULT_DTYPE,),
-                        metavar="D,D", help="precisions the torch, torch-fwd, jax, jax-fwd and "
-                        "fd-central (not bfloat16) engines run in, each a column of its own "
-                        "(torch[float32]); float64, float32, bfloat16 (default float64: the plain "
-                        "names)")
 
 
 def _device(options: Options) -> None:

@@ -17,6 +17,7 @@ settings read it.
 
 from __future__ import annotations
 
+import argparse
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -164,8 +165,45 @@ def round_to(values: Any, dtype: str) -> np.ndarray:
     return array.astype(ml_dtypes.bfloat16).astype(np.float64)
 
 
-__all__ = ["CENTRAL_DTYPES", "DEFAULT_DEVICE", "DEFAULT_DTYPE", "DEVICES", "DEVICE_ENGINES",
-           "DTYPES",
-           "DTYPE_RULES", "ROUNDING_ROOM", "UNIT_ROUNDOFF", "check_device", "dtype_tolerance",
-           "engine_device", "expand_dtypes", "parse_dtypes", "round_to", "split_variant",
-           "supports", "unit_roundoff", "variant_name"]
+def _dtypes_argument(text: str) -> tuple[str, ...]:
+    try:
+        return parse_dtypes(text)
+    except DiffcmpError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_precision_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command line's ``--device`` and ``--dtype`` (``run`` and ``sweep``)."""
+    parser.add_argument("--device", choices=DEVICES, default=DEFAULT_DEVICE,
+                        help="where PyTorch's and JAX's engines compute (default cpu for both, "
+                        "so a run compares like with like; JAX is pinned to the CPU unless "
+                        "asked); cuda where it is absent: one line, exit 2")
+    parser.add_argument("--dtype", type=_dtypes_argument, default=(DEFAULT_DTYPE,),
+                        metavar="D,D", help="precisions the torch, torch-fwd, jax, jax-fwd and "
+                        "fd-central (not bfloat16) engines run in, each a column of its own "
+                        "(torch[float32]); float64, float32, bfloat16 (default float64: the plain "
+                        "names)")
+
+
+__all__ = [
+    "CENTRAL_DTYPES",
+    "DEFAULT_DEVICE",
+    "DEFAULT_DTYPE",
+    "DEVICES",
+    "DEVICE_ENGINES",
+    "DTYPES",
+    "DTYPE_RULES",
+    "ROUNDING_ROOM",
+    "UNIT_ROUNDOFF",
+    "add_precision_arguments",
+    "check_device",
+    "dtype_tolerance",
+    "engine_device",
+    "expand_dtypes",
+    "parse_dtypes",
+    "round_to",
+    "split_variant",
+    "supports",
+    "unit_roundoff",
+    "variant_name",
+]
