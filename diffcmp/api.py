@@ -13,7 +13,7 @@ import sympy as sp
 
 from .cases import Case, discover
 from .errors import CaseError, DiffcmpError
-from .registry import engine_names
+from .registry import default_engine_names
 from .report.folder import check_out
 from .report.sweep import write_sweep_report
 from .result import Result
@@ -97,7 +97,7 @@ def compare(loss: sp.Expr | str, params: Mapping[str, Any], data: Mapping[str, A
     loss cannot be built (an unknown name, a shape mismatch, a non-scalar loss...).
     """
     case = Case(name=name, loss=loss, params=params, data=data or {}, **case_options)
-    options = Options(engines=tuple(engines) if engines else engine_names(), timing=timing,
+    options = Options(engines=tuple(engines) if engines else default_engine_names(), timing=timing,
                       min_time=min_time, allow_undefined=allow_undefined, order=order,
                       max_hessian_n=max_hessian_n)
     result = run_cases([case], options)

@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DiffcmpError
-from .registry import engine_info, engine_names, is_engine_name
+from .registry import default_engine_names, engine_info, engine_names, is_engine_name
 from .run.limits import DEFAULT_TIMEOUT_S, MIN_TIME_S
 
 KEYS = ("paths", "engines", "tolerance", "timeout", "min_time", "out")
-#: ``engines``: ``None`` stands for every engine, the built-in ones and the plugins that load
-#: (:func:`~diffcmp.registry.engine_names`, read when settings are resolved).
+#: ``engines``: ``None`` stands for every default engine, the built-in ones (less the optional
+#: frameworks') and the plugins that load (:func:`~diffcmp.registry.default_engine_names`, read
+#: when settings are resolved).
 DEFAULTS: dict[str, Any] = {"paths": [], "engines": None, "tolerance": {},
                             "timeout": DEFAULT_TIMEOUT_S, "min_time": MIN_TIME_S, "out": None}
 COMMAND_LINE = "command line"
@@ -175,7 +176,7 @@ def resolve(flags: Mapping[str, Any], start: Path | None = None) -> Settings:
         else:
             values[key], sources[key] = DEFAULTS[key], DEFAULT
             if key == "engines":
-                values[key] = list(engine_names())
+                values[key] = list(default_engine_names())
     return Settings(values, sources, path)
 
 

@@ -49,6 +49,8 @@ class EngineInfo:
                           "with the Hessian's own floor")
     #: Where the engine comes from: :data:`BUILT_IN`, or ``plugin <package> <version>``.
     origin: str = "built in"
+    #: Whether a run without --engines includes it (the optional frameworks' engines do not).
+    default: bool = True
 
 
 #: :attr:`EngineInfo.origin` of the engines that ship with diffcmp.
@@ -108,6 +110,27 @@ REGISTRY: dict[str, EngineInfo] = {
         "Alonso 2003)",
         1e-6, "central differences (h = cbrt(eps)) of the exact complex-step gradient: error "
         "O(eps^(2/3)) ~ 4e-11 times the scale of f'''' (Nocedal & Wright, sec. 8.1)"),
+    "pytensor": EngineInfo(
+        "pytensor_grad:PyTensorEngine",
+        "the loss from PyTensor ops on a symbolic vector, pytensor.grad, compiled once with "
+        "pytensor.function (default mode: C), float64 (optional: diffcmp[pytensor])",
+        1e-10, f"reverse mode is exact up to float64 rounding; {_ADBENCH}", default=False),
+    "casadi": EngineInfo(
+        "casadi_reverse:CasadiEngine",
+        "the loss from CasADi ops on an MX graph (arrays of 2 dimensions at most), reverse mode "
+        "casadi.gradient in one casadi.Function, float64 (optional: diffcmp[casadi])",
+        1e-10, f"reverse mode is exact up to float64 rounding; {_ADBENCH}", default=False),
+    "fd-richardson": EngineInfo(
+        "fd_richardson:RichardsonEngine",
+        "numdifftools.Gradient: central differences of the float64 loss at a sequence of steps, "
+        "Richardson-extrapolated, graded above its own error estimate (optional: "
+        "diffcmp[fd-richardson])",
+        1e-8, "numdifftools' error estimate of each component is its floor (numdifftools 0.11 "
+        "docs: Gradient, full_output); beyond it, 1e-8 relative: Richardson extrapolation "
+        "removes the error's even powers of h (D'Errico, DERIVEST); ADBench's floor at most",
+        1e-6, "numdifftools.Hessian's error estimate of each entry is its floor (numdifftools "
+        "0.11 docs); beyond it, extrapolated second differences: 1e-6 relative",
+        default=False),
 }
 
 #: The built-in engines' names, in report order (:func:`engine_names` adds the plugins').
@@ -119,6 +142,12 @@ def engine_names() -> tuple[str, ...]:
     that loads, by name (importing the plugins on the first call; a plugin that fails to load is
     left out, and :func:`plugin_problems` says why)."""
     return (*ENGINE_NAMES, *(name for name in _found() if _load(name)[0] is not None))
+
+
+def default_engine_names() -> tuple[str, ...]:
+    """The engines a run without ``--engines`` uses: :func:`engine_names` less those whose
+    :attr:`EngineInfo.default` is false (the optional frameworks')."""
+    return tuple(name for name in engine_names() if engine_info(name).default)
 
 
 def is_engine_name(name: str) -> bool:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import DiffcmpError
-from ..registry import engine_info, engine_names, is_engine_name
+from ..registry import default_engine_names, engine_info, is_engine_name
 from .limits import MIN_TIME_S
 
 if TYPE_CHECKING:  # only named: building Options (the pytest plugin as pytest starts) stays light
@@ -31,7 +31,7 @@ class Options:
     it: a defined point is graded as usual).
     """
 
-    engines: tuple[str, ...] = field(default_factory=engine_names)
+    engines: tuple[str, ...] = field(default_factory=default_engine_names)
     timing: bool = True
     min_time: float = MIN_TIME_S
     threads: int = 1
