@@ -99,7 +99,7 @@ def test_pyproject_engines_and_the_default_include_plugins(plugins: None, tmp_pa
     assert settings["engines"] == ["demo", "jax"]
     assert settings["tolerance"] == {"demo-wrong": 0.6}
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
-    assert resolve({}, start=tmp_path)["engines"] == list(registry.engine_names())
+    assert resolve({}, start=tmp_path)["engines"] == list(registry.default_engine_names())
     assert "demo" in Options().engines
 
 
