@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import diffcmp
-from diffcmp.engines import ENGINE_NAMES
 from diffcmp.lang import ELEMENTWISE
+from diffcmp.registry import default_engine_names
 
 NON_ANALYTIC = {"abs", "sign", "relu", "max", "min", "where", "floor", "ceil", "erfinv",
                 "mod", "clip"}
@@ -26,7 +26,7 @@ def _gradients(result: diffcmp.Result, engine: str) -> np.ndarray:
 def _check(result: diffcmp.Result, expected_loss: float, expected_grad: np.ndarray,
            analytic: bool = True, loose: frozenset[str] = frozenset()) -> None:
     agreement = result.agreement.set_index("engine")
-    for engine in ENGINE_NAMES:
+    for engine in default_engine_names():
         status = agreement.loc[engine, "status"]
         if engine == "fd-complex" and not analytic:
             assert status == "unsupported", agreement.loc[engine, "message"]

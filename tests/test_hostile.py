@@ -87,7 +87,7 @@ EXPECTED = {
     "ragged_three_dimensions": "params.w[1] is ragged: params.w[1][0] has shape (2) but "
                                "params.w[1][1] has shape (1)",
     "unknown_engine": "tolerance.torchh: unknown engine 'torchh' (known: reference, sympy, "
-                      "matcalc, torch, torch-fwd, jax, jax-fwd, fd-central, fd-complex)",
+                      "matcalc, torch, torch-fwd, jax, jax-fwd, fd-central, fd-complex",
     "unknown_function": "loss (column 1): unknown function 'tahn'; did you mean 'tanh'?",
     "unknown_key": "unknown key 'los' (allowed: data, description, expect, loss, name, nodes, "
                    "order, params, reference, sample, sweep, tags, tolerance)",
