@@ -129,6 +129,27 @@ REGISTRY: dict[str, EngineInfo] = {
         "the loss from TensorFlow ops, tf.GradientTape in a tf.function traced for float64 "
         "inputs",
         1e-10, f"reverse mode is exact up to float64 rounding; {_ADBENCH}", default=False),
+    "pytensor": EngineInfo(
+        "pytensor_grad:PyTensorEngine",
+        "the loss from PyTensor ops on a symbolic vector, pytensor.grad, compiled once with "
+        "pytensor.function (default mode: C), float64 (optional: diffcmp[pytensor])",
+        1e-10, f"reverse mode is exact up to float64 rounding; {_ADBENCH}", default=False),
+    "casadi": EngineInfo(
+        "casadi_reverse:CasadiEngine",
+        "the loss from CasADi ops on an MX graph (arrays of 2 dimensions at most), reverse mode "
+        "casadi.gradient in one casadi.Function, float64 (optional: diffcmp[casadi])",
+        1e-10, f"reverse mode is exact up to float64 rounding; {_ADBENCH}", default=False),
+    "fd-richardson": EngineInfo(
+        "fd_richardson:RichardsonEngine",
+        "numdifftools.Gradient: central differences of the float64 loss at a sequence of steps, "
+        "Richardson-extrapolated, graded above its own error estimate (optional: "
+        "diffcmp[fd-richardson])",
+        1e-8, "numdifftools' error estimate of each component is its floor (numdifftools 0.11 "
+        "docs: Gradient, full_output); beyond it, 1e-8 relative: Richardson extrapolation "
+        "removes the error's even powers of h (D'Errico, DERIVEST); ADBench's floor at most",
+        1e-6, "numdifftools.Hessian's error estimate of each entry is its floor (numdifftools "
+        "0.11 docs); beyond it, extrapolated second differences: 1e-6 relative",
+        default=False),
 }
 
 #: The built-in engines' names, in report order (:func:`engine_names` adds the plugins').

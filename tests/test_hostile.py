@@ -88,7 +88,7 @@ EXPECTED = {
                                "params.w[1][1] has shape (1)",
     "unknown_engine": "tolerance.torchh: unknown engine 'torchh' (known: reference, sympy, "
                       "matcalc, torch, torch-fwd, jax, jax-fwd, fd-central, fd-complex, "
-                      "autograd, tensorflow)",
+                      "autograd, tensorflow, pytensor, casadi, fd-richardson)",
     "unknown_function": "loss (column 1): unknown function 'tahn'; did you mean 'tanh'?",
     "unknown_key": "unknown key 'los' (allowed: data, description, expect, loss, name, nodes, "
                    "order, params, reference, sample, sweep, tags, tolerance)",

@@ -22,6 +22,7 @@ Hessian-vector product (``unsupported`` while they return ``None``).
 
 from __future__ import annotations
 
+import math
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
@@ -33,24 +34,47 @@ from ..symbolic.problem import Problem
 from .base import Engine, Phase, Prepared
 
 
-class _Table(Mapping[str, Callable[..., Any]]):
-    """A plugin's op table whose missing op is :class:`UnsupportedError` naming it."""
+class Table(Mapping[str, Callable[..., Any]]):
+    """A plugin's op table whose missing op is :class:`UnsupportedError` naming it (and why the
+    framework lacks it, where ``reasons`` says)."""
 
-    def __init__(self, ops: Mapping[str, Callable[..., Any]], owner: str) -> None:
-        self.ops, self.owner = ops, owner
+    def __init__(self, ops: Mapping[str, Callable[..., Any]], owner: str,
+                 reasons: Mapping[str, str] | None = None) -> None:
+        self.ops, self.owner, self.reasons = ops, owner, reasons or {}
 
     def __getitem__(self, name: str) -> Callable[..., Any]:
         try:
             return self.ops[name]
         except KeyError:
+            why = f": {self.reasons[name]}" if name in self.reasons else ""
             raise UnsupportedError(f"op '{name}' is not in the op table of {self.owner} "
-                                   f"({self.owner}.OPS)") from None
+                                   f"({self.owner}.OPS){why}") from None
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.ops)
 
     def __len__(self) -> int:
         return len(self.ops)
+
+
+def split_flat(table: Mapping[str, Callable[..., Any]], x: Any,
+               shapes: Sequence[tuple[int, ...]], most: int | None = 2) -> tuple[Any, ...]:
+    """The parameters of ``shapes`` from the flat vector ``x`` of all their values (each
+    row-major, one after the other), with ``table``'s ``index`` and ``reshape``;
+    :class:`UnsupportedError` for a shape of more than ``most`` dimensions (``None``: any)."""
+    parts, start = [], 0
+    for shape in shapes:
+        size = math.prod(shape)
+        if shape == ():
+            parts.append(table["index"](x, start))
+        elif most is None or len(shape) <= most:
+            part = table["index"](x, slice(start, start + size, 1))
+            parts.append(part if len(shape) == 1 else table["reshape"](part, shape))
+        else:
+            raise UnsupportedError(f"a parameter of shape {shape}: the flat vector is split "
+                                   f"with reshape, to {most} dimensions at most")
+        start += size
+    return tuple(parts)
 
 
 class OpTableEngine(Engine):
@@ -107,7 +131,7 @@ class OpTableEngine(Engine):
         names = [v.name for v in problem.params]
         sizes = [v.size for v in problem.params]
         with prepared.step("build"):
-            f = problem.loss_function(_Table(self.OPS, type(self).__name__))
+            f = problem.loss_function(Table(self.OPS, type(self).__name__))
             data = {name: self.array(np.array(value, dtype=np.float64))
                     for name, value in problem.data_values.items()}
 
@@ -160,19 +184,11 @@ class OpTableEngine(Engine):
     def _second_order(self, problem: Problem, loss: Callable[[tuple[Any, ...]], Any]) -> dict[
             str, Phase]:
         """The phases :meth:`hessian` and :meth:`hvp` give, over the flat parameters."""
-        table = _Table(self.OPS, type(self).__name__)
-        params = [(v.shape, v.size) for v in problem.params]
+        table = Table(self.OPS, type(self).__name__)
+        shapes = [v.shape for v in problem.params]
 
         def flat_loss(x: Any) -> Any:
-            parts, start = [], 0
-            for shape, size in params:
-                if shape == ():
-                    parts.append(table["index"](x, start))
-                else:
-                    part = table["index"](x, slice(start, start + size, 1))
-                    parts.append(part if len(shape) == 1 else table["reshape"](part, shape))
-                start += size
-            return loss(tuple(parts))
+            return loss(split_flat(table, x, shapes, most=None))
 
         def flat(inputs: tuple[Any, ...]) -> Any:
             return self.array(np.concatenate([np.asarray(self.to_numpy(p), dtype=np.float64)

@@ -82,9 +82,9 @@ def _is_bool(value: Any) -> bool:
 def _args(name: str, convert: Callable[[Any], Any]) -> list[Any]:
     """The spec row's example with floats, booleans and lists made arrays by ``convert``; raw
     arguments (ints, tuples, fractions, names) as they are; ``stack`` and ``concatenate`` take
-    a list of arrays."""
+    a list of arrays, and so does ``einsum``."""
     example = SPEC[name].example
-    if name in ("stack", "concatenate"):
+    if name in ("stack", "concatenate", "einsum"):
         return [[convert(v) for v in example[0]], *example[1:]]
     return [convert(a) if isinstance(a, bool | float | list) else a for a in example]
 

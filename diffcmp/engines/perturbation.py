@@ -19,7 +19,8 @@ class PerturbationEngine(Engine):
     """Gradients from loss evaluations at perturbed points, one component at a time.
 
     The finite-difference engines share this driver; each says which ops and dtype its loss
-    uses and how one component comes out of loss evaluations (:meth:`component`).
+    uses and how one component (:meth:`component`), or the whole gradient (:meth:`gradient`),
+    comes out of loss evaluations.
     """
 
     offers = frozenset({"gradient", "hessian", "hvp"})
@@ -37,9 +38,15 @@ class PerturbationEngine(Engine):
     def hvp(self, f: Callable[[np.ndarray], Any], x: np.ndarray, v: np.ndarray) -> np.ndarray:
         """The Hessian-vector product along the real ``v`` at the real point ``x``."""
 
-    @abstractmethod
     def component(self, f: Callable[[np.ndarray], Any], x: np.ndarray, i: int) -> float:
-        """The ``i``-th gradient component at ``x`` from calls of the loss ``f``."""
+        """The ``i``-th gradient component at ``x`` from calls of the loss ``f`` (an engine
+        gives this, or a whole :meth:`gradient` of its own)."""
+        raise NotImplementedError(f"{type(self).__name__} gives no gradient component")
+
+    def gradient(self, f: Callable[[np.ndarray], Any], x: np.ndarray) -> np.ndarray:
+        """The gradient at ``x`` from calls of the loss ``f``: :meth:`component` by component,
+        unless the engine estimates every component at once."""
+        return np.array([self.component(f, x, i) for i in range(x.size)])
 
     def round_point(self, x: np.ndarray) -> np.ndarray:
         """``x`` as this engine's loss sees it: rounded to its dtype (as it is, in float64)."""
@@ -64,7 +71,7 @@ class PerturbationEngine(Engine):
 
         def grad(x: np.ndarray) -> tuple[float, np.ndarray]:
             with np.errstate(all="ignore"):
-                return np.real(f(x)), np.array([self.component(f, x, i) for i in range(x.size)])
+                return np.real(f(x)), self.gradient(f, x)
 
         with prepared.step("first call"):
             loss(prepared.inputs(problem.point))
