@@ -2,9 +2,8 @@
 implement it, what it computes, its default tolerance and where that tolerance comes from).
 
 What an engine *is* lives here, as data; how it works lives in its module, imported on first use
-(:func:`engine_class`). So ``import diffcmp`` imports neither PyTorch nor JAX, and validating
-engine names, tolerances and report metadata (``[tolerance]``, ``[expect.status]``, the parent
-process of a run) imports no framework.
+(:func:`engine_class`): neither ``import diffcmp`` nor validating engine names, tolerances and
+report metadata (``[tolerance]``, ``[expect.status]``, a run's parent process) imports a framework.
 
 Plugin engines (issue 20) come from other packages, one entry point each in the group
 ``diffcmp.engines`` (name: the engine's name, value: ``module:Class``, a subclass of
@@ -35,6 +34,7 @@ from .precision import (
 )
 
 _ADBENCH = "the ADBench/GradBench rule, with the case's floor (see diffcmp.grading.grade)"
+_REVERSE = f"reverse mode is exact up to float64 rounding; {_ADBENCH}"
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ REGISTRY: dict[str, EngineInfo] = {
     "torch": EngineInfo(
         "torch_autograd:TorchEngine",
         "the loss from PyTorch ops, torch.autograd.grad, float64",
-        1e-10, f"reverse mode is exact up to float64 rounding; {_ADBENCH}"),
+        1e-10, _REVERSE),
     "torch-fwd": EngineInfo(
         "torch_forward:TorchForwardEngine",
         "the loss from PyTorch ops, forward mode: torch.func.jacfwd over the params (n JVPs), "
@@ -95,7 +95,7 @@ REGISTRY: dict[str, EngineInfo] = {
     "jax": EngineInfo(
         "jax_autograd:JaxEngine",
         "the loss from jax.numpy ops, jax.jit(jax.value_and_grad), float64 (local x64)",
-        1e-10, f"reverse mode is exact up to float64 rounding; {_ADBENCH}"),
+        1e-10, _REVERSE),
     "jax-fwd": EngineInfo(
         "jax_forward:JaxForwardEngine",
         "the loss from jax.numpy ops, forward mode: jax.jit(jax.jacfwd) over the params (n "
@@ -123,22 +123,22 @@ REGISTRY: dict[str, EngineInfo] = {
     "autograd": EngineInfo(
         "autograd_hips:AutogradEngine",
         "the loss from autograd.numpy ops (HIPS autograd), autograd.value_and_grad, float64",
-        1e-10, f"reverse mode is exact up to float64 rounding; {_ADBENCH}", default=False),
+        1e-10, _REVERSE, default=False),
     "tensorflow": EngineInfo(
         "tensorflow_tape:TensorflowEngine",
         "the loss from TensorFlow ops, tf.GradientTape in a tf.function traced for float64 "
         "inputs",
-        1e-10, f"reverse mode is exact up to float64 rounding; {_ADBENCH}", default=False),
+        1e-10, _REVERSE, default=False),
     "pytensor": EngineInfo(
         "pytensor_grad:PyTensorEngine",
         "the loss from PyTensor ops on a symbolic vector, pytensor.grad, compiled once with "
         "pytensor.function (default mode: C), float64 (optional: diffcmp[pytensor])",
-        1e-10, f"reverse mode is exact up to float64 rounding; {_ADBENCH}", default=False),
+        1e-10, _REVERSE, default=False),
     "casadi": EngineInfo(
         "casadi_reverse:CasadiEngine",
         "the loss from CasADi ops on an MX graph (arrays of 2 dimensions at most), reverse mode "
         "casadi.gradient in one casadi.Function, float64 (optional: diffcmp[casadi])",
-        1e-10, f"reverse mode is exact up to float64 rounding; {_ADBENCH}", default=False),
+        1e-10, _REVERSE, default=False),
     "fd-richardson": EngineInfo(
         "fd_richardson:RichardsonEngine",
         "numdifftools.Gradient: central differences of the float64 loss at a sequence of steps, "
@@ -159,7 +159,6 @@ DEFAULT_ENGINES = tuple(name for name, info in REGISTRY.items() if info.default)
 
 
 # --- dtypes (issue 21): ``torch[float32]`` is the ``torch`` engine run in float32 ----------------
-
 
 def _variant_info(name: str) -> EngineInfo | None:
     """What ``torch[float32]`` is: ``torch``'s entry in float32; ``None`` for any other name."""
@@ -187,8 +186,7 @@ def engine_names() -> tuple[str, ...]:
 def default_engine_names() -> tuple[str, ...]:
     """The engines of a run that names none: those of :data:`DEFAULT_ENGINES`, then each
     plugin engine that loads (:func:`engine_names` less the optional frameworks)."""
-    return tuple(name for name in engine_names() if name not in REGISTRY
-                 or REGISTRY[name].default)
+    return tuple(n for n in engine_names() if n not in REGISTRY or REGISTRY[n].default)
 
 
 def is_engine_name(name: str) -> bool:
