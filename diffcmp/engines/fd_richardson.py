@@ -42,7 +42,7 @@ class RichardsonEngine(PerturbationEngine):
 
     name = "fd-richardson"
     ops = OPS
-    dtype = np.float64
+    point_type = np.float64
 
     def __init__(self, threads: int = 1) -> None:
         super().__init__(threads)
