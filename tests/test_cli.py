@@ -67,7 +67,7 @@ def test_declared_statuses_of_engines_not_asked_for_fail_nothing(
         "there, engines are off as their cases declare (†). Declared statuses ignored (engine "
         "not run): sympy on 1 case, matcalc on 1 case, torch-fwd on 1 case, jax on 1 case, "
         "jax-fwd on 1 case, fd-central on 1 case, fd-complex on 1 case, autograd on 1 case, "
-        "tensorflow on 1 case.")
+        "tensorflow on 1 case, pytensor on 1 case, casadi on 1 case.")
     assert "expectation(s) failed" not in printed
 
 
