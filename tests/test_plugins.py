@@ -303,11 +303,12 @@ def test_diffcmp_run_with_plugins_installed(tmp_path: Path) -> None:
 def test_a_plugin_that_aborts_gives_error_rows_and_the_run_completes(tmp_path: Path) -> None:
     """The case runs again without the engine that took its worker down; after two such cases
     the engine is left out of the run; one that aborts as a worker starts is left out at once.
-    The other engines keep their verdicts throughout."""
+    The other engines keep their verdicts throughout. One worker (``--jobs 1``): the cases
+    crash in the files' order."""
     names = ("seed_linear_regression", "testfn_booth", "testfn_rosenbrock")
     run = subprocess.run(
         [sys.executable, "-m", "diffcmp", "run", *(str(CASES / f"{n}.toml") for n in names),
-         "--engines", "demo,demo-abort,demo-abort-start", "--no-timing",
+         "--engines", "demo,demo-abort,demo-abort-start", "--no-timing", "--jobs", "1",
          "--out", str(tmp_path / "out"), "--quiet"],
         env=_environment(DEMO, BAD), capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert run.returncode == 1, run.stderr
