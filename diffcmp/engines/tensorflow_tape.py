@@ -125,11 +125,7 @@ class TensorflowEngine(OpTableEngine):
         def hessian(x: Any) -> Any:
             with tf.GradientTape() as outer:
                 outer.watch(x)
-                with tf.GradientTape() as inner:
-                    inner.watch(x)
-                    value = loss(x)
-                gradient = tf.convert_to_tensor(inner.gradient(value, x,
-                                                               unconnected_gradients=zero))
+                gradient = _taped_gradient(tf, loss, x)
             return outer.jacobian(gradient, x, unconnected_gradients=zero)
 
         return tf.function(hessian, input_signature=[tf.TensorSpec([None], tf.float64)])
@@ -143,13 +139,18 @@ class TensorflowEngine(OpTableEngine):
         def hvp(x: Any, v: Any) -> Any:
             with tf.GradientTape() as outer:
                 outer.watch(x)
-                with tf.GradientTape() as inner:
-                    inner.watch(x)
-                    value = loss(x)
-                gradient = tf.convert_to_tensor(inner.gradient(value, x,
-                                                               unconnected_gradients=zero))
-                along = tf.reduce_sum(gradient * v)
+                along = tf.reduce_sum(_taped_gradient(tf, loss, x) * v)
             return tf.convert_to_tensor(outer.gradient(along, x, unconnected_gradients=zero))
 
         spec = tf.TensorSpec([None], tf.float64)
         return tf.function(hvp, input_signature=[spec, spec])
+
+
+def _taped_gradient(tf: Any, loss: Callable[[Any], Any], x: Any) -> Any:
+    """The gradient of ``loss`` at ``x`` on a tape of its own, itself recorded by any tape that
+    watches ``x`` around it (second order: nested tapes); zero where ``loss`` ignores ``x``."""
+    with tf.GradientTape() as inner:
+        inner.watch(x)
+        value = loss(x)
+    return tf.convert_to_tensor(inner.gradient(value, x,
+                                               unconnected_gradients=tf.UnconnectedGradients.ZERO))
