@@ -33,6 +33,7 @@ import autograd.scipy.special as asp
 import numpy as np
 from autograd.extend import defvjp, primitive
 
+from .linalg_float import or_nan
 from .numpy import array_ops
 
 
@@ -74,17 +75,6 @@ def _cumprod(a: Any, axis: int) -> Any:
     for i in range(1, moved.shape[0]):
         out.append(out[-1] * moved[i])
     return anp.moveaxis(anp.stack(out), 0, axis)
-
-
-def _or_nan(function: Callable[..., Any], shape: Callable[..., tuple[int, ...]]
-            ) -> Callable[..., Any]:
-    """``function``, ``nan`` of ``shape(*args)`` where NumPy raises ``LinAlgError``."""
-    def apply(*args: Any) -> Any:
-        try:
-            return function(*args)
-        except np.linalg.LinAlgError:
-            return np.full(shape(*args), np.nan)
-    return apply
 
 
 def _symmetric(a: Any) -> Any:
@@ -129,12 +119,12 @@ OPS: dict[str, Callable[..., Any]] = {
     "log_softmax": lambda a, axis: a - asp.logsumexp(a, axis, keepdims=True),
     "polygamma": lambda n, x: asp.polygamma(n, x),
     # linear algebra (issue 19)
-    "inv": _or_nan(anp.linalg.inv, lambda a: a.shape),
-    "solve": _or_nan(anp.linalg.solve, lambda a, b: anp.shape(b)),
+    "inv": or_nan(anp.linalg.inv, lambda a: a.shape),
+    "solve": or_nan(anp.linalg.solve, lambda a, b: anp.shape(b)),
     "det": anp.linalg.det,
     "logdet": _logdet,
-    "cholesky": _or_nan(_cholesky, lambda a: a.shape),
+    "cholesky": or_nan(_cholesky, lambda a: a.shape),
     "eigvalsh": lambda a: anp.linalg.eigh(_symmetric(a))[0],
     "svdvals": lambda a: anp.linalg.svd(a, compute_uv=False),
-    "matrix_power": _or_nan(_matrix_power, lambda a, k: a.shape),
+    "matrix_power": or_nan(_matrix_power, lambda a, k: a.shape),
 }

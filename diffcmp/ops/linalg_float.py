@@ -26,16 +26,22 @@ def symmetric(a: Any) -> Any:
     return (a + np.swapaxes(a, -1, -2)) / 2
 
 
-def _or_nan(function: Callable[..., Any], shape: Callable[..., tuple[int, ...]]
-            ) -> Callable[..., Any]:
-    """``function``, ``nan`` of ``shape(*args)`` where NumPy raises ``LinAlgError``."""
+def or_nan(function: Callable[..., Any], shape: Callable[..., tuple[int, ...]]
+           ) -> Callable[..., Any]:
+    """``function``, ``nan`` of ``shape(*args)`` (the arrays' dtype) where NumPy raises
+    ``LinAlgError``; the arrays may be autograd's boxes (they carry a ``dtype``)."""
     def apply(*args: Any) -> Any:
         try:
             return function(*args)
         except np.linalg.LinAlgError:
-            dtype = np.result_type(*[np.asarray(a) for a in args if not isinstance(a, int)])
+            dtype = np.result_type(*[_dtype(a) for a in args if not isinstance(a, int)])
             return np.full(shape(*args), np.nan, dtype=dtype)
     return apply
+
+
+def _dtype(a: Any) -> np.dtype:
+    found = getattr(a, "dtype", None)
+    return np.asarray(a).dtype if found is None else found
 
 
 def logdet(a: Any) -> Any:
@@ -71,14 +77,14 @@ def matrix_power(a: Any, k: int) -> Any:
 
 #: float64 linear algebra (one line each), merged into :data:`diffcmp.ops.numpy.OPS`.
 OPS: dict[str, Callable[..., Any]] = {
-    "inv": _or_nan(np.linalg.inv, lambda a: a.shape),
-    "solve": _or_nan(np.linalg.solve, lambda a, b: np.shape(b)),
+    "inv": or_nan(np.linalg.inv, lambda a: a.shape),
+    "solve": or_nan(np.linalg.solve, lambda a, b: np.shape(b)),
     "det": np.linalg.det,
     "logdet": logdet,
-    "cholesky": _or_nan(_cholesky, lambda a: a.shape),
+    "cholesky": or_nan(_cholesky, lambda a: a.shape),
     "eigvalsh": lambda a: np.linalg.eigvalsh(symmetric(a)),
     "svdvals": lambda a: np.linalg.svd(a, compute_uv=False),
-    "matrix_power": _or_nan(matrix_power, lambda a, k: a.shape),
+    "matrix_power": or_nan(matrix_power, lambda a, k: a.shape),
     "eigh_vectors": eigh_vectors,
 }
 
